@@ -1,0 +1,37 @@
+# Build helpers shared by every component.
+
+# Warnings live on an interface target so generated code (protobuf) can opt out.
+add_library(vouch_warnings INTERFACE)
+target_compile_options(vouch_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+  -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
+  -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+if(VOUCH_WERROR)
+  target_compile_options(vouch_warnings INTERFACE -Werror)
+endif()
+
+if(VOUCH_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# vouch_library(NAME SOURCES a.cc b.cc DEPS x y [PRIVATE_DEPS z])
+# One static library per component, with an explicit source list; DEPS encode the layering.
+function(vouch_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE vouch_warnings ${ARG_PRIVATE_DEPS})
+endfunction()
+
+# vouch_test(NAME SOURCES a_test.cc DEPS lib...)
+# A doctest executable whose cases ctest discovers one by one. Tests run from the build
+# directory; VOUCH_TEST_DATA points at tests/data in the source tree.
+function(vouch_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} vouch_test_main vouch_warnings)
+  target_compile_definitions(${name} PRIVATE
+    VOUCH_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data")
+  doctest_discover_tests(${name} ADD_LABELS 1)
+endfunction()

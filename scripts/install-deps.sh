@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package that vouch's build, tests and interop tests need.
+# Idempotent: when everything is present it prints nothing and touches no package list.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config ccache
+  # crypto
+  libssl-dev libbotan-2-dev
+  # HTTP server and JSON (Boost 1.81; conflicts with 1.74, which nothing here needs)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  # HTTP client
+  libcurl4-openssl-dev
+  # RPC
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # storage
+  librocksdb-dev
+  # CLI, logging, metrics
+  libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  # tests: doctest, and the reference implementation (notary, notary-server, notary-signer)
+  doctest-dev notary openssl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "install-deps: missing packages (${missing[*]}) and not root; run as root" >&2
+    exit 1
+  fi
+else
+  SUDO=
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

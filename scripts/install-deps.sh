@@ -20,6 +20,8 @@ packages=(
   libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   # tests: doctest, and the reference implementation (notary, notary-server, notary-signer)
   doctest-dev notary openssl
+  # the fixture generator (scripts/make-notary-fixtures.sh)
+  python3 jq curl
 )
 
 missing=()

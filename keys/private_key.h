@@ -12,14 +12,22 @@ namespace vouch::keys {
 
 // How PKCS#8 plaintext is written.
 //   kStandard: RFC 5208/5958 as OpenSSL writes it (Ed25519 with OID 1.3.101.112).
-//   kNotary:   as Notary 0.7 writes it, so the real notary CLI reads it: ECDSA with version 1
-//              in the inner structure, Ed25519 under the old OID 1.3.6.1.4.1.11591.15.1 with the
-//              raw 64-byte (seed || public) private key.
+//   kNotary:   as Notary 0.7 writes it (tuf/utils/pkcs8.go convertTUFKeyToPKCS8), so the real
+//              notary CLI reads it: ECDSA with version 1 in the PrivateKeyInfo and the curve
+//              OID repeated inside the SEC1 key (Go's MarshalECPrivateKey); RSA with an
+//              AlgorithmIdentifier lacking the NULL parameters; Ed25519 under the old OID
+//              1.3.6.1.4.1.11591.15.1 (no parameters) with the raw 96-byte
+//              public || seed || public as the private key OCTET STRING (Notary's
+//              serialization: public key, then Go's 64-byte ed25519.PrivateKey).
+// Both flavors are written by hand from the key's components into secure memory and are
+// byte-identical to what OpenSSL (kStandard) or Notary (kNotary) write for the same key.
 enum class Pkcs8Flavor { kStandard, kNotary };
 
 // A private key (OpenSSL EVP_PKEY). Move-only; the key material is freed (and zeroed by
 // OpenSSL) on destruction. Private keys live only in keys/ (keystore, LocalSigner, signer
 // service); everyone else signs through a Signer. Signing is thread-safe.
+struct PrivateKeyAccess;
+
 class PrivateKey {
  public:
   PrivateKey(PrivateKey&&) noexcept;
@@ -35,6 +43,9 @@ class PrivateKey {
   // Reads unencrypted PKCS#8 DER in either flavor (Notary's Ed25519 OID and ECDSA version 1
   // included), or a SEC1 "EC PRIVATE KEY" / PKCS#1 "RSA PRIVATE KEY" DER. Anything else ->
   // kMalformed or kUnsupportedAlgorithm; RSA below kMinRsaBits -> kKeyTooSmall.
+  // Under Notary's Ed25519 OID the private key may be 96 bytes (public || seed || public, as
+  // Notary writes) or 64 (seed || public); each public copy must match the seed (kMalformed).
+  // An EC key whose embedded public point does not match its scalar is kMalformed.
   static Result<PrivateKey> from_der(ByteSpan der);
 
   // Writes unencrypted PKCS#8 DER.
@@ -56,6 +67,7 @@ class PrivateKey {
  private:
   explicit PrivateKey(std::unique_ptr<State> s);
   std::unique_ptr<State> state_;
+  friend struct PrivateKeyAccess;  // keys/openssl_util.h: the EVP_PKEY for certificate signing
 };
 
 }  // namespace vouch::keys

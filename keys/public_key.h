@@ -49,7 +49,10 @@ class PublicKey {
   // material: a DER SPKI of the right algorithm, a 32-byte Ed25519 key, or a PEM certificate
   // whose key is of the right algorithm (the certificate's validity is NOT checked here; see
   // Certificate). RSA below kMinRsaBits -> kKeyTooSmall; wrong or unparsable material ->
-  // kMalformed; an EC curve other than P-256 -> kUnsupportedAlgorithm.
+  // kMalformed; an EC curve other than P-256 -> kUnsupportedAlgorithm. A DER SPKI must be in
+  // the one canonical DER form (named curve, uncompressed point, RSA with NULL parameters),
+  // as Go's x509.ParsePKIXPublicKey requires; anything else is kMalformed. A certificate is
+  // exactly one PEM CERTIFICATE block (certificate chains are not accepted).
   static Result<PublicKey> from_tuf(KeyType type, ByteSpan public_bytes);
 
   // A plain (non-certificate) key from a DER SubjectPublicKeyInfo; the type is derived from
@@ -57,7 +60,12 @@ class PublicKey {
   static Result<PublicKey> from_spki_der(ByteSpan der);
 
   // From a PEM "PUBLIC KEY" block or a PEM "CERTIFICATE" (-> ecdsa-x509 / rsa-x509), as
-  // given to `notary delegation add` or `docker trust signer add`.
+  // given to `notary delegation add` or `docker trust signer add`. Exactly one block, no PEM
+  // headers, only whitespace around it (kMalformed otherwise). A certificate is re-encoded as
+  // canonical PEM (64-column base64, "\n" line ends) before it becomes public_bytes(), as
+  // Notary's CertToKey does, so its ID does not depend on the file's formatting. Unlike
+  // Notary's ParsePEMPublicKey this does not check the certificate's validity period or
+  // signature algorithm; callers that need that call Certificate::check_root.
   static Result<PublicKey> from_pem(std::string_view pem);
 
   KeyType type() const;
@@ -82,9 +90,12 @@ class PublicKey {
   const Certificate* certificate() const;
 
   // Verifies `signature` over `message` with `method`. The method must belong to the key's
-  // algorithm (ecdsa <-> ecdsa; eddsa <-> ed25519; rsapss/rsapkcs1v15/pycrypto <-> rsa), else
-  // kWrongMethod. ECDSA signatures must be exactly 64 bytes with r and s in [1, n-1], else
-  // kBadSignature. A signature that does not verify -> kBadSignature.
+  // algorithm (ecdsa <-> ecdsa, ecdsa-x509; eddsa <-> ed25519; rsapss, rsapkcs1v15 <-> rsa,
+  // rsa-x509; pycrypto-pkcs#1 pss <-> rsa only, as in Notary's verifiers.go), else
+  // kWrongMethod. ECDSA signatures must be exactly 64 bytes with r and s in [1, n-1] (high s
+  // is accepted, as Go's ecdsa.Verify does), Ed25519 signatures 64 bytes, RSA signatures
+  // exactly the modulus length; RSA-PSS requires salt length 32 exactly. Anything else, or a
+  // signature that does not verify -> kBadSignature. Thread-safe.
   Status verify(SigMethod method, ByteSpan message, ByteSpan signature) const;
 
   friend bool operator==(const PublicKey& a, const PublicKey& b) { return a.id() == b.id(); }

@@ -20,7 +20,8 @@ class Certificate {
 
   // The PEM text exactly as given (or as generated).
   const std::string& pem() const;
-  // The subject's commonName (empty if absent).
+  // The subject's commonName as UTF-8 (empty if absent, or if the subject has several CNs,
+  // which parsers resolve differently; an empty CN matches no GUN).
   const std::string& common_name() const;
   TimePoint not_before() const;
   TimePoint not_after() const;
@@ -29,10 +30,14 @@ class Certificate {
   // True if the certificate's own signature uses SHA-1 (Notary refuses such root certs).
   bool is_sha1_signed() const;
 
-  // Checks what Notary checks of a root certificate (trustpinning/certs.go): the CN equals
-  // `gun` (kBadCertificate), `at` lies within [not_before, not_after] (kExpired), the signature
-  // algorithm is not SHA-1 based (kBadCertificate), and an RSA key has >= kMinRsaBits
-  // (kKeyTooSmall).
+  // Checks what Notary checks of a root certificate (trustpinning/certs.go, utils
+  // ValidateCertificate): the CN equals `gun` exactly (kBadCertificate; Notary's trailing-'*'
+  // wildcard CNs are not honoured), not_before <= not_after (kBadCertificate), the signature
+  // algorithm is not SHA-1 based (nor MD5/MD4/MD2, which Notary would let through)
+  // (kBadCertificate), an RSA key has >= kMinRsaBits (kKeyTooSmall), and `at` lies within
+  // [not_before - 24h, not_after] (kExpired; Notary allows one day of clock skew on
+  // not_before). The certificate's own signature is not checked (Notary does not either: the
+  // root metadata's signatures are what prove possession of the key).
   Status check_root(std::string_view gun, TimePoint at) const;
 
   struct State;
@@ -45,10 +50,14 @@ class Certificate {
 };
 
 // Creates the self-signed certificate Notary uses for a root key: subject and issuer
-// CN = gun, validity [not_before, not_after], a random serial, signed with SHA-256 by `key`
-// (ecdsa or rsa; Ed25519 -> kUnsupportedAlgorithm), key usage digitalSignature and
-// keyCertSign, extended key usage codeSigning, basic constraints CA:FALSE, as Notary's
-// cryptoservice.GenerateCertificate does.
+// CN = gun (PrintableString when it fits, else UTF8String, as Go writes it), validity
+// [not_before, not_after] truncated to whole seconds, a random 128-bit serial, signed with
+// SHA-256 by `key` (ECDSA, or RSA PKCS#1 v1.5; Ed25519 -> kUnsupportedAlgorithm), and the
+// extensions of Notary's utils.NewCertificate template in Go's order: key usage
+// digitalSignature + keyEncipherment (critical), extended key usage codeSigning, basic
+// constraints CA:FALSE (critical). No subject/authority key identifiers (Go adds none for a
+// non-CA template). The PEM is one standard CERTIFICATE block ending in a newline.
+// An empty GUN, one longer than 255 bytes, or one that is not valid UTF-8 -> kBadGun.
 Result<Certificate> make_root_certificate(const PrivateKey& key, std::string_view gun,
                                           TimePoint not_before, TimePoint not_after);
 

@@ -1,1 +1,544 @@
-// Implementation pending.
+#include "keys/keystore.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <system_error>
+
+#include "common/encoding.h"
+#include "keys/crypto.h"
+
+namespace vouch::keys {
+
+namespace fs = std::filesystem;
+
+// Where a file holding a key ID was found, with what its location says about it.
+struct TrustDirKeyStore::Located {
+  fs::path path;
+  bool legacy = false;
+  std::string role_hint;  // legacy: "_<role>" file-name suffix, or "root" under root_keys/
+  std::string gun_hint;   // legacy: the directory under tuf_keys/
+};
+
+namespace {
+
+constexpr std::string_view kRootKeysDir = "root_keys";  // notary.RootKeysSubdir
+constexpr std::string_view kTufKeysDir = "tuf_keys";    // notary.NonRootKeysSubdir
+constexpr std::size_t kMaxLegacyEntries = 10'000;
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { reset(); }
+  int get() const { return fd_; }
+  int reset() {
+    int rc = 0;
+    if (fd_ >= 0) rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+Error io_error(std::string what, const fs::path& path, int err) {
+  return make_error(Reason::kIo, what + " " + path.string() + ": " + std::strerror(err));
+}
+
+bool is_lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Parses "<id>.key" (and, if `legacy`, "<id>_<role>.key"). Returns false for anything else.
+bool parse_key_file_name(std::string_view name, bool legacy, std::string& id, std::string& role) {
+  constexpr std::string_view kExt = ".key";
+  if (name.size() <= kExt.size() || !name.ends_with(kExt)) return false;
+  std::string_view stem = name.substr(0, name.size() - kExt.size());
+  std::string_view suffix;
+  if (stem.size() > 64 && legacy && stem[64] == '_') {
+    suffix = stem.substr(65);
+    stem = stem.substr(0, 64);
+    if (suffix.empty()) return false;
+  }
+  if (!is_valid_key_id(stem)) return false;
+  id = std::string(stem);
+  role = std::string(suffix);
+  return true;
+}
+
+// The private directory (or a legacy subdirectory) must not be writable by others, or they
+// could replace key files. Returns false if it does not exist.
+Result<bool> check_dir(const fs::path& dir) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return false;
+    return io_error("cannot stat", dir, errno);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return make_error(Reason::kIo, dir.string() + " is not a directory");
+  }
+  if ((st.st_mode & 022) != 0) {
+    return make_error(Reason::kInsecureFile, "directory " + dir.string() +
+                                                 " is writable by group or others; run: "
+                                                 "chmod 700 " + dir.string());
+  }
+  return true;
+}
+
+// Reads a key file after checking that only its owner can access it.
+Result<SecretBytes> read_key_file(const fs::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return make_error(Reason::kUnknownKey, "no key file " + path.string());
+    return io_error("cannot open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(Reason::kIo, path.string() + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return make_error(Reason::kInsecureFile, "key file " + path.string() +
+                                                 " can be accessed by group or others; run: "
+                                                 "chmod 600 " + path.string());
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileSize) {
+    return make_error(Reason::kTooLarge, "key file " + path.string() + " is larger than 64 KiB");
+  }
+  SecretBytes buf(kMaxKeyFileSize + 1);
+  std::size_t len = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read", path, errno);
+    }
+    if (n == 0) break;
+    len += static_cast<std::size_t>(n);
+    if (len > kMaxKeyFileSize) {
+      return make_error(Reason::kTooLarge, "key file " + path.string() + " is larger than 64 KiB");
+    }
+  }
+  buf.resize(len);
+  return buf;
+}
+
+std::string_view as_text(const SecretBytes& b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+Status fsync_dir(const fs::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error("cannot open", dir, errno);
+  if (::fsync(fd.get()) != 0) return io_error("cannot fsync", dir, errno);
+  return {};
+}
+
+// Creates `dir` and any missing parents with mode 0700 (existing ones are left alone).
+Status make_private_dirs(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) return {};
+  if (dir.has_parent_path() && dir.parent_path() != dir) {
+    VOUCH_RETURN_IF_ERROR(make_private_dirs(dir.parent_path()));
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return io_error("cannot create directory", dir, errno);
+  }
+  return {};
+}
+
+Status check_role(std::string_view role) {
+  if (role.empty() || role.size() > kMaxHeaderValueLength ||
+      !std::all_of(role.begin(), role.end(), [](char c) { return c > 0x20 && c < 0x7f; })) {
+    return make_error(Reason::kBadRole,
+                      "a key role must be 1..255 printable ASCII characters without spaces");
+  }
+  return {};
+}
+
+Error unknown_key(std::string_view key_id) {
+  if (!is_valid_key_id(key_id)) {
+    return make_error(Reason::kUnknownKey, "not a key ID (want 64 lowercase hex characters)");
+  }
+  return make_error(Reason::kUnknownKey, "no private key with ID " + std::string(key_id));
+}
+
+}  // namespace
+
+bool is_valid_key_id(std::string_view key_id) {
+  return key_id.size() == 64 && is_lower_hex(key_id);
+}
+
+bool is_base_role(std::string_view role) {
+  return role == "root" || role == "targets" || role == "snapshot" || role == "timestamp";
+}
+
+Result<TrustDirKeyStore> TrustDirKeyStore::open(fs::path trust_dir, KeyStoreOptions options) {
+  if (trust_dir.empty()) {
+    return make_error(Code::kInvalidArgument, Reason::kIo, "empty trust directory path");
+  }
+  if (options.max_passphrase_attempts < 1) options.max_passphrase_attempts = 1;
+  TrustDirKeyStore store(std::move(trust_dir), std::move(options));
+  VOUCH_RETURN_IF_ERROR(check_dir(store.private_dir()));
+  return store;
+}
+
+Result<std::vector<TrustDirKeyStore::Located>> TrustDirKeyStore::locate(
+    std::string_view key_id) const {
+  std::vector<Located> found;
+  if (!is_valid_key_id(key_id)) return found;
+  const fs::path priv = private_dir();
+  VOUCH_ASSIGN_OR_RETURN(const bool exists, check_dir(priv));
+  if (!exists) return found;
+
+  // Flat layout: the path is built only from a validated key ID.
+  const fs::path flat = priv / (std::string(key_id) + ".key");
+  struct stat st {};
+  if (::stat(flat.c_str(), &st) == 0) {
+    found.push_back({flat, false, "", ""});
+  } else if (errno != ENOENT) {
+    return io_error("cannot stat", flat, errno);
+  }
+
+  // Legacy layouts: scan what exists; names are compared, never built from headers.
+  std::error_code ec;
+  const fs::path root_keys = priv / kRootKeysDir;
+  VOUCH_ASSIGN_OR_RETURN(const bool has_root_keys, check_dir(root_keys));
+  if (has_root_keys) {
+    std::size_t n = 0;
+    for (fs::directory_iterator it(root_keys, ec), end; !ec && it != end; it.increment(ec)) {
+      if (++n > kMaxLegacyEntries) break;
+      std::string id;
+      std::string role;
+      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
+      if (id != key_id) continue;
+      found.push_back({it->path(), true, role.empty() ? "root" : role, ""});
+    }
+  }
+  const fs::path tuf_keys = priv / kTufKeysDir;
+  VOUCH_ASSIGN_OR_RETURN(const bool has_tuf_keys, check_dir(tuf_keys));
+  if (has_tuf_keys) {
+    std::size_t n = 0;
+    for (fs::recursive_directory_iterator it(tuf_keys, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (++n > kMaxLegacyEntries) break;
+      if (it->is_directory(ec)) {
+        // Every directory on the way must be as private as private/ itself.
+        VOUCH_ASSIGN_OR_RETURN(const bool ok, check_dir(it->path()));
+        (void)ok;
+        continue;
+      }
+      std::string id;
+      std::string role;
+      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
+      if (id != key_id) continue;
+      const fs::path rel = it->path().parent_path().lexically_relative(tuf_keys);
+      found.push_back({it->path(), true, role, rel == "." ? "" : rel.generic_string()});
+    }
+  }
+  return found;
+}
+
+namespace {
+
+// Reads a located file's headers into an entry.
+Result<KeyEntry> make_entry(std::string_view key_id, const fs::path& path, bool legacy,
+                            const std::string& role_hint, const std::string& gun_hint) {
+  VOUCH_ASSIGN_OR_RETURN(SecretBytes contents, read_key_file(path));
+  auto info = inspect_key_file(as_text(contents));
+  if (!info) return std::move(info).error().wrap(path.string());
+  KeyEntry e;
+  e.key_id = std::string(key_id);
+  e.role = info->role.empty() ? role_hint : info->role;
+  e.gun = info->gun.empty() ? gun_hint : info->gun;
+  e.path = path;
+  e.format = info->format;
+  e.encrypted = info->encrypted;
+  e.legacy_location = legacy;
+  return e;
+}
+
+}  // namespace
+
+Result<KeyListing> TrustDirKeyStore::list() const {
+  KeyListing out;
+  const fs::path priv = private_dir();
+  VOUCH_ASSIGN_OR_RETURN(const bool exists, check_dir(priv));
+  if (!exists) return out;
+
+  std::map<std::string, KeyEntry> by_id;
+  auto consider = [&](const std::string& id, const fs::path& path, bool legacy,
+                      const std::string& role_hint, const std::string& gun_hint) {
+    if (by_id.count(id) != 0) return;  // the flat layout (scanned first) wins
+    auto e = make_entry(id, path, legacy, role_hint, gun_hint);
+    if (!e) {
+      out.problems.push_back({path, std::move(e).error()});
+      return;
+    }
+    by_id.emplace(id, std::move(e).value());
+  };
+
+  std::error_code ec;
+  for (fs::directory_iterator it(priv, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string id;
+    std::string role;
+    if (!parse_key_file_name(it->path().filename().string(), false, id, role)) continue;
+    if (it->is_directory(ec)) continue;
+    consider(id, it->path(), false, "", "");
+  }
+  if (ec) return io_error("cannot list", priv, ec.value());
+
+  const fs::path root_keys = priv / kRootKeysDir;
+  auto has_root_keys = check_dir(root_keys);
+  if (!has_root_keys) {
+    out.problems.push_back({root_keys, std::move(has_root_keys).error()});
+  } else if (*has_root_keys) {
+    std::size_t n = 0;
+    for (fs::directory_iterator it(root_keys, ec), end; !ec && it != end; it.increment(ec)) {
+      if (++n > kMaxLegacyEntries) break;
+      std::string id;
+      std::string role;
+      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
+      consider(id, it->path(), true, role.empty() ? "root" : role, "");
+    }
+  }
+
+  const fs::path tuf_keys = priv / kTufKeysDir;
+  auto has_tuf_keys = check_dir(tuf_keys);
+  if (!has_tuf_keys) {
+    out.problems.push_back({tuf_keys, std::move(has_tuf_keys).error()});
+  } else if (*has_tuf_keys) {
+    std::size_t n = 0;
+    for (fs::recursive_directory_iterator it(tuf_keys, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (++n > kMaxLegacyEntries) break;
+      if (it->is_directory(ec)) {
+        auto ok = check_dir(it->path());
+        if (!ok) {
+          out.problems.push_back({it->path(), std::move(ok).error()});
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      std::string id;
+      std::string role;
+      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
+      const fs::path rel = it->path().parent_path().lexically_relative(tuf_keys);
+      consider(id, it->path(), true, role, rel == "." ? "" : rel.generic_string());
+    }
+  }
+
+  for (auto& [id, e] : by_id) out.keys.push_back(std::move(e));
+  return out;
+}
+
+Result<KeyEntry> TrustDirKeyStore::find(std::string_view key_id) const {
+  VOUCH_ASSIGN_OR_RETURN(std::vector<Located> found, locate(key_id));
+  if (found.empty()) return unknown_key(key_id);
+  const Located& l = found.front();
+  return make_entry(key_id, l.path, l.legacy, l.role_hint, l.gun_hint);
+}
+
+Result<DecryptedKey> TrustDirKeyStore::load_entry(const KeyEntry& entry,
+                                                  PassphraseSource& passphrases) const {
+  VOUCH_ASSIGN_OR_RETURN(SecretBytes contents, read_key_file(entry.path));
+  auto check_id = [&](Result<DecryptedKey> r) -> Result<DecryptedKey> {
+    if (!r) return std::move(r).error().wrap(entry.path.string());
+    if (r->key.public_key().id() != entry.key_id) {
+      return make_error(Reason::kMalformed, "key file " + entry.path.string() +
+                                                " holds key " + r->key.public_key().id() +
+                                                ", not " + entry.key_id);
+    }
+    if (r->info.role.empty()) r->info.role = entry.role;
+    if (r->info.gun.empty()) r->info.gun = entry.gun;
+    return r;
+  };
+  if (!entry.encrypted) {
+    return check_id(decrypt_key_file(as_text(contents), SecretString(), options_.limits));
+  }
+  PassphraseRequest request;
+  request.key_id = entry.key_id;
+  request.role = entry.role;
+  request.gun = entry.gun;
+  for (int attempt = 0; attempt < options_.max_passphrase_attempts; ++attempt) {
+    request.attempt = attempt;
+    VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, passphrases.get(request));
+    auto r = decrypt_key_file(as_text(contents), passphrase, options_.limits);
+    if (r || r.error().reason != Reason::kBadPassphrase) return check_id(std::move(r));
+  }
+  return make_error(Reason::kBadPassphrase,
+                    "wrong passphrase for key " + entry.key_id + " after " +
+                        std::to_string(options_.max_passphrase_attempts) + " attempts");
+}
+
+Result<PrivateKey> TrustDirKeyStore::load(std::string_view key_id,
+                                          PassphraseSource& passphrases) const {
+  VOUCH_ASSIGN_OR_RETURN(KeyEntry entry, find(key_id));
+  VOUCH_ASSIGN_OR_RETURN(DecryptedKey d, load_entry(entry, passphrases));
+  return std::move(d.key);
+}
+
+Status TrustDirKeyStore::write_key_file(std::string_view key_id, std::string_view contents,
+                                        bool replace) const {
+  if (!is_valid_key_id(key_id)) return unknown_key(key_id);
+  const fs::path priv = private_dir();
+  VOUCH_RETURN_IF_ERROR(make_private_dirs(priv));
+  VOUCH_RETURN_IF_ERROR(check_dir(priv));
+
+  std::array<std::uint8_t, 8> rnd{};
+  VOUCH_RETURN_IF_ERROR(random_bytes(rnd));
+  const fs::path final_path = priv / (std::string(key_id) + ".key");
+  const fs::path tmp = priv / (".tmp-" + std::string(key_id.substr(0, 16)) + "-" +
+                               hex_encode(rnd));
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (fd.get() < 0) return io_error("cannot create", tmp, errno);
+  auto fail = [&](Error e) -> Status {
+    fd.reset();
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (::fchmod(fd.get(), 0600) != 0) return fail(io_error("cannot chmod", tmp, errno));
+  std::string_view rest = contents;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(fd.get(), rest.data(), rest.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(io_error("cannot write", tmp, errno));
+    }
+    rest.remove_prefix(static_cast<std::size_t>(n));
+  }
+  if (::fsync(fd.get()) != 0) return fail(io_error("cannot fsync", tmp, errno));
+  if (fd.reset() != 0) return fail(io_error("cannot close", tmp, errno));
+
+  if (replace) {
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+      return fail(io_error("cannot rename into", final_path, errno));
+    }
+  } else if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(),
+                         RENAME_NOREPLACE) != 0) {
+    const int err = errno;
+    if (err == EEXIST) {
+      return fail(make_error(Reason::kConflict, "key file " + final_path.string() +
+                                                    " already exists"));
+    }
+    if (err != EINVAL && err != ENOSYS && err != EOPNOTSUPP) {
+      return fail(io_error("cannot rename into", final_path, err));
+    }
+    // Filesystems without RENAME_NOREPLACE: link() also refuses to replace.
+    if (::link(tmp.c_str(), final_path.c_str()) != 0) {
+      const int lerr = errno;
+      if (lerr == EEXIST) {
+        return fail(make_error(Reason::kConflict, "key file " + final_path.string() +
+                                                      " already exists"));
+      }
+      return fail(io_error("cannot link into", final_path, lerr));
+    }
+    ::unlink(tmp.c_str());
+  }
+  return fsync_dir(priv);
+}
+
+Status TrustDirKeyStore::add(const PrivateKey& key, std::string_view role, std::string_view gun,
+                             PassphraseSource& passphrases) const {
+  VOUCH_RETURN_IF_ERROR(check_role(role));
+  // Notary's GenericKeyStore.AddKey: root and delegation keys are GUN-independent.
+  const bool gun_scoped = is_base_role(role) && role != "root";
+  const std::string_view effective_gun = gun_scoped ? gun : std::string_view();
+  if (gun_scoped && gun.empty()) {
+    return make_error(Reason::kBadGun, "a " + std::string(role) + " key needs a GUN");
+  }
+  const std::string& key_id = key.public_key().id();
+  VOUCH_ASSIGN_OR_RETURN(std::vector<Located> existing, locate(key_id));
+  if (!existing.empty()) {
+    return make_error(Reason::kConflict, "key " + key_id + " is already stored at " +
+                                             existing.front().path.string());
+  }
+  PassphraseRequest request;
+  request.key_id = key_id;
+  request.role = std::string(role);
+  request.gun = std::string(effective_gun);
+  request.create = true;
+  VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, passphrases.get(request));
+  VOUCH_ASSIGN_OR_RETURN(std::string pem, encrypt_key_file(key, role, effective_gun, passphrase,
+                                                           options_.write));
+  return write_key_file(key_id, pem, /*replace=*/false);
+}
+
+Status TrustDirKeyStore::remove(std::string_view key_id) const {
+  VOUCH_ASSIGN_OR_RETURN(std::vector<Located> found, locate(key_id));
+  if (found.empty()) return unknown_key(key_id);
+  for (const Located& l : found) {
+    if (::unlink(l.path.c_str()) != 0 && errno != ENOENT) {
+      return io_error("cannot remove", l.path, errno);
+    }
+    VOUCH_RETURN_IF_ERROR(fsync_dir(l.path.parent_path()));
+  }
+  return {};
+}
+
+Status TrustDirKeyStore::change_passphrase(std::string_view key_id, PassphraseSource& current,
+                                           PassphraseSource& next,
+                                           std::optional<KeyFileFormat> format) const {
+  VOUCH_ASSIGN_OR_RETURN(std::vector<Located> found, locate(key_id));
+  if (found.empty()) return unknown_key(key_id);
+  const Located& l = found.front();
+  VOUCH_ASSIGN_OR_RETURN(KeyEntry entry,
+                         make_entry(key_id, l.path, l.legacy, l.role_hint, l.gun_hint));
+  VOUCH_ASSIGN_OR_RETURN(DecryptedKey d, load_entry(entry, current));
+
+  WriteOptions write = options_.write;
+  if (format) {
+    write.format = *format;
+  } else if (entry.format == KeyFileFormat::kVouch || entry.format == KeyFileFormat::kNotary) {
+    write.format = entry.format;
+  }
+  // Notary's import default for a key without a role.
+  const std::string role = d.info.role.empty() ? std::string("delegation") : d.info.role;
+  PassphraseRequest request;
+  request.key_id = std::string(key_id);
+  request.role = role;
+  request.gun = d.info.gun;
+  request.create = true;
+  VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, next.get(request));
+  VOUCH_ASSIGN_OR_RETURN(std::string pem,
+                         encrypt_key_file(d.key, role, d.info.gun, passphrase, write));
+  VOUCH_RETURN_IF_ERROR(write_key_file(key_id, pem, /*replace=*/true));
+  for (const Located& old : found) {
+    if (!old.legacy) continue;
+    if (::unlink(old.path.c_str()) != 0 && errno != ENOENT) {
+      return io_error("cannot remove", old.path, errno);
+    }
+  }
+  return {};
+}
+
+Result<std::string> TrustDirKeyStore::export_key(std::string_view key_id,
+                                                 PassphraseSource& current,
+                                                 PassphraseSource& next,
+                                                 const WriteOptions& options) const {
+  VOUCH_ASSIGN_OR_RETURN(KeyEntry entry, find(key_id));
+  VOUCH_ASSIGN_OR_RETURN(DecryptedKey d, load_entry(entry, current));
+  const std::string role = d.info.role.empty() ? std::string("delegation") : d.info.role;
+  PassphraseRequest request;
+  request.key_id = std::string(key_id);
+  request.role = role;
+  request.gun = d.info.gun;
+  request.create = true;
+  VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, next.get(request));
+  WriteOptions write = options;
+  if (write.format == KeyFileFormat::kNotary) write.notary_path_header = true;
+  return encrypt_key_file(d.key, role, d.info.gun, passphrase, write);
+}
+
+}  // namespace vouch::keys

@@ -1,1 +1,400 @@
-// Implementation pending.
+#include "keys/passphrase.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include <openssl/crypto.h>
+
+namespace vouch::keys {
+namespace {
+
+std::string short_id(std::string_view key_id) {
+  // Notary shows the first 7 characters of the key ID (passphrase.go, idBytesToDisplay).
+  return std::string(key_id.substr(0, 7));
+}
+
+std::string with_id(const PassphraseRequest& r) {
+  if (r.key_id.size() <= 7) return r.key_id.empty() ? "" : " with ID " + r.key_id;
+  return " with ID " + short_id(r.key_id);
+}
+
+std::string env_hint(std::string_view role) {
+  const auto vars = passphrase_env_vars(role);
+  std::string s = "set ";
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    if (i == 1) s += " (or ";
+    if (i > 1) s += ", ";
+    s += vars[i];
+  }
+  if (vars.size() > 1) s += ")";
+  return s;
+}
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// ---- Terminal state and signals -------------------------------------------------------------
+
+// One prompt at a time in the process: the signal handlers below use process-wide state.
+std::mutex g_prompt_mutex;
+
+constexpr std::array<int, 4> kSignals = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// Written only with g_prompt_mutex held and before the handlers are installed; read by the
+// handler (tcsetattr, sigaction and raise are async-signal-safe).
+int g_tty_fd = -1;
+struct termios g_saved_termios {};
+std::array<struct sigaction, kSignals.size()> g_old_actions{};
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void vouch_restore_tty_and_reraise(int sig) {
+  ::tcsetattr(g_tty_fd, TCSANOW, &g_saved_termios);
+  for (std::size_t i = 0; i < kSignals.size(); ++i) {
+    if (kSignals[i] == sig) ::sigaction(sig, &g_old_actions[i], nullptr);
+  }
+  g_interrupted = 1;
+  // Delivered with the previous disposition once this handler returns: the default action
+  // kills the process (echo already restored); an application handler runs as usual.
+  ::raise(sig);
+}
+
+// Turns echo off on `fd` for its lifetime; restores the terminal (and signal dispositions)
+// on destruction.
+class EchoOff {
+ public:
+  EchoOff(int fd, bool handle_signals) : fd_(fd), signals_(handle_signals) {}
+  EchoOff(const EchoOff&) = delete;
+  EchoOff& operator=(const EchoOff&) = delete;
+
+  Status start() {
+    if (::tcgetattr(fd_, &saved_) != 0) {
+      return make_error(Reason::kNoPassphrase, "not a terminal");
+    }
+    struct termios quiet = saved_;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHOE | ECHOK | ECHONL);
+    quiet.c_lflag |= ICANON;
+    if (signals_) {
+      g_tty_fd = fd_;
+      g_saved_termios = saved_;
+      g_interrupted = 0;
+      struct sigaction sa {};
+      sa.sa_handler = vouch_restore_tty_and_reraise;
+      sigemptyset(&sa.sa_mask);
+      for (int s : kSignals) sigaddset(&sa.sa_mask, s);
+      sa.sa_flags = 0;  // no SA_RESTART: read() returns EINTR so we can give up
+      for (std::size_t i = 0; i < kSignals.size(); ++i) {
+        ::sigaction(kSignals[i], &sa, &g_old_actions[i]);
+      }
+      installed_ = true;
+    }
+    // TCSAFLUSH also discards type-ahead, so nothing typed before the prompt is taken.
+    if (::tcsetattr(fd_, TCSAFLUSH, &quiet) != 0) {
+      restore();
+      return make_error(Reason::kIo, std::string("cannot turn off echo: ") + std::strerror(errno));
+    }
+    active_ = true;
+    return {};
+  }
+
+  ~EchoOff() { restore(); }
+
+ private:
+  void restore() {
+    if (active_) ::tcsetattr(fd_, TCSANOW, &saved_);
+    active_ = false;
+    if (installed_) {
+      for (std::size_t i = 0; i < kSignals.size(); ++i) {
+        ::sigaction(kSignals[i], &g_old_actions[i], nullptr);
+      }
+      installed_ = false;
+    }
+  }
+
+  int fd_;
+  bool signals_;
+  bool active_ = false;
+  bool installed_ = false;
+  struct termios saved_ {};
+};
+
+void write_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::write(fd, s.data(), s.size());
+    if (n < 0) {
+      if (errno == EINTR && g_interrupted == 0) continue;
+      return;  // a prompt that cannot be shown is not fatal; reading decides
+    }
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+SecretString trim_space(const SecretString& s) {
+  std::string_view v = s.view();
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  while (!v.empty() && space(v.front())) v.remove_prefix(1);
+  while (!v.empty() && space(v.back())) v.remove_suffix(1);
+  return SecretString(v);
+}
+
+Result<SecretString> read_line(int fd, std::size_t max_length) {
+  SecretString line;
+  bool any = false;
+  bool too_long = false;
+  char c = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n == 1) {
+      any = true;
+      if (c == '\n' || c == '\r') break;
+      if (line.size() < max_length) {
+        line.push_back(c);
+      } else {
+        too_long = true;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) {
+      if (g_interrupted != 0) {
+        return make_error(Code::kCancelled, Reason::kNoPassphrase, "passphrase entry interrupted");
+      }
+      continue;
+    }
+    // End of input (Ctrl-D on an empty line, or a hung-up terminal: EIO).
+    if (n == 0 || errno == EIO) {
+      if (!any) return make_error(Reason::kNoPassphrase, "no passphrase entered (end of input)");
+      break;
+    }
+    return make_error(Reason::kIo, std::string("reading the terminal: ") + std::strerror(errno));
+  }
+  OPENSSL_cleanse(&c, sizeof c);
+  if (too_long) return make_error(Reason::kTooLarge, "passphrase too long");
+  return trim_space(line);
+}
+
+}  // namespace
+
+std::vector<std::string_view> passphrase_env_vars(std::string_view role) {
+  if (role == "root") {
+    return {"VOUCH_ROOT_PASSPHRASE", "NOTARY_ROOT_PASSPHRASE",
+            "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"};
+  }
+  if (role == "targets") {
+    return {"VOUCH_TARGETS_PASSPHRASE", "NOTARY_TARGETS_PASSPHRASE",
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"};
+  }
+  if (role == "snapshot") {
+    return {"VOUCH_SNAPSHOT_PASSPHRASE", "NOTARY_SNAPSHOT_PASSPHRASE",
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"};
+  }
+  if (role == "timestamp") {
+    return {"VOUCH_TIMESTAMP_PASSPHRASE", "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"};
+  }
+  // Notary's CLI: NOTARY_DELEGATION_PASSPHRASE for every role that is not a base role.
+  return {"VOUCH_DELEGATION_PASSPHRASE", "NOTARY_DELEGATION_PASSPHRASE",
+          "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"};
+}
+
+// ---- EnvPassphraseSource ---------------------------------------------------------------------
+
+EnvPassphraseSource::EnvPassphraseSource(EnvLookup lookup) : lookup_(std::move(lookup)) {
+  if (!lookup_) lookup_ = [](const char* name) -> const char* { return ::secure_getenv(name); };
+}
+
+Result<SecretString> EnvPassphraseSource::get(const PassphraseRequest& request) {
+  const auto vars = passphrase_env_vars(request.role);
+  for (std::string_view var : vars) {
+    const std::string name(var);
+    const char* value = lookup_(name.c_str());
+    if (value == nullptr || *value == '\0') continue;
+    if (request.attempt > 0) {
+      return make_error(Reason::kBadPassphrase,
+                        "the passphrase in " + name + " does not decrypt the " + request.role +
+                            " key" + with_id(request));
+    }
+    return SecretString(std::string_view(value));
+  }
+  std::string names;
+  for (std::string_view var : vars) names.append(names.empty() ? "" : ", ").append(var);
+  return make_error(Reason::kNoPassphrase, "none of " + names + " is set");
+}
+
+// ---- FilePassphraseSource --------------------------------------------------------------------
+
+FilePassphraseSource::FilePassphraseSource(std::filesystem::path path) : path_(std::move(path)) {}
+
+Result<SecretString> FilePassphraseSource::get(const PassphraseRequest& request) {
+  const std::string p = path_.string();
+  if (request.attempt > 0) {
+    return make_error(Reason::kBadPassphrase,
+                      "the passphrase in " + p + " does not decrypt the " + request.role +
+                          " key" + with_id(request));
+  }
+  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) {
+      return make_error(Reason::kNoPassphrase, "passphrase file " + p + " does not exist");
+    }
+    return make_error(Reason::kIo, "cannot open passphrase file " + p + ": " +
+                                       std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_error(Reason::kIo, "cannot stat " + p + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(Reason::kIo, "passphrase file " + p + " is not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return make_error(Reason::kInsecureFile, "passphrase file " + p +
+                                                 " is accessible by group or others; run: "
+                                                 "chmod 600 " + p);
+  }
+  constexpr std::size_t kMax = 4096;
+  if (static_cast<std::uint64_t>(st.st_size) > kMax) {
+    return make_error(Reason::kTooLarge, "passphrase file " + p + " is larger than 4 KiB");
+  }
+  SecretBytes buf(kMax + 1);
+  std::size_t len = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(Reason::kIo, "cannot read " + p + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    len += static_cast<std::size_t>(n);
+    if (len > kMax) {
+      return make_error(Reason::kTooLarge, "passphrase file " + p + " is larger than 4 KiB");
+    }
+  }
+  std::string_view v(reinterpret_cast<const char*>(buf.data()), len);
+  if (!v.empty() && v.back() == '\n') {
+    v.remove_suffix(1);
+    if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
+  }
+  if (v.empty()) return make_error(Reason::kNoPassphrase, "passphrase file " + p + " is empty");
+  return SecretString(v);
+}
+
+// ---- StaticPassphraseSource ------------------------------------------------------------------
+
+Result<SecretString> StaticPassphraseSource::get(const PassphraseRequest& request) {
+  if (request.attempt > 0) {
+    return make_error(Reason::kBadPassphrase,
+                      "the given passphrase does not decrypt the " + request.role + " key" +
+                          with_id(request));
+  }
+  if (passphrase_.empty()) return make_error(Reason::kNoPassphrase, "empty passphrase");
+  return passphrase_.copy();
+}
+
+// ---- PromptPassphraseSource ------------------------------------------------------------------
+
+Result<SecretString> PromptPassphraseSource::get(const PassphraseRequest& request) {
+  std::lock_guard<std::mutex> lock(g_prompt_mutex);
+  const std::string role = request.role.empty() ? std::string("signing") : request.role;
+  auto no_terminal = [&]() {
+    return make_error(Reason::kNoPassphrase,
+                      "no terminal to ask for the passphrase of the " + role + " key" +
+                          with_id(request) + "; " + env_hint(request.role));
+  };
+
+  int in_fd = options_.in_fd;
+  int out_fd = options_.out_fd >= 0 ? options_.out_fd : options_.in_fd;
+  std::unique_ptr<UniqueFd> tty;
+  if (in_fd < 0) {
+    tty = std::make_unique<UniqueFd>(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (tty->get() < 0) return no_terminal();
+    in_fd = tty->get();
+    out_fd = tty->get();
+  }
+  if (::isatty(in_fd) != 1) return no_terminal();
+
+  EchoOff echo_off(in_fd, options_.handle_signals);
+  if (auto s = echo_off.start(); !s) {
+    if (s.error().reason == Reason::kNoPassphrase) return no_terminal();
+    return std::move(s).error();
+  }
+
+  const std::string id = with_id(request);
+  if (!request.create) {
+    if (request.attempt > 0) write_all(out_fd, "Passphrase incorrect. Please retry.\n");
+    write_all(out_fd, "Enter passphrase for " + role + " key" + id + ": ");
+    auto line = read_line(in_fd, options_.max_length);
+    write_all(out_fd, "\n");
+    return line;
+  }
+
+  if (request.role == "root" && request.attempt == 0) {
+    // Notary's warning before a new root passphrase (passphrase.go).
+    write_all(out_fd,
+              "You are about to create a new root signing key passphrase. This passphrase\n"
+              "will be used to protect the most sensitive key in your signing system. Please\n"
+              "choose a long, complex passphrase and be careful to keep the password and the\n"
+              "key file itself secure and backed up. It is highly recommended that you use a\n"
+              "password manager to generate the passphrase and keep it safe. There will be no\n"
+              "way to recover this key. You can find the key in your config directory.\n");
+  }
+  for (int i = 0; i < options_.max_create_tries; ++i) {
+    write_all(out_fd, "Enter passphrase for new " + role + " key" + id + ": ");
+    auto first = read_line(in_fd, options_.max_length);
+    write_all(out_fd, "\n");
+    if (!first) return std::move(first).error();
+    if (first->size() < options_.min_length) {
+      write_all(out_fd,
+                "Passphrase is too short. Please use a password manager to generate and store "
+                "a good random passphrase.\n");
+      continue;
+    }
+    write_all(out_fd, "Repeat passphrase for new " + role + " key" + id + ": ");
+    auto second = read_line(in_fd, options_.max_length);
+    write_all(out_fd, "\n");
+    if (!second) return std::move(second).error();
+    if (first->view() != second->view()) {
+      write_all(out_fd, "Passphrases do not match. Please retry.\n");
+      continue;
+    }
+    return std::move(first).value();
+  }
+  return make_error(Reason::kNoPassphrase, "no acceptable passphrase entered after " +
+                                               std::to_string(options_.max_create_tries) +
+                                               " tries");
+}
+
+// ---- ChainPassphraseSource -------------------------------------------------------------------
+
+Result<SecretString> ChainPassphraseSource::get(const PassphraseRequest& request) {
+  Error last = make_error(Reason::kNoPassphrase, "no passphrase source configured");
+  for (const auto& source : sources_) {
+    auto r = source->get(request);
+    if (r) return r;
+    if (r.error().reason != Reason::kNoPassphrase || r.error().code == Code::kCancelled) {
+      return r;
+    }
+    last = std::move(r).error();
+  }
+  return last;
+}
+
+}  // namespace vouch::keys

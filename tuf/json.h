@@ -38,13 +38,15 @@ class Object {
   void set(std::string key, Value value);
   // Removes a key if present; returns whether it was present.
   bool erase(std::string_view key);
-  std::size_t size() const { return members_.size(); }
-  bool empty() const { return members_.empty(); }
-  auto begin() const { return members_.begin(); }
-  auto end() const { return members_.end(); }
-  auto begin() { return members_.begin(); }
-  auto end() { return members_.end(); }
-  // For the parser: takes members in any order; returns false on a duplicate key.
+  // Defined inline after Value: Member needs a complete Value (clang instantiates eagerly).
+  std::size_t size() const;
+  bool empty() const;
+  auto begin() const;
+  auto end() const;
+  auto begin();
+  auto end();
+  // For the parser: takes members in any order; returns false on a duplicate key (and then
+  // leaves this object unchanged).
   bool assign_unsorted(std::vector<Member> members);
 
  private:
@@ -93,6 +95,13 @@ class Value {
   std::variant<std::nullptr_t, bool, std::int64_t, std::string, Array, Object> v_;
 };
 
+inline std::size_t Object::size() const { return members_.size(); }
+inline bool Object::empty() const { return members_.empty(); }
+inline auto Object::begin() const { return members_.begin(); }
+inline auto Object::end() const { return members_.end(); }
+inline auto Object::begin() { return members_.begin(); }
+inline auto Object::end() { return members_.end(); }
+
 bool operator==(const Object& a, const Object& b);
 
 // Limits on untrusted input. Exceeding one is Reason::kTooLarge (sizes, counts) or
@@ -101,6 +110,9 @@ struct ParseLimits {
   // Whole document. Notary's client cap for any metadata download is 100 MiB.
   std::size_t max_bytes = 100u << 20;
   // Nesting of arrays and objects. TUF metadata needs 6; custom target data may nest more.
+  // The parser recurses once per level (~250 bytes of stack at -O2, more in debug and
+  // sanitizer builds), and so does destroying the Value: keep it far below
+  // what the calling thread's stack holds.
   std::size_t max_depth = 64;
   // One string, after unescaping.
   std::size_t max_string_bytes = 16u << 20;
@@ -113,6 +125,8 @@ struct ParseLimits {
 // the input including unpaired surrogate escapes (kInvalidUtf8), non-integer numbers
 // (kNotInteger), leading zeros, raw control characters inside strings, comments, trailing
 // commas, NaN/Infinity, a BOM (all kMalformed), and limit violations (kTooLarge / kTooDeep).
+// Anything after a complete value, a comment included, is kTrailingData. A string escape
+// such as "\u0001" is accepted and yields a raw control byte, which canonical() writes raw.
 // The message names the byte offset of the problem. Never throws; recursion is bounded by
 // max_depth.
 Result<Value> parse(std::string_view text, const ParseLimits& limits = {});

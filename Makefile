@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build build-release test run bench clean fixtures
+.PHONY: deps configure build build-release test test-sanitize run bench fuzz clean fixtures
 
 deps:
 	@scripts/install-deps.sh
@@ -30,9 +30,26 @@ run: build-release
 bench: build-release
 	@scripts/bench.sh build-release
 
+# The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-sanitize: deps
+	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVOUCH_SANITIZE=ON -DVOUCH_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh --fuzz
+	@CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOUCH_FUZZ=ON -DVOUCH_BUILD_BENCH=OFF -DVOUCH_WERROR=OFF >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_json fuzz_metadata fuzz_key_file
+	@for f in fuzz_json fuzz_metadata fuzz_key_file; do \
+	  mkdir -p build-fuzz/corpus/$$f; \
+	  build-fuzz/tests/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/$$f tests/data/notary/ecdsa/server/current || exit 1; \
+	done
+
 # Regenerates tests/data/notary from the real notary CLI and notary-server.
 fixtures: deps
 	@scripts/make-notary-fixtures.sh
 
 clean:
-	rm -rf $(BUILD_DIR) build-release
+	rm -rf $(BUILD_DIR) build-release build-asan build-fuzz

@@ -24,6 +24,14 @@ packages=(
   python3 jq curl
 )
 
+# Optional groups: --fuzz adds clang and libFuzzer for the fuzz targets (make fuzz).
+for arg in "$@"; do
+  case "$arg" in
+    --fuzz) packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

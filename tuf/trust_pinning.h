@@ -1,0 +1,71 @@
+#pragma once
+
+// Trust pinning for root metadata: which root certificates may anchor a GUN's trust
+// (REFERENCE §3.3; Notary's trustpinning/trustpin.go and certs.go). TrustedSet applies it to
+// every root it accepts; see trusted_set.h for when TOFU applies.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "keys/public_key.h"
+#include "keys/x509.h"
+
+namespace vouch::tuf {
+
+// The "trust_pinning" section of the client configuration (config.json), with CA files
+// already read into certificates (only main.cc reads files).
+//
+// Priority for one GUN, as in Notary: a `certs` entry > a `ca` entry > TOFU. Only one of them
+// is used for a GUN.
+struct TrustPinning {
+  // GUN -> the key IDs of the root certificates that may sign that GUN's root, exactly as
+  // root.json lists them (the IDs of the ecdsa-x509 / rsa-x509 keys, which `notary key list`
+  // does not show: it prints the canonical IDs). A key ending in '*' is a prefix pattern
+  // ("docker.io/library/*"). An exact GUN entry wins over patterns; among patterns the longest
+  // wins. An entry with an empty list pins the GUN to nothing (every root is refused).
+  std::map<std::string, std::vector<std::string>, std::less<>> certs;
+  // GUN prefix -> CA certificates (a bundle). The root certificates must be issued directly by
+  // one of them and be valid at the reference time (certificate chains inside root.json are
+  // not supported: vouch accepts exactly one certificate per root key). The longest prefix
+  // that matches the GUN wins. CA certificates that are not valid at the reference time or are
+  // SHA-1 signed are ignored; if none is left, every root of that GUN is refused.
+  std::map<std::string, std::vector<keys::Certificate>, std::less<>> ca;
+  // When true, a GUN that no `certs` or `ca` entry covers cannot be trusted on first use: the
+  // first root must come from the local cache (trusted before) or an out-of-band copy.
+  // Default false: trust on first use over TLS ("TOFUS"), Notary's default.
+  bool disable_tofu = false;
+};
+
+enum class PinMode { kCertIds, kCa, kTofu };
+
+// The pinning that applies to one GUN.
+struct GunPinning {
+  PinMode mode = PinMode::kTofu;
+  // The `certs` or `ca` key that matched (empty for TOFU); for messages.
+  std::string matched;
+  std::vector<std::string> cert_ids;   // kCertIds
+  std::vector<keys::Certificate> cas;  // kCa: all configured, validity checked per use
+  bool tofu_allowed = true;            // kTofu: !disable_tofu
+};
+
+// Selects the pinning for `gun` by the priority above.
+GunPinning resolve_pinning(const TrustPinning& pinning, std::string_view gun);
+
+// Whether root key `key` (an x509 key listed in root.json for the root role) satisfies `pin`:
+// kCertIds -> key.id() is pinned; kCa -> its certificate was issued by one of the CA
+// certificates (signature checked; with `at`, both must be valid at `at` and SHA-1 signed CAs
+// are ignored; without `at`, validity periods are not checked); kTofu -> always. A key
+// without a certificate never satisfies kCertIds or kCa.
+bool pin_accepts(const GunPinning& pin, const keys::PublicKey& key, std::optional<TimePoint> at);
+
+// A one-line description of `pin` for error messages ("pinned certificate IDs for
+// \"docker.io/*\"", "CA pinned for prefix \"docker.io/\"", "trust on first use").
+std::string describe(const GunPinning& pin);
+
+}  // namespace vouch::tuf

@@ -1,0 +1,504 @@
+// vouch-signer: the gRPC signing service, compatible with notary-signer.
+//
+// The only place that reads the config file, flags and environment (STYLE "config"); see
+// signer/README.md for the user documentation.
+
+#include <absl/synchronization/mutex.h>
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/net/admin_server.h"
+#include "common/net/signals.h"
+#include "common/net/tls.h"
+#include "keys/passphrase.h"
+#include "keys/secret.h"
+#include "proto/signer_admin.grpc.pb.h"
+#include "signer/key_store.h"
+#include "signer/service.h"
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace vouch;
+
+namespace {
+
+constexpr const char* kVersion = "vouch-signer 0.1.0";
+
+// Everything the daemon and the rotate command need, from config file, flags and env.
+struct Config {
+  std::string grpc_addr = "127.0.0.1:7899";  // notary-signer's conventional port
+  std::string http_addr;                     // metrics/health; empty: none
+  std::string tls_cert_file, tls_key_file, client_ca_file;
+  std::string control_socket;  // empty: <db_path>.control.sock; "-": none
+  std::string backend = "rocksdb";
+  std::string db_path;
+  std::string default_alias;
+  std::string passphrase_dir;
+  std::size_t key_cache_size = 1024;
+  std::size_t max_content_bytes = signer::kDefaultMaxContentBytes;
+  keys::Argon2Params kdf;
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string ready_file;
+};
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "vouch-signer: %s\n", msg.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// ---- config file (Boost.JSON, notary-signer's shape) ---------------------------------------
+
+class ConfigReader {
+ public:
+  ConfigReader(const json::object& root, fs::path base) : root_(root), base_(std::move(base)) {}
+
+  const json::object* section(std::string_view name) {
+    const json::value* v = root_.if_contains(name);
+    if (v == nullptr) return nullptr;
+    if (!v->is_object()) die("config: \"" + std::string(name) + "\" must be an object");
+    return &v->get_object();
+  }
+  void str(const json::object* sec, std::string_view sec_name, std::string_view key,
+           std::string& out, bool path = false) {
+    if (sec == nullptr) return;
+    const json::value* v = sec->if_contains(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) {
+      die("config: \"" + std::string(sec_name) + "." + std::string(key) + "\" must be a string");
+    }
+    out = std::string(v->get_string());
+    // Relative paths are relative to the config file, as in Notary.
+    if (path && !out.empty() && fs::path(out).is_relative()) out = (base_ / out).string();
+  }
+  template <typename T>
+  void uint(const json::object* sec, std::string_view sec_name, std::string_view key, T& out) {
+    if (sec == nullptr) return;
+    const json::value* v = sec->if_contains(key);
+    if (v == nullptr) return;
+    const auto n = v->if_int64();
+    const auto u = v->if_uint64();
+    if ((n == nullptr || *n < 1) && u == nullptr) {
+      die("config: \"" + std::string(sec_name) + "." + std::string(key) +
+          "\" must be a positive integer");
+    }
+    out = static_cast<T>(n != nullptr ? static_cast<std::uint64_t>(*n) : *u);
+  }
+
+ private:
+  const json::object& root_;
+  fs::path base_;
+};
+
+void read_config_file(const std::string& file, Config& c) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) die("cannot read config file " + file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().size() > 1024 * 1024) die("config file " + file + " is larger than 1 MiB");
+  boost::system::error_code ec;
+  json::value v = json::parse(ss.str(), ec);
+  if (ec) die("config file " + file + " is not valid JSON: " + ec.message());
+  if (!v.is_object()) die("config file " + file + " must hold a JSON object");
+  const fs::path base = fs::absolute(fs::path(file)).parent_path();
+  ConfigReader r(v.get_object(), base);
+
+  const json::object* server = r.section("server");
+  r.str(server, "server", "grpc_addr", c.grpc_addr);
+  r.str(server, "server", "http_addr", c.http_addr);
+  r.str(server, "server", "tls_cert_file", c.tls_cert_file, true);
+  r.str(server, "server", "tls_key_file", c.tls_key_file, true);
+  r.str(server, "server", "client_ca_file", c.client_ca_file, true);
+  r.str(server, "server", "control_socket", c.control_socket, true);
+
+  const json::object* storage = r.section("storage");
+  r.str(storage, "storage", "backend", c.backend);
+  r.str(storage, "storage", "db_path", c.db_path, true);
+  r.str(storage, "storage", "default_alias", c.default_alias);
+  r.str(storage, "storage", "passphrase_dir", c.passphrase_dir, true);
+  r.uint(storage, "storage", "key_cache_size", c.key_cache_size);
+  if (storage != nullptr) {
+    if (const json::value* kdf = storage->if_contains("kdf")) {
+      if (!kdf->is_object()) die("config: \"storage.kdf\" must be an object");
+      r.uint(&kdf->get_object(), "storage.kdf", "memory_kib", c.kdf.memory_kib);
+      r.uint(&kdf->get_object(), "storage.kdf", "iterations", c.kdf.iterations);
+      r.uint(&kdf->get_object(), "storage.kdf", "parallelism", c.kdf.parallelism);
+    }
+  }
+  const json::object* limits = r.section("limits");
+  r.uint(limits, "limits", "max_content_bytes", c.max_content_bytes);
+  const json::object* logging = r.section("logging");
+  r.str(logging, "logging", "level", c.log_level);
+  r.str(logging, "logging", "format", c.log_format);
+}
+
+// ---- passphrases ---------------------------------------------------------------------------
+
+// Environment variables that may hold an alias's passphrase, in the order consulted.
+std::vector<std::string> alias_env_vars(std::string_view alias) {
+  return {"VOUCH_SIGNER_" + upper(alias), "NOTARY_SIGNER_" + upper(alias)};
+}
+
+std::string where_passphrases_come_from(std::string_view alias, const Config& c) {
+  auto vars = alias_env_vars(alias);
+  std::string s = "environment variable " + vars[0] + " or " + vars[1];
+  if (!c.passphrase_dir.empty())
+    s += ", or the file " + (fs::path(c.passphrase_dir) / alias).string();
+  return s;
+}
+
+// Builds the lookup the key store asks. It records the last alias asked, so that a failure
+// of KeyStore::open (which asks alias by alias and stops at the first failure) can be
+// reported with the variable names of that alias.
+signer::AliasPassphraseLookup make_lookup(const Config& c, std::shared_ptr<std::string> last) {
+  const std::string dir = c.passphrase_dir;
+  return [dir, last](std::string_view alias) -> Result<keys::SecretString> {
+    *last = std::string(alias);
+    for (const std::string& name : alias_env_vars(alias)) {
+      const char* v = std::getenv(name.c_str());
+      if (v != nullptr && *v != '\0') return keys::SecretString(v);
+    }
+    if (!dir.empty()) {
+      keys::FilePassphraseSource file(fs::path(dir) / std::string(alias));
+      keys::PassphraseRequest req;
+      req.role = "signer alias " + std::string(alias);
+      return file.get(req);
+    }
+    return make_error(Reason::kNoPassphrase, "no passphrase");
+  };
+}
+
+// ---- helpers --------------------------------------------------------------------------------
+
+std::string read_small_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) die(std::string("cannot read ") + what + " " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+keys::SecretString read_secret_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) die(std::string("cannot read ") + what + " " + path);
+  keys::SecretString out;
+  char ch = 0;
+  std::size_t n = 0;
+  while (in.get(ch)) {
+    if (++n > 1024 * 1024) die(std::string(what) + " " + path + " is larger than 1 MiB");
+    out.push_back(ch);
+  }
+  return out;
+}
+
+void write_ready_file(const std::string& path, std::uint16_t grpc_port, std::uint16_t http_port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "{\"grpc_port\":" << grpc_port << ",\"http_port\":" << http_port
+        << ",\"pid\":" << ::getpid() << "}\n";
+    if (!out) die("cannot write ready file " + tmp);
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) die("cannot write ready file " + path + ": " + ec.message());
+}
+
+// notary-signer's protect(): no core dumps and no ptrace attach by other users, so that
+// decrypted keys do not leak from memory.
+void protect_process() {
+  rlimit none{0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+std::string control_socket_path(const Config& c) {
+  if (c.control_socket == "-") return "";
+  if (!c.control_socket.empty()) return c.control_socket;
+  std::string db = c.db_path;
+  while (db.size() > 1 && db.back() == '/') db.pop_back();
+  return db + ".control.sock";
+}
+
+void validate_storage(const Config& c) {
+  if (c.backend != "rocksdb") {
+    die("storage.backend \"" + c.backend +
+        "\" is not supported (vouch-signer stores keys in rocksdb)");
+  }
+  if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");
+  if (c.default_alias.empty()) {
+    die("no default passphrase alias: set storage.default_alias, --default-alias or "
+        "NOTARY_SIGNER_DEFAULT_ALIAS");
+  }
+  if (!signer::is_valid_alias(c.default_alias)) {
+    die("default alias \"" + c.default_alias + "\" must be 1-50 characters of [A-Za-z0-9_]");
+  }
+}
+
+std::unique_ptr<signer::KeyStore> open_store(const Config& c) {
+  auto last = std::make_shared<std::string>();
+  signer::KeyStoreOptions so;
+  so.db_path = c.db_path;
+  so.default_alias = c.default_alias;
+  so.passphrases = make_lookup(c, last);
+  so.kdf = c.kdf;
+  so.cache_capacity = c.key_cache_size;
+  auto store = signer::KeyStore::open(std::move(so));
+  if (!store) {
+    const Error& e = store.error();
+    if (e.reason == Reason::kBadPassphrase || e.reason == Reason::kNoPassphrase) {
+      die("refusing to start: " + e.message + "; the passphrase of alias '" + *last +
+          "' comes from the " + where_passphrases_come_from(*last, c));
+    }
+    die("refusing to start: " + e.message);
+  }
+  return std::move(store).value();
+}
+
+// ---- rotate-passphrase --------------------------------------------------------------------
+
+int rotate(const Config& c, const std::string& new_alias, bool make_default) {
+  if (!signer::is_valid_alias(new_alias)) {
+    die("alias \"" + new_alias + "\" must be 1-50 characters of [A-Za-z0-9_]");
+  }
+  const std::string sock = control_socket_path(c);
+  std::error_code ec;
+  if (!sock.empty() && fs::is_socket(fs::symlink_status(sock, ec))) {
+    // Online: the running daemon re-encrypts while it keeps serving.
+    auto channel = grpc::CreateChannel("unix:" + sock, grpc::InsecureChannelCredentials());
+    auto stub = vouch::signer::admin::v1::SignerAdmin::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(1));
+    vouch::signer::admin::v1::RotatePassphraseRequest req;
+    req.set_new_alias(new_alias);
+    req.set_make_default(make_default);
+    vouch::signer::admin::v1::RotatePassphraseResponse resp;
+    grpc::Status s = stub->RotatePassphrase(&ctx, req, &resp);
+    if (s.ok()) {
+      std::printf("rotated %llu of %llu keys to alias %s (online, through %s)\n",
+                  static_cast<unsigned long long>(resp.keys_rotated()),
+                  static_cast<unsigned long long>(resp.keys_total()), new_alias.c_str(),
+                  sock.c_str());
+      return 0;
+    }
+    if (s.error_code() != grpc::StatusCode::UNAVAILABLE)
+      die("rotation failed: " + s.error_message());
+    // A stale socket of a daemon that is gone: fall through to offline rotation.
+  }
+  // Offline: open the database ourselves (fails if a daemon without a socket holds it).
+  auto last = std::make_shared<std::string>();
+  signer::KeyStoreOptions so;
+  so.db_path = c.db_path;
+  so.create_if_missing = false;
+  so.default_alias = c.default_alias;
+  so.passphrases = make_lookup(c, last);
+  so.kdf = c.kdf;
+  auto store = signer::KeyStore::open(std::move(so));
+  if (!store) {
+    const Error& e = store.error();
+    if (e.reason == Reason::kIo) {
+      die("cannot open the key database (" + e.message +
+          "); if a vouch-signer is running on it, run this command where its control socket " +
+          (sock.empty() ? std::string("is (server.control_socket)") : sock) + " is reachable");
+    }
+    if (e.reason == Reason::kBadPassphrase || e.reason == Reason::kNoPassphrase) {
+      die(e.message + "; the passphrase of alias '" + *last + "' comes from the " +
+          where_passphrases_come_from(*last, c));
+    }
+    die(e.message);
+  }
+  auto r = (*store)->rotate_alias(new_alias, make_default);
+  if (!r) {
+    const Error& e = r.error();
+    if (e.reason == Reason::kBadPassphrase || e.reason == Reason::kNoPassphrase) {
+      die(e.message + "; the passphrase of alias '" + new_alias + "' comes from the " +
+          where_passphrases_come_from(new_alias, c));
+    }
+    die("rotation failed: " + e.message);
+  }
+  std::printf("rotated %llu of %llu keys to alias %s (offline)\n",
+              static_cast<unsigned long long>(r->keys_rotated),
+              static_cast<unsigned long long>(r->keys_total), new_alias.c_str());
+  return 0;
+}
+
+// ---- daemon --------------------------------------------------------------------------------
+
+int serve(const Config& c) {
+  // Before any thread exists (RocksDB's, gRPC's): block the shutdown/reload signals, which
+  // every later thread inherits, and read them on the watcher's thread.
+  auto watcher = net::SignalWatcher::start();
+  if (!watcher) die("cannot set up signal handling: " + watcher.error().message);
+  net::SignalWatcher& signals = **watcher;
+  auto log = log::get("signer");
+  if (c.tls_cert_file.empty() || c.tls_key_file.empty()) {
+    die("a TLS certificate and key are required: set server.tls_cert_file and "
+        "server.tls_key_file (or --tls-cert/--tls-key)");
+  }
+  if (c.client_ca_file.empty()) {
+    die("mutual TLS is mandatory: set server.client_ca_file (or --client-ca) to the CA that "
+        "issues client certificates");
+  }
+  if (auto s = net::check_key_pair(c.tls_cert_file, c.tls_key_file); !s) {
+    die("TLS certificate/key: " + s.error().message);
+  }
+  if (auto s = net::load_certificate_chain(c.client_ca_file); !s) {
+    die("client CA: " + s.error().message);
+  }
+  validate_storage(c);
+
+  auto store = open_store(c);
+
+  signer::SignerServerOptions so;
+  so.listen = c.grpc_addr;
+  so.tls_cert_pem = read_small_file(c.tls_cert_file, "TLS certificate");
+  so.tls_key_pem = read_secret_file(c.tls_key_file, "TLS key");
+  so.client_ca_pem = read_small_file(c.client_ca_file, "client CA");
+  so.max_content_bytes = c.max_content_bytes;
+  so.control_socket = control_socket_path(c);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto server = signer::SignerServer::start(std::move(so), *store, registry);
+  if (!server) die("cannot start the gRPC server: " + server.error().message);
+
+  std::unique_ptr<net::AdminServer> admin;
+  if (!c.http_addr.empty()) {
+    net::AdminServerOptions ao;
+    ao.listen = c.http_addr;
+    signer::SignerServer* srv = server->get();
+    auto a = net::AdminServer::start(ao, registry, [srv] { return srv->serving(); });
+    if (!a)
+      die("cannot start the metrics/health server on " + c.http_addr + ": " + a.error().message);
+    admin = std::move(a).value();
+  }
+  const std::uint16_t http_port = admin ? admin->port() : 0;
+  log->info(
+      "serving notary-signer API on {} (port {}), mutual TLS; metrics on {}; "
+      "default alias {}",
+      c.grpc_addr, (*server)->port(), c.http_addr.empty() ? "-" : c.http_addr, c.default_alias);
+  if (!c.ready_file.empty()) write_ready_file(c.ready_file, (*server)->port(), http_port);
+
+  signals.on_reload([log] {
+    log->warn("SIGHUP: reloading certificates is not supported yet; restart to apply changes");
+  });
+  const int sig = signals.wait_for_shutdown();
+  log->info("signal {}: draining in-flight requests", sig);
+  // Drain first (the probes now answer 503), then stop the admin port, whose readiness
+  // callback points at the gRPC server, then free the server.
+  (*server)->shutdown(std::chrono::seconds(10));
+  if (admin) admin->stop();
+  server->reset();
+  store.reset();  // closes the database
+  log->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ::umask(077);  // key database, control socket and ready file: owner only
+  // Debian builds Abseil without NDEBUG, which leaves absl::Mutex's deadlock detector on: it
+  // records a lock graph on every lock gRPC takes (~5% of a Sign's CPU here). It is a
+  // debugging aid, off in release builds of Abseil; turn it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+
+  CLI::App app{"vouch-signer: the gRPC signing service, compatible with notary-signer"};
+  app.set_version_flag("--version", kVersion);
+  std::string config_file;
+  Config flags;
+  app.add_option("-c,--config", config_file, "JSON config file (notary-signer's layout)");
+  app.add_option("--grpc-addr", flags.grpc_addr, "gRPC listen address host:port");
+  app.add_option("--http-addr", flags.http_addr, "metrics/health listen address host:port");
+  app.add_option("--tls-cert", flags.tls_cert_file, "server TLS certificate (PEM)");
+  app.add_option("--tls-key", flags.tls_key_file, "server TLS private key (PEM)");
+  app.add_option("--client-ca", flags.client_ca_file, "CA for client certificates (PEM); required");
+  app.add_option("--db-path", flags.db_path, "RocksDB key database directory");
+  app.add_option("--default-alias", flags.default_alias, "passphrase alias for new keys");
+  app.add_option("--passphrase-dir", flags.passphrase_dir,
+                 "directory of passphrase files named after their alias (mode 0600)");
+  app.add_option("--control-socket", flags.control_socket,
+                 "Unix socket for rotate-passphrase ('-' for none)");
+  app.add_option("--key-cache-size", flags.key_cache_size, "decrypted keys kept in memory");
+  app.add_option("--max-content-bytes", flags.max_content_bytes, "largest content to sign");
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error, off");
+  app.add_option("--log-format", flags.log_format, "text or json");
+  app.add_option("--ready-file", flags.ready_file,
+                 "write {\"grpc_port\",\"http_port\",\"pid\"} here once serving");
+  auto* rot =
+      app.add_subcommand("rotate-passphrase", "re-encrypt every key under a new passphrase alias");
+  std::string new_alias;
+  bool keep_default = false;
+  rot->add_option("--new-alias", new_alias, "alias to re-encrypt every key under")->required();
+  rot->add_flag("--keep-default", keep_default,
+                "do not make the new alias the alias for new keys in the running daemon");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  Config c;
+  if (!config_file.empty()) read_config_file(config_file, c);
+  // Environment (Notary's variable), then flags, override the file.
+  for (const char* name : {"NOTARY_SIGNER_DEFAULT_ALIAS", "VOUCH_SIGNER_DEFAULT_ALIAS"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0' && c.default_alias.empty()) {
+      c.default_alias = v;
+    }
+  }
+  auto given = [&](const char* name) { return app.count(name) > 0; };
+  if (given("--grpc-addr")) c.grpc_addr = flags.grpc_addr;
+  if (given("--http-addr")) c.http_addr = flags.http_addr;
+  if (given("--tls-cert")) c.tls_cert_file = flags.tls_cert_file;
+  if (given("--tls-key")) c.tls_key_file = flags.tls_key_file;
+  if (given("--client-ca")) c.client_ca_file = flags.client_ca_file;
+  if (given("--db-path")) c.db_path = flags.db_path;
+  if (given("--default-alias")) c.default_alias = flags.default_alias;
+  if (given("--passphrase-dir")) c.passphrase_dir = flags.passphrase_dir;
+  if (given("--control-socket")) c.control_socket = flags.control_socket;
+  if (given("--key-cache-size")) c.key_cache_size = flags.key_cache_size;
+  if (given("--max-content-bytes")) c.max_content_bytes = flags.max_content_bytes;
+  if (given("--log-level")) c.log_level = flags.log_level;
+  if (given("--log-format")) c.log_format = flags.log_format;
+  if (given("--ready-file")) c.ready_file = flags.ready_file;
+
+  if (c.log_format != "text" && c.log_format != "json") die("log format must be text or json");
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
+    die("unknown log level " + c.log_level);
+  }
+  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level});
+  // The audit trail does not follow the log level: one line per signature, always.
+  if (c.log_level != "off") log::get("signer.audit")->set_level(spdlog::level::info);
+  protect_process();
+
+  if (rot->parsed()) {
+    validate_storage(c);
+    return rotate(c, new_alias, !keep_default);
+  }
+  return serve(c);
+}

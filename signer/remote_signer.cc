@@ -1,0 +1,300 @@
+#include "signer/remote_signer.h"
+
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <utility>
+
+#include "proto/health.grpc.pb.h"
+#include "proto/signer.grpc.pb.h"
+
+namespace vouch::signer {
+
+namespace {
+
+constexpr std::size_t kMaxPemFile = 1024 * 1024;
+
+// Reads a whole (small) file into secure memory.
+Result<keys::SecretBytes> read_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(Reason::kIo, path + ": " + std::strerror(errno));
+  keys::SecretBytes buf(kMaxPemFile + 1);
+  std::size_t n = 0;
+  while (n < buf.size()) {
+    const ssize_t r = ::read(fd, buf.data() + n, buf.size() - n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return make_error(Reason::kIo, path + ": " + std::strerror(err));
+    }
+    if (r == 0) break;
+    n += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+  if (n > kMaxPemFile) return make_error(Reason::kTooLarge, path + ": larger than 1 MiB");
+  buf.resize(n);
+  return buf;
+}
+
+Result<std::string> read_text(const std::string& path) {
+  VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes b, read_file(path));
+  return std::string(as_string_view(b.span()));
+}
+
+enum class Call { kSign, kCreateKey, kOther };
+
+Error status_to_error(const grpc::Status& s, Call call, std::string_view what) {
+  std::string msg = "remote signer: " + std::string(what) + ": gRPC code " +
+                    std::to_string(static_cast<int>(s.error_code())) + ": " + s.error_message();
+  switch (s.error_code()) {
+    case grpc::StatusCode::NOT_FOUND:
+      return make_error(Code::kNotFound, Reason::kUnknownKey, std::move(msg));
+    case grpc::StatusCode::UNAVAILABLE:
+      return make_error(Code::kUnavailable, Reason::kUnavailable, std::move(msg));
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return make_error(Code::kDeadlineExceeded, Reason::kUnavailable, std::move(msg));
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return make_error(Code::kInvalidArgument,
+                        call == Call::kCreateKey ? Reason::kUnsupportedAlgorithm
+                        : call == Call::kSign    ? Reason::kTooLarge
+                                                 : Reason::kMalformed,
+                        std::move(msg));
+    case grpc::StatusCode::UNKNOWN:
+      if (call == Call::kCreateKey) {
+        return make_error(Code::kInvalidArgument, Reason::kUnsupportedAlgorithm, std::move(msg));
+      }
+      return make_error(Code::kInternal, Reason::kInternal, std::move(msg));
+    default:
+      return make_error(Code::kInternal, Reason::kInternal, std::move(msg));
+  }
+}
+
+Result<keys::PublicKey> parse_public(std::string_view alg, const std::string& bytes,
+                                     std::string_view want_id) {
+  auto type = keys::parse_key_type(alg);
+  if (!type) return make_error(Reason::kInternal, "remote signer: unknown key algorithm in answer");
+  auto pub = keys::PublicKey::from_tuf(*type, as_bytes(bytes));
+  if (!pub) {
+    Error e = std::move(pub).error();
+    e.code = Code::kInternal;
+    return std::move(e).wrap("remote signer: public key in answer");
+  }
+  if (!want_id.empty() && pub->id() != want_id) {
+    return make_error(Reason::kInternal, "remote signer: answered key ID " + std::string(want_id) +
+                                             " does not match its public key " + pub->id());
+  }
+  return pub;
+}
+
+}  // namespace
+
+Result<RemoteSignerOptions> remote_signer_options_from_files(std::string target,
+                                                             const std::string& ca_file,
+                                                             const std::string& cert_file,
+                                                             const std::string& key_file) {
+  RemoteSignerOptions o;
+  o.target = std::move(target);
+  VOUCH_ASSIGN_OR_RETURN(o.tls_ca_pem, read_text(ca_file));
+  VOUCH_ASSIGN_OR_RETURN(o.tls_client_cert_pem, read_text(cert_file));
+  VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes key, read_file(key_file));
+  o.tls_client_key_pem = keys::SecretString(as_string_view(key.span()));
+  return o;
+}
+
+struct RemoteSigner::Impl {
+  RemoteSignerOptions options;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<::proto::KeyManagement::Stub> km;
+  std::unique_ptr<::proto::Signer::Stub> signer;
+  std::unique_ptr<::grpc::health::v1::Health::Stub> health;
+
+  // Runs `fn(ctx)` with a fresh context and deadline per attempt; retries UNAVAILABLE.
+  template <typename Fn>
+  grpc::Status call(Fn&& fn) {
+    std::chrono::milliseconds backoff = options.initial_backoff;
+    grpc::Status status;
+    for (int attempt = 1;; ++attempt) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
+      status = fn(ctx);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= options.max_attempts) {
+        return status;
+      }
+      thread_local std::mt19937 rng{std::random_device{}()};
+      std::uniform_real_distribution<double> jitter(0.8, 1.2);
+      std::this_thread::sleep_for(
+          std::chrono::duration_cast<std::chrono::milliseconds>(backoff * jitter(rng)));
+      backoff = std::min(backoff * 2, options.max_backoff);
+    }
+  }
+};
+
+RemoteSigner::RemoteSigner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RemoteSigner::~RemoteSigner() = default;
+
+Result<std::unique_ptr<RemoteSigner>> RemoteSigner::create(RemoteSignerOptions options) {
+  if (options.target.empty()) {
+    return make_error(Code::kInvalidArgument, Reason::kMalformed, "remote signer: no target");
+  }
+  if (options.tls_ca_pem.empty() || options.tls_client_cert_pem.empty() ||
+      options.tls_client_key_pem.empty()) {
+    return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                      "remote signer: mutual TLS needs a CA, a client certificate and its key");
+  }
+  options.max_attempts = std::max(options.max_attempts, 1);
+  auto impl = std::make_unique<Impl>();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls_ca_pem;
+  ssl.pem_cert_chain = options.tls_client_cert_pem;
+  // gRPC keeps its own copy of the key; ours is wiped once the credentials exist.
+  ssl.pem_private_key = std::string(options.tls_client_key_pem.view());
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::SslCredentials(ssl);
+  OPENSSL_cleanse(ssl.pem_private_key.data(), ssl.pem_private_key.size());
+
+  grpc::ChannelArguments args;
+  const int max_msg = static_cast<int>(std::min<std::size_t>(options.max_message_bytes, INT_MAX));
+  args.SetMaxReceiveMessageSize(max_msg);
+  args.SetMaxSendMessageSize(max_msg);
+  if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+  // Reconnect quickly after a signer restart; the retry loop covers the gap.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  impl->channel = grpc::CreateCustomChannel(options.target, creds, args);
+  impl->km = ::proto::KeyManagement::NewStub(impl->channel);
+  impl->signer = ::proto::Signer::NewStub(impl->channel);
+  impl->health = ::grpc::health::v1::Health::NewStub(impl->channel);
+  impl->options = std::move(options);
+  return std::unique_ptr<RemoteSigner>(new RemoteSigner(std::move(impl)));
+}
+
+Result<keys::Signature> RemoteSigner::sign(const keys::PublicKey& key, ByteSpan content) {
+  ::proto::SignatureRequest req;
+  req.mutable_keyid()->set_id(key.canonical_id());
+  req.set_content(std::string(as_string_view(content)));
+  ::proto::Signature resp;
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+    resp.Clear();
+    return impl_->signer->Sign(&ctx, req, &resp);
+  });
+  if (!s.ok()) return status_to_error(s, Call::kSign, "Sign");
+  if (!resp.keyinfo().keyid().id().empty() && resp.keyinfo().keyid().id() != key.canonical_id()) {
+    return make_error(Reason::kInternal, "remote signer: answered for another key ID");
+  }
+  auto method = keys::parse_sig_method(resp.algorithm().algorithm());
+  if (!method) {
+    return make_error(Reason::kInternal, "remote signer: unknown signature method in answer");
+  }
+  const keys::KeyType plain = keys::plain_key_type(key.type());
+  const bool fits = (plain == keys::KeyType::kEcdsa && *method == keys::SigMethod::kEcdsa) ||
+                    (plain == keys::KeyType::kEd25519 && *method == keys::SigMethod::kEddsa) ||
+                    (plain == keys::KeyType::kRsa && *method == keys::SigMethod::kRsaPss);
+  if (!fits) {
+    return make_error(Code::kInternal, Reason::kWrongMethod,
+                      "remote signer: answered method does not belong to the key");
+  }
+  keys::Signature sig{*method, Bytes(resp.content().begin(), resp.content().end())};
+  if (impl_->options.verify_signatures) {
+    if (auto v = key.verify(sig.method, content, sig.bytes); !v) {
+      return make_error(Code::kInternal, Reason::kBadSignature,
+                        "remote signer: returned signature does not verify with key " + key.id());
+    }
+  }
+  return sig;
+}
+
+Result<keys::PublicKey> RemoteSigner::create_key(std::string_view gun, std::string_view role,
+                                                 keys::KeyType type) {
+  if (keys::is_x509(type)) {
+    return make_error(Reason::kUnsupportedAlgorithm, "remote signer: cannot create x509 keys");
+  }
+  ::proto::CreateKeyRequest req;
+  req.set_algorithm(std::string(keys::to_string(type)));
+  req.set_gun(std::string(gun));
+  req.set_role(std::string(role));
+  ::proto::PublicKey resp;
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+    resp.Clear();
+    return impl_->km->CreateKey(&ctx, req, &resp);
+  });
+  if (!s.ok()) return status_to_error(s, Call::kCreateKey, "CreateKey");
+  VOUCH_ASSIGN_OR_RETURN(keys::PublicKey pub,
+                         parse_public(resp.keyinfo().algorithm().algorithm(), resp.publickey(),
+                                      resp.keyinfo().keyid().id()));
+  if (pub.type() != type) {
+    return make_error(Reason::kInternal, "remote signer: created a key of another type");
+  }
+  return pub;
+}
+
+Result<keys::PublicKey> RemoteSigner::public_key(std::string_view key_id) {
+  ::proto::KeyID req;
+  req.set_id(std::string(key_id));
+  ::proto::GetKeyInfoResponse resp;
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+    resp.Clear();
+    return impl_->km->GetKeyInfo(&ctx, req, &resp);
+  });
+  if (!s.ok()) return status_to_error(s, Call::kOther, "GetKeyInfo");
+  if (resp.keyinfo().keyid().id() != key_id) {
+    return make_error(Reason::kInternal, "remote signer: answered for another key ID");
+  }
+  return parse_public(resp.keyinfo().algorithm().algorithm(), resp.publickey(), key_id);
+}
+
+Result<std::string> RemoteSigner::key_role(std::string_view key_id) {
+  ::proto::KeyID req;
+  req.set_id(std::string(key_id));
+  ::proto::GetKeyInfoResponse resp;
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+    resp.Clear();
+    return impl_->km->GetKeyInfo(&ctx, req, &resp);
+  });
+  if (!s.ok()) return status_to_error(s, Call::kOther, "GetKeyInfo");
+  return resp.role();
+}
+
+Status RemoteSigner::delete_key(std::string_view key_id) {
+  ::proto::KeyID req;
+  req.set_id(std::string(key_id));
+  ::proto::Void resp;
+  grpc::Status s =
+      impl_->call([&](grpc::ClientContext& ctx) { return impl_->km->DeleteKey(&ctx, req, &resp); });
+  if (!s.ok()) return status_to_error(s, Call::kOther, "DeleteKey");
+  return ok_status();
+}
+
+Status RemoteSigner::check_health() {
+  for (const char* service :
+       {"grpc.health.v1.Health.KeyManagement", "grpc.health.v1.Health.Signer"}) {
+    ::grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    ::grpc::health::v1::HealthCheckResponse resp;
+    grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+      resp.Clear();
+      return impl_->health->Check(&ctx, req, &resp);
+    });
+    if (!s.ok()) {
+      Error e = status_to_error(s, Call::kOther, std::string("health ") + service);
+      e.code = Code::kUnavailable;
+      e.reason = Reason::kUnavailable;
+      return e;
+    }
+    if (resp.status() != ::grpc::health::v1::HealthCheckResponse::SERVING) {
+      return make_error(Reason::kUnavailable,
+                        std::string("remote signer: ") + service + " is not serving");
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace vouch::signer

@@ -1,0 +1,663 @@
+#include "server/api.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <array>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "common/log.h"
+#include "common/net/multipart.h"
+#include "tuf/json.h"
+#include "tuf/metadata.h"
+
+namespace vouch::server {
+namespace {
+
+using net::Request;
+using net::Responder;
+using net::Response;
+namespace json = tuf::json;
+
+// The operations Notary names in its metrics and logs (server/server.go), plus ours.
+enum class Op : std::uint8_t {
+  kPing, kPublish, kGetRole, kGetRoleByHash, kGetRoleByVersion, kGetKey, kRotateKey,
+  kDelete, kChangefeed, kHealth, kMetrics, kNotFound, kCount
+};
+constexpr std::array<const char*, static_cast<std::size_t>(Op::kCount)> kOpNames = {
+    "MainHandler", "UpdateTUF", "GetRole", "GetRoleByHash", "GetRoleByVersion", "GetKey",
+    "RotateKey", "DeleteTUF", "Changefeed", "Health", "Metrics", "NotFound"};
+
+// Notary's error table (server/errors/errors.go): code, HTTP status, message.
+struct ApiError {
+  const char* code;
+  unsigned status;
+  const char* message;
+};
+constexpr ApiError kNoFilename{"NO_FILENAME", 400, "No file/role name provided."};
+constexpr ApiError kInvalidRole{"INVALID_ROLE", 400,
+                                "The role you are attempting to operate on is invalid."};
+constexpr ApiError kMalformedJson{"MALFORMED_JSON", 400,
+                                  "JSON sent by the client could not be parsed by the server"};
+constexpr ApiError kUpdating{"UPDATING", 500,
+                             "An error has occurred while updating the TUF repository."};
+constexpr ApiError kOldVersion{"VERSION", 400, "A newer version of metadata is already available."};
+constexpr ApiError kMetadataNotFound{"METADATA_NOT_FOUND", 404,
+                                     "You have requested metadata that does not exist."};
+constexpr ApiError kInvalidUpdate{"INVALID_UPDATE", 400, "Update sent by the client is invalid."};
+constexpr ApiError kMalformedUpload{"MALFORMED_UPLOAD", 400, "The body of your request is malformed."};
+constexpr ApiError kTooLargeUpload{"MALFORMED_UPLOAD", 413, "The body of your request is too large."};
+constexpr ApiError kInvalidGun{"INVALID_GUN", 400,
+                               "The server does not support actions on images of this name."};
+constexpr ApiError kInvalidParams{"INVALID_PARAMETERS", 400, "The parameters provided are not valid."};
+constexpr ApiError kNoCryptoService{"NO_CRYPTOSERVICE", 500,
+                                    "The server does not have a signing service configured."};
+constexpr ApiError kUnknown{"UNKNOWN", 500, "Unknown error"};
+constexpr ApiError kUnauthorized{"UNAUTHORIZED", 401, "authentication required"};
+constexpr ApiError kDenied{"DENIED", 403, "requested access to the resource is denied"};
+constexpr ApiError kMethodNotAllowed{"UNSUPPORTED", 405, "The operation is unsupported."};
+
+Response error_response(const ApiError& e, const json::Value* detail = nullptr) {
+  json::Object err;
+  err.set("code", e.code);
+  err.set("message", e.message);
+  if (detail != nullptr) err.set("detail", *detail);
+  json::Array errors;
+  errors.emplace_back(std::move(err));
+  json::Object body;
+  body.set("errors", std::move(errors));
+  return Response::text(e.status, json::canonical(body), "application/json; charset=utf-8");
+}
+
+// A publish error in Notary's terms (REFERENCE §1.1: INVALID_UPDATE carries a
+// validation.SerializableError the notary client decodes and prints).
+Response publish_error(const Error& error) {
+  if (error.reason == Reason::kRollback || error.reason == Reason::kConflict) {
+    return error_response(kOldVersion);  // the store lost a race to a newer version
+  }
+  const tuf::ClassifiedError c = tuf::classify(error);
+  switch (c.error_class) {
+    case tuf::UpdateErrorClass::kMalformedUpload: return error_response(kMalformedUpload);
+    case tuf::UpdateErrorClass::kTooLarge: return error_response(kTooLargeUpload);
+    case tuf::UpdateErrorClass::kMalformedJson: return error_response(kMalformedJson);
+    case tuf::UpdateErrorClass::kInvalidRole: return error_response(kInvalidRole);
+    case tuf::UpdateErrorClass::kOldVersion: return error_response(kOldVersion);
+    case tuf::UpdateErrorClass::kBadRoot:
+    case tuf::UpdateErrorClass::kBadTargets:
+    case tuf::UpdateErrorClass::kBadSnapshot:
+    case tuf::UpdateErrorClass::kBadHierarchy:
+    case tuf::UpdateErrorClass::kValidation: {
+      json::Object inner;
+      inner.set("Msg", std::string(c.detail));
+      if (c.error_class == tuf::UpdateErrorClass::kBadHierarchy) {
+        inner.set("Missing", std::string(c.missing));
+      }
+      json::Object detail;
+      detail.set("Name", std::string(tuf::to_string(c.error_class)));
+      detail.set("Error", std::move(inner));
+      const json::Value d(std::move(detail));
+      return error_response(kInvalidUpdate, &d);
+    }
+    case tuf::UpdateErrorClass::kInternal: break;
+  }
+  return error_response(kUpdating);
+}
+
+std::string cache_control(std::chrono::seconds max_age, bool must_revalidate) {
+  if (max_age.count() <= 0) return "max-age=0, no-cache, no-store";
+  std::string v = "public, max-age=" + std::to_string(max_age.count()) +
+                  ", s-maxage=" + std::to_string(max_age.count());
+  if (must_revalidate) v += ", must-revalidate";
+  return v;
+}
+
+bool is_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+bool is_digits(std::string_view s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// What a metadata file name asks for: <role>.json, <role>.<sha256>.json, <version>.<role>.json.
+struct FileRequest {
+  Op op = Op::kGetRole;
+  std::string role;
+  std::int64_t version = 0;
+  std::string checksum;
+};
+
+std::optional<FileRequest> parse_file_name(std::string_view name) {
+  constexpr std::string_view kJson = ".json";
+  if (name.size() <= kJson.size() || name.substr(name.size() - kJson.size()) != kJson) {
+    return std::nullopt;
+  }
+  name.remove_suffix(kJson.size());
+  FileRequest r;
+  if (tuf::is_valid_role_name(name)) {
+    r.role = std::string(name);
+    return r;
+  }
+  // <version>.<role>
+  if (const auto dot = name.find('.'); dot != std::string_view::npos) {
+    const auto head = name.substr(0, dot);
+    const auto rest = name.substr(dot + 1);
+    if (is_digits(head) && tuf::is_valid_role_name(rest)) {
+      r.op = Op::kGetRoleByVersion;
+      r.role = std::string(rest);
+      std::from_chars(head.data(), head.data() + head.size(), r.version);
+      return r;
+    }
+  }
+  // <role>.<checksum>: Notary's route accepts 64, 96 or 128 hex digits; only SHA-256 is stored.
+  if (const auto dot = name.rfind('.'); dot != std::string_view::npos) {
+    const auto role = name.substr(0, dot);
+    const auto sum = name.substr(dot + 1);
+    if ((sum.size() == 64 || sum.size() == 96 || sum.size() == 128) && is_hex(sum) &&
+        tuf::is_valid_role_name(role)) {
+      r.op = Op::kGetRoleByHash;
+      r.role = std::string(role);
+      r.checksum = std::string(sum);
+      for (auto& c : r.checksum) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> query_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const auto pair = query.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+// A small pool for work that may block (fsync, remote signing).
+class WorkerPool {
+ public:
+  explicit WorkerPool(unsigned threads) {
+    for (unsigned i = 0; i < std::max(1u, threads); ++i) {
+      threads_.emplace_back([this] { run(); });
+    }
+  }
+  ~WorkerPool() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  // Takes move-only callables too (a task owns its net::Responder).
+  template <typename F>
+  void post(F&& fn) {
+    auto task = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
+    {
+      std::lock_guard lock(mu_);
+      queue_.emplace_back([task] { (*task)(); });
+    }
+    cv_.notify_one();
+  }
+  void drain() {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [this] { return queue_.empty() && busy_ == 0; });
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+        ++busy_;
+      }
+      fn();
+      {
+        std::lock_guard lock(mu_);
+        --busy_;
+      }
+      idle_cv_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<std::function<void()>> queue_;
+  unsigned busy_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+struct NotaryApi::Impl {
+  Impl(Repository& r, const Authorizer& a, ApiOptions o, std::shared_ptr<prometheus::Registry> reg)
+      : repository(r), authorizer(a), options(std::move(o)), registry(std::move(reg)),
+        workers(options.worker_threads),
+        current_cache_control(cache_control(options.current_max_age, true)),
+        consistent_cache_control(cache_control(options.consistent_max_age, false)) {
+    if (!registry) registry = std::make_shared<prometheus::Registry>();
+    auto& requests = prometheus::BuildCounter()
+                         .Name("vouch_server_http_requests_total")
+                         .Help("HTTP requests by Notary operation and status code")
+                         .Register(*registry);
+    auto& latency = prometheus::BuildHistogram()
+                        .Name("vouch_server_http_request_duration_seconds")
+                        .Help("HTTP request latency by Notary operation")
+                        .Register(*registry);
+    for (std::size_t i = 0; i < kOpNames.size(); ++i) {
+      for (std::size_t c = 0; c < kStatusClasses.size(); ++c) {
+        counters[i][c] = &requests.Add({{"operation", kOpNames[i]}, {"code", kStatusClasses[c]}});
+      }
+      histograms[i] = &latency.Add({{"operation", kOpNames[i]}},
+                                   prometheus::Histogram::BucketBoundaries{
+                                       0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                       0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    }
+  }
+
+  static constexpr std::array<const char*, 5> kStatusClasses = {"2xx", "3xx", "4xx", "5xx", "1xx"};
+
+  // Answers and records the request's metrics.
+  void finish(Op op, std::chrono::steady_clock::time_point start, Responder& responder,
+              Response response) {
+    const auto i = static_cast<std::size_t>(op);
+    const unsigned cls = response.status / 100;
+    counters[i][cls >= 2 && cls <= 5 ? cls - 2 : 4]->Increment();
+    histograms[i]->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    responder.respond(std::move(response));
+  }
+
+  bool gun_allowed(std::string_view gun) const {
+    if (options.gun_prefixes.empty()) return true;
+    for (const auto& p : options.gun_prefixes) {
+      if (gun.substr(0, p.size()) == p) return true;
+    }
+    return false;
+  }
+
+  // GUNs as Notary's route takes them ([^*]+), minus what could alias or escape: no control
+  // characters, no empty, "." or ".." segments, bounded length.
+  bool gun_valid(std::string_view gun) const {
+    if (gun.empty() || gun.size() > options.max_gun_bytes) return false;
+    for (char c : gun) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '*' || u < 0x20 || u == 0x7f) return false;
+    }
+    std::size_t start = 0;
+    while (start <= gun.size()) {
+      auto end = gun.find('/', start);
+      if (end == std::string_view::npos) end = gun.size();
+      const auto seg = gun.substr(start, end - start);
+      if (seg.empty() || seg == "." || seg == "..") return false;
+      start = end + 1;
+    }
+    return true;
+  }
+
+  // Authorizes; on refusal answers 401/403 and returns false.
+  bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
+                 Responder& responder, std::string_view gun, std::vector<Access> actions) {
+    std::string challenge;
+    auto st = authorizer.authorize(request, gun, std::move(actions), &challenge);
+    if (st) return true;
+    Response r = error_response(st.error().code == Code::kPermissionDenied ? kDenied : kUnauthorized);
+    if (!challenge.empty()) r.headers.set("WWW-Authenticate", std::move(challenge));
+    finish(op, start, responder, std::move(r));
+    return false;
+  }
+
+  Response metadata_response(std::shared_ptr<const std::string> bytes, TimePoint created,
+                             std::string_view sha256_hex, const std::string& cache) {
+    Response r = Response::shared(200, std::move(bytes), "application/json");
+    r.headers.set("Cache-Control", cache);
+    r.headers.set("Last-Modified", format_http_date(created));
+    if (!sha256_hex.empty()) r.headers.set("ETag", "\"" + std::string(sha256_hex) + "\"");
+    return r;
+  }
+
+  Response internal_error(std::string_view what, const Error& e, const ApiError& api = kUnknown) {
+    log::get("server")->error("{}: {} ({})", what, e.message, to_string(e.reason));
+    return error_response(api);
+  }
+
+  void handle(Request&& request, Responder responder);
+  void handle_tuf(Request&& request, Responder responder, std::string gun, std::string_view tail,
+                  std::chrono::steady_clock::time_point start);
+  void handle_changefeed(const Request& request, Responder& responder, std::string_view gun,
+                         std::chrono::steady_clock::time_point start);
+  void publish(Request&& request, Responder responder, std::string gun,
+               std::chrono::steady_clock::time_point start);
+
+  Repository& repository;
+  const Authorizer& authorizer;
+  ApiOptions options;
+  std::shared_ptr<prometheus::Registry> registry;
+  WorkerPool workers;
+  std::string current_cache_control;
+  std::string consistent_cache_control;
+  std::array<std::array<prometheus::Counter*, kStatusClasses.size()>, kOpNames.size()> counters{};
+  std::array<prometheus::Histogram*, kOpNames.size()> histograms{};
+};
+
+void NotaryApi::Impl::handle(Request&& request, Responder responder) {
+  const auto start = std::chrono::steady_clock::now();
+  auto decoded = net::percent_decode_path(request.path());
+  if (!decoded) {
+    finish(Op::kNotFound, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  const std::string_view path = *decoded;
+
+  if (path == "/_notary_server/health" || path == "/healthz" || path == "/readyz") {
+    const bool live_only = path == "/healthz";
+    Status st = live_only ? Status{} : repository.store().check_health();
+    if (st) {
+      finish(Op::kHealth, start, responder, Response::text(200, "{}", "application/json"));
+    } else {
+      log::get("server")->warn("health check failed: {}", st.error().message);
+      finish(Op::kHealth, start, responder,
+             Response::text(503, R"({"storage":"unhealthy"})", "application/json"));
+    }
+    return;
+  }
+  if (path == "/metrics") {
+    prometheus::TextSerializer serializer;
+    finish(Op::kMetrics, start, responder,
+           Response::text(200, serializer.Serialize(registry->Collect()),
+                          "text/plain; version=0.0.4"));
+    return;
+  }
+  if (path == "/v2/" || path == "/v2") {
+    // notary-server asks for registry:catalog:* on every route without a GUN, the ping included.
+    if (!authorize(Op::kPing, start, request, responder, "", {Access::kCatalog})) return;
+    finish(Op::kPing, start, responder, Response::text(200, "{}", "application/json"));
+    return;
+  }
+  constexpr std::string_view kV2 = "/v2/";
+  if (path.substr(0, kV2.size()) != kV2) {
+    finish(Op::kNotFound, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  const std::string_view rest = path.substr(kV2.size());
+  constexpr std::string_view kFeed = "_trust/changefeed";
+  if (rest == kFeed) {
+    handle_changefeed(request, responder, "", start);
+    return;
+  }
+  constexpr std::string_view kGunFeed = "/_trust/changefeed";
+  if (rest.size() > kGunFeed.size() && rest.substr(rest.size() - kGunFeed.size()) == kGunFeed) {
+    handle_changefeed(request, responder, rest.substr(0, rest.size() - kGunFeed.size()), start);
+    return;
+  }
+  constexpr std::string_view kTuf = "/_trust/tuf/";
+  const auto pos = rest.rfind(kTuf);
+  if (pos == std::string_view::npos || pos == 0) {
+    finish(Op::kNotFound, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  std::string gun(rest.substr(0, pos));
+  const std::string tail(rest.substr(pos + kTuf.size()));
+  handle_tuf(std::move(request), std::move(responder), std::move(gun), tail, start);
+}
+
+void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::string gun,
+                                 std::string_view tail,
+                                 std::chrono::steady_clock::time_point start) {
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  if (!gun_valid(gun)) {
+    finish(Op::kNotFound, start, responder,
+           error_response(request.method == "POST" ? kInvalidGun : kMetadataNotFound));
+    return;
+  }
+  if (!gun_allowed(gun)) {
+    finish(Op::kNotFound, start, responder,
+           error_response(request.method == "POST" ? kInvalidGun : kMetadataNotFound));
+    return;
+  }
+
+  if (tail.empty()) {
+    if (request.method == "POST") {
+      if (!authorize(Op::kPublish, start, request, responder, gun, {Access::kPush, Access::kPull})) return;
+      publish(std::move(request), std::move(responder), std::move(gun), start);
+    } else if (request.method == "DELETE") {
+      if (!authorize(Op::kDelete, start, request, responder, gun, {Access::kAll})) return;
+      workers.post([this, gun = std::move(gun), responder = std::move(responder), start]() mutable {
+        auto st = repository.delete_repository(gun);
+        if (!st) {
+          finish(Op::kDelete, start, responder, internal_error("delete " + gun, st.error(), kUpdating));
+          return;
+        }
+        log::get("server")->info("deleted repository {}", gun);
+        finish(Op::kDelete, start, responder, Response::text(200, "", "text/plain"));
+      });
+    } else {
+      finish(Op::kNotFound, start, responder, error_response(kMethodNotAllowed));
+    }
+    return;
+  }
+
+  constexpr std::string_view kKey = ".key";
+  if (tail.size() > kKey.size() && tail.substr(tail.size() - kKey.size()) == kKey) {
+    const std::string role(tail.substr(0, tail.size() - kKey.size()));
+    if (role != tuf::kTimestampRole && role != tuf::kSnapshotRole) {
+      finish(Op::kGetKey, start, responder, error_response(kInvalidRole));
+      return;
+    }
+    const bool rotate = request.method == "POST";
+    if (!rotate && !is_get) {
+      finish(Op::kGetKey, start, responder, error_response(kMethodNotAllowed));
+      return;
+    }
+    const Op op = rotate ? Op::kRotateKey : Op::kGetKey;
+    if (!authorize(op, start, request, responder, gun,
+                   rotate ? std::vector<Access>{Access::kAll}
+                          : std::vector<Access>{Access::kPush, Access::kPull})) {
+      return;
+    }
+    workers.post([this, gun = std::move(gun), role, rotate, op, responder = std::move(responder),
+                  start]() mutable {
+      auto key = rotate ? repository.rotate_key(gun, role) : repository.get_or_create_key(gun, role);
+      if (!key) {
+        finish(op, start, responder,
+               internal_error("key " + role + " for " + gun, key.error(), kNoCryptoService));
+        return;
+      }
+      finish(op, start, responder,
+             Response::text(200, json::canonical(tuf::to_json(*key)), "application/json"));
+    });
+    return;
+  }
+
+  if (!is_get) {
+    finish(Op::kNotFound, start, responder, error_response(kMethodNotAllowed));
+    return;
+  }
+  const auto file = parse_file_name(tail);
+  if (!file) {
+    finish(Op::kNotFound, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  if (!authorize(file->op, start, request, responder, gun, {Access::kPull})) return;
+  if (file->op == Op::kGetRole) {
+    auto served = repository.get_current(gun, file->role);
+    if (!served) {
+      finish(file->op, start, responder,
+             served.error().reason == Reason::kNotFound
+                 ? error_response(kMetadataNotFound)
+                 : internal_error("get " + gun + " " + file->role, served.error()));
+      return;
+    }
+    const auto& f = **served;
+    finish(file->op, start, responder,
+           metadata_response(f.bytes, f.created, f.sha256_hex, current_cache_control));
+    return;
+  }
+  auto stored = file->op == Op::kGetRoleByVersion
+                    ? repository.get_version(gun, file->role, file->version)
+                    : repository.get_checksum(gun, file->role, file->checksum);
+  if (!stored) {
+    finish(file->op, start, responder,
+           stored.error().reason == Reason::kNotFound
+               ? error_response(kMetadataNotFound)
+               : internal_error("get " + gun + " " + file->role, stored.error()));
+    return;
+  }
+  finish(file->op, start, responder,
+         metadata_response(stored->bytes, stored->created, stored->sha256_hex,
+                           consistent_cache_control));
+}
+
+void NotaryApi::Impl::publish(Request&& request, Responder responder, std::string gun,
+                              std::chrono::steady_clock::time_point start) {
+  const auto content_type = request.headers.get("Content-Type");
+  auto form = net::parse_multipart_form(content_type.value_or(""), request.body);
+  if (!form) {
+    finish(Op::kPublish, start, responder,
+           error_response(form.error().reason == Reason::kTooLarge ? kTooLargeUpload : kMalformedUpload));
+    return;
+  }
+  std::vector<tuf::UploadPart> parts;
+  parts.reserve(form->size());
+  for (const auto& part : *form) {
+    if (!part.has_filename || part.filename.empty()) {
+      finish(Op::kPublish, start, responder, error_response(kNoFilename));
+      return;
+    }
+    std::string_view role = part.filename;
+    constexpr std::string_view kJson = ".json";
+    if (role.size() > kJson.size() && role.substr(role.size() - kJson.size()) == kJson) {
+      role.remove_suffix(kJson.size());
+    }
+    if (!tuf::is_valid_role_name(role)) {
+      finish(Op::kPublish, start, responder, error_response(kInvalidRole));
+      return;
+    }
+    parts.push_back({std::string(role), std::make_shared<const std::string>(part.body)});
+  }
+  if (parts.empty()) {
+    finish(Op::kPublish, start, responder, error_response(kNoFilename));
+    return;
+  }
+  workers.post([this, gun = std::move(gun), parts = std::move(parts),
+                responder = std::move(responder), start]() mutable {
+    auto st = repository.publish(gun, parts);
+    if (!st) {
+      const auto cls = tuf::classify(st.error()).error_class;
+      if (cls == tuf::UpdateErrorClass::kInternal && st.error().reason != Reason::kRollback &&
+          st.error().reason != Reason::kConflict) {
+        log::get("server")->error("publish {}: {}", gun, st.error().message);
+      } else {
+        log::get("server")->info("publish {} rejected: {}", gun, st.error().message);
+      }
+      finish(Op::kPublish, start, responder, publish_error(st.error()));
+      return;
+    }
+    std::string roles;
+    for (const auto& p : parts) roles.append(roles.empty() ? "" : ",").append(p.role);
+    log::get("server")->info("published {} ({})", gun, roles);
+    finish(Op::kPublish, start, responder, Response::text(200, "", "text/plain"));
+  });
+}
+
+void NotaryApi::Impl::handle_changefeed(const Request& request, Responder& responder,
+                                        std::string_view gun,
+                                        std::chrono::steady_clock::time_point start) {
+  if (request.method != "GET") {
+    finish(Op::kChangefeed, start, responder, error_response(kMethodNotAllowed));
+    return;
+  }
+  if (!gun.empty() && (!gun_valid(gun) || !gun_allowed(gun))) {
+    finish(Op::kChangefeed, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  if (!authorize(Op::kChangefeed, start, request, responder, gun,
+                 gun.empty() ? std::vector<Access>{Access::kCatalog}
+                             : std::vector<Access>{Access::kPull})) {
+    return;
+  }
+  const std::string_view change_id = query_param(request.query(), "change_id").value_or("0");
+  int records = 0;
+  if (auto r = query_param(request.query(), "records"); r && !r->empty()) {
+    auto [p, ec] = std::from_chars(r->data(), r->data() + r->size(), records);
+    if (ec != std::errc() || p != r->data() + r->size()) {
+      finish(Op::kChangefeed, start, responder, error_response(kInvalidParams));
+      return;
+    }
+  }
+  auto changes = repository.store().get_changes(change_id, records, gun);
+  if (!changes) {
+    finish(Op::kChangefeed, start, responder,
+           changes.error().code == Code::kInvalidArgument
+               ? error_response(kInvalidParams)
+               : internal_error("changefeed", changes.error()));
+    return;
+  }
+  json::Array list;
+  list.reserve(changes->size());
+  for (const auto& c : *changes) {
+    json::Object o;
+    o.set("ID", std::to_string(c.id));
+    o.set("CreatedAt", format_rfc3339(c.created));
+    o.set("GUN", c.gun);
+    o.set("Version", c.version);
+    o.set("SHA256", c.sha256_hex);
+    o.set("Category", std::string(to_string(c.category)));
+    list.emplace_back(std::move(o));
+  }
+  json::Object body;
+  body.set("count", static_cast<std::int64_t>(list.size()));
+  body.set("records", std::move(list));
+  finish(Op::kChangefeed, start, responder,
+         Response::text(200, json::canonical(body), "application/json"));
+}
+
+NotaryApi::NotaryApi(Repository& repository, const Authorizer& authorizer, ApiOptions options,
+                     std::shared_ptr<prometheus::Registry> registry)
+    : impl_(std::make_unique<Impl>(repository, authorizer, std::move(options), std::move(registry))) {}
+
+NotaryApi::~NotaryApi() = default;
+
+void NotaryApi::handle(net::Request&& request, net::Responder responder) {
+  impl_->handle(std::move(request), std::move(responder));
+}
+
+std::uint64_t NotaryApi::body_limit(const net::Request& head) const {
+  if (head.method == "POST") {
+    const auto path = head.path();
+    constexpr std::string_view kTuf = "/_trust/tuf/";
+    if (path.size() > kTuf.size() && path.substr(path.size() - kTuf.size()) == kTuf) {
+      return impl_->options.max_publish_bytes;
+    }
+  }
+  return 0;
+}
+
+void NotaryApi::drain() { impl_->workers.drain(); }
+
+}  // namespace vouch::server

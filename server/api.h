@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net/http_server.h"
+#include "server/auth.h"
+#include "server/repository.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace vouch::server {
+
+struct ApiOptions {
+  // Cache-Control max-age for current metadata (<role>.json) and for consistent (by version or
+  // checksum) metadata; Notary's caching.max_age defaults. 0 -> "max-age=0, no-cache, no-store".
+  std::chrono::seconds current_max_age{300};
+  std::chrono::seconds consistent_max_age{30 * 24 * 3600};
+  // repositories.gun_prefixes: when non-empty, only GUNs starting with one of these are served
+  // (POST elsewhere: 400 INVALID_GUN; GET/DELETE elsewhere: 404), as Notary does.
+  std::vector<std::string> gun_prefixes;
+  // Largest accepted publish body (Notary's clients cap any metadata at 100 MiB).
+  std::uint64_t max_publish_bytes = 100u << 20;
+  // Longest GUN accepted (Notary's SQL schema: 255).
+  std::size_t max_gun_bytes = 255;
+  // Threads for publishes, deletes and key operations (they fsync and may call a remote signer),
+  // so that the HTTP io threads never block on them.
+  unsigned worker_threads = 2;
+};
+
+// Notary's v1 HTTP API (REFERENCE §1.1) over a Repository: routes, Notary's error JSON and
+// status codes, cache headers, authorization per route. Health and metrics endpoints are
+// served too (/_notary_server/health, /healthz, /readyz, /metrics).
+//
+// handle() is the net::Handler; it answers reads inline from the Repository's cache and hands
+// writes to a worker pool. Thread-safe.
+class NotaryApi {
+ public:
+  NotaryApi(Repository& repository, const Authorizer& authorizer, ApiOptions options,
+            std::shared_ptr<prometheus::Registry> registry);
+  ~NotaryApi();
+  NotaryApi(const NotaryApi&) = delete;
+  NotaryApi& operator=(const NotaryApi&) = delete;
+
+  void handle(net::Request&& request, net::Responder responder);
+
+  // The per-request body limit for net::HttpServerOptions::body_limit: publishes may carry up
+  // to max_publish_bytes, every other request no body at all.
+  std::uint64_t body_limit(const net::Request& head) const;
+
+  // Waits for queued writes to finish (for a clean shutdown).
+  void drain();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vouch::server

@@ -1,0 +1,330 @@
+// vouch-server: the Notary-compatible TUF metadata server.
+//
+// Configuration: a JSON file in the shape of notary-server's (server, trust_service, storage,
+// auth, caching, repositories, logging), then command-line flags that override it. See
+// server/README.md for every key and flag.
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <prometheus/registry.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/net/http_server.h"
+#include "common/net/signals.h"
+#include "keys/keystore.h"
+#include "keys/local_signer.h"
+#include "keys/passphrase.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/repository.h"
+#include "server/storage/memory_store.h"
+#include "server/storage/rocksdb_store.h"
+#include "server/token_auth.h"
+#include "signer/remote_signer.h"
+#include "tuf/json.h"
+
+namespace fs = std::filesystem;
+using namespace vouch;
+
+namespace {
+
+struct Config {
+  // server
+  std::string http_addr = "127.0.0.1:4443";
+  std::string tls_cert_file, tls_key_file;
+  unsigned io_threads = 2;
+  // trust_service
+  std::string trust_type = "local";  // local (embedded encrypted key store) | remote
+  std::string key_algorithm = "ecdsa";
+  std::string key_dir;                // local: where server keys live (default <db>/keys)
+  std::string key_passphrase_file;    // local: else VOUCH_SERVER_KEY_PASSPHRASE
+  std::string signer_hostname, signer_port, signer_ca, signer_client_cert, signer_client_key;
+  // storage
+  std::string backend = "rocksdb";  // rocksdb | memory
+  std::string db_path = "vouch-data";
+  // auth
+  std::string auth_type;  // "" | token
+  std::string realm, service, issuer, rootcertbundle;
+  bool insecure_no_auth = false;
+  // caching
+  long long current_max_age = 300, consistent_max_age = 30LL * 24 * 3600;
+  // repositories
+  std::vector<std::string> gun_prefixes;
+  // logging
+  std::string log_level = "info", log_format = "text";
+};
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "vouch-server: %s\n", message.c_str());
+  std::exit(1);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) die("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Reads the config file. Relative paths in it resolve against its directory, as Notary does.
+void load_config(const fs::path& path, Config& c) {
+  auto doc = tuf::json::parse(read_text(path));
+  if (!doc || !doc->is_object()) {
+    die("config " + path.string() + ": " + (doc ? "not a JSON object" : doc.error().message));
+  }
+  const fs::path base = path.parent_path();
+  auto section = [&](std::string_view name) -> const tuf::json::Object* {
+    const auto* v = doc->find(name);
+    if (v == nullptr) return nullptr;
+    if (!v->is_object()) die("config: \"" + std::string(name) + "\" must be an object");
+    return &v->as_object();
+  };
+  auto str = [&](const tuf::json::Object* o, std::string_view key, std::string& out, bool is_path) {
+    if (o == nullptr) return;
+    const auto* v = o->find(key);
+    if (v == nullptr) return;
+    if (v->is_int()) {
+      out = std::to_string(v->as_int());
+      return;
+    }
+    if (!v->is_string()) die("config: \"" + std::string(key) + "\" must be a string");
+    out = v->as_string();
+    if (is_path && !out.empty() && fs::path(out).is_relative()) out = (base / out).string();
+  };
+  const auto* server = section("server");
+  str(server, "http_addr", c.http_addr, false);
+  str(server, "tls_cert_file", c.tls_cert_file, true);
+  str(server, "tls_key_file", c.tls_key_file, true);
+  const auto* trust = section("trust_service");
+  str(trust, "type", c.trust_type, false);
+  str(trust, "key_algorithm", c.key_algorithm, false);
+  str(trust, "key_dir", c.key_dir, true);
+  str(trust, "passphrase_file", c.key_passphrase_file, true);
+  str(trust, "hostname", c.signer_hostname, false);
+  str(trust, "port", c.signer_port, false);
+  str(trust, "tls_ca_file", c.signer_ca, true);
+  str(trust, "tls_client_cert", c.signer_client_cert, true);
+  str(trust, "tls_client_key", c.signer_client_key, true);
+  const auto* storage = section("storage");
+  str(storage, "backend", c.backend, false);
+  str(storage, "db_url", c.db_path, true);
+  str(storage, "db_path", c.db_path, true);
+  if (const auto* auth = section("auth")) {
+    str(auth, "type", c.auth_type, false);
+    if (const auto* o = auth->find("options"); o != nullptr && o->is_object()) {
+      str(&o->as_object(), "realm", c.realm, false);
+      str(&o->as_object(), "service", c.service, false);
+      str(&o->as_object(), "issuer", c.issuer, false);
+      str(&o->as_object(), "rootcertbundle", c.rootcertbundle, true);
+    }
+  }
+  if (const auto* caching = section("caching")) {
+    if (const auto* m = caching->find("max_age"); m != nullptr && m->is_object()) {
+      if (const auto* v = m->find("current_metadata"); v != nullptr && v->is_int()) {
+        c.current_max_age = v->as_int();
+      }
+      if (const auto* v = m->find("consistent_metadata"); v != nullptr && v->is_int()) {
+        c.consistent_max_age = v->as_int();
+      }
+    }
+  }
+  if (const auto* repos = section("repositories")) {
+    if (const auto* p = repos->find("gun_prefixes"); p != nullptr) {
+      if (!p->is_array()) die("config: repositories.gun_prefixes must be a list");
+      for (const auto& e : p->as_array()) {
+        if (!e.is_string()) die("config: repositories.gun_prefixes must hold strings");
+        c.gun_prefixes.push_back(e.as_string());
+      }
+    }
+  }
+  const auto* logging = section("logging");
+  str(logging, "level", c.log_level, false);
+  str(logging, "format", c.log_format, false);
+}
+
+// ":4443" (Go's form) means every interface.
+std::string listen_address(const std::string& addr) {
+  return addr.rfind(':', 0) == 0 ? "0.0.0.0" + addr : addr;
+}
+
+keys::SecretString key_passphrase(const Config& c) {
+  if (!c.key_passphrase_file.empty()) {
+    keys::FilePassphraseSource file(c.key_passphrase_file);
+    auto p = file.get({});
+    if (!p) die("trust_service.passphrase_file: " + p.error().message);
+    return std::move(*p);
+  }
+  const char* env = std::getenv("VOUCH_SERVER_KEY_PASSPHRASE");
+  if (env == nullptr || *env == '\0') {
+    die("the embedded key store needs a passphrase: set VOUCH_SERVER_KEY_PASSPHRASE or "
+        "trust_service.passphrase_file");
+  }
+  return keys::SecretString(env);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First, before any thread exists (RocksDB, gRPC and the HTTP server start their own):
+  // SIGTERM/SIGINT/SIGHUP are blocked everywhere and read by one watcher thread.
+  auto signals = net::SignalWatcher::start();
+  if (!signals) die(signals.error().message);
+
+  CLI::App app{"vouch-server: a Notary-compatible TUF metadata server"};
+  std::string config_file;
+  Config c;
+  // Flags override the config file; remember which were given.
+  std::string f_addr, f_cert, f_key, f_trust, f_backend, f_db, f_level, f_format, f_keydir,
+      f_passfile;
+  bool f_insecure = false;
+  app.add_option("-c,--config", config_file, "config file (notary-server's JSON shape)");
+  app.add_option("--http-addr", f_addr, "listen address host:port (server.http_addr)");
+  app.add_option("--tls-cert", f_cert, "TLS certificate file (server.tls_cert_file)");
+  app.add_option("--tls-key", f_key, "TLS key file (server.tls_key_file)");
+  app.add_option("--trust-service", f_trust, "local | remote (trust_service.type)");
+  app.add_option("--key-dir", f_keydir, "local trust service: key directory");
+  app.add_option("--key-passphrase-file", f_passfile,
+                 "local trust service: file holding the key store passphrase (mode 0600)");
+  app.add_option("--storage", f_backend, "rocksdb | memory (storage.backend)");
+  app.add_option("--db-path", f_db, "RocksDB directory (storage.db_url)");
+  app.add_option("--log-level", f_level, "trace|debug|info|warn|error (logging.level)");
+  app.add_option("--log-format", f_format, "text | json (logging.format)");
+  app.add_flag("--insecure-no-auth", f_insecure,
+               "serve without authentication (anyone may publish and delete)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!config_file.empty()) load_config(config_file, c);
+  if (!f_addr.empty()) c.http_addr = f_addr;
+  if (!f_cert.empty()) c.tls_cert_file = f_cert;
+  if (!f_key.empty()) c.tls_key_file = f_key;
+  if (!f_trust.empty()) c.trust_type = f_trust;
+  if (!f_keydir.empty()) c.key_dir = f_keydir;
+  if (!f_passfile.empty()) c.key_passphrase_file = f_passfile;
+  if (!f_backend.empty()) c.backend = f_backend;
+  if (!f_db.empty()) c.db_path = f_db;
+  if (!f_level.empty()) c.log_level = f_level;
+  if (!f_format.empty()) c.log_format = f_format;
+  c.insecure_no_auth = f_insecure;
+
+  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level});
+  auto logger = log::get("server");
+
+  // Authentication: token auth, or nothing only when explicitly asked for.
+  std::unique_ptr<server::Authorizer> authorizer;
+  if (c.auth_type == "token") {
+    auto token = server::TokenAuthorizer::create(
+        {c.realm, c.service, c.issuer, c.rootcertbundle});
+    if (!token) die("auth: " + token.error().message);
+    authorizer = std::move(*token);
+  } else if (!c.auth_type.empty()) {
+    die("auth.type \"" + c.auth_type + "\" is not supported (only \"token\")");
+  } else if (c.insecure_no_auth) {
+    logger->warn("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach {} may "
+                 "publish to and delete any repository",
+                 c.http_addr);
+    authorizer = std::make_unique<server::AllowAllAuthorizer>();
+  } else {
+    die("no authentication configured: set auth.type \"token\" in the config, or pass "
+        "--insecure-no-auth for a private test server");
+  }
+
+  // Storage.
+  std::unique_ptr<server::MetaStore> store;
+  if (c.backend == "rocksdb") {
+    server::RocksDbStoreOptions options;
+    options.path = c.db_path;
+    auto db = server::RocksDbStore::open(options);
+    if (!db) die("storage: " + db.error().message);
+    store = std::move(*db);
+  } else if (c.backend == "memory") {
+    store = std::make_unique<server::MemoryStore>();
+  } else {
+    die("storage.backend \"" + c.backend + "\" is not supported (rocksdb, memory)");
+  }
+
+  // Server-held keys: an embedded encrypted key store, or a signer over mTLS.
+  auto algorithm = keys::parse_key_type(c.key_algorithm);
+  if (!algorithm || keys::is_x509(*algorithm)) {
+    die("trust_service.key_algorithm must be ecdsa, ed25519 or rsa");
+  }
+  std::unique_ptr<keys::Signer> signer;
+  std::optional<keys::TrustDirKeyStore> key_store;
+  std::unique_ptr<keys::StaticPassphraseSource> passphrases;
+  if (c.trust_type == "local") {
+    const fs::path dir = c.key_dir.empty() ? fs::path(c.db_path) / "keys" : fs::path(c.key_dir);
+    auto ks = keys::TrustDirKeyStore::open(dir);
+    if (!ks) die("trust_service: " + ks.error().message);
+    key_store.emplace(std::move(*ks));
+    passphrases = std::make_unique<keys::StaticPassphraseSource>(key_passphrase(c));
+    signer = std::make_unique<keys::LocalSigner>(*key_store, *passphrases);
+    // Unlock every key now: a wrong passphrase stops the start instead of failing publishes.
+    auto listing = key_store->list();
+    if (!listing) die("trust_service: " + listing.error().message);
+    for (const auto& k : listing->keys) {
+      auto pub = key_store->load(k.key_id, *passphrases);
+      if (!pub) die("trust_service: key " + k.key_id.substr(0, 8) + ": " + pub.error().message);
+    }
+    logger->info("embedded key store {} ({} keys)", dir.string(), listing->keys.size());
+  } else if (c.trust_type == "remote") {
+    auto options = signer::remote_signer_options_from_files(
+        c.signer_hostname + ":" + c.signer_port, c.signer_ca, c.signer_client_cert,
+        c.signer_client_key);
+    if (!options) die("trust_service: " + options.error().message);
+    auto remote = signer::RemoteSigner::create(std::move(*options));
+    if (!remote) die("trust_service: " + remote.error().message);
+    signer = std::move(*remote);
+    logger->info("remote signer {}:{}", c.signer_hostname, c.signer_port);
+  } else {
+    die("trust_service.type \"" + c.trust_type + "\" is not supported (local, remote)");
+  }
+
+  server::RepositoryOptions repo_options;
+  repo_options.key_algorithm = *algorithm;
+  server::Repository repository(*store, *signer, SystemClock::instance(), repo_options);
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  server::ApiOptions api_options;
+  api_options.current_max_age = std::chrono::seconds(c.current_max_age);
+  api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
+  api_options.gun_prefixes = c.gun_prefixes;
+  server::NotaryApi api(repository, *authorizer, api_options, registry);
+
+  net::HttpServerOptions http;
+  http.listen = listen_address(c.http_addr);
+  http.io_threads = c.io_threads;
+  // Bearer tokens that carry an x5c chain of RSA certificates approach 8 KiB on their own.
+  http.max_header_bytes = 16 * 1024;
+  http.tls.cert_file = c.tls_cert_file;
+  http.tls.key_file = c.tls_key_file;
+  http.body_limit = [&api](const net::Request& head) { return api.body_limit(head); };
+  http.log_component = "server";
+  auto server = net::HttpServer::start(
+      http, [&api](net::Request&& r, net::Responder resp) { api.handle(std::move(r), std::move(resp)); });
+  if (!server) die("listen " + http.listen + ": " + server.error().message);
+  (*signals)->on_reload([&] {
+    if (auto st = (*server)->reload_tls(); !st) logger->error("TLS reload: {}", st.error().message);
+    else logger->info("TLS certificate reloaded");
+  });
+  logger->info("vouch-server listening on {} ({}, storage {} at {}, trust service {})",
+               (*server)->local_address(), c.tls_cert_file.empty() ? "HTTP" : "HTTPS", c.backend,
+               c.db_path, c.trust_type);
+  // For scripts and tests that start the server on port 0.
+  std::printf("listening on %s\n", (*server)->local_address().c_str());
+  std::fflush(stdout);
+
+  const int sig = (*signals)->wait_for_shutdown();
+  logger->info("signal {}: draining", sig);
+  (*server)->stop();
+  api.drain();
+  logger->info("stopped");
+  return 0;
+}

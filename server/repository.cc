@@ -1,0 +1,333 @@
+#include "server/repository.h"
+
+#include <functional>
+
+#include "common/encoding.h"
+#include "common/log.h"
+#include "tuf/metadata.h"
+
+namespace vouch::server {
+namespace {
+
+std::string cache_key(std::string_view gun, std::string_view role) {
+  std::string k;
+  k.reserve(gun.size() + 1 + role.size());
+  k.append(gun).push_back('\n');
+  k.append(role);
+  return k;
+}
+
+bool is_server_role(std::string_view role) {
+  return role == tuf::kTimestampRole || role == tuf::kSnapshotRole;
+}
+
+// The store's view of a GUN, as the validator reads it.
+class StoreState final : public tuf::RepoState {
+ public:
+  StoreState(MetaStore& store, std::string_view gun) : store_(store), gun_(gun) {}
+  Result<std::optional<tuf::StoredRole>> current(std::string_view role) const override {
+    auto f = store_.get_current(gun_, role);
+    if (!f) {
+      if (f.error().reason == Reason::kNotFound) return std::optional<tuf::StoredRole>();
+      return std::move(f).error();
+    }
+    return std::optional<tuf::StoredRole>(tuf::StoredRole{f->version, std::move(f->bytes)});
+  }
+
+ private:
+  MetaStore& store_;
+  std::string gun_;
+};
+
+// Expiry of a timestamp or snapshot file; TimePoint::max() for other roles.
+Result<TimePoint> expiry_of(std::string_view role, const std::string& bytes) {
+  if (role == tuf::kTimestampRole) {
+    VOUCH_ASSIGN_OR_RETURN(auto ts, tuf::parse_timestamp(bytes));
+    return ts.content.expires.time;
+  }
+  if (role == tuf::kSnapshotRole) {
+    VOUCH_ASSIGN_OR_RETURN(auto snap, tuf::parse_snapshot(bytes));
+    return snap.content.expires.time;
+  }
+  return TimePoint::max();
+}
+
+}  // namespace
+
+Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
+                       RepositoryOptions options)
+    : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
+
+std::mutex& Repository::gun_lock(std::string_view gun) {
+  return gun_locks_[std::hash<std::string_view>{}(gun) % kLockStripes];
+}
+
+std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
+                                                        std::string_view role) {
+  const std::string key = cache_key(gun, role);
+  std::shared_lock lock(cache_mu_);
+  auto it = cache_.find(key);
+  return it == cache_.end() ? nullptr : it->second;
+}
+
+void Repository::cache_put(std::string_view gun, std::string_view role,
+                           std::shared_ptr<const ServedFile> file) {
+  std::string key = cache_key(gun, role);
+  std::unique_lock lock(cache_mu_);
+  cache_.insert_or_assign(std::move(key), std::move(file));
+}
+
+void Repository::cache_erase_gun(std::string_view gun) {
+  const std::string prefix = cache_key(gun, "");
+  std::unique_lock lock(cache_mu_);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    if (it->first.compare(0, prefix.size(), prefix) == 0) {
+      it = cache_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_view gun,
+                                                                   std::string_view role) {
+  VOUCH_ASSIGN_OR_RETURN(StoredFile stored, store_.get_current(gun, role));
+  auto file = std::make_shared<ServedFile>();
+  file->version = stored.version;
+  file->sha256_hex = std::move(stored.sha256_hex);
+  file->created = stored.created;
+  auto expires = expiry_of(role, *stored.bytes);
+  if (!expires) {
+    // The store holds only validated files; one that no longer parses is damage, not input.
+    return make_error(Reason::kInternal,
+                      "stored " + std::string(role) + " does not parse: " + expires.error().message);
+  }
+  file->expires = *expires;
+  file->bytes = std::move(stored.bytes);
+  std::shared_ptr<const ServedFile> result = std::move(file);
+  cache_put(gun, role, result);
+  return result;
+}
+
+Result<bool> Repository::holds_key(const keys::PublicKey& key) {
+  auto held = signer_.public_key(key.canonical_id());
+  if (held) return true;
+  const Reason r = held.error().reason;
+  if (r == Reason::kUnknownKey || r == Reason::kNotFound) return false;
+  return std::move(held).error();
+}
+
+Status Repository::store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files) {
+  std::vector<NewFile> batch;
+  batch.reserve(files.size());
+  for (const auto& f : files) batch.push_back(NewFile{f.role, f.version, f.bytes});
+  VOUCH_RETURN_IF_ERROR(store_.update_many(gun, batch));
+  const TimePoint now = clock_.now();
+  for (const auto& f : files) {
+    auto served = std::make_shared<ServedFile>();
+    served->bytes = f.bytes;
+    served->version = f.version;
+    served->created = now;
+    if (auto it = f.meta.hashes.find("sha256"); it != f.meta.hashes.end()) {
+      served->sha256_hex = hex_encode(it->second);
+    }
+    served->expires = is_server_role(f.role) ? f.expires.time : TimePoint::max();
+    cache_put(gun, f.role, std::move(served));
+  }
+  return {};
+}
+
+Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart> parts) {
+  std::lock_guard lock(gun_lock(gun));
+  const TimePoint now = clock_.now();
+  StoreState state(store_, gun);
+  tuf::ValidationOptions options;
+  options.gun = std::string(gun);
+  options.now = now;
+  options.server_holds_key = [this](const keys::PublicKey& key) { return holds_key(key); };
+  options.limits = options_.limits;
+  VOUCH_ASSIGN_OR_RETURN(tuf::ValidatedUpdate update, tuf::validate_update(state, parts, options));
+  VOUCH_ASSIGN_OR_RETURN(std::vector<tuf::RoleFile> files,
+                         tuf::complete_update(update, signer_, now, options_.snapshot_lifetime,
+                                              options_.timestamp_lifetime));
+  VOUCH_RETURN_IF_ERROR(store_files(gun, files));
+  // Roles that the update stopped delegating are gone from the snapshot; forget them.
+  for (const auto& removed : update.snapshot_changes.removed) {
+    std::unique_lock cache_lock(cache_mu_);
+    cache_.erase(cache_key(gun, removed));
+  }
+  // A pending server key is pending no more once a published root lists it.
+  if (update.root) {
+    std::lock_guard pending_lock(pending_mu_);
+    for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
+      auto it = pending_keys_.find(cache_key(gun, role));
+      if (it != pending_keys_.end() && update.root->content.keys.count(it->second.id()) != 0) {
+        pending_keys_.erase(it);
+      }
+    }
+  }
+  return {};
+}
+
+Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string_view gun,
+                                                                     TimePoint now) {
+  // Re-read under the lock: another reader may have refreshed already.
+  VOUCH_ASSIGN_OR_RETURN(auto timestamp, load_current(gun, tuf::kTimestampRole));
+  VOUCH_ASSIGN_OR_RETURN(auto snapshot, load_current(gun, tuf::kSnapshotRole));
+  VOUCH_ASSIGN_OR_RETURN(StoredFile root_file, store_.get_current(gun, tuf::kRootRole));
+  auto root = tuf::parse_root(*root_file.bytes);
+  if (!root) return make_error(Reason::kInternal, "stored root does not parse");
+  const auto holds = [this](const keys::PublicKey& key) { return holds_key(key); };
+
+  std::vector<tuf::RoleFile> files;
+  std::shared_ptr<const std::string> snapshot_bytes = snapshot->bytes;
+  if (now + options_.refresh_ahead >= snapshot->expires) {
+    auto snapshot_keys = tuf::server_signing_keys(root->content, tuf::kSnapshotRole, holds);
+    if (snapshot_keys) {
+      VOUCH_ASSIGN_OR_RETURN(auto previous, tuf::parse_snapshot(*snapshot->bytes));
+      VOUCH_ASSIGN_OR_RETURN(
+          tuf::RoleFile next,
+          tuf::make_snapshot(&previous.content, tuf::SnapshotChanges{}, snapshot->version + 1,
+                             tuf::Expiry::at(now + options_.snapshot_lifetime), *snapshot_keys,
+                             signer_));
+      snapshot_bytes = next.bytes;
+      files.push_back(std::move(next));
+    } else if (snapshot_keys.error().reason != Reason::kThresholdNotMet) {
+      return std::move(snapshot_keys).error();
+    }
+    // Else the client holds the snapshot key: an expiring snapshot is the client's to renew.
+  }
+
+  // Notary regenerates the timestamp when it expired or when it no longer names the current
+  // snapshot.
+  bool names_snapshot = false;
+  if (auto ts = tuf::parse_timestamp(*timestamp->bytes)) {
+    const auto meta = ts->content.meta.find(tuf::kSnapshotRole);
+    names_snapshot = meta != ts->content.meta.end() &&
+                     meta->second.check(as_bytes(*snapshot_bytes)).ok();
+  }
+  if (files.empty() && names_snapshot && now + options_.refresh_ahead < timestamp->expires) {
+    return timestamp;
+  }
+  VOUCH_ASSIGN_OR_RETURN(auto timestamp_keys,
+                         tuf::server_signing_keys(root->content, tuf::kTimestampRole, holds));
+  VOUCH_ASSIGN_OR_RETURN(
+      tuf::RoleFile next_ts,
+      tuf::make_timestamp(*snapshot_bytes, timestamp->version + 1,
+                          tuf::Expiry::at(now + options_.timestamp_lifetime), timestamp_keys,
+                          signer_));
+  files.push_back(std::move(next_ts));
+  VOUCH_RETURN_IF_ERROR(store_files(gun, files));
+  log::get("server")->info("re-signed {} for {} (timestamp v{})",
+                           files.size() == 2 ? "snapshot and timestamp" : "timestamp", gun,
+                           timestamp->version + 1);
+  auto fresh = cache_get(gun, tuf::kTimestampRole);
+  if (!fresh) return make_error(Reason::kInternal, "timestamp missing after refresh");
+  return fresh;
+}
+
+Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_view gun,
+                                                                  std::string_view role) {
+  std::shared_ptr<const ServedFile> file = cache_get(gun, role);
+  if (!file) {
+    VOUCH_ASSIGN_OR_RETURN(file, load_current(gun, role));
+  }
+  if (!is_server_role(role)) return file;
+
+  const TimePoint now = clock_.now();
+  if (now + options_.refresh_ahead < file->expires) return file;
+
+  // Due for re-signing. If it is still valid, whoever gets the lock first refreshes and the
+  // others serve what they have; an expired file makes everyone wait for the fresh one.
+  const bool expired = file->expires < now;
+  std::unique_lock lock(gun_lock(gun), std::defer_lock);
+  if (expired) {
+    lock.lock();
+  } else if (!lock.try_lock()) {
+    return file;
+  }
+  auto refreshed = refresh_locked(gun, now);
+  if (!refreshed) {
+    log::get("server")->warn("could not re-sign {} for {}: {}", role, gun,
+                             refreshed.error().message);
+    if (expired) return std::move(refreshed).error();
+    return file;
+  }
+  if (role == tuf::kTimestampRole) return *refreshed;
+  auto current = cache_get(gun, role);
+  return current ? current : file;
+}
+
+Result<StoredFile> Repository::get_version(std::string_view gun, std::string_view role,
+                                           std::int64_t version) {
+  return store_.get_version(gun, role, version);
+}
+
+Result<StoredFile> Repository::get_checksum(std::string_view gun, std::string_view role,
+                                            std::string_view sha256_hex) {
+  return store_.get_checksum(gun, role, sha256_hex);
+}
+
+Result<keys::PublicKey> Repository::get_or_create_key(std::string_view gun,
+                                                      std::string_view role) {
+  if (!is_server_role(role)) {
+    return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
+  }
+  std::lock_guard lock(gun_lock(gun));
+  auto root_file = store_.get_current(gun, tuf::kRootRole);
+  if (root_file) {
+    auto root = tuf::parse_root(*root_file->bytes);
+    if (!root) return make_error(Reason::kInternal, "stored root does not parse");
+    const auto role_keys = root->content.roles.find(role);
+    if (role_keys != root->content.roles.end()) {
+      for (const auto& id : role_keys->second.keyids) {
+        auto key = root->content.keys.find(id);
+        if (key == root->content.keys.end()) continue;
+        VOUCH_ASSIGN_OR_RETURN(bool held, holds_key(key->second));
+        if (held) return key->second;
+      }
+    }
+  } else if (root_file.error().reason != Reason::kNotFound) {
+    return std::move(root_file).error();
+  }
+  {
+    std::lock_guard pending_lock(pending_mu_);
+    auto it = pending_keys_.find(cache_key(gun, role));
+    if (it != pending_keys_.end()) return it->second;
+  }
+  return create_pending_key_locked(gun, role);
+}
+
+Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string_view role) {
+  if (!is_server_role(role)) {
+    return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
+  }
+  std::lock_guard lock(gun_lock(gun));
+  return create_pending_key_locked(gun, role);
+}
+
+Result<keys::PublicKey> Repository::create_pending_key_locked(std::string_view gun,
+                                                       std::string_view role) {
+  VOUCH_ASSIGN_OR_RETURN(keys::PublicKey key,
+                         signer_.create_key(gun, role, options_.key_algorithm));
+  std::lock_guard pending_lock(pending_mu_);
+  if (pending_keys_.size() >= options_.max_pending_keys) {
+    // Bounded: forgetting a pending key only means a later GET creates another one.
+    pending_keys_.erase(pending_keys_.begin());
+  }
+  pending_keys_.insert_or_assign(cache_key(gun, role), key);
+  return key;
+}
+
+Status Repository::delete_repository(std::string_view gun) {
+  std::lock_guard lock(gun_lock(gun));
+  VOUCH_RETURN_IF_ERROR(store_.delete_gun(gun));
+  cache_erase_gun(gun);
+  std::lock_guard pending_lock(pending_mu_);
+  for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
+    pending_keys_.erase(cache_key(gun, role));
+  }
+  return {};
+}
+
+}  // namespace vouch::server

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "keys/public_key.h"
+#include "keys/signer.h"
+#include "server/storage/meta_store.h"
+#include "tuf/update_validator.h"
+
+namespace vouch::server {
+
+// A current metadata file as the server serves it: the stored bytes, shared and immutable,
+// with what the HTTP layer needs for headers. Never re-serialized.
+struct ServedFile {
+  std::shared_ptr<const std::string> bytes;
+  std::string sha256_hex;
+  std::int64_t version = 0;
+  TimePoint created;  // Last-Modified
+  // For timestamp and snapshot: their expiry, so a read can tell when to regenerate.
+  TimePoint expires = TimePoint::max();
+};
+
+struct RepositoryOptions {
+  // Algorithm of the timestamp/snapshot keys the server creates (Notary's
+  // trust_service.key_algorithm; default ecdsa).
+  keys::KeyType key_algorithm = keys::KeyType::kEcdsa;
+  // Lifetimes of the metadata the server signs (Notary: 14 days and 3 years).
+  std::chrono::microseconds timestamp_lifetime = tuf::kTimestampLifetime;
+  std::chrono::microseconds snapshot_lifetime = tuf::kSnapshotLifetime;
+  // A timestamp (or server-held snapshot) this close to its expiry is re-signed on the next
+  // read by one reader while the others keep being served the still-valid one.
+  std::chrono::microseconds refresh_ahead = std::chrono::hours(24);
+  // Pending (created, not yet in a published root) server keys remembered per GUN and role,
+  // so repeated GETs of <role>.key return the same key instead of minting new ones.
+  std::size_t max_pending_keys = 100'000;
+  tuf::ValidationLimits limits;
+};
+
+// The repository logic of vouch-server, independent of HTTP: publish, current-metadata reads
+// with server-signed timestamp/snapshot freshness, server-held keys, deletion.
+//
+// Thread-safety: all methods are safe to call concurrently. Writers of one GUN (publish,
+// regeneration, key rotation, deletion) are serialized by a striped per-GUN lock; reads of
+// current metadata are served from an in-memory cache of the stored bytes under a shared lock
+// and touch neither JSON nor the store unless the entry is missing or must be re-signed.
+class Repository {
+ public:
+  Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
+             RepositoryOptions options = {});
+
+  // POST /v2/<gun>/_trust/tuf/: validates `parts` against the stored state (tuf::validate_update:
+  // every Notary rule plus vouch's hardening), generates the snapshot (when none is uploaded and
+  // the server holds the snapshot key) and always a new timestamp, and stores every file in one
+  // atomic, durable MetaStore::update_many. All or nothing. Errors are classifiable with
+  // tuf::classify (validation) or carry the store's Reason (e.g. kRollback if another publisher
+  // won the version race).
+  Status publish(std::string_view gun, std::span<const tuf::UploadPart> parts);
+
+  // The current file of `role` (root, targets, targets/..., snapshot, timestamp). The timestamp
+  // is re-signed (version + 1) when expired or within refresh_ahead of expiry; a server-held
+  // snapshot likewise (and then a new timestamp with it). Concurrent readers never cause more
+  // than one re-signing per GUN: one regenerates while the others are served the old file if it
+  // is still valid, or wait for the new one if it is not. kNotFound if the role has no file.
+  Result<std::shared_ptr<const ServedFile>> get_current(std::string_view gun,
+                                                        std::string_view role);
+
+  // Immutable lookups (by version or by the SHA-256 of the stored bytes), from the store.
+  Result<StoredFile> get_version(std::string_view gun, std::string_view role,
+                                 std::int64_t version);
+  Result<StoredFile> get_checksum(std::string_view gun, std::string_view role,
+                                  std::string_view sha256_hex);
+
+  // GET /v2/<gun>/_trust/tuf/<role>.key (role: timestamp or snapshot): the key the server signs
+  // that role with. If the current root lists keys for the role and the signer holds one of them,
+  // that key; else a pending key created earlier for (gun, role); else a new key (Notary's
+  // GetOrCreate*Key). kBadRole for any other role.
+  Result<keys::PublicKey> get_or_create_key(std::string_view gun, std::string_view role);
+
+  // POST .../<role>.key: always creates a new pending key (the client then publishes a root
+  // that lists it). kBadRole for roles other than timestamp and snapshot.
+  Result<keys::PublicKey> rotate_key(std::string_view gun, std::string_view role);
+
+  // DELETE /v2/<gun>/_trust/tuf/: removes every version of every role (and a deletion change).
+  Status delete_repository(std::string_view gun);
+
+  MetaStore& store() { return store_; }
+
+ private:
+  std::mutex& gun_lock(std::string_view gun);
+  Result<std::shared_ptr<const ServedFile>> load_current(std::string_view gun,
+                                                         std::string_view role);
+  void cache_put(std::string_view gun, std::string_view role,
+                 std::shared_ptr<const ServedFile> file);
+  void cache_erase_gun(std::string_view gun);
+  std::shared_ptr<const ServedFile> cache_get(std::string_view gun, std::string_view role);
+  // Re-signs the timestamp (and the snapshot, if the server holds its key and it is due)
+  // with the GUN lock held. Returns the current timestamp afterwards.
+  Result<std::shared_ptr<const ServedFile>> refresh_locked(std::string_view gun, TimePoint now);
+  Result<bool> holds_key(const keys::PublicKey& key);
+  Status store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files);
+  Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role);
+
+  MetaStore& store_;
+  keys::Signer& signer_;
+  const Clock& clock_;
+  RepositoryOptions options_;
+
+  static constexpr std::size_t kLockStripes = 64;
+  std::array<std::mutex, kLockStripes> gun_locks_;
+
+  std::shared_mutex cache_mu_;
+  // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).
+  std::unordered_map<std::string, std::shared_ptr<const ServedFile>> cache_;
+
+  std::mutex pending_mu_;
+  std::map<std::string, keys::PublicKey, std::less<>> pending_keys_;  // "<gun>\n<role>"
+};
+
+}  // namespace vouch::server

@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build build-release test test-sanitize run bench fuzz clean fixtures
+.PHONY: deps configure build build-release test test-sanitize run demo bench fuzz clean fixtures
 
 deps:
 	@scripts/install-deps.sh
@@ -26,6 +26,9 @@ build-release: deps
 
 run: build-release
 	@scripts/run.sh build-release
+
+demo: build-release
+	@scripts/demo.sh build-release
 
 bench: build-release
 	@scripts/bench.sh build-release

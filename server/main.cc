@@ -215,7 +215,8 @@ int main(int argc, char** argv) {
   if (!f_format.empty()) c.log_format = f_format;
   c.insecure_no_auth = f_insecure;
 
-  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level});
+  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
+             nullptr});
   auto logger = log::get("server");
 
   // Authentication: token auth, or nothing only when explicitly asked for.

@@ -491,7 +491,8 @@ int main(int argc, char** argv) {
   if (std::find(std::begin(kLevels), std::end(kLevels), c.log_level) == std::end(kLevels)) {
     die("unknown log level " + c.log_level);
   }
-  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level});
+  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
+             nullptr});
   // The audit trail does not follow the log level: one line per signature, always.
   if (c.log_level != "off") log::get("signer.audit")->set_level(spdlog::level::info);
   protect_process();

@@ -5,7 +5,7 @@
 set -euo pipefail
 build_dir=${1:-build-release}
 root=$(cd "$(dirname "$0")/.." && pwd)
-for b in bench_canonical_json bench_tuf bench_validate bench_store bench_signer; do
+for b in bench_canonical_json bench_tuf bench_validate bench_store bench_http bench_signer; do
   exe="$root/$build_dir/bench/$b"
   [ -x "$exe" ] || continue
   echo "=== $b"

@@ -1,0 +1,258 @@
+#include "client/disk_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <system_error>
+#include <vector>
+
+#include "tuf/metadata.h"
+
+namespace vouch::client {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Notary const.go: PrivExecPerms (directories) and PrivNoExecPerms (files).
+constexpr mode_t kDirMode = 0700;
+
+Error io_error(const fs::path& path, std::string_view what, int err) {
+  return make_error(Reason::kIo,
+                    std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
+
+// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      cp = c & 0x0fu;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0u) != 0x80u) return false;
+      cp = (cp << 6) | (cc & 0x3fu);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+Status check_role(std::string_view role) {
+  if (!tuf::is_valid_role_name(role)) {
+    return make_error(Reason::kBadRole, "invalid role name \"" +
+                                            std::string(role.substr(0, 256)) + "\"");
+  }
+  return ok_status();
+}
+
+// Creates `dir` and every missing parent with mode 0700 (Notary's os.MkdirAll(dir, 0700)).
+Status make_dirs(const fs::path& dir) {
+  std::vector<fs::path> missing;
+  fs::path p = dir;
+  for (;;) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) return make_error(Reason::kIo, p.string() + " is not a directory");
+      break;
+    }
+    if (errno != ENOENT) return io_error(p, "cannot inspect", errno);
+    missing.push_back(p);
+    if (!p.has_relative_path() || p.parent_path() == p) break;
+    p = p.parent_path();
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), kDirMode) != 0 && errno != EEXIST) {
+      return io_error(*it, "cannot create directory", errno);
+    }
+  }
+  return ok_status();
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  // Closes now and reports the error (close can report a delayed write error).
+  int close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+Status sync_dir(const fs::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error(dir, "cannot open directory", errno);
+  if (::fsync(fd.get()) != 0) return io_error(dir, "cannot sync directory", errno);
+  return ok_status();
+}
+
+}  // namespace
+
+Status validate_gun(std::string_view gun) {
+  if (gun.empty() || gun.size() > kMaxGunBytes) {
+    return make_error(Reason::kBadGun, "a GUN must be 1 to " + std::to_string(kMaxGunBytes) +
+                                           " bytes, got " + std::to_string(gun.size()));
+  }
+  const std::string shown(gun.substr(0, 128));
+  for (char c : gun) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      return make_error(Reason::kBadGun, "GUN contains a control character");
+    }
+    if (c == '*') return make_error(Reason::kBadGun, "GUN \"" + shown + "\" contains '*'");
+  }
+  if (!valid_utf8(gun)) return make_error(Reason::kBadGun, "GUN is not valid UTF-8");
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = std::min(gun.find('/', start), gun.size());
+    const std::string_view segment = gun.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..") {
+      return make_error(Reason::kBadGun,
+                        "GUN \"" + shown +
+                            "\" has an empty, \".\" or \"..\" path segment (or a leading or "
+                            "trailing '/')");
+    }
+    if (end == gun.size()) break;
+    start = end + 1;
+  }
+  return ok_status();
+}
+
+Result<fs::path> gun_dir(const fs::path& trust_dir, std::string_view gun) {
+  VOUCH_RETURN_IF_ERROR(validate_gun(gun));
+  // Notary: filepath.Join(baseDir, "tuf", filepath.FromSlash(gun)).
+  return trust_dir / "tuf" / fs::path(std::string(gun));
+}
+
+Result<DiskMetadataCache> DiskMetadataCache::open(const fs::path& trust_dir, std::string_view gun) {
+  VOUCH_ASSIGN_OR_RETURN(fs::path dir, gun_dir(trust_dir, gun));
+  return DiskMetadataCache(dir / "metadata");
+}
+
+Result<fs::path> DiskMetadataCache::path_of(std::string_view role) const {
+  VOUCH_RETURN_IF_ERROR(check_role(role));
+  // "targets/releases" -> metadata/targets/releases.json (Notary's FilesystemStore.getPath).
+  return dir_ / fs::path(std::string(role) + ".json");
+}
+
+Result<std::string> DiskMetadataCache::load(std::string_view role, std::size_t max_length) {
+  VOUCH_ASSIGN_OR_RETURN(const fs::path path, path_of(role));
+  // O_NONBLOCK: opening a FIFO planted in the cache must not hang; it is refused below.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return make_error(Reason::kNotFound, "no cached " + std::string(role) + " metadata");
+    }
+    return io_error(path, "cannot open", errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error(path, "cannot inspect", errno);
+  if (!S_ISREG(st.st_mode)) return make_error(Reason::kIo, path.string() + " is not a regular file");
+  const auto too_large = [&] {
+    return make_error(Reason::kTooLarge, path.string() + " is larger than " +
+                                             std::to_string(max_length) + " bytes");
+  };
+  if (st.st_size > 0 && static_cast<std::uintmax_t>(st.st_size) > max_length) return too_large();
+  // Read at most max_length + 1 bytes whatever fstat said: the file may grow meanwhile.
+  const std::size_t cap =
+      max_length == std::numeric_limits<std::size_t>::max() ? max_length : max_length + 1;
+  std::string out;
+  out.resize(std::min<std::size_t>(cap, static_cast<std::size_t>(st.st_size) + 1));
+  std::size_t used = 0;
+  for (;;) {
+    if (used == out.size()) {
+      if (out.size() >= cap) break;
+      out.resize(std::min(cap, std::max<std::size_t>(out.size() * 2, 4096)));
+    }
+    const ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error(path, "cannot read", errno);
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  if (used > max_length) return too_large();
+  out.resize(used);
+  return out;
+}
+
+Status DiskMetadataCache::store(std::string_view role, std::string_view bytes) {
+  VOUCH_ASSIGN_OR_RETURN(const fs::path path, path_of(role));
+  const fs::path parent = path.parent_path();
+  VOUCH_RETURN_IF_ERROR(make_dirs(parent));
+
+  std::string tmpl = (parent / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
+  // mkostemp creates the file 0600 (Notary's PrivNoExecPerms) with O_EXCL.
+  Fd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
+  if (fd.get() < 0) return io_error(parent, "cannot create a temporary file in", errno);
+  const fs::path tmp = tmpl;
+  auto fail = [&](Error e) -> Status {
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(io_error(tmp, "cannot write", errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return fail(io_error(tmp, "cannot sync", errno));
+  if (fd.close() != 0) return fail(io_error(tmp, "cannot close", errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail(io_error(path, "cannot replace", errno));
+  }
+  return sync_dir(parent);
+}
+
+Status DiskMetadataCache::remove_all() {
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  if (ec) {
+    return make_error(Reason::kIo, "cannot remove " + dir_.string() + ": " + ec.message());
+  }
+  return ok_status();
+}
+
+}  // namespace vouch::client

@@ -18,6 +18,8 @@ packages=(
   librocksdb-dev
   # CLI, logging, metrics
   libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  # policy files (the verifier)
+  libyaml-cpp-dev
   # tests: doctest, and the reference implementation (notary, notary-server, notary-signer)
   doctest-dev notary openssl
   # the fixture generator (scripts/make-notary-fixtures.sh)

@@ -1,0 +1,150 @@
+#pragma once
+
+// The verifier's one decision function (issue 6; DESIGN "Verifier: team policy"). The
+// admission webhook, the gRPC/HTTP API and `vouch verify-image` all call decide(); they differ
+// only in how they obtain its inputs and encode its output. Pure: no I/O, no clock (the
+// reference time is the TrustedSet's), no logging.
+//
+// Who signed a reference. For a tag, every loaded role that lists the tag within its
+// effective paths (tuf::TrustedSet::find_all_targets: "targets" and every delegation whose
+// chain from "targets" verified, paths intersected down the chain) "signed" it with each key
+// whose valid signature over that role's metadata counted toward the role's threshold
+// (TargetMatch::signers). For a reference with only a digest, every loaded role that lists
+// some target name, within its effective paths, whose hash equals the digest. A role that
+// failed to load (TrustedSet::failed_roles: expired, threshold not met) or was never loaded
+// signs nothing, and neither do its descendants.
+//
+// Who counts. A signer key counts for the rule when
+//   - its role counts: the rule lists no roles, or lists this role (a listed role that is
+//     missing is never replaced by another role, "targets" included: Connaisseur PR #2151);
+//   - its canonical key ID belongs to a member of a team the rule names (policy.h), and, when
+//     that member's key is an X.509 certificate, the reference time lies within the
+//     certificate's validity;
+//   - the role's target has a sha256 hash (Notary and docker always write one).
+// Members are counted, not keys: one member signing with two keys, or in two roles, is one
+// signer. A member's key satisfies every rule team whose member entry lists that key.
+//
+// One digest. All roles with a counting signer must list the same digest (sha256) and length
+// for the reference; otherwise the answer is a deny naming the roles (never a silent pick).
+// A reference that carries a digest must equal it: sha256 against the targets' sha256 hash,
+// sha512 against their sha512 hash; sha384 cannot be checked (Notary lists no sha384) and is
+// denied. A reference with both a tag and a digest (name:tag@digest) must satisfy both: the
+// tag's signed digest must be the given digest (containerd would pull the digest alone;
+// vouch refuses a tag that claims another digest).
+//
+// Requirements. all-of: each listed team has at least one counting member; any-of: at least
+// one listed team has; min-signers N: at least N distinct counting members (of the listed
+// teams). All met -> allow.
+//
+// Fail closed. A rule that requires signatures denies whenever the trust data is missing: an
+// error instead of a TrustedSet (server unreachable, slow, malformed, expired, not pinned),
+// trust data of another GUN, or trust data without targets. Warn and audit mode change a
+// deny into kWarn (admitted, with the deny's sentence), never the evaluation itself.
+//
+// What the TrustedSet must hold: root, timestamp, snapshot and targets verified (tuf::refresh)
+// and, for a tag, every delegation that may list it (tuf::load_delegations_for(set, tag, ...));
+// for a reference with only a digest, every delegation (RefreshOptions::load_all_delegations).
+// Roles that are not loaded cannot sign, so loading too little can only deny.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "tuf/trusted_set.h"
+#include "verifier/image_ref.h"
+#include "verifier/policy.h"
+
+namespace vouch::verifier {
+
+enum class Verdict {
+  kAllow,
+  kDeny,
+  // Admitted although the evaluation denied, because the rule is in warn or audit mode
+  // (Decision::mode says which: warn surfaces the message to the user, audit only records it).
+  kWarn,
+};
+std::string_view to_string(Verdict verdict);
+
+// The machine-readable reason of a decision (stable names for metrics and APIs: to_string).
+enum class DecisionCode {
+  kSigned,              // "signed": the rule's requirements are met
+  kRuleAllows,          // "rule_allows": the rule admits the image without verification
+  kRuleDenies,          // "rule_denies": the rule refuses the image outright
+  kNoRule,              // "no_rule": no rule matches; the policy's `unmatched` answers
+  kTrustUnavailable,    // "trust_unavailable": no verified trust data for the GUN
+  kNotSigned,           // "not_signed": no role that counts lists the tag (or digest)
+  kDigestConflict,      // "digest_conflict": roles that count sign different digests
+  kDigestMismatch,      // "digest_mismatch": the reference's digest is not the signed one
+  kUnsupportedDigest,   // "unsupported_digest": a digest algorithm targets do not list
+  kRequirementsNotMet,  // "requirements_not_met": teams or min-signers not satisfied
+};
+std::string_view to_string(DecisionCode code);
+
+// A key whose valid signature stands behind the reference in one role.
+struct SignerInfo {
+  std::string role;    // the role that lists the reference
+  std::string key_id;  // canonical key ID
+  std::string member;  // the member holding the key; empty if no member does
+  // The rule's teams for which this signature counts (empty when it does not count).
+  std::vector<std::string> teams;
+  bool counted = false;
+  // Why it does not count (empty when it does), e.g. "the key belongs to no member".
+  std::string note;
+};
+
+// One requirement of the rule and how it fared.
+struct RequirementStatus {
+  std::string requirement;  // "team qa", "any of teams qa, sec", "at least 2 signers"
+  bool met = false;
+  std::vector<std::string> members;  // counting members that satisfy it (sorted)
+};
+
+// A role that could have mattered but did not sign: failed to load, not delegated, not
+// loaded, or not covering the reference.
+struct RoleIssue {
+  std::string role;
+  Reason reason = Reason::kNone;  // kExpired, kThresholdNotMet, kNotFound, kBadPath, ...
+  std::string message;
+};
+
+struct Decision {
+  Verdict verdict = Verdict::kDeny;
+  DecisionCode code = DecisionCode::kNoRule;
+  Mode mode = Mode::kEnforce;  // the rule's mode (enforce when no rule matched)
+  std::string image;           // the normalized reference (ImageRef::str)
+  std::string gun;
+  std::string rule;     // the rule's name; empty when no rule matched
+  std::string pattern;  // the rule's pattern; empty when no rule matched
+  // The digest ("sha256:<hex>") and length that the counting roles sign for the reference,
+  // when they agree (also on a deny, for diagnosis). An admission may pin the image to it
+  // only when verdict != kDeny and code == kSigned.
+  std::string digest;
+  std::int64_t length = 0;
+  std::vector<SignerInfo> signers;
+  std::vector<RequirementStatus> requirements;
+  std::vector<RoleIssue> role_issues;
+  // For kTrustUnavailable: the error that stopped the fetch or verification.
+  std::optional<Error> trust_error;
+  // One sentence for humans: for a deny, what is missing and where (which rule, which team,
+  // which role or key expired); for kWarn the same, marked as not enforced.
+  std::string message;
+  // Cache key parts: the policy's version and the trust data's timestamp version (0 when no
+  // trust data was used).
+  std::string policy_version;
+  std::int64_t trust_version = 0;
+
+  bool admitted() const { return verdict != Verdict::kDeny; }
+};
+
+// Decides `image` under `policy`. `rule` is policy.match(image) (nullptr when nothing matches;
+// the caller needs it first to know whether trust data must be fetched at all, and from which
+// trust section). `trust` is the verified trust data of image.gun(), or the error that
+// stopped obtaining it; it is not looked at for allow/deny rules or unmatched images. Never
+// fails: every problem is a deny with its reason.
+Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
+                const Result<const tuf::TrustedSet*>& trust);
+
+}  // namespace vouch::verifier

@@ -1,0 +1,282 @@
+#pragma once
+
+// The verifier's team policy (issue 6; DESIGN "Verifier: team policy"): who the signers are
+// (teams of members with public keys or certificates), where each registry's trust data lives
+// and how its root is pinned, and which signatures each image needs.
+//
+// A policy is a JSON or YAML document. YAML is converted into the same JSON value first
+// (verifier/yaml_json.h), so there is one validator and a YAML policy and its JSON
+// translation give identical models and the same version(). Example (YAML):
+//
+//   version: 1                      # optional; 1 is the only version
+//   unmatched: deny                 # images that match no rule: deny (default) or allow
+//   teams:
+//     qa:
+//       members:
+//         - name: alice
+//           keys:                   # PEM public keys or X.509 certificates, one or more
+//             - |
+//               -----BEGIN PUBLIC KEY-----
+//               ...
+//               -----END PUBLIC KEY-----
+//     sec:
+//       members: [...]
+//   trust:
+//     - prefix: registry.example.com       # the GUNs it covers: this name and everything below
+//       server: https://notary.example.com:4443
+//       tls_ca: "-----BEGIN CERTIFICATE-----..."   # optional; else the system roots
+//       credentials: {username: ci, password_file: /var/run/secrets/notary}   # optional
+//       root_keys: [<root certificate key ID>, ...] # pinned root keys (as root.json lists them)
+//       root_ca: "-----BEGIN CERTIFICATE-----..."  # or a CA that issues the root certificates
+//       tofu: false                                 # trust on first use: only when true
+//   rules:
+//     - name: production
+//       pattern: registry.example.com/prod/**
+//       require:
+//         all-of: [qa, sec]         # or any-of: [...]
+//         min-signers: 2            # distinct members, default 1
+//         roles: [targets/releases] # the roles whose signatures count; default: any role
+//       mode: enforce               # enforce (default), warn or audit
+//     - pattern: docker.io/library/*
+//       allow: true                 # or deny: true
+//
+// Field by field, with the rules the validator applies (every problem is reported with the
+// path of the field, e.g. `rules[2].require.all-of[0]: unknown team "qa"`):
+//
+//  version    optional integer, must be 1.
+//  unmatched  optional "deny" (default) or "allow": the answer for an image no rule matches.
+//  teams      object: team name ([A-Za-z0-9][A-Za-z0-9._-]*, at most 64 bytes) -> {members:
+//             [...]}, each member {name, keys}. A member's name is non-empty, at most 128
+//             bytes, without control characters, and unique within the team. keys: one or more
+//             PEM "PUBLIC KEY" or "CERTIFICATE" blocks, each parsed with keys::PublicKey::from_pem.
+//             A key is identified by its canonical key ID (keys::PublicKey::canonical_id), so a
+//             certificate and its bare public key are the same key. A key may belong to one
+//             member name only (it may be listed for that member in several teams); a member's
+//             keys must be distinct. The same member name in several teams is one person: she
+//             counts once for min-signers, and her key satisfies every team that lists it.
+//  trust      array of {prefix, server, tls_ca?, credentials?, root_keys?, root_ca?, tofu?}.
+//             prefix: a repository name or name prefix without wildcards; a trailing "/" is
+//             ignored; it covers the GUN equal to it and every GUN below it ("a.io/x" covers
+//             "a.io/x" and "a.io/x/y", not "a.io/xy"); prefixes are unique; the longest that
+//             covers a GUN applies. server: an https:// URL. tls_ca and root_ca: PEM bundles of
+//             one or more certificates. credentials: username with password_file or
+//             password_env, or token_file or token_env alone; the policy names where a secret
+//             is, never the secret (only main.cc reads files and the environment). root_keys:
+//             64-hex-digit key IDs. At least one of root_keys, root_ca, or tofu: true (without a
+//             pin, no root could ever be trusted for a stateless verifier).
+//  rules      array (order matters only for ties, see below) of:
+//             name     optional, unique; default: the pattern.
+//             pattern  NAME_GLOB[:TAG_GLOB], matched against the normalized name
+//                      (verifier/image_ref.h) and, with a tag glob, the tag. In NAME_GLOB "*"
+//                      matches any run of characters except "/", "**" any run including "/",
+//                      "?" one character except "/"; in TAG_GLOB "*" and "?" match anything.
+//                      No character classes ("[" and "]" are literal, for IPv6 registries)
+//                      and no escapes. The tag glob starts at the last ":" after the last "/"
+//                      (so "localhost:5000/app" has none). A pattern with a tag glob never
+//                      matches a reference without a tag (a digest alone). Patterns name
+//                      registries explicitly ("docker.io/library/nginx", not "nginx"): the
+//                      first component must contain "." or ":", be "localhost", have upper
+//                      case, or contain a wildcard. Patterns are unique.
+//             exactly one of:
+//               allow: true  admit without verification.
+//               deny: true   refuse.
+//               require: {all-of: [teams] | any-of: [teams], min-signers?, roles?}
+//                 all-of: every listed team needs at least one member among the signers;
+//                 any-of: at least one listed team does. Teams must exist, be unique, and the
+//                 list must not be empty. min-signers: N >= 1 distinct members of the listed
+//                 teams among the signers (default 1); it cannot exceed the number of distinct
+//                 members of those teams. roles: the roles whose signatures count ("targets"
+//                 or "targets/..."), unique; default: every role. A listed role that is missing
+//                 is never replaced by another (not by "targets" either; Connaisseur PR #2151).
+//                 A `require` rule must have a trust section that can cover its images.
+//             mode     optional "enforce" (default), "warn" or "audit": in warn and audit mode a
+//                      deny becomes an allow with a warning (see decide.h); the evaluation is
+//                      the same.
+// Unknown fields anywhere are errors (a misspelt "min_signers" must not silently mean 1).
+//
+// "Most specific wins" (Policy::match), comparing the rules whose pattern matches, in order:
+//   1. the longer literal prefix (the characters before the first wildcard; the whole pattern
+//      if it has none);
+//   2. fewer "**";
+//   3. fewer wildcards ("*", "**" and "?" each count one);
+//   4. more literal characters in total;
+//   5. the earlier rule in the file.
+// So an exact name beats any glob over it, "a.io/prod/app:*" beats "a.io/prod/*",
+// "a.io/prod/*" beats "a.io/prod/**", and "a.io/*/app" beats "a.io/**".
+//
+// A Policy is immutable once built and cheap enough to copy; const member functions are
+// thread-safe. A reload builds a new Policy and swaps it in; version() tells them apart. A
+// default-constructed Policy has no teams and no rules (it denies every image) and an empty
+// version.
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "keys/public_key.h"
+#include "keys/x509.h"
+#include "tuf/json.h"
+#include "tuf/trust_pinning.h"
+#include "verifier/image_ref.h"
+#include "verifier/yaml_json.h"
+
+namespace vouch::verifier {
+
+enum class PolicyFormat { kJson, kYaml };
+
+// One key of a member.
+struct MemberKey {
+  keys::PublicKey key;
+  // key.canonical_id(): the identity of the key, whether given as a certificate or not.
+  std::string id;
+  // For a certificate, its validity period: the key counts only within it (decide.h).
+  std::optional<TimePoint> not_before;
+  std::optional<TimePoint> not_after;
+};
+
+struct Member {
+  std::string name;
+  std::vector<MemberKey> keys;
+};
+
+struct Team {
+  std::string name;
+  std::vector<Member> members;
+};
+
+// Where to find the secret for a trust server; exactly one source is set.
+struct CredentialsRef {
+  std::string username;  // with password_file / password_env only
+  std::string password_file;
+  std::string password_env;
+  std::string token_file;
+  std::string token_env;
+};
+
+struct TrustSection {
+  std::string prefix;                     // without a trailing "/"
+  std::string server;                     // https://...
+  std::vector<keys::Certificate> tls_ca;  // empty: the system's roots
+  std::optional<CredentialsRef> credentials;
+  std::vector<std::string> root_keys;
+  std::vector<keys::Certificate> root_ca;
+  bool tofu = false;
+
+  // Whether this section covers `gun` (equal to the prefix, or below it).
+  bool covers(std::string_view gun) const;
+  // The trust pinning for `gun` (which this section must cover): root_keys as pinned
+  // certificate IDs, root_ca as a CA, TOFU disabled unless tofu is set.
+  tuf::TrustPinning pinning_for(std::string_view gun) const;
+};
+
+enum class Mode { kEnforce, kWarn, kAudit };
+std::string_view to_string(Mode mode);
+
+enum class RuleAction { kAllow, kDeny, kRequire };
+std::string_view to_string(RuleAction action);
+
+enum class TeamsCombine { kAllOf, kAnyOf };
+
+struct Requirement {
+  TeamsCombine combine = TeamsCombine::kAllOf;
+  std::vector<std::string> teams;  // in the order written
+  std::int64_t min_signers = 1;
+  std::vector<std::string> roles;  // empty: every role counts
+};
+
+// How specific a pattern is (see the header comment); larger is more specific.
+struct Specificity {
+  std::size_t literal_prefix = 0;
+  std::size_t double_stars = 0;
+  std::size_t wildcards = 0;
+  std::size_t literals = 0;
+};
+
+struct Rule {
+  std::string name;       // as given, or the pattern
+  std::string pattern;    // as given
+  std::size_t index = 0;  // position in "rules"
+  RuleAction action = RuleAction::kDeny;
+  Requirement require;  // for kRequire
+  Mode mode = Mode::kEnforce;
+
+  // The parts of the pattern (tag_glob empty when the pattern has none) and its specificity.
+  std::string name_glob;
+  std::string tag_glob;
+  Specificity specificity;
+
+  bool matches(const ImageRef& image) const;
+};
+
+// A key's owner: one entry per (team, member) that lists the key.
+struct KeyOwner {
+  std::string team;
+  std::string member;
+  std::optional<TimePoint> not_before;
+  std::optional<TimePoint> not_after;
+};
+
+// One problem found by the validator.
+struct PolicyProblem {
+  std::string path;  // "rules[2].require.all-of[0]"; "" for the document itself
+  Reason reason = Reason::kMalformed;
+  std::string message;  // without the path
+};
+
+class Policy {
+ public:
+  // Parses `text` as `format` and validates it. Errors: those of the JSON parser or
+  // yaml_to_json (kMalformed, kDuplicateKey, kTooLarge, ...), else the first problem that
+  // check_policy() reports, as "<path>: <message>" (with the number of further problems), and
+  // its reason.
+  static Result<Policy> parse(std::string_view text, PolicyFormat format,
+                              const DocumentLimits& limits = {});
+  // Validates and builds from a document already parsed.
+  static Result<Policy> from_json(const tuf::json::Value& document);
+
+  // Teams by name (sorted), nullptr if unknown.
+  const std::vector<Team>& teams() const { return teams_; }
+  const Team* team(std::string_view name) const;
+  const std::vector<TrustSection>& trust() const { return trust_; }
+  const std::vector<Rule>& rules() const { return rules_; }
+  RuleAction unmatched() const { return unmatched_; }
+
+  // The rule for `image`: the most specific matching rule (header comment); nullptr if none
+  // matches (the answer is then unmatched()).
+  const Rule* match(const ImageRef& image) const;
+  // The trust section for `gun`: the longest prefix that covers it; nullptr if none.
+  const TrustSection* trust_for(std::string_view gun) const;
+  // The owners of the key with canonical ID `canonical_id`; empty if no member holds it.
+  const std::vector<KeyOwner>& owners_of(std::string_view canonical_id) const;
+  // Distinct member names of `team` (empty if unknown).
+  std::vector<std::string> member_names(std::string_view team) const;
+
+  // Lowercase hex SHA-256 of the canonical JSON of the policy document: equal for documents
+  // that differ only in formatting, member order of objects, or YAML versus JSON. For
+  // decision caches.
+  const std::string& version() const { return version_; }
+
+ private:
+  friend class PolicyBuilder;
+  std::vector<Team> teams_;
+  std::vector<TrustSection> trust_;
+  std::vector<Rule> rules_;
+  RuleAction unmatched_ = RuleAction::kDeny;
+  std::map<std::string, std::vector<KeyOwner>, std::less<>> owners_;
+  std::string version_;
+};
+
+// Every problem of `document` as a policy, in document order; empty when it is valid.
+std::vector<PolicyProblem> check_policy(const tuf::json::Value& document);
+
+// Glob matching as patterns use it (header comment): with `path_aware`, "*" and "?" do not
+// match "/" and "**" matches anything; without, "*" matches anything.
+bool glob_match(std::string_view glob, std::string_view text, bool path_aware);
+
+}  // namespace vouch::verifier

@@ -8,6 +8,12 @@ target_compile_options(vouch_warnings INTERFACE
   -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
 if(VOUCH_WERROR)
   target_compile_options(vouch_warnings INTERFACE -Werror)
+  # GCC 12's -Wnull-dereference reports "potential null pointer dereference" inside libstdc++
+  # (std::string, std::vector, streambuf) once inlined into our code at -O2; the same code is
+  # clean at -O0. Those reports stay visible as warnings in optimized builds but do not fail
+  # them; Debug builds (every helper's and developer's) keep it an error.
+  target_compile_options(vouch_warnings INTERFACE
+    $<$<NOT:$<CONFIG:Debug>>:-Wno-error=null-dereference>)
 endif()
 
 if(VOUCH_SANITIZE)

@@ -63,6 +63,7 @@ constexpr ApiError kUnknown{"UNKNOWN", 500, "Unknown error"};
 constexpr ApiError kUnauthorized{"UNAUTHORIZED", 401, "authentication required"};
 constexpr ApiError kDenied{"DENIED", 403, "requested access to the resource is denied"};
 constexpr ApiError kMethodNotAllowed{"UNSUPPORTED", 405, "The operation is unsupported."};
+constexpr ApiError kUnavailable{"UNAVAILABLE", 503, "service unavailable"};
 
 Response error_response(const ApiError& e, const json::Value* detail = nullptr) {
   json::Object err;
@@ -74,6 +75,22 @@ Response error_response(const ApiError& e, const json::Value* detail = nullptr) 
   json::Object body;
   body.set("errors", std::move(errors));
   return Response::text(e.status, json::canonical(body), "application/json; charset=utf-8");
+}
+
+// notary-server's 401 detail: the access records the route asked for (docker/distribution
+// auth.Access serialized by Go: {"Type","Class","Name","Action"}), notary utils/http.go doAuth.
+json::Value access_detail(std::string_view gun, const std::vector<Access>& actions) {
+  json::Array records;
+  for (const Access a : actions) {
+    json::Object r;
+    const bool catalog = a == Access::kCatalog;
+    r.set("Type", catalog ? "registry" : "repository");
+    r.set("Class", "");
+    r.set("Name", catalog ? std::string("catalog") : std::string(gun));
+    r.set("Action", a == Access::kPull ? "pull" : a == Access::kPush ? "push" : "*");
+    records.emplace_back(std::move(r));
+  }
+  return records;
 }
 
 // A publish error in Notary's terms (REFERENCE §1.1: INVALID_UPDATE carries a
@@ -324,9 +341,11 @@ struct NotaryApi::Impl {
   bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
                  Responder& responder, std::string_view gun, std::vector<Access> actions) {
     std::string challenge;
-    auto st = authorizer.authorize(request, gun, std::move(actions), &challenge);
+    auto st = authorizer.authorize(request, gun, actions, &challenge);
     if (st) return true;
-    Response r = error_response(st.error().code == Code::kPermissionDenied ? kDenied : kUnauthorized);
+    const bool denied = st.error().code == Code::kPermissionDenied;
+    const json::Value detail = access_detail(gun, actions);
+    Response r = error_response(denied ? kDenied : kUnauthorized, denied ? nullptr : &detail);
     if (!challenge.empty()) r.headers.set("WWW-Authenticate", std::move(challenge));
     finish(op, start, responder, std::move(r));
     return false;
@@ -373,6 +392,15 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     return;
   }
   const std::string_view path = *decoded;
+  // The fixed endpoints below are read-only (notary-server routes them for GET only).
+  const bool is_get = request.method == "GET" || request.method == "HEAD";
+  const bool fixed = path == "/_notary_server/health" || path == "/healthz" ||
+                     path == "/readyz" || path == "/metrics" || path == "/v2/" || path == "/v2";
+  if (fixed && !is_get) {
+    finish(path.starts_with("/v2") ? Op::kPing : path == "/metrics" ? Op::kMetrics : Op::kHealth,
+           start, responder, error_response(kMethodNotAllowed));
+    return;
+  }
 
   if (path == "/_notary_server/health" || path == "/healthz" || path == "/readyz") {
     const bool live_only = path == "/healthz";
@@ -635,6 +663,30 @@ void NotaryApi::Impl::handle_changefeed(const Request& request, Responder& respo
   body.set("records", std::move(list));
   finish(Op::kChangefeed, start, responder,
          Response::text(200, json::canonical(body), "application/json"));
+}
+
+net::Response transport_error_response(unsigned status) {
+  try {
+    switch (status) {
+      case 413: return error_response(kTooLargeUpload);
+      case 400:
+      case 431: {
+        ApiError e = kMalformedUpload;
+        e.status = status;
+        const std::string message(net::status_reason(status));
+        e.message = message.c_str();
+        return error_response(e);
+      }
+      case 503: return error_response(kUnavailable);
+      default: {
+        ApiError e = kUnknown;
+        e.status = status;
+        return error_response(e);
+      }
+    }
+  } catch (...) {
+    return Response::text(status, "", "application/json; charset=utf-8");
+  }
 }
 
 NotaryApi::NotaryApi(Repository& repository, const Authorizer& authorizer, ApiOptions options,

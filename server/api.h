@@ -62,4 +62,11 @@ class NotaryApi {
   std::unique_ptr<Impl> impl_;
 };
 
+// Notary's error JSON ({"errors":[{"code","message"}]}) for the answers the HTTP server gives
+// on its own, before a request reaches NotaryApi (net::HttpServerOptions::error_response):
+// 413 -> MALFORMED_UPLOAD (as the API's own 413), 400 and 431 -> MALFORMED_UPLOAD with the
+// status's reason phrase as message (a request that is not valid HTTP, or whose header is too
+// large), 503 -> UNAVAILABLE, anything else -> UNKNOWN. Never throws.
+net::Response transport_error_response(unsigned status);
+
 }  // namespace vouch::server

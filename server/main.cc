@@ -41,6 +41,10 @@ struct Config {
   std::string http_addr = "127.0.0.1:4443";
   std::string tls_cert_file, tls_key_file;
   unsigned io_threads = 2;
+  // Limits on slow or large requests (server.max_publish_bytes, server.*_timeout_seconds);
+  // 0 keeps the default of ApiOptions / net::HttpServerOptions.
+  long long max_publish_bytes = 0;
+  long long header_timeout_seconds = 0, body_timeout_seconds = 0, idle_timeout_seconds = 0;
   // trust_service
   std::string trust_type = "local";  // local (embedded encrypted key store) | remote
   std::string key_algorithm = "ecdsa";
@@ -100,8 +104,22 @@ void load_config(const fs::path& path, Config& c) {
     out = v->as_string();
     if (is_path && !out.empty() && fs::path(out).is_relative()) out = (base / out).string();
   };
+  // A positive integer, or absent.
+  auto positive = [&](const tuf::json::Object* o, std::string_view key, long long& out) {
+    if (o == nullptr) return;
+    const auto* v = o->find(key);
+    if (v == nullptr) return;
+    if (!v->is_int() || v->as_int() <= 0) {
+      die("config: \"" + std::string(key) + "\" must be a positive integer");
+    }
+    out = v->as_int();
+  };
   const auto* server = section("server");
   str(server, "http_addr", c.http_addr, false);
+  positive(server, "max_publish_bytes", c.max_publish_bytes);
+  positive(server, "header_timeout_seconds", c.header_timeout_seconds);
+  positive(server, "body_timeout_seconds", c.body_timeout_seconds);
+  positive(server, "idle_timeout_seconds", c.idle_timeout_seconds);
   str(server, "tls_cert_file", c.tls_cert_file, true);
   str(server, "tls_key_file", c.tls_key_file, true);
   const auto* trust = section("trust_service");
@@ -297,6 +315,9 @@ int main(int argc, char** argv) {
   api_options.current_max_age = std::chrono::seconds(c.current_max_age);
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
   api_options.gun_prefixes = c.gun_prefixes;
+  if (c.max_publish_bytes > 0) {
+    api_options.max_publish_bytes = static_cast<std::uint64_t>(c.max_publish_bytes);
+  }
   server::NotaryApi api(repository, *authorizer, api_options, registry);
 
   net::HttpServerOptions http;
@@ -307,6 +328,13 @@ int main(int argc, char** argv) {
   http.tls.cert_file = c.tls_cert_file;
   http.tls.key_file = c.tls_key_file;
   http.body_limit = [&api](const net::Request& head) { return api.body_limit(head); };
+  // The server's own rejections (413, 431, 400) in Notary's error JSON too.
+  http.error_response = server::transport_error_response;
+  if (c.header_timeout_seconds > 0) {
+    http.header_timeout = std::chrono::seconds(c.header_timeout_seconds);
+  }
+  if (c.body_timeout_seconds > 0) http.body_timeout = std::chrono::seconds(c.body_timeout_seconds);
+  if (c.idle_timeout_seconds > 0) http.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   http.log_component = "server";
   auto server = net::HttpServer::start(
       http, [&api](net::Request&& r, net::Responder resp) { api.handle(std::move(r), std::move(resp)); });

@@ -146,11 +146,14 @@ Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart
   options.now = now;
   options.server_holds_key = [this](const keys::PublicKey& key) { return holds_key(key); };
   options.limits = options_.limits;
+  // Ignored by the validator unless its bytes are the stored root's.
+  options.parsed_root_hint = cached_root(gun);
   VOUCH_ASSIGN_OR_RETURN(tuf::ValidatedUpdate update, tuf::validate_update(state, parts, options));
   VOUCH_ASSIGN_OR_RETURN(std::vector<tuf::RoleFile> files,
                          tuf::complete_update(update, signer_, now, options_.snapshot_lifetime,
                                               options_.timestamp_lifetime));
   VOUCH_RETURN_IF_ERROR(store_files(gun, files));
+  remember_root(gun, update.root);
   // Roles that the update stopped delegating are gone from the snapshot; forget them.
   for (const auto& removed : update.snapshot_changes.removed) {
     std::unique_lock cache_lock(cache_mu_);
@@ -174,9 +177,7 @@ Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string
   // Re-read under the lock: another reader may have refreshed already.
   VOUCH_ASSIGN_OR_RETURN(auto timestamp, load_current(gun, tuf::kTimestampRole));
   VOUCH_ASSIGN_OR_RETURN(auto snapshot, load_current(gun, tuf::kSnapshotRole));
-  VOUCH_ASSIGN_OR_RETURN(StoredFile root_file, store_.get_current(gun, tuf::kRootRole));
-  auto root = tuf::parse_root(*root_file.bytes);
-  if (!root) return make_error(Reason::kInternal, "stored root does not parse");
+  VOUCH_ASSIGN_OR_RETURN(auto root, current_root(gun));
   const auto holds = [this](const keys::PublicKey& key) { return holds_key(key); };
 
   std::vector<tuf::RoleFile> files;
@@ -274,21 +275,20 @@ Result<keys::PublicKey> Repository::get_or_create_key(std::string_view gun,
     return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
   }
   std::lock_guard lock(gun_lock(gun));
-  auto root_file = store_.get_current(gun, tuf::kRootRole);
-  if (root_file) {
-    auto root = tuf::parse_root(*root_file->bytes);
-    if (!root) return make_error(Reason::kInternal, "stored root does not parse");
-    const auto role_keys = root->content.roles.find(role);
-    if (role_keys != root->content.roles.end()) {
+  auto root = current_root(gun);
+  if (root) {
+    const tuf::Root& content = (*root)->content;
+    const auto role_keys = content.roles.find(role);
+    if (role_keys != content.roles.end()) {
       for (const auto& id : role_keys->second.keyids) {
-        auto key = root->content.keys.find(id);
-        if (key == root->content.keys.end()) continue;
+        auto key = content.keys.find(id);
+        if (key == content.keys.end()) continue;
         VOUCH_ASSIGN_OR_RETURN(bool held, holds_key(key->second));
         if (held) return key->second;
       }
     }
-  } else if (root_file.error().reason != Reason::kNotFound) {
-    return std::move(root_file).error();
+  } else if (root.error().reason != Reason::kNotFound) {
+    return std::move(root).error();
   }
   {
     std::lock_guard pending_lock(pending_mu_);
@@ -319,10 +319,46 @@ Result<keys::PublicKey> Repository::create_pending_key_locked(std::string_view g
   return key;
 }
 
+std::shared_ptr<const tuf::Metadata<tuf::Root>> Repository::cached_root(std::string_view gun) {
+  std::lock_guard lock(roots_mu_);
+  auto it = roots_.find(gun);
+  return it == roots_.end() ? nullptr : it->second;
+}
+
+void Repository::remember_root(std::string_view gun,
+                               std::shared_ptr<const tuf::Metadata<tuf::Root>> root) {
+  if (!root || !root->bytes || options_.max_cached_roots == 0) return;
+  std::lock_guard lock(roots_mu_);
+  auto it = roots_.find(gun);
+  if (it != roots_.end()) {
+    it->second = std::move(root);
+    return;
+  }
+  if (roots_.size() >= options_.max_cached_roots) roots_.erase(roots_.begin());
+  roots_.emplace(std::string(gun), std::move(root));
+}
+
+Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> Repository::current_root(
+    std::string_view gun) {
+  VOUCH_ASSIGN_OR_RETURN(StoredFile stored, store_.get_current(gun, tuf::kRootRole));
+  auto cached = cached_root(gun);
+  if (cached && (cached->bytes == stored.bytes || *cached->bytes == *stored.bytes)) return cached;
+  auto parsed = tuf::parse_root(*stored.bytes, options_.limits.metadata);
+  // The store holds only validated files; one that no longer parses is damage, not input.
+  if (!parsed) return make_error(Reason::kInternal, "stored root does not parse");
+  auto root = std::make_shared<const tuf::Metadata<tuf::Root>>(std::move(*parsed));
+  remember_root(gun, root);
+  return root;
+}
+
 Status Repository::delete_repository(std::string_view gun) {
   std::lock_guard lock(gun_lock(gun));
   VOUCH_RETURN_IF_ERROR(store_.delete_gun(gun));
   cache_erase_gun(gun);
+  {
+    std::lock_guard roots_lock(roots_mu_);
+    if (auto it = roots_.find(gun); it != roots_.end()) roots_.erase(it);
+  }
   std::lock_guard pending_lock(pending_mu_);
   for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
     pending_keys_.erase(cache_key(gun, role));

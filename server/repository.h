@@ -46,6 +46,10 @@ struct RepositoryOptions {
   // Pending (created, not yet in a published root) server keys remembered per GUN and role,
   // so repeated GETs of <role>.key return the same key instead of minting new ones.
   std::size_t max_pending_keys = 100'000;
+  // Parsed current roots remembered per GUN (see Repository::current_root), so that a publish
+  // does not decode the stored root's keys again (tuf::ValidationOptions::parsed_root_hint).
+  // When full, an arbitrary entry is forgotten; 0 disables the cache. Default 4096.
+  std::size_t max_cached_roots = 4096;
   tuf::ValidationLimits limits;
 };
 
@@ -96,6 +100,14 @@ class Repository {
   // DELETE /v2/<gun>/_trust/tuf/: removes every version of every role (and a deletion change).
   Status delete_repository(std::string_view gun);
 
+  // The current root of `gun`, parsed (kNotFound if the GUN has none). Served from the per-GUN
+  // cache of parsed roots when the cached root's bytes are the stored root's bytes (compared
+  // in full, so a stale entry is never used); else parsed from the store and remembered.
+  // A publish leaves the root it validated in the cache (the parsed root it was given as a
+  // hint when the root did not change, so the same object is returned until the root
+  // changes); a deletion forgets it. kInternal if the stored root does not parse.
+  Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> current_root(std::string_view gun);
+
   MetaStore& store() { return store_; }
 
  private:
@@ -112,6 +124,8 @@ class Repository {
   Result<bool> holds_key(const keys::PublicKey& key);
   Status store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files);
   Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role);
+  std::shared_ptr<const tuf::Metadata<tuf::Root>> cached_root(std::string_view gun);
+  void remember_root(std::string_view gun, std::shared_ptr<const tuf::Metadata<tuf::Root>> root);
 
   MetaStore& store_;
   keys::Signer& signer_;
@@ -124,6 +138,9 @@ class Repository {
   std::shared_mutex cache_mu_;
   // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).
   std::unordered_map<std::string, std::shared_ptr<const ServedFile>> cache_;
+
+  std::mutex roots_mu_;
+  std::map<std::string, std::shared_ptr<const tuf::Metadata<tuf::Root>>, std::less<>> roots_;
 
   std::mutex pending_mu_;
   std::map<std::string, keys::PublicKey, std::less<>> pending_keys_;  // "<gun>\n<role>"

@@ -25,6 +25,9 @@ packages=(
   # the fixture generator (scripts/make-notary-fixtures.sh)
   python3 jq curl
 )
+# docker's trust commands (tests/interop/docker_trust_vs_vouch_server.sh): any docker CLI on
+# PATH will do; only when there is none, Debian's docker.io.
+command -v docker >/dev/null 2>&1 || packages+=(docker.io)
 
 # Optional groups: --fuzz adds clang and libFuzzer for the fuzz targets (make fuzz).
 for arg in "$@"; do

@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# Shared by the interop scripts that drive a real client (the notary CLI, docker trust)
+# against vouch-server. Source it right after `set -euo pipefail`, with VOUCH_SERVER set to the
+# vouch-server binary. It provides:
+#
+#   WORK                  a private temporary directory; HOME points inside it, so the
+#                         caller's ~/.notary and ~/.docker are never read or written
+#   step / fail / expect_in / expect_not_in
+#                         progress lines and output checks; fail() prints the server log tail
+#   vouch_make_tls        a throwaway CA ($WORK/ca.pem) and a server certificate for
+#                         127.0.0.1 / localhost signed by it ($WORK/server.pem, server.key)
+#   vouch_start [addr]    starts vouch-server on addr (default 127.0.0.1:0) over HTTPS with
+#                         RocksDB in $WORK/db and the embedded key store, waits until it prints
+#                         "listening on", and sets SERVER_PID, PORT and URL
+#   vouch_stop            SIGTERM, then waits; fails unless the server exits with status 0
+#   served <gun> <role>   the metadata the server serves now (GET .../_trust/tuf/<role>.json)
+#   key_id <key JSON>     Notary's ID of a public key given as TUF key JSON
+#
+# On every exit path (success, failure, signal) the EXIT trap stops only the server this
+# script started, by its saved PID, and removes $WORK.
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vouch-interop.XXXXXX")
+SERVER_PID=
+PORT=
+URL=
+_vouch_cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap _vouch_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+export HOME="$WORK/home"; mkdir -p "$HOME"
+
+step() { echo "--- $*"; }
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -f "$WORK/server.log" ]; then tail -30 "$WORK/server.log" >&2; fi
+  exit 1
+}
+expect_in() {  # expect_in <text> <haystack>
+  grep -qF -- "$1" <<<"$2" || fail "expected '$1' in output:
+$2"
+}
+expect_not_in() {
+  if grep -qF -- "$1" <<<"$2"; then fail "did not expect '$1' in output:
+$2"; fi
+}
+
+vouch_make_tls() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 -days 2 \
+    -subj "/CN=vouch interop CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -sha256 \
+    -subj "/CN=127.0.0.1" -keyout "$WORK/server.key" -out "$WORK/server.csr" 2>/dev/null
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=serverAuth" \
+    "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$WORK/server.ext"
+  openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+    -CAcreateserial -days 2 -sha256 -extfile "$WORK/server.ext" -out "$WORK/server.pem" 2>/dev/null
+  chmod 600 "$WORK/ca.key" "$WORK/server.key"
+}
+
+# The passphrase of the server's embedded key store; a test value for throwaway keys.
+export VOUCH_SERVER_KEY_PASSPHRASE="interop-server-keys"
+
+vouch_start() {  # vouch_start [listen address]
+  local addr=${1:-127.0.0.1:0} listen _
+  "$VOUCH_SERVER" --http-addr "$addr" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
+    --storage rocksdb --db-path "$WORK/db" --insecure-no-auth \
+    >"$WORK/server.out" 2>>"$WORK/server.log" </dev/null &
+  SERVER_PID=$!
+  # Wait for the line the server prints once it accepts connections; the bound only keeps a
+  # hung start from hanging the test (it is not a performance check).
+  for _ in $(seq 1 600); do
+    grep -q "^listening on" "$WORK/server.out" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "vouch-server exited at start"
+    sleep 0.1
+  done
+  listen=$(sed -n 's/^listening on //p' "$WORK/server.out")
+  [ -n "$listen" ] || fail "vouch-server did not report its address"
+  PORT=${listen##*:}
+  URL="https://127.0.0.1:$PORT"
+  echo "vouch-server (pid $SERVER_PID) at $URL"
+}
+
+vouch_stop() {
+  local pid=$SERVER_PID
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid"
+  SERVER_PID=
+  wait "$pid" || fail "vouch-server did not exit cleanly on SIGTERM"
+}
+
+served() { curl -sf --cacert "$WORK/ca.pem" "$URL/v2/$1/_trust/tuf/$2.json"; }
+
+# Notary's key ID: the SHA-256 of the key's canonical JSON. For a key object (string or null
+# members, base64 values) `jq -cS` writes exactly that: sorted members, no whitespace, no escapes.
+key_id() { jq -cS . <<<"$1" | tr -d '\n' | sha256sum | cut -d' ' -f1; }

@@ -77,8 +77,14 @@ std::string strip_pem_headers(std::string_view pem) {
       in_headers = trimmed.find(':') != std::string_view::npos;
     }
     if (in_headers) {
-      if (trimmed.empty()) in_headers = false;
-      continue;
+      // RFC 1421 ends headers with a blank line; some writers omit it. Base64 never holds
+      // ':', so the first line without one is key material either way.
+      if (trimmed.empty()) {
+        in_headers = false;
+        continue;
+      }
+      if (trimmed.find(':') != std::string_view::npos) continue;
+      in_headers = false;
     }
     if (trimmed.starts_with("-----BEGIN ")) after_begin = true;
     out += raw;

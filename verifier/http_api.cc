@@ -1,0 +1,259 @@
+#include "verifier/http_api.h"
+
+#include <boost/json.hpp>
+
+#include <exception>
+#include <utility>
+
+#include "common/log.h"
+#include "tuf/json.h"
+
+namespace vouch::verifier {
+namespace {
+
+namespace bj = boost::json;
+
+std::shared_ptr<spdlog::logger> logger() { return log::get("verifier.http"); }
+
+constexpr std::string_view kJson = "application/json";
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+net::Response json_response(unsigned status, std::string body) {
+  return net::Response::text(status, std::move(body), kJson);
+}
+
+// {"error": {"code": "<reason>", "message": "..."}}. `message` must be fit for the peer.
+net::Response error_response(unsigned status, std::string_view code, std::string_view message) {
+  bj::object e{{"code", code}, {"message", message}};
+  return json_response(status, bj::serialize(bj::object{{"error", std::move(e)}}));
+}
+
+// The peer sees the message only for problems of its own input; everything else is generic.
+net::Response from_error(const Error& error) {
+  const unsigned status = error_status(error);
+  if (status >= 500) {
+    logger()->error("request failed: code={} reason={} detail={}", to_string(error.code),
+                    to_string(error.reason), error.message);
+    return error_response(status, to_string(error.reason),
+                          status == 503 ? "the verifier is not ready" : "internal error");
+  }
+  return error_response(status, to_string(error.reason), error.message);
+}
+
+std::string_view endpoint_of(std::string_view path) {
+  if (path == "/validate") return "validate";
+  if (path == "/mutate") return "mutate";
+  if (path == "/v1/verify") return "verify";
+  return "other";
+}
+
+bool is_json_content(const net::Request& request) {
+  const std::string_view type = request.headers.get_or("Content-Type", "");
+  const std::string_view media = type.substr(0, type.find(';'));
+  return net::iequals(media, "application/json");
+}
+
+bj::array strings(const std::vector<std::string>& items) {
+  bj::array a;
+  for (const auto& s : items) a.emplace_back(s);
+  return a;
+}
+
+}  // namespace
+
+unsigned error_status(const Error& error) {
+  if (error.reason == Reason::kTooLarge) return 413;
+  switch (error.code) {
+    case Code::kInvalidArgument:
+    case Code::kOutOfRange:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kFailedPrecondition:
+    case Code::kUnavailable:
+      return 503;
+    case Code::kResourceExhausted:
+      return 503;
+    case Code::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::string decision_json(const Decision& d) {
+  bj::object o;
+  o["image"] = d.image;
+  o["allowed"] = d.admitted();
+  o["verdict"] = to_string(d.verdict);
+  o["code"] = to_string(d.code);
+  o["mode"] = to_string(d.mode);
+  o["rule"] = d.rule;
+  o["pattern"] = d.pattern;
+  o["gun"] = d.gun;
+  o["digest"] = d.digest;
+  o["length"] = d.length;
+  o["message"] = d.message;
+  o["policy_version"] = d.policy_version;
+  o["trust_version"] = d.trust_version;
+  bj::array signers;
+  for (const auto& s : d.signers) {
+    signers.push_back(bj::object{{"role", s.role},
+                                 {"key_id", s.key_id},
+                                 {"member", s.member},
+                                 {"teams", strings(s.teams)},
+                                 {"counted", s.counted},
+                                 {"note", s.note}});
+  }
+  o["signers"] = std::move(signers);
+  bj::array requirements;
+  for (const auto& r : d.requirements) {
+    requirements.push_back(bj::object{
+        {"requirement", r.requirement}, {"met", r.met}, {"members", strings(r.members)}});
+  }
+  o["requirements"] = std::move(requirements);
+  bj::array issues;
+  for (const auto& i : d.role_issues) {
+    issues.push_back(
+        bj::object{{"role", i.role}, {"reason", to_string(i.reason)}, {"message", i.message}});
+  }
+  o["role_issues"] = std::move(issues);
+  if (d.trust_error) {
+    o["trust_error"] = bj::object{{"code", to_string(d.trust_error->code)},
+                                  {"reason", to_string(d.trust_error->reason)}};
+  }
+  return bj::serialize(o);
+}
+
+HttpApi::HttpApi(Verifier& verifier, HttpApiOptions options, VerifierMetrics* metrics)
+    : verifier_(verifier),
+      options_(std::move(options)),
+      metrics_(metrics),
+      workers_(options_.workers, options_.max_queued, "http") {}
+
+HttpApi::~HttpApi() { stop(); }
+
+void HttpApi::stop() { workers_.stop(); }
+
+std::uint64_t HttpApi::body_limit(const net::Request& head) const {
+  if (head.method != "POST") return 0;
+  const std::string_view path = head.path();
+  if (path == "/validate" || path == "/mutate") return options_.admission.max_body_bytes;
+  if (path == "/v1/verify") return options_.max_verify_body_bytes;
+  return 0;
+}
+
+void HttpApi::handle(net::Request&& request, net::Responder responder) {
+  const auto arrived = std::chrono::steady_clock::now();
+  const std::string_view path = request.path();
+  // Probes are answered inline: they must not queue behind slow decisions.
+  if (request.method == "GET" && (path == "/healthz" || path == "/readyz")) {
+    responder.respond(serve(request, arrived));
+    return;
+  }
+  // std::function needs copyable callables; the request and its responder are move-only.
+  auto req = std::make_shared<net::Request>(std::move(request));
+  auto resp = std::make_shared<net::Responder>(std::move(responder));
+  const Deadline deadline = arrived + verifier_.options().deadline;
+  const bool queued = workers_.post([this, req, resp, deadline] {
+    resp->respond(serve(*req, deadline));
+  });
+  if (!queued) {
+    if (metrics_ != nullptr) metrics_->request(endpoint_of(req->path()), 503, 0);
+    logger()->warn("busy: request refused path={}", std::string(req->path()));
+    resp->respond(error_response(503, "unavailable", "the verifier is busy, try again"));
+  }
+}
+
+net::Response HttpApi::serve(const net::Request& request, Deadline deadline) {
+  const auto started = std::chrono::steady_clock::now();
+  const std::string_view path = request.path();
+  net::Response response;
+  try {
+    if (path == "/healthz" || path == "/readyz") {
+      if (request.method != "GET" && request.method != "HEAD") {
+        response = error_response(405, "method_not_allowed", "use GET");
+        response.headers.set("Allow", "GET, HEAD");
+      } else if (path == "/readyz" && !verifier_.ready()) {
+        response = net::Response::text(503, "not ready: no policy loaded\n");
+      } else {
+        response = net::Response::text(200, "ok\n");
+      }
+      return response;
+    }
+    if (path == "/validate" || path == "/mutate" || path == "/v1/verify") {
+      if (request.method != "POST") {
+        response = error_response(405, "method_not_allowed", "use POST");
+        response.headers.set("Allow", "POST");
+      } else if (!is_json_content(request)) {
+        response = error_response(415, "unsupported_media_type",
+                                  "the body must be application/json");
+      } else if (path == "/v1/verify") {
+        response = serve_verify(request, deadline);
+      } else {
+        response = serve_review(request, path == "/mutate", deadline);
+      }
+    } else {
+      response = error_response(404, "not_found", "no such endpoint");
+    }
+  } catch (const std::exception& e) {
+    logger()->error("unexpected exception path={}: {}", std::string(path), e.what());
+    response = error_response(500, "internal", "internal error");
+  } catch (...) {
+    logger()->error("unexpected exception path={}", std::string(path));
+    response = error_response(500, "internal", "internal error");
+  }
+  if (metrics_ != nullptr) {
+    metrics_->request(endpoint_of(path), response.status, seconds_since(started));
+  }
+  return response;
+}
+
+net::Response HttpApi::serve_review(const net::Request& request, bool mutate, Deadline deadline) {
+  auto review = parse_admission_review(request.body, options_.admission);
+  if (!review) {
+    logger()->info("malformed AdmissionReview from {}: {}", request.remote_address,
+                   review.error().message);
+    return from_error(review.error());
+  }
+  const AdmissionResponse answer = verifier_.review(*review, mutate, deadline);
+  return json_response(200, encode_admission_review(answer));
+}
+
+net::Response HttpApi::serve_verify(const net::Request& request, Deadline deadline) {
+  tuf::json::ParseLimits limits;
+  limits.max_bytes = options_.max_verify_body_bytes;
+  limits.max_depth = 4;
+  auto doc = tuf::json::parse(request.body, limits);
+  if (!doc) return from_error(doc.error());
+  if (!doc->is_object()) {
+    return error_response(400, "malformed", "the body must be a JSON object");
+  }
+  std::string image;
+  RequestContext context;
+  context.source = "api";
+  for (const auto& [key, value] : doc->as_object()) {
+    if (key == "image" && value.is_string()) {
+      image = value.as_string();
+    } else if (key == "namespace" && (value.is_string() || value.is_null())) {
+      if (value.is_string()) context.namespace_name = value.as_string();
+    } else if (key == "image" || key == "namespace") {
+      return error_response(400, "malformed", "\"" + key + "\" must be a string");
+    } else {
+      return error_response(400, "malformed", "unknown field \"" + key + "\"");
+    }
+  }
+  if (image.empty()) return error_response(400, "malformed", "\"image\" is required");
+  auto decision = verifier_.verify(image, context, deadline);
+  if (!decision) {
+    // Not ready, or the caller's reference does not parse (its own input: say why).
+    if (decision.error().code == Code::kFailedPrecondition) return from_error(decision.error());
+    return error_response(400, to_string(decision.error().reason), decision.error().message);
+  }
+  return json_response(200, decision_json(*decision));
+}
+
+}  // namespace vouch::verifier

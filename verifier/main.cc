@@ -1,0 +1,476 @@
+// vouch-verifier: the admission verifier daemon (issue 6). Kubernetes admission webhook
+// (validating and mutating), POST /v1/verify and gRPC Verify, all deciding with
+// verifier/decide.h under a team policy that is reloaded on SIGHUP and when its file changes.
+//
+// The only place that reads the config file, flags and environment (STYLE "config"); see
+// verifier/README.md for every key and flag.
+
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/net/admin_server.h"
+#include "common/net/http_server.h"
+#include "common/net/signals.h"
+#include "common/net/tls.h"
+#include "keys/secret.h"
+#include "tuf/json.h"
+#include "verifier/grpc_api.h"
+#include "verifier/http_api.h"
+#include "verifier/metrics.h"
+#include "verifier/notary_source.h"
+#include "verifier/policy_reloader.h"
+#include "verifier/service.h"
+#include "verifier/trust_cache.h"
+#include "verifier/work_queue.h"
+
+namespace fs = std::filesystem;
+namespace json = vouch::tuf::json;
+using namespace vouch;
+using namespace vouch::verifier;
+
+namespace {
+
+struct Config {
+  // server
+  std::string listen = "0.0.0.0:8443";
+  std::string tls_cert_file, tls_key_file, client_ca_file;
+  long long io_threads = 2, workers = 8, max_queued = 256;
+  // grpc
+  std::string grpc_listen, grpc_cert_file, grpc_key_file, grpc_client_ca_file;
+  // metrics
+  std::string metrics_listen = "127.0.0.1:9090";
+  // policy
+  std::string policy_file;
+  long long policy_poll_ms = 5'000;
+  // trust
+  long long max_age_ms = 60'000, refresh_after_ms = 30'000, error_ttl_ms = 2'000;
+  long long fetch_threads = 4, connect_timeout_ms = 5'000, request_timeout_ms = 10'000;
+  long long max_entries = 4096;
+  // admission
+  long long deadline_ms = 5'000, max_images = 256, max_body_bytes = 4LL << 20;
+  long long decision_cache_entries = 10'000;
+  bool mutate_keep_tag = false, verify_unchanged_images = false;
+  // logging
+  std::string log_level = "info", log_format = "text";
+};
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "vouch-verifier: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+std::string read_text(const fs::path& p, std::size_t max) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) die("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (ss.str().size() > max) die(p.string() + " is larger than " + std::to_string(max) + " bytes");
+  return ss.str();
+}
+
+// Strict reading of the config file: every key is known and typed (a misspelt key must not
+// silently leave a default in place).
+class ConfigReader {
+ public:
+  ConfigReader(const json::Object& root, fs::path base) : root_(root), base_(std::move(base)) {
+    for (const auto& [name, value] : root_) {
+      if (kSections.count(name) == 0) die("config: unknown section \"" + name + "\"");
+      if (!value.is_object()) die("config: \"" + name + "\" must be an object");
+    }
+  }
+
+  const json::Object* section(const std::string& name, std::set<std::string> keys) {
+    const json::Value* v = root_.find(name);
+    if (v == nullptr) return nullptr;
+    for (const auto& [key, value] : v->as_object()) {
+      if (keys.count(key) == 0) die("config: unknown key \"" + name + "." + key + "\"");
+    }
+    return &v->as_object();
+  }
+
+  void str(const json::Object* s, std::string_view key, std::string& out, bool path = false) {
+    if (s == nullptr) return;
+    const json::Value* v = s->find(key);
+    if (v == nullptr) return;
+    if (!v->is_string()) die("config: \"" + std::string(key) + "\" must be a string");
+    out = v->as_string();
+    // Relative paths are relative to the config file.
+    if (path && !out.empty() && fs::path(out).is_relative()) out = (base_ / out).string();
+  }
+  void num(const json::Object* s, std::string_view key, long long& out, long long min) {
+    if (s == nullptr) return;
+    const json::Value* v = s->find(key);
+    if (v == nullptr) return;
+    if (!v->is_int() || v->as_int() < min) {
+      die("config: \"" + std::string(key) + "\" must be an integer >= " + std::to_string(min));
+    }
+    out = v->as_int();
+  }
+  void flag(const json::Object* s, std::string_view key, bool& out) {
+    if (s == nullptr) return;
+    const json::Value* v = s->find(key);
+    if (v == nullptr) return;
+    if (!v->is_bool()) die("config: \"" + std::string(key) + "\" must be true or false");
+    out = v->as_bool();
+  }
+
+ private:
+  inline static const std::set<std::string> kSections = {"server",    "grpc",      "metrics",
+                                                         "policy",    "trust",     "admission",
+                                                         "logging"};
+  const json::Object& root_;
+  fs::path base_;
+};
+
+void load_config(const fs::path& path, Config& c) {
+  auto doc = json::parse(read_text(path, 1u << 20));
+  if (!doc) die("config " + path.string() + ": " + doc.error().message);
+  if (!doc->is_object()) die("config " + path.string() + ": not a JSON object");
+  ConfigReader r(doc->as_object(), fs::absolute(path).parent_path());
+  const auto* server = r.section("server", {"listen", "tls_cert_file", "tls_key_file",
+                                            "client_ca_file", "io_threads", "workers",
+                                            "max_queued"});
+  r.str(server, "listen", c.listen);
+  r.str(server, "tls_cert_file", c.tls_cert_file, true);
+  r.str(server, "tls_key_file", c.tls_key_file, true);
+  r.str(server, "client_ca_file", c.client_ca_file, true);
+  r.num(server, "io_threads", c.io_threads, 1);
+  r.num(server, "workers", c.workers, 1);
+  r.num(server, "max_queued", c.max_queued, 0);
+  const auto* grpc = r.section("grpc", {"listen", "tls_cert_file", "tls_key_file", "client_ca_file"});
+  r.str(grpc, "listen", c.grpc_listen);
+  r.str(grpc, "tls_cert_file", c.grpc_cert_file, true);
+  r.str(grpc, "tls_key_file", c.grpc_key_file, true);
+  r.str(grpc, "client_ca_file", c.grpc_client_ca_file, true);
+  const auto* metrics = r.section("metrics", {"listen"});
+  r.str(metrics, "listen", c.metrics_listen);
+  const auto* policy = r.section("policy", {"file", "poll_ms"});
+  r.str(policy, "file", c.policy_file, true);
+  r.num(policy, "poll_ms", c.policy_poll_ms, 0);
+  const auto* trust = r.section("trust", {"max_age_ms", "refresh_after_ms", "error_ttl_ms",
+                                          "fetch_threads", "connect_timeout_ms",
+                                          "request_timeout_ms", "max_entries"});
+  r.num(trust, "max_age_ms", c.max_age_ms, 0);
+  r.num(trust, "refresh_after_ms", c.refresh_after_ms, 0);
+  r.num(trust, "error_ttl_ms", c.error_ttl_ms, 0);
+  r.num(trust, "fetch_threads", c.fetch_threads, 1);
+  r.num(trust, "connect_timeout_ms", c.connect_timeout_ms, 1);
+  r.num(trust, "request_timeout_ms", c.request_timeout_ms, 1);
+  r.num(trust, "max_entries", c.max_entries, 1);
+  const auto* admission = r.section(
+      "admission", {"deadline_ms", "max_images", "max_body_bytes", "decision_cache_entries",
+                    "mutate_keep_tag", "verify_unchanged_images"});
+  r.num(admission, "deadline_ms", c.deadline_ms, 1);
+  r.num(admission, "max_images", c.max_images, 1);
+  r.num(admission, "max_body_bytes", c.max_body_bytes, 1024);
+  r.num(admission, "decision_cache_entries", c.decision_cache_entries, 0);
+  r.flag(admission, "mutate_keep_tag", c.mutate_keep_tag);
+  r.flag(admission, "verify_unchanged_images", c.verify_unchanged_images);
+  const auto* logging = r.section("logging", {"level", "format"});
+  r.str(logging, "level", c.log_level);
+  r.str(logging, "format", c.log_format);
+}
+
+// ":8443" (Go's form) means every interface.
+std::string listen_address(const std::string& addr) {
+  return addr.rfind(':', 0) == 0 ? "0.0.0.0" + addr : addr;
+}
+
+// What stat() says about a file, to notice replaced certificates.
+std::string file_identity(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+// A private directory for the trust sections' CA bundles, removed at exit (also when die()
+// exits: std::exit runs atexit handlers, not destructors).
+fs::path g_runtime_dir;
+
+void remove_runtime_dir() {
+  if (g_runtime_dir.empty()) return;
+  std::error_code ec;
+  fs::remove_all(g_runtime_dir, ec);
+  g_runtime_dir.clear();
+}
+
+fs::path make_runtime_dir() {
+  std::error_code ec;
+  fs::path base = fs::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  std::string tmpl = (base / "vouch-verifier.XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) {
+    die("cannot create a runtime directory in " + base.string() + ": " + std::strerror(errno));
+  }
+  g_runtime_dir = tmpl;
+  std::atexit(remove_runtime_dir);
+  return g_runtime_dir;
+}
+
+keys::SecretString read_secret_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) die(std::string("cannot read ") + what + " " + path);
+  keys::SecretString out;
+  char ch = 0;
+  std::size_t n = 0;
+  while (in.get(ch)) {
+    if (++n > (1u << 20)) die(std::string(what) + " " + path + " is larger than 1 MiB");
+    out.push_back(ch);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // First, before any thread exists: SIGTERM/SIGINT/SIGHUP are blocked everywhere and read
+  // by one watcher thread.
+  auto signals = net::SignalWatcher::start();
+  if (!signals) die(signals.error().message);
+
+  CLI::App app{"vouch-verifier: admission verifier for images signed with Notary v1 trust data"};
+  std::string config_file;
+  std::string f_listen, f_cert, f_key, f_client_ca, f_policy, f_metrics, f_grpc, f_grpc_cert,
+      f_grpc_key, f_grpc_ca, f_level, f_format;
+  std::optional<long long> f_deadline, f_poll, f_max_age, f_refresh_after, f_error_ttl;
+  app.add_option("-c,--config", config_file, "config file (JSON; see verifier/README.md)");
+  app.add_option("--listen", f_listen, "HTTPS listen address host:port (server.listen)");
+  app.add_option("--tls-cert", f_cert, "TLS certificate chain (server.tls_cert_file)");
+  app.add_option("--tls-key", f_key, "TLS private key (server.tls_key_file)");
+  app.add_option("--client-ca", f_client_ca,
+                 "CA bundle for optional client certificates (server.client_ca_file)");
+  app.add_option("--policy", f_policy, "policy file, YAML or JSON (policy.file)");
+  app.add_option("--policy-poll-ms", f_poll,
+                 "how often to check the policy file for changes; 0 = only on SIGHUP");
+  app.add_option("--metrics-addr", f_metrics,
+                 "metrics and health listen address (metrics.listen); \"\" = none");
+  app.add_option("--grpc-addr", f_grpc, "gRPC listen address (grpc.listen); default none");
+  app.add_option("--grpc-tls-cert", f_grpc_cert, "gRPC TLS certificate (grpc.tls_cert_file)");
+  app.add_option("--grpc-tls-key", f_grpc_key, "gRPC TLS key (grpc.tls_key_file)");
+  app.add_option("--grpc-client-ca", f_grpc_ca,
+                 "gRPC client CA: require client certificates (grpc.client_ca_file)");
+  app.add_option("--deadline-ms", f_deadline,
+                 "longest wait for trust data per request (admission.deadline_ms)");
+  app.add_option("--cache-max-age-ms", f_max_age, "longest use of fetched trust data (trust.max_age_ms)");
+  app.add_option("--refresh-after-ms", f_refresh_after,
+                 "age from which trust data is refreshed in the background (trust.refresh_after_ms)");
+  app.add_option("--error-ttl-ms", f_error_ttl,
+                 "how long a failed fetch answers for its GUN (trust.error_ttl_ms)");
+  app.add_option("--log-level", f_level, "trace|debug|info|warn|error (logging.level)");
+  app.add_option("--log-format", f_format, "text | json (logging.format)");
+  CLI11_PARSE(app, argc, argv);
+
+  Config c;
+  if (!config_file.empty()) load_config(config_file, c);
+  bool metrics_flag_given = app.count("--metrics-addr") > 0;
+  if (!f_listen.empty()) c.listen = f_listen;
+  if (!f_cert.empty()) c.tls_cert_file = f_cert;
+  if (!f_key.empty()) c.tls_key_file = f_key;
+  if (!f_client_ca.empty()) c.client_ca_file = f_client_ca;
+  if (!f_policy.empty()) c.policy_file = f_policy;
+  if (f_poll) c.policy_poll_ms = *f_poll;
+  if (metrics_flag_given) c.metrics_listen = f_metrics;
+  if (!f_grpc.empty()) c.grpc_listen = f_grpc;
+  if (!f_grpc_cert.empty()) c.grpc_cert_file = f_grpc_cert;
+  if (!f_grpc_key.empty()) c.grpc_key_file = f_grpc_key;
+  if (!f_grpc_ca.empty()) c.grpc_client_ca_file = f_grpc_ca;
+  if (f_deadline) c.deadline_ms = *f_deadline;
+  if (f_max_age) c.max_age_ms = *f_max_age;
+  if (f_refresh_after) c.refresh_after_ms = *f_refresh_after;
+  if (f_error_ttl) c.error_ttl_ms = *f_error_ttl;
+  if (!f_level.empty()) c.log_level = f_level;
+  if (!f_format.empty()) c.log_format = f_format;
+
+  if (c.log_format != "text" && c.log_format != "json") die("logging.format must be text or json");
+  log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
+             nullptr});
+  auto logger = log::get("verifier");
+
+  if (c.policy_file.empty()) die("no policy: set policy.file or --policy");
+  if (c.tls_cert_file.empty() || c.tls_key_file.empty()) {
+    die("the webhook is served over HTTPS only: set server.tls_cert_file and server.tls_key_file "
+        "(or --tls-cert/--tls-key)");
+  }
+  if (c.deadline_ms < 1 || c.max_age_ms < 0 || c.refresh_after_ms < 0 || c.error_ttl_ms < 0 ||
+      c.policy_poll_ms < 0) {
+    die("durations must not be negative (and deadline_ms must be positive)");
+  }
+
+  const fs::path runtime_dir = make_runtime_dir();
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto metrics = VerifierMetrics::create(*registry);
+  if (!metrics) die(metrics.error().message);
+
+  NotarySourceOptions source_options;
+  source_options.ca_dir = runtime_dir;
+  source_options.connect_timeout = std::chrono::milliseconds(c.connect_timeout_ms);
+  source_options.request_timeout = std::chrono::milliseconds(c.request_timeout_ms);
+  source_options.credentials = read_credentials;
+  const SourceFactory sources = make_notary_source_factory(std::move(source_options));
+
+  TrustCacheOptions cache_options;
+  cache_options.max_age = std::chrono::milliseconds(c.max_age_ms);
+  cache_options.refresh_after = std::chrono::milliseconds(c.refresh_after_ms);
+  cache_options.error_ttl = std::chrono::milliseconds(c.error_ttl_ms);
+  cache_options.fetch_threads = static_cast<unsigned>(c.fetch_threads);
+  cache_options.max_entries = static_cast<std::size_t>(c.max_entries);
+  const Clock& clock = SystemClock::instance();
+  TrustCache trust(sources, clock, cache_options, metrics->get());
+
+  VerifierOptions verifier_options;
+  verifier_options.deadline = std::chrono::milliseconds(c.deadline_ms);
+  verifier_options.decision_cache_entries = static_cast<std::size_t>(c.decision_cache_entries);
+  verifier_options.mutate_keep_tag = c.mutate_keep_tag;
+  verifier_options.verify_unchanged_images = c.verify_unchanged_images;
+  Verifier verifier(trust, clock, verifier_options, metrics->get());
+
+  // The policy must load at start: one clear line and exit 1 otherwise.
+  PolicyReloader reloader(c.policy_file, verifier, clock, metrics->get());
+  if (auto st = reloader.reload("startup"); !st) die(st.error().message);
+
+  HttpApiOptions api_options;
+  api_options.admission.max_images = static_cast<std::size_t>(c.max_images);
+  api_options.admission.max_body_bytes = static_cast<std::size_t>(c.max_body_bytes);
+  api_options.workers = static_cast<unsigned>(c.workers);
+  api_options.max_queued = static_cast<std::size_t>(c.max_queued);
+  HttpApi api(verifier, api_options, metrics->get());
+
+  net::HttpServerOptions http;
+  http.listen = listen_address(c.listen);
+  http.io_threads = static_cast<unsigned>(c.io_threads);
+  http.tls.cert_file = c.tls_cert_file;
+  http.tls.key_file = c.tls_key_file;
+  http.tls.client_ca_file = c.client_ca_file;
+  http.body_limit = [&api](const net::Request& head) { return api.body_limit(head); };
+  http.log_component = "verifier.http";
+  auto server = net::HttpServer::start(
+      http, [&api](net::Request&& r, net::Responder resp) { api.handle(std::move(r), std::move(resp)); });
+  if (!server) die("listen " + http.listen + ": " + server.error().message);
+
+  std::atomic<bool> draining{false};
+  std::unique_ptr<net::AdminServer> admin;
+  if (!c.metrics_listen.empty()) {
+    net::AdminServerOptions ao;
+    ao.listen = listen_address(c.metrics_listen);
+    auto a = net::AdminServer::start(ao, registry, [&verifier, &draining] {
+      return verifier.ready() && !draining.load();
+    });
+    if (!a) die("metrics listen " + ao.listen + ": " + a.error().message);
+    admin = std::move(*a);
+  }
+
+  std::unique_ptr<WorkQueue> grpc_workers;
+  std::unique_ptr<GrpcApi> grpc;
+  if (!c.grpc_listen.empty()) {
+    GrpcApiOptions go;
+    go.listen = listen_address(c.grpc_listen);
+    if (!c.grpc_cert_file.empty() || !c.grpc_key_file.empty()) {
+      if (c.grpc_cert_file.empty() || c.grpc_key_file.empty()) {
+        die("gRPC TLS needs both grpc.tls_cert_file and grpc.tls_key_file");
+      }
+      if (auto st = net::check_key_pair(c.grpc_cert_file, c.grpc_key_file); !st) {
+        die("gRPC TLS: " + st.error().message);
+      }
+      go.tls_cert_pem = read_text(c.grpc_cert_file, 1u << 20);
+      go.tls_key_pem = read_secret_file(c.grpc_key_file, "gRPC TLS key");
+    }
+    if (!c.grpc_client_ca_file.empty()) go.client_ca_pem = read_text(c.grpc_client_ca_file, 1u << 20);
+    grpc_workers = std::make_unique<WorkQueue>(static_cast<unsigned>(c.workers),
+                                               static_cast<std::size_t>(c.max_queued), "grpc");
+    auto g = GrpcApi::start(std::move(go), verifier, *grpc_workers, metrics->get());
+    if (!g) die("gRPC listen " + c.grpc_listen + ": " + g.error().message);
+    grpc = std::move(*g);
+  }
+
+  // Reloads: SIGHUP (policy and TLS certificate) and, every poll_ms, changed files.
+  std::mutex reload_mu;
+  std::string cert_identity = file_identity(c.tls_cert_file) + "|" + file_identity(c.tls_key_file);
+  auto reload_tls = [&](const char* why) {
+    if (auto st = (*server)->reload_tls(); !st) {
+      logger->error("TLS certificate not reloaded ({}): {}", why, st.error().message);
+    } else {
+      logger->info("TLS certificate reloaded ({})", why);
+    }
+  };
+  (*signals)->on_reload([&] {
+    std::lock_guard lock(reload_mu);
+    (void)reloader.reload("SIGHUP");
+    reload_tls("SIGHUP");
+    cert_identity = file_identity(c.tls_cert_file) + "|" + file_identity(c.tls_key_file);
+    if (grpc) grpc->set_ready(verifier.ready());
+  });
+  std::mutex poll_mu;
+  std::condition_variable poll_cv;
+  bool poll_stop = false;
+  std::thread poller;
+  if (c.policy_poll_ms > 0) {
+    poller = std::thread([&] {
+      std::unique_lock lock(poll_mu);
+      while (!poll_cv.wait_for(lock, std::chrono::milliseconds(c.policy_poll_ms),
+                               [&] { return poll_stop; })) {
+        std::lock_guard reload_lock(reload_mu);
+        reloader.reload_if_changed();
+        const std::string now = file_identity(c.tls_cert_file) + "|" + file_identity(c.tls_key_file);
+        if (now != cert_identity) {
+          cert_identity = now;
+          reload_tls("certificate file changed");
+        }
+      }
+    });
+  }
+
+  logger->info("vouch-verifier listening on {} (HTTPS), metrics port {}, gRPC port {}; policy {} "
+               "version {}",
+               (*server)->local_address(), admin ? std::to_string(admin->port()) : "off",
+               grpc ? std::to_string(grpc->port()) : "off", c.policy_file, reloader.version());
+  // For scripts and tests that start the daemon on port 0: the other ports first, so that
+  // every port is known once "listening on" is printed.
+  if (admin) std::printf("metrics on port %u\n", static_cast<unsigned>(admin->port()));
+  if (grpc) std::printf("grpc on port %u\n", static_cast<unsigned>(grpc->port()));
+  std::printf("listening on %s\n", (*server)->local_address().c_str());
+  std::fflush(stdout);
+
+  const int sig = (*signals)->wait_for_shutdown();
+  logger->info("signal {}: draining", sig);
+  draining = true;
+  {
+    std::lock_guard lock(poll_mu);
+    poll_stop = true;
+  }
+  poll_cv.notify_all();
+  if (poller.joinable()) poller.join();
+  (*signals)->on_reload([] {});
+  if (grpc) grpc->shutdown(std::chrono::seconds(10));
+  (*server)->stop();
+  api.stop();
+  if (grpc_workers) grpc_workers->stop();
+  trust.stop();
+  if (admin) admin->stop();
+  logger->info("stopped");
+  return 0;
+}

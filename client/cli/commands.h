@@ -1,0 +1,47 @@
+#pragma once
+
+// The command groups of `vouch`. Each add_* function registers its subcommands on `app`;
+// a subcommand's callback runs the command and stores its outcome in `result`.
+//
+// Texts follow the notary 0.7 CLI (cmd/notary/{tuf,keys,delegations}.go), so that scripts
+// written for notary keep working: the same success lines on stdout, the same tables. Errors
+// go to stderr as "* fatal: <message>" (notary prints them on stdout; vouch keeps stdout for
+// data, which matters for `verify`).
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "client/cli/context.h"
+#include "common/result.h"
+
+namespace vouch::cli {
+
+// notary's help text for -p/--publish.
+inline constexpr const char* kAutoPublishHelp =
+    "Automatically attempt to publish after staging the change. Will also publish existing "
+    "staged changes.";
+
+// Runs `fn` as the subcommand's action: logging is set up from the global flags first, and the
+// returned Status becomes the command's outcome.
+void on_run(CLI::App* command, Context& ctx, Status& result, std::function<Status()> fn);
+
+// Adds `--output table|json` to a read command, storing the choice in `*format`.
+void add_output_option(CLI::App* command, std::string* format);
+
+// notary's commands on one trusted collection: init, add, addhash, remove, list, lookup,
+// publish, status, reset, verify, witness, delete.
+void add_tuf_commands(CLI::App& app, Context& ctx, Status& result);
+// key list|generate|rotate|import|export|remove|passwd.
+void add_key_commands(CLI::App& app, Context& ctx, Status& result);
+// delegation add|remove|list|purge.
+void add_delegation_commands(CLI::App& app, Context& ctx, Status& result);
+// vouch's own: sign (stage, sign into the right role, publish; idempotent) and inspect.
+void add_trust_commands(CLI::App& app, Context& ctx, Status& result);
+// verify-image: the admission decision for one image under a vouch-verifier policy.
+void add_verify_image_command(CLI::App& app, Context& ctx, Status& result);
+
+}  // namespace vouch::cli

@@ -590,12 +590,51 @@ bool is_wildcard_delegation(std::string_view role) {
   return parent == tuf::kTargetsRole || tuf::is_delegation_role(parent);
 }
 
+namespace {
+
+bool has_control_byte(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+}
+
+// Every string of a JSON document, keys included (json::Value converts implicitly from a
+// string, hence its own name).
+bool json_has_control_byte(const json::Value& v) {
+  if (v.is_string()) return has_control_byte(std::string_view(v.as_string()));
+  if (v.is_array()) {
+    return std::any_of(v.as_array().begin(), v.as_array().end(),
+                       [](const json::Value& e) { return json_has_control_byte(e); });
+  }
+  if (v.is_object()) {
+    for (const auto& [key, member] : v.as_object()) {
+      if (has_control_byte(std::string_view(key)) || json_has_control_byte(member)) return true;
+    }
+  }
+  return false;
+}
+
+// Metadata carries strings in Notary's canonical JSON, which writes every byte but '"' and
+// '\' raw; a control byte (U+0000..U+001F) would make the uploaded file invalid JSON, which
+// every server refuses (and notary 0.7 fails to marshal). Refused when staging, so that such
+// a change never sits in the changelist blocking every later publish.
+Status check_no_control_bytes(std::string_view what, bool found) {
+  if (!found) return {};
+  return malformed(std::string(what) + " contains a control character (U+0000..U+001F), "
+                   "which Notary's metadata cannot carry");
+}
+
+}  // namespace
+
 Result<Change> add_target_change(std::string_view role, std::string_view name,
                                  const tuf::FileMeta& meta) {
   if (meta.hashes.empty()) {
     return make_error(Reason::kMalformed,
                       "no hashes specified for target \"" + std::string(name) + "\"");
   }
+  VOUCH_RETURN_IF_ERROR(check_no_control_bytes("the target name", has_control_byte(name)));
+  VOUCH_RETURN_IF_ERROR(check_no_control_bytes(
+      "the custom data of target \"" + std::string(name) + "\"",
+      meta.custom.has_value() && json_has_control_byte(*meta.custom)));
   VOUCH_RETURN_IF_ERROR(check_target_scope(role));
   VOUCH_ASSIGN_OR_RETURN(Bytes data, encode_target_payload(meta));
   return Change{std::string(kActionCreate), std::string(role), std::string(kTypeTarget),
@@ -625,6 +664,10 @@ Result<Change> add_delegation_keys_change(std::string_view role,
 Result<Change> add_delegation_paths_change(std::string_view role,
                                            std::vector<std::string> paths) {
   VOUCH_RETURN_IF_ERROR(check_delegation_name(role));
+  for (const auto& path : paths) {
+    VOUCH_RETURN_IF_ERROR(
+        check_no_control_bytes("a delegation path", has_control_byte(std::string_view(path))));
+  }
   DelegationPayload p;
   p.add_paths = std::move(paths);
   return delegation_change(kActionCreate, role, p);

@@ -130,7 +130,10 @@ bool is_wildcard_delegation(std::string_view role);
 
 // `add`: target `name` with `meta` into `role` ("targets", a delegation or a wildcard, as
 // Notary's addChange allows). `meta` must have at least one hash (Notary: "no hashes
-// specified for target").
+// specified for target"). A control byte (U+0000..U+001F) in the name or in any string of
+// the custom data is kMalformed: canonical JSON writes it raw, so no valid metadata file could
+// hold it (notary 0.7 stages it and then fails every publish; vouch-server would refuse the
+// upload as malformed JSON). The same holds for delegation paths.
 Result<Change> add_target_change(std::string_view role, std::string_view name,
                                  const tuf::FileMeta& meta);
 // `remove`: target `name` from `role` (same role rule).

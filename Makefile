@@ -6,7 +6,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build build-release test test-sanitize run demo bench fuzz clean fixtures
+.PHONY: deps configure build build-release test test-sanitize run demo bench bench-quick bench-micro bench-deps fuzz clean fixtures
 
 deps:
 	@scripts/install-deps.sh
@@ -30,8 +30,22 @@ run: build-release
 demo: build-release
 	@scripts/demo.sh build-release
 
-bench: build-release
+# The side-by-side suite against the real Notary (bench/suite.py): one table of medians,
+# ratios and goals, also written to bench/results/. bench-quick (or BENCH_QUICK=1): a few
+# minutes, for development; bench-micro: the single-component benchmarks (scripts/bench.sh).
+BENCH_FLAGS ?=
+BENCH_QUICK ?=
+bench: bench-deps build-release
+	@python3 bench/suite.py --build-dir build-release $(if $(filter 1,$(BENCH_QUICK)),--quick) $(BENCH_FLAGS)
+
+bench-quick: bench-deps build-release
+	@python3 bench/suite.py --build-dir build-release --quick $(BENCH_FLAGS)
+
+bench-micro: build-release
 	@scripts/bench.sh build-release
+
+bench-deps:
+	@scripts/install-deps.sh --bench
 
 # The same tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-sanitize: deps

@@ -14,7 +14,12 @@
 // audit line; notary-signer at level info) so that they do comparable work.
 //
 // Usage: bench_signer [--seconds 3] [--rounds 3] [--inflight 16] [--content 512]
-//                     [--vouch-signer PATH] [--notary-signer PATH|none]
+//                     [--vouch-signer PATH] [--notary-signer PATH|none] [--json PATH]
+//
+// --json PATH also writes every run (not only the medians) as JSON, for bench/suite.py:
+//   {"inflight": N, "seconds": S, "rounds": R, "content": BYTES, "runs": [{"signer": NAME,
+//    "algo": "ecdsa"|"ed25519", "round": I, "ops_per_s": X, "server_cpu_us_per_op": Y,
+//    "client_cpu_us_per_op": Z, "errors": E}, ...]}
 
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
@@ -51,6 +56,7 @@ struct Options {
   std::size_t content = 512;
   std::string vouch_signer = VOUCH_SIGNER_BIN;
   std::string notary_signer = "/usr/bin/notary-signer";
+  std::string json;
 };
 
 double cpu_seconds_of(pid_t pid) {
@@ -249,11 +255,13 @@ int main(int argc, char** argv) {
       opt.vouch_signer = next();
     else if (a == "--notary-signer")
       opt.notary_signer = next();
+    else if (a == "--json")
+      opt.json = next();
     else {
       std::fprintf(
           stderr,
           "usage: bench_signer [--seconds S] [--rounds N] [--inflight N] [--content BYTES]\n"
-          "                    [--vouch-signer PATH] [--notary-signer PATH|none]\n");
+          "                    [--vouch-signer PATH] [--notary-signer PATH|none] [--json PATH]\n");
       return 2;
     }
   }
@@ -328,6 +336,7 @@ int main(int argc, char** argv) {
     std::vector<double> raw1, rawn, raw_cpu;
   };
   std::map<KeyType, Row> rows;
+  std::string runs_json;  // the "runs" array of --json
   for (int round = 0; round < opt.rounds; ++round) {
     for (KeyType type : {KeyType::kEcdsa, KeyType::kEd25519}) {
       Row& row = rows[type];
@@ -343,6 +352,15 @@ int main(int argc, char** argv) {
         row.ops[t.name].push_back(r.ops_per_s);
         row.server_cpu[t.name].push_back(r.server_cpu_us_per_op);
         row.client_cpu[t.name].push_back(r.client_cpu_us_per_op);
+        char entry[320];
+        std::snprintf(entry, sizeof entry,
+                      "%s\n  {\"signer\": \"%s\", \"algo\": \"%s\", \"round\": %d, "
+                      "\"ops_per_s\": %.1f, \"server_cpu_us_per_op\": %.2f, "
+                      "\"client_cpu_us_per_op\": %.2f, \"errors\": %ld}",
+                      runs_json.empty() ? "" : ",", t.name.c_str(),
+                      std::string(keys::to_string(type)).c_str(), round + 1, r.ops_per_s,
+                      r.server_cpu_us_per_op, r.client_cpu_us_per_op, r.errors);
+        runs_json += entry;
         std::printf("  round %d %-7s %-13s %9.0f ops/s  server %6.1f us/op  client %6.1f us/op\n",
                     round + 1, std::string(keys::to_string(type)).c_str(), t.name.c_str(),
                     r.ops_per_s, r.server_cpu_us_per_op, r.client_cpu_us_per_op);
@@ -378,6 +396,15 @@ int main(int argc, char** argv) {
       "\nvouch/raw: gRPC+mTLS Sign rate as a share of the library's signing rate on all cores\n"
       "(client and server share the machine). us/op: server CPU per Sign. cpu n/v: notary-\n"
       "signer's CPU per Sign over vouch-signer's (> 1: vouch-signer is cheaper).\n");
+
+  if (!opt.json.empty()) {
+    char head[160];
+    std::snprintf(head, sizeof head,
+                  "{\"inflight\": %d, \"seconds\": %.2f, \"rounds\": %d, \"content\": %zu, "
+                  "\"runs\": [",
+                  opt.inflight, opt.seconds, opt.rounds, opt.content);
+    write_file(opt.json, std::string(head) + runs_json + "\n]}\n", 0644);
+  }
 
   for (Target& t : targets) {
     t.stub.reset();

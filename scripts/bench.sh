@@ -2,8 +2,19 @@
 # `make bench`: runs the benchmarks built under bench/ (Release). Each prints its own table;
 # those that can start the real Notary daemons compare side by side. Nothing here asserts a
 # timing. The full side-by-side suite against notary-server is issue 7.
+#
+#   scripts/bench.sh [BUILD_DIR] [--quick]      (BENCH_QUICK=1 make bench: the same as --quick)
+#
+# --quick runs bench_client (the vouch CLI vs the notary CLI) in its short mode.
 set -euo pipefail
-build_dir=${1:-build-release}
+build_dir=build-release
+quick=${BENCH_QUICK:-0}
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=1 ;;
+    *) build_dir=$arg ;;
+  esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 for b in bench_canonical_json bench_tuf bench_validate bench_store bench_http bench_signer; do
   exe="$root/$build_dir/bench/$b"
@@ -12,3 +23,14 @@ for b in bench_canonical_json bench_tuf bench_validate bench_store bench_http be
   "$exe"
   echo
 done
+# The client benchmark is a script driving the built `vouch` and `vouch-server` and the notary
+# CLI; it says so and skips when notary is not installed.
+if [ -x "$root/$build_dir/client/vouch" ] && [ -x "$root/$build_dir/server/vouch-server" ]; then
+  echo "=== bench_client"
+  if [ "$quick" = 1 ]; then
+    "$root/bench/bench_client.sh" --quick "$build_dir"
+  else
+    "$root/bench/bench_client.sh" "$build_dir"
+  fi
+  echo
+fi

@@ -29,10 +29,13 @@ packages=(
 # PATH will do; only when there is none, Debian's docker.io.
 command -v docker >/dev/null 2>&1 || packages+=(docker.io)
 
-# Optional groups: --fuzz adds clang and libFuzzer for the fuzz targets (make fuzz).
+# Optional groups: --fuzz adds clang and libFuzzer for the fuzz targets (make fuzz); --bench
+# adds the HTTP load generator and the static-file baseline of the side-by-side suite
+# (make bench, bench/suite.py).
 for arg in "$@"; do
   case "$arg" in
     --fuzz) packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev) ;;
+    --bench) packages+=(wrk nginx-light) ;;
     *) echo "install-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -826,6 +826,14 @@ std::string_view pem_header(const PemBlock& block, std::string_view name) {
   return {};
 }
 
+Result<PublicKey> parse_public_key_pem(std::string_view text) {
+  VOUCH_ASSIGN_OR_RETURN(PemBlock block, parse_pem_block(text));
+  if (block.type == "CERTIFICATE") return PublicKey::from_pem(text);
+  if (block.type == "PUBLIC KEY") return PublicKey::from_spki_der(block.body.span());
+  return make_error(Reason::kMalformed,
+                    "expected a CERTIFICATE or PUBLIC KEY block, found " + block.type);
+}
+
 Result<SecretBytes> argon2id_derive(const SecretString& passphrase, ByteSpan salt,
                                     const Argon2Params& params, std::size_t out_len) {
   if (params.iterations < 1 || params.parallelism < 1 ||

@@ -85,6 +85,7 @@
 #include "common/encoding.h"
 #include "common/result.h"
 #include "keys/private_key.h"
+#include "keys/public_key.h"
 #include "keys/secret.h"
 
 namespace vouch::keys {
@@ -200,6 +201,12 @@ Result<PemBlock> parse_pem_block(std::string_view text);
 
 // The value of header `name` in `block`, or empty if absent.
 std::string_view pem_header(const PemBlock& block, std::string_view name);
+
+// A public key as people hand one over (`delegation add`, `docker trust signer add`, a
+// verifier policy): the first PEM block of `text`, either a "PUBLIC KEY" (RFC 1421 headers
+// such as the "role:" that `notary key generate -o` and `docker trust key generate` write are
+// ignored) or a "CERTIFICATE" (PublicKey::from_pem). Any other block type is kMalformed.
+Result<PublicKey> parse_public_key_pem(std::string_view text);
 
 // Argon2id (RFC 9106, version 0x13) via Botan: `out_len` bytes from passphrase and salt.
 // Parameters are NOT checked against KdfLimits here (callers do); Argon2's own minimums

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "keys/crypto.h"
+#include "keys/key_file.h"
 #include "tuf/metadata.h"
 
 namespace vouch::verifier {
@@ -54,42 +55,6 @@ bool is_lower_hex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
-}
-
-// "role: alice" style RFC 1421 headers, as `docker trust key generate` writes into NAME.pub,
-// are dropped: keys::PublicKey::from_pem takes bare blocks only, and the header carries no key
-// material.
-std::string strip_pem_headers(std::string_view pem) {
-  std::string out;
-  bool after_begin = false;
-  bool in_headers = false;
-  std::size_t pos = 0;
-  while (pos < pem.size()) {
-    std::size_t end = pem.find('\n', pos);
-    if (end == std::string_view::npos) end = pem.size();
-    std::string_view line = pem.substr(pos, end - pos);
-    const std::string_view raw = pem.substr(pos, std::min(end + 1, pem.size()) - pos);
-    pos = end + 1;
-    std::string_view trimmed = line;
-    if (!trimmed.empty() && trimmed.back() == '\r') trimmed.remove_suffix(1);
-    if (after_begin) {
-      after_begin = false;
-      in_headers = trimmed.find(':') != std::string_view::npos;
-    }
-    if (in_headers) {
-      // RFC 1421 ends headers with a blank line; some writers omit it. Base64 never holds
-      // ':', so the first line without one is key material either way.
-      if (trimmed.empty()) {
-        in_headers = false;
-        continue;
-      }
-      if (trimmed.find(':') != std::string_view::npos) continue;
-      in_headers = false;
-    }
-    if (trimmed.starts_with("-----BEGIN ")) after_begin = true;
-    out += raw;
-  }
-  return out;
 }
 
 // Splits a PEM bundle into its CERTIFICATE blocks. Anything but whitespace outside the
@@ -436,7 +401,7 @@ class PolicyBuilder {
         ok = false;
         continue;
       }
-      auto key = keys::PublicKey::from_pem(strip_pem_headers(kv.as_string()));
+      auto key = keys::parse_public_key_pem(kv.as_string());
       if (!key) {
         problem(kpath, key.error().reason,
                 "not a usable PEM public key or certificate: " + key.error().message);

@@ -52,19 +52,7 @@ Result<keys::PublicKey> read_public_key(const std::string& path) {
     }
     return make_error(Reason::kIo, "unable to read public key from file: " + path);
   }
-  auto block = keys::parse_pem_block(*text);
-  if (!block.ok()) {
-    return block.error().wrap("unable to parse valid public key certificate from PEM file " + path);
-  }
-  Result<keys::PublicKey> key = make_error(Reason::kMalformed, "");
-  if (block->type == "CERTIFICATE") {
-    key = keys::PublicKey::from_pem(*text);
-  } else if (block->type == "PUBLIC KEY") {
-    key = keys::PublicKey::from_spki_der(block->body.span());
-  } else {
-    key = make_error(Reason::kMalformed, "expected a CERTIFICATE or PUBLIC KEY block, found " +
-                                             block->type);
-  }
+  auto key = keys::parse_public_key_pem(*text);
   if (!key.ok()) {
     return key.error().wrap("unable to parse valid public key certificate from PEM file " + path);
   }

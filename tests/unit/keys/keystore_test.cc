@@ -366,6 +366,39 @@ TEST_CASE("argon2id_derive matches the reference implementation") {
         Reason::kMalformed);
 }
 
+TEST_CASE("parse_public_key_pem: public keys with or without headers, certificates, and others") {
+  auto priv = PrivateKey::generate(KeyType::kEcdsa);
+  REQUIRE(priv.ok());
+  const PublicKey pub = priv->public_key();
+  const std::string b64 = base64_encode(pub.spki_der());
+  const std::string bare = "-----BEGIN PUBLIC KEY-----\n" + b64 + "\n-----END PUBLIC KEY-----\n";
+  // As notary and docker write NAME.pub (blank line after the header), and without the blank
+  // line.
+  const std::string headed =
+      "-----BEGIN PUBLIC KEY-----\nrole: alice\n\n" + b64 + "\n-----END PUBLIC KEY-----\n";
+  const std::string tight =
+      "-----BEGIN PUBLIC KEY-----\nrole: alice\n" + b64 + "\n-----END PUBLIC KEY-----\n";
+  for (const std::string& text : {bare, headed, tight}) {
+    auto key = parse_public_key_pem(text);
+    REQUIRE_MESSAGE(key.ok(), key.error().message);
+    CHECK(key->id() == pub.id());
+  }
+  const auto now = std::chrono::time_point_cast<std::chrono::microseconds>(
+      std::chrono::system_clock::now());
+  auto cert = make_root_certificate(*priv, "example.com/app", now, now + std::chrono::hours(24));
+  REQUIRE(cert.ok());
+  auto from_cert = parse_public_key_pem(cert->pem());
+  REQUIRE(from_cert.ok());
+  CHECK(from_cert->certificate() != nullptr);
+  CHECK(from_cert->canonical_id() == pub.id());
+
+  auto wrong = parse_public_key_pem("-----BEGIN EC PRIVATE KEY-----\n" + b64 +
+                                    "\n-----END EC PRIVATE KEY-----\n");
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().reason == Reason::kMalformed);
+  CHECK_FALSE(parse_public_key_pem("not pem").ok());
+}
+
 TEST_CASE("parse_pem_block: headers, line endings, limits") {
   const std::string body = base64_encode(as_bytes("hello world"));
   SUBCASE("headers in order, CRLF, leading text") {

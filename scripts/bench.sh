@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: runs the benchmarks built under bench/ (Release). Each prints its own table;
-# those that can start the real Notary daemons compare side by side. Nothing here asserts a
-# timing. The full side-by-side suite against notary-server is issue 7.
+# `make bench-micro`: runs the single-component benchmarks built under bench/ (Release), then
+# the client workload (bench/bench_client.sh). Each prints its own table. Nothing here asserts
+# a timing. `make bench` runs the side-by-side suite (bench/suite.py) instead.
 #
 #   scripts/bench.sh [BUILD_DIR] [--quick]      (BENCH_QUICK=1 make bench: the same as --quick)
 #

@@ -213,21 +213,9 @@ Result<std::vector<std::string>> string_list_member(const json::Object& obj,
 }
 
 Result<keys::PublicKey> parse_payload_key(const json::Value& v) {
-  if (!v.is_object()) return malformed("delegation payload: a key must be an object");
-  const auto& obj = v.as_object();
-  VOUCH_ASSIGN_OR_RETURN(std::string keytype, string_member(obj, "keytype", "key"));
-  const json::Value* keyval = obj.find("keyval");
-  if (keyval == nullptr || !keyval->is_object()) {
-    return malformed("delegation payload: a key needs a \"keyval\" object");
-  }
-  const auto& kv = keyval->as_object();
-  if (const json::Value* priv = kv.find("private"); priv != nullptr && !priv->is_null()) {
-    return malformed("delegation payload: a key carries private material");
-  }
-  VOUCH_ASSIGN_OR_RETURN(std::string pub, string_member(kv, "public", "keyval"));
-  VOUCH_ASSIGN_OR_RETURN(keys::KeyType type, keys::parse_key_type(keytype));
-  VOUCH_ASSIGN_OR_RETURN(Bytes public_bytes, base64_decode(pub));
-  return keys::PublicKey::from_tuf(type, public_bytes);
+  auto key = tuf::parse_key(v);
+  if (!key) return std::move(key).error().wrap("delegation payload");
+  return key;
 }
 
 json::ParseLimits payload_limits(std::size_t max_bytes) {
@@ -473,26 +461,11 @@ Result<Bytes> encode_target_payload(const tuf::FileMeta& meta) {
 Result<tuf::FileMeta> parse_target_payload(ByteSpan data) {
   VOUCH_ASSIGN_OR_RETURN(json::Value doc,
                          json::parse(as_string_view(data), payload_limits(data.size())));
-  if (!doc.is_object()) return malformed("target payload: must be a JSON object");
-  const auto& obj = doc.as_object();
-  tuf::FileMeta meta;
-  const json::Value* length = obj.find("length");
-  if (length == nullptr || !length->is_int() || length->as_int() < 0) {
-    return malformed("target payload: \"length\" must be an integer >= 0");
-  }
-  meta.length = length->as_int();
-  const json::Value* hashes = obj.find("hashes");
-  if (hashes == nullptr || !hashes->is_object() || hashes->as_object().empty()) {
+  VOUCH_ASSIGN_OR_RETURN(tuf::FileMeta meta, tuf::parse_file_meta(doc, "target payload"));
+  // Stricter than Notary's Unmarshal, which would default them: a target without a hash is
+  // one no client can verify.
+  if (meta.hashes.empty()) {
     return malformed("target payload: \"hashes\" must be an object with at least one hash");
-  }
-  for (const auto& [name, value] : hashes->as_object()) {
-    if (!value.is_string()) return malformed("target payload: hashes must be base64 strings");
-    auto digest = base64_decode(value.as_string());
-    if (!digest) return std::move(digest).error().wrap("target payload: hash " + name);
-    meta.hashes.emplace(name, std::move(digest).value());
-  }
-  if (const json::Value* custom = obj.find("custom"); custom != nullptr && !custom->is_null()) {
-    meta.custom = *custom;
   }
   return meta;
 }

@@ -67,6 +67,8 @@ Result<std::vector<std::string>> string_array(const json::Value& v, std::string_
   return out;
 }
 
+}  // namespace
+
 Result<keys::PublicKey> parse_key(const json::Value& v) {
   if (!v.is_object()) return malformed("key must be an object");
   const auto& obj = v.as_object();
@@ -81,6 +83,8 @@ Result<keys::PublicKey> parse_key(const json::Value& v) {
   VOUCH_ASSIGN_OR_RETURN(Bytes public_bytes, base64_decode(pub->as_string()));
   return keys::PublicKey::from_tuf(type, public_bytes);
 }
+
+namespace {
 
 Result<KeyMap> parse_keys(const json::Object& obj, std::size_t max) {
   if (obj.size() > max) return make_error(Reason::kTooLarge, "too many keys");
@@ -98,7 +102,9 @@ Result<KeyMap> parse_keys(const json::Object& obj, std::size_t max) {
   return out;
 }
 
-Result<Hashes> parse_hashes(const json::Object& obj) {
+}  // namespace
+
+static Result<Hashes> parse_hashes(const json::Object& obj) {
   Hashes out;
   for (const auto& [name, value] : obj) {
     if (!value.is_string()) return malformed("hashes: values must be base64 strings");
@@ -122,6 +128,8 @@ Result<FileMeta> parse_file_meta(const json::Value& v, std::string_view where) {
   }
   return meta;
 }
+
+namespace {
 
 Result<std::map<std::string, FileMeta, std::less<>>> parse_meta_map(const json::Object& obj,
                                                                      std::string_view where,

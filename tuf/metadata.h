@@ -184,6 +184,13 @@ struct Header {
 };
 Result<Header> parse_header(std::string_view bytes, const json::ParseLimits& limits = {});
 
+// The pieces that metadata files and other Notary documents (the changelist's payloads)
+// share, parsed as the metadata parsers parse them: a key object {"keytype", "keyval":
+// {"public", "private": null}} (a non-null "private" is kMalformed), and a file meta
+// {"length" >= 0, "hashes": {name: base64}, "custom"?}. `where` names the object in errors.
+Result<keys::PublicKey> parse_key(const json::Value& v);
+Result<FileMeta> parse_file_meta(const json::Value& v, std::string_view where);
+
 // The "signed" object of each role as JSON, in the exact shape Notary writes.
 json::Value to_json(const Root& root);
 json::Value to_json(const Targets& targets);

@@ -253,7 +253,7 @@ for entry in "${urls[@]}"; do
   done
 done
 cat <<'EOF'
-vouch:    the vouch CLI with its own keys (vouch's key files, Argon2id m=64 MiB t=3 per key)
+vouch:    the vouch CLI with its own keys (vouch's key files, Argon2id m=19 MiB t=2 per key)
 vouch-nk: the vouch CLI with key files notary made (PBKDF2-SHA1 x 2,048), as in a trust
           directory shared with notary: the same work as vouch minus the key derivation cost
 notary:   the notary 0.7 CLI (its own key files, PBKDF2-SHA1 x 2,048)

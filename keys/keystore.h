@@ -74,7 +74,7 @@ struct KeyListing {
 };
 
 struct KeyStoreOptions {
-  // Format and cost of files that add() writes (default: vouch format, Argon2id 64 MiB).
+  // Format and cost of files that add() writes (default: vouch format, Argon2id 19 MiB, t=2).
   // The notary CLI silently skips vouch-format files (`notary key list` does not show them;
   // checked with notary 0.7), so for a trust directory that the notary CLI must also use,
   // choose KeyFileFormat::kNotary (PBKDF2-HMAC-SHA1, 1,000,000 rounds by default, which

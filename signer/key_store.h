@@ -81,8 +81,8 @@ struct KeyStoreOptions {
   std::string default_alias;
   AliasPassphraseLookup passphrases;
   // Argon2id costs of the KEK derivation, used only when the database is created (they are
-  // then stored in it). Default: m = 64 MiB, t = 3, p = 1 (~0.3 s per alias at start).
-  keys::Argon2Params kdf;
+  // then stored in it). Default: m = 64 MiB, t = 3, p = 1 (~0.4 s per alias at start).
+  keys::Argon2Params kdf = keys::kArgon2StartupParams;
   // Most decrypted keys held in memory (>= 1). Default 1024.
   std::size_t cache_capacity = 1024;
   // A key's last-use time is written when it was never used, or when the stored time is

@@ -55,7 +55,7 @@ struct Config {
   std::string passphrase_dir;
   std::size_t key_cache_size = 1024;
   std::size_t max_content_bytes = signer::kDefaultMaxContentBytes;
-  keys::Argon2Params kdf;
+  keys::Argon2Params kdf = keys::kArgon2StartupParams;
   std::string log_level = "info";
   std::string log_format = "text";
   std::string ready_file;

@@ -576,7 +576,7 @@ TEST_CASE("vouch format: cost caps are enforced before deriving") {
         Reason::kMalformed);
 }
 
-// A vouch file written at the default cost (Argon2id m=64 MiB, t=3, p=1) by this code, kept to
+// A vouch file written at the former default cost (Argon2id m=64 MiB, t=3, p=1), kept to
 // pin the format: every later version must still read it. Checked independently when it was
 // made: the reference `argon2` CLI derived the key from the salt header, and Python's
 // cryptography (AES-GCM, AAD built from the spec in key_file.h) decrypted the body to a
@@ -602,14 +602,7 @@ constexpr std::string_view kPinnedVouchFile =
 constexpr std::string_view kPinnedVouchKeyId =
     "9b21acc18fb906159997d8f403c4d4e81a90822a60242416b5d8d70db0479692";
 
-TEST_CASE("vouch format: a file at the default cost (Argon2id 64 MiB, t=3) still reads") {
-  const WriteOptions defaults;
-  CHECK(defaults.format == KeyFileFormat::kVouch);
-  CHECK(defaults.argon2.memory_kib == 65536U);
-  CHECK(defaults.argon2.iterations == 3U);
-  CHECK(defaults.argon2.parallelism == 1U);
-  CHECK(defaults.pbkdf2_iterations == 1'000'000U);
-
+TEST_CASE("vouch format: files at the former default cost (Argon2id 64 MiB, t=3) still read") {
   const auto start = std::chrono::steady_clock::now();
   auto d = decrypt_key_file(kPinnedVouchFile, pass("pinned vouch test passphrase"));
   REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error().message));
@@ -619,7 +612,35 @@ TEST_CASE("vouch format: a file at the default cost (Argon2id 64 MiB, t=3) still
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start)
                       .count();
+  MESSAGE("Argon2id m=64 MiB t=3, one decryption: " << ms << " ms");
+}
+
+TEST_CASE("vouch format: the default cost is OWASP's Argon2id setting, written in the headers") {
+  const WriteOptions defaults;
+  CHECK(defaults.format == KeyFileFormat::kVouch);
+  CHECK(defaults.argon2.memory_kib == 19456U);
+  CHECK(defaults.argon2.iterations == 2U);
+  CHECK(defaults.argon2.parallelism == 1U);
+  CHECK(defaults.pbkdf2_iterations == 1'000'000U);
+  CHECK(kArgon2StartupParams.memory_kib == 65536U);
+  CHECK(kArgon2StartupParams.iterations == 3U);
+
+  auto key = PrivateKey::generate(KeyType::kEcdsa);
+  REQUIRE(key.ok());
+  auto file = encrypt_key_file(*key, "targets", "example.com/app", pass("default cost"));
+  REQUIRE(file.ok());
+  const std::string_view text(*file);
+  CHECK(text.find("\nkdf-memory-kib: 19456\nkdf-iterations: 2\nkdf-parallelism: 1\n") !=
+        std::string_view::npos);
+  const auto start = std::chrono::steady_clock::now();
+  auto d = decrypt_key_file(text, pass("default cost"));
+  REQUIRE_MESSAGE(d.ok(), (d.ok() ? "" : d.error().message));
+  CHECK(d->key.public_key().id() == key->public_key().id());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
   MESSAGE("Argon2id at the default cost, one decryption: " << ms << " ms");
+  CHECK(reason_of(decrypt_key_file(text, pass("wrong"))) == Reason::kBadPassphrase);
 }
 
 TEST_CASE("encrypt_key_file: argument checks") {

@@ -21,22 +21,25 @@ bool is_server_role(std::string_view role) {
   return role == tuf::kTimestampRole || role == tuf::kSnapshotRole;
 }
 
-// The store's view of a GUN, as the validator reads it.
-class StoreState final : public tuf::RepoState {
+// The validator's view of a GUN: the current files as GETs serve them (cached, and kept in
+// step with the store under the GUN lock the publish holds), read from the store only on a
+// miss. The cache also spares the copy: a 2 MB targets.json is compared by version and hash,
+// never re-read from RocksDB.
+class CurrentState final : public tuf::RepoState {
  public:
-  StoreState(MetaStore& store, std::string_view gun) : store_(store), gun_(gun) {}
+  using Lookup = std::function<Result<std::shared_ptr<const ServedFile>>(std::string_view)>;
+  explicit CurrentState(Lookup lookup) : lookup_(std::move(lookup)) {}
   Result<std::optional<tuf::StoredRole>> current(std::string_view role) const override {
-    auto f = store_.get_current(gun_, role);
+    auto f = lookup_(role);
     if (!f) {
       if (f.error().reason == Reason::kNotFound) return std::optional<tuf::StoredRole>();
       return std::move(f).error();
     }
-    return std::optional<tuf::StoredRole>(tuf::StoredRole{f->version, std::move(f->bytes)});
+    return std::optional<tuf::StoredRole>(tuf::StoredRole{(*f)->version, (*f)->bytes});
   }
 
  private:
-  MetaStore& store_;
-  std::string gun_;
+  Lookup lookup_;
 };
 
 // Expiry of a timestamp or snapshot file; TimePoint::max() for other roles.
@@ -140,7 +143,10 @@ Status Repository::store_files(std::string_view gun, const std::vector<tuf::Role
 Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart> parts) {
   std::lock_guard lock(gun_lock(gun));
   const TimePoint now = clock_.now();
-  StoreState state(store_, gun);
+  CurrentState state([&](std::string_view role) -> Result<std::shared_ptr<const ServedFile>> {
+    if (auto cached = cache_get(gun, role)) return cached;
+    return load_current(gun, role);
+  });
   tuf::ValidationOptions options;
   options.gun = std::string(gun);
   options.now = now;

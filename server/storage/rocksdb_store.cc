@@ -458,6 +458,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const RocksDbStoreOptio
   o.paranoid_checks = options.paranoid_checks;
   o.max_open_files = options.max_open_files;
   o.keep_log_file_num = options.keep_log_file_num;
+  o.write_buffer_size = options.write_buffer_bytes;
   // A torn tail of the log (a crash mid-write) is dropped; everything before it is kept. Each
   // batch is one log record, so recovery never yields part of a batch.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
@@ -606,6 +607,9 @@ Result<StoredFile> RocksDbStore::get_current(std::string_view gun, std::string_v
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
+  // The repository caches current files above the store; keeping their blocks in the block
+  // cache as well would hold every current file twice.
+  ro.fill_cache = false;
   std::string value;
   const std::string key = role_key(kTagCurrent, gun, role);
   rocksdb::Status s = db_->Get(ro, key, &value);

@@ -97,6 +97,12 @@ struct RocksDbStoreOptions {
   // cached above the store (DESIGN "Read"), so this mostly serves by-version lookups.
   std::size_t block_cache_bytes = std::size_t{64} << 20;
 
+  // RocksDB's write_buffer_size: how much is written before a memtable is flushed to an SST
+  // file. Memtables hold every written byte until then, so this bounds the memory that
+  // publishing adds (RocksDB's default, 64 MiB, let ~30 publishes of a 2 MB targets.json sit
+  // in memory). Default 8 MiB.
+  std::size_t write_buffer_bytes = std::size_t{8} << 20;
+
   // Re-hash every file read and compare with its stored SHA-256 (kDataLoss on mismatch).
   // Default false: RocksDB already checksums every block it reads, and reads are cached above
   // the store; turn on to scrub, or when the disk is not trusted.

@@ -236,8 +236,10 @@ Result<Targets> targets_from(const json::Object& s, const MetadataLimits& limits
     const auto& dobj = d->as_object();
     VOUCH_ASSIGN_OR_RETURN(const json::Object* keys, object_field(dobj, "keys", "delegations"));
     VOUCH_ASSIGN_OR_RETURN(t.delegations.keys, parse_keys(*keys, limits.max_keys));
-    VOUCH_ASSIGN_OR_RETURN(const json::Value* roles,
-                           field(dobj, "roles", json::Type::kArray, "delegations"));
+    // Notary (Go) writes a nil slice as null: "roles": null and "keyids": null mean none.
+    const json::Value* roles = dobj.find("roles");
+    if (roles != nullptr && roles->is_null()) return t;
+    VOUCH_ASSIGN_OR_RETURN(roles, field(dobj, "roles", json::Type::kArray, "delegations"));
     if (roles->as_array().size() > limits.max_delegations) {
       return make_error(Reason::kTooLarge, "delegations: too many roles");
     }
@@ -258,7 +260,10 @@ Result<Targets> targets_from(const json::Object& s, const MetadataLimits& limits
       }
       const json::Value* keyids = ro.find("keyids");
       if (keyids == nullptr) return malformed("delegation " + role.name + ": missing keyids");
-      VOUCH_ASSIGN_OR_RETURN(role.keyids, string_array(*keyids, "keyids", limits.max_keys));
+      // null: notary 0.7 writes it once `delegation remove` took the role's last key.
+      if (!keyids->is_null()) {
+        VOUCH_ASSIGN_OR_RETURN(role.keyids, string_array(*keyids, "keyids", limits.max_keys));
+      }
       VOUCH_ASSIGN_OR_RETURN(role.threshold, threshold_field(ro, "delegation"));
       if (const json::Value* paths = ro.find("paths"); paths != nullptr && !paths->is_null()) {
         VOUCH_ASSIGN_OR_RETURN(role.paths, string_array(*paths, "paths", limits.max_paths));

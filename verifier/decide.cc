@@ -130,9 +130,20 @@ std::vector<RoleIssue> role_issues(const TrustedSet& set, const Rule& rule, cons
       out.push_back({role, error.reason, error.message});
     }
   }
-  // Roles the rule names that did not load, and not because they failed.
+  // Roles the rule names that cannot sign the reference, and not because they failed: not
+  // delegated, not loaded, or delegated with paths that do not cover the tag.
   for (const std::string& role : rule.require.roles) {
-    if (set.targets(role) != nullptr || set.failed_roles().count(role) != 0) continue;
+    if (set.failed_roles().count(role) != 0) continue;
+    if (set.targets(role) != nullptr) {
+      // Loaded (the trust data also serves other references) although its delegated paths do
+      // not cover the tag: the same issue as when it was left unloaded for that reason.
+      if (!may_list(set, role, image)) {
+        out.push_back(
+            {role, Reason::kBadPath,
+             role + " may not sign " + subject(image) + " (its delegated paths do not cover it)"});
+      }
+      continue;
+    }
     const std::string parent(tuf::parent_role(role));
     if (set.targets(parent) == nullptr) {
       // An ancestor's failure is reported above; otherwise the chain is simply absent.

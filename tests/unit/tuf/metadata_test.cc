@@ -273,5 +273,36 @@ TEST_CASE("delegated targets: parsed, listed and verified against the parent's k
   CHECK(key.type() == keys::KeyType::kEcdsa);
 }
 
+TEST_CASE("delegations: null keyids and roles (Go's nil slices, as notary 0.7 writes them)") {
+  // `notary delegation remove <gun> targets/carol <its last key>` publishes "keyids": null.
+  const std::string text =
+      R"({"signed":{"_type":"Targets","delegations":{"keys":{},"roles":[)"
+      R"({"keyids":null,"name":"targets/carol","paths":[""],"threshold":1},)"
+      R"({"keyids":[],"name":"targets/dave","paths":null,"threshold":1}]},)"
+      R"("expires":"2030-01-01T00:00:00Z","targets":{},"version":3},"signatures":[]})";
+  auto targets = parse_targets(text);
+  REQUIRE_MESSAGE(targets.ok(), (targets.ok() ? "" : targets.error().message));
+  const auto* carol = targets->content.delegations.find("targets/carol");
+  REQUIRE(carol != nullptr);
+  CHECK(carol->keyids.empty());
+  CHECK(carol->threshold == 1);
+  // Signatures are checked over the canonical form of what was signed: null stays null.
+  CHECK(targets->canonical_signed.find(R"("keyids":null,"name":"targets/carol")") !=
+        std::string::npos);
+
+  const std::string no_roles =
+      R"({"signed":{"_type":"Targets","delegations":{"keys":{},"roles":null},)"
+      R"("expires":"2030-01-01T00:00:00Z","targets":{},"version":1},"signatures":[]})";
+  auto none = parse_targets(no_roles);
+  REQUIRE(none.ok());
+  CHECK(none->content.delegations.roles.empty());
+
+  const std::string bad =
+      R"({"signed":{"_type":"Targets","delegations":{"keys":{},"roles":[)"
+      R"({"keyids":"abc","name":"targets/x","paths":[""],"threshold":1}]},)"
+      R"("expires":"2030-01-01T00:00:00Z","targets":{},"version":1},"signatures":[]})";
+  CHECK(parse_targets(bad).error().reason == Reason::kMalformed);
+}
+
 }  // namespace
 }  // namespace vouch::tuf

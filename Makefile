@@ -53,15 +53,17 @@ test-sanitize: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS.
+# Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS, seeded from
+# tests/fuzz/corpus/<target> when it exists, else from the Notary metadata vectors.
 FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	@CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOUCH_FUZZ=ON -DVOUCH_BUILD_BENCH=OFF -DVOUCH_WERROR=OFF >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_json fuzz_metadata fuzz_key_file
-	@for f in fuzz_json fuzz_metadata fuzz_key_file; do \
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_json fuzz_metadata fuzz_key_file fuzz_admission fuzz_image_ref fuzz_policy
+	@for f in fuzz_json fuzz_metadata fuzz_key_file fuzz_admission fuzz_image_ref fuzz_policy; do \
+	  seeds=tests/fuzz/corpus/$$f; [ -d $$seeds ] || seeds=tests/data/notary/ecdsa/server/current; \
 	  mkdir -p build-fuzz/corpus/$$f; \
-	  build-fuzz/tests/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/$$f tests/data/notary/ecdsa/server/current || exit 1; \
+	  build-fuzz/tests/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build-fuzz/corpus/$$f $$seeds || exit 1; \
 	done
 
 # Regenerates tests/data/notary from the real notary CLI and notary-server.

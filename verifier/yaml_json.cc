@@ -65,9 +65,11 @@ bool valid_utf8(std::string_view s) {
 json::Value plain_scalar(const std::string& text) {
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
+  // [-+]?[0-9]+: one sign at most ("+-5" stays a string).
   std::string_view digits = text;
-  if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
-  const bool negative = !digits.empty() && digits.front() == '-';
+  const bool plus = !digits.empty() && digits.front() == '+';
+  if (plus) digits.remove_prefix(1);
+  const bool negative = !plus && !digits.empty() && digits.front() == '-';
   const std::string_view unsigned_part = negative ? digits.substr(1) : digits;
   if (!unsigned_part.empty() &&
       unsigned_part.find_first_not_of("0123456789") == std::string_view::npos) {

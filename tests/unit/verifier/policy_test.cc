@@ -460,7 +460,7 @@ TEST_CASE("certificates and bare keys are the same member key") {
 TEST_CASE("YAML: scalars follow the YAML 1.2 core schema") {
   auto v = yaml_to_json(
       "a: 2\nb: '2'\nc: true\nd: yes\ne: ~\nf:\ng: 1.5\nh: -7\ni: \"x\"\nj: 99999999999999999999\n"
-      "k: !!str 3\n");
+      "k: !!str 3\nl: +5\nm: +-5\nn: -+5\n");
   REQUIRE_MESSAGE(v.ok(), v.error().message);
   const json::Value& d = *v;
   CHECK(*d.find("a") == json::Value(2));
@@ -474,6 +474,9 @@ TEST_CASE("YAML: scalars follow the YAML 1.2 core schema") {
   CHECK(*d.find("i") == json::Value("x"));
   CHECK(*d.find("j") == json::Value("99999999999999999999"));  // beyond int64: kept as text
   CHECK(*d.find("k") == json::Value("3"));
+  CHECK(*d.find("l") == json::Value(5));
+  CHECK(*d.find("m") == json::Value("+-5"));  // one sign at most
+  CHECK(*d.find("n") == json::Value("-+5"));
 }
 
 TEST_CASE("YAML: anchors expand; bad documents are refused with a reason") {

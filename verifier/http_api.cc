@@ -154,10 +154,14 @@ void HttpApi::handle(net::Request&& request, net::Responder responder) {
     responder.respond(serve(request, arrived));
     return;
   }
+  const Deadline deadline = arrived + verifier_.options().deadline;
+  if (auto now = dispatch(request, deadline, /*now_only=*/true)) {
+    responder.respond(std::move(*now));
+    return;
+  }
   // std::function needs copyable callables; the request and its responder are move-only.
   auto req = std::make_shared<net::Request>(std::move(request));
   auto resp = std::make_shared<net::Responder>(std::move(responder));
-  const Deadline deadline = arrived + verifier_.options().deadline;
   const bool queued = workers_.post([this, req, resp, deadline] {
     resp->respond(serve(*req, deadline));
   });
@@ -169,14 +173,19 @@ void HttpApi::handle(net::Request&& request, net::Responder responder) {
 }
 
 net::Response HttpApi::serve(const net::Request& request, Deadline deadline) {
+  return *dispatch(request, deadline, /*now_only=*/false);
+}
+
+std::optional<net::Response> HttpApi::dispatch(const net::Request& request, Deadline deadline,
+                                               bool now_only) {
   const auto started = std::chrono::steady_clock::now();
   const std::string_view path = request.path();
-  net::Response response;
+  std::optional<net::Response> response;
   try {
     if (path == "/healthz" || path == "/readyz") {
       if (request.method != "GET" && request.method != "HEAD") {
         response = error_response(405, "method_not_allowed", "use GET");
-        response.headers.set("Allow", "GET, HEAD");
+        response->headers.set("Allow", "GET, HEAD");
       } else if (path == "/readyz" && !verifier_.ready()) {
         response = net::Response::text(503, "not ready: no policy loaded\n");
       } else {
@@ -187,14 +196,14 @@ net::Response HttpApi::serve(const net::Request& request, Deadline deadline) {
     if (path == "/validate" || path == "/mutate" || path == "/v1/verify") {
       if (request.method != "POST") {
         response = error_response(405, "method_not_allowed", "use POST");
-        response.headers.set("Allow", "POST");
+        response->headers.set("Allow", "POST");
       } else if (!is_json_content(request)) {
         response = error_response(415, "unsupported_media_type",
                                   "the body must be application/json");
       } else if (path == "/v1/verify") {
-        response = serve_verify(request, deadline);
+        response = serve_verify(request, deadline, now_only);
       } else {
-        response = serve_review(request, path == "/mutate", deadline);
+        response = serve_review(request, path == "/mutate", deadline, now_only);
       }
     } else {
       response = error_response(404, "not_found", "no such endpoint");
@@ -206,24 +215,28 @@ net::Response HttpApi::serve(const net::Request& request, Deadline deadline) {
     logger()->error("unexpected exception path={}", std::string(path));
     response = error_response(500, "internal", "internal error");
   }
+  if (!response) return std::nullopt;  // deferred to a worker, which will count it
   if (metrics_ != nullptr) {
-    metrics_->request(endpoint_of(path), response.status, seconds_since(started));
+    metrics_->request(endpoint_of(path), response->status, seconds_since(started));
   }
   return response;
 }
 
-net::Response HttpApi::serve_review(const net::Request& request, bool mutate, Deadline deadline) {
+std::optional<net::Response> HttpApi::serve_review(const net::Request& request, bool mutate,
+                                                   Deadline deadline, bool now_only) {
   auto review = parse_admission_review(request.body, options_.admission);
   if (!review) {
     logger()->info("malformed AdmissionReview from {}: {}", request.remote_address,
                    review.error().message);
     return from_error(review.error());
   }
+  if (now_only && !verifier_.decidable_now(*review)) return std::nullopt;
   const AdmissionResponse answer = verifier_.review(*review, mutate, deadline);
   return json_response(200, encode_admission_review(answer));
 }
 
-net::Response HttpApi::serve_verify(const net::Request& request, Deadline deadline) {
+std::optional<net::Response> HttpApi::serve_verify(const net::Request& request,
+                                                   Deadline deadline, bool now_only) {
   tuf::json::ParseLimits limits;
   limits.max_bytes = options_.max_verify_body_bytes;
   limits.max_depth = 4;
@@ -247,6 +260,7 @@ net::Response HttpApi::serve_verify(const net::Request& request, Deadline deadli
     }
   }
   if (image.empty()) return error_response(400, "malformed", "\"image\" is required");
+  if (now_only && !verifier_.decidable_now(image)) return std::nullopt;
   auto decision = verifier_.verify(image, context, deadline);
   if (!decision) {
     // Not ready, or the caller's reference does not parse (its own input: say why).

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -75,7 +76,9 @@ class HttpApi {
   // For HttpServerOptions::body_limit: the body limit of a request from its head.
   std::uint64_t body_limit(const net::Request& head) const;
 
-  // For net::HttpServer: hands the request to a worker (or answers 503 when all are busy).
+  // For net::HttpServer: answers on the calling (connection) thread what needs no trust
+  // server (probes, bad requests, decisions from cached trust data: Verifier::decidable_now),
+  // and hands every other request to a worker (or answers 503 when all are busy).
   void handle(net::Request&& request, net::Responder responder);
 
   // Serves one request synchronously on the calling thread (what a worker runs; tests call
@@ -87,8 +90,13 @@ class HttpApi {
   void stop();
 
  private:
-  net::Response serve_review(const net::Request& request, bool mutate, Deadline deadline);
-  net::Response serve_verify(const net::Request& request, Deadline deadline);
+  // serve(); with `now_only`, nullopt instead of any answer that would wait for trust data.
+  std::optional<net::Response> dispatch(const net::Request& request, Deadline deadline,
+                                        bool now_only);
+  std::optional<net::Response> serve_review(const net::Request& request, bool mutate,
+                                            Deadline deadline, bool now_only);
+  std::optional<net::Response> serve_verify(const net::Request& request, Deadline deadline,
+                                            bool now_only);
 
   Verifier& verifier_;
   HttpApiOptions options_;

@@ -347,7 +347,7 @@ int main(int argc, char** argv) {
   verifier_options.decision_cache_entries = static_cast<std::size_t>(c.decision_cache_entries);
   verifier_options.mutate_keep_tag = c.mutate_keep_tag;
   verifier_options.verify_unchanged_images = c.verify_unchanged_images;
-  Verifier verifier(trust, clock, verifier_options, metrics->get());
+  Verifier verifier(trust, verifier_options, metrics->get());
 
   // The policy must load at start: one clear line and exit 1 otherwise.
   PolicyReloader reloader(c.policy_file, verifier, clock, metrics->get());

@@ -525,6 +525,7 @@ class PolicyBuilder {
       if (!t.prefix.empty() && valid_prefix(t.prefix) &&
           std::none_of(out.trust_.begin(), out.trust_.end(),
                        [&](const TrustSection& o) { return o.prefix == t.prefix; })) {
+        t.id = trust_section_id(t);
         out.trust_.push_back(std::move(t));
       }
     }
@@ -851,6 +852,37 @@ std::string_view to_string(RuleAction action) {
     case RuleAction::kRequire: return "require";
   }
   return "unknown";
+}
+
+namespace {
+void add_id_field(std::string& out, std::string_view name, std::string_view value) {
+  // Length-prefixed, so that no two sections serialize alike.
+  out += name;
+  out += ':';
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += ';';
+}
+}  // namespace
+
+std::string trust_section_id(const TrustSection& section) {
+  std::string s;
+  add_id_field(s, "prefix", section.prefix);
+  add_id_field(s, "server", section.server);
+  for (const auto& c : section.tls_ca) add_id_field(s, "tls_ca", c.pem());
+  if (section.credentials) {
+    const CredentialsRef& c = *section.credentials;
+    add_id_field(s, "username", c.username);
+    add_id_field(s, "password_file", c.password_file);
+    add_id_field(s, "password_env", c.password_env);
+    add_id_field(s, "token_file", c.token_file);
+    add_id_field(s, "token_env", c.token_env);
+  }
+  for (const auto& k : section.root_keys) add_id_field(s, "root_key", k);
+  for (const auto& c : section.root_ca) add_id_field(s, "root_ca", c.pem());
+  add_id_field(s, "tofu", section.tofu ? "1" : "0");
+  return keys::sha256_hex(as_bytes(s));
 }
 
 bool TrustSection::covers(std::string_view gun) const {

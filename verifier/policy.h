@@ -167,6 +167,9 @@ struct TrustSection {
   std::vector<std::string> root_keys;
   std::vector<keys::Certificate> root_ca;
   bool tofu = false;
+  // trust_section_id(*this), computed once when the policy is loaded (empty in sections built
+  // by hand: trust_section_id() is then computed on use).
+  std::string id;
 
   // Whether this section covers `gun` (equal to the prefix, or below it).
   bool covers(std::string_view gun) const;
@@ -174,6 +177,11 @@ struct TrustSection {
   // certificate IDs, root_ca as a CA, TOFU disabled unless tofu is set.
   tuf::TrustPinning pinning_for(std::string_view gun) const;
 };
+
+// A stable identity of what a trust section means for fetching and pinning: lowercase hex
+// SHA-256 over its prefix, server, TLS CAs, credentials reference, pinned root keys, root CAs
+// and TOFU flag (not over `id`). Equal sections (in two policy versions) have equal IDs.
+std::string trust_section_id(const TrustSection& section);
 
 enum class Mode { kEnforce, kWarn, kAudit };
 std::string_view to_string(Mode mode);

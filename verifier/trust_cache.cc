@@ -38,14 +38,9 @@ bool is_top_level(std::string_view role) {
          role == tuf::kTargetsRole;
 }
 
-void add_field(std::string& out, std::string_view name, std::string_view value) {
-  // Length-prefixed, so that no two sections serialize alike.
-  out += name;
-  out += ':';
-  out += std::to_string(value.size());
-  out += ':';
-  out += value;
-  out += ';';
+// The cache key of a section: the ID the policy computed at load, or computed now.
+std::string section_key(const TrustSection& section) {
+  return section.id.empty() ? trust_section_id(section) : section.id;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -53,25 +48,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 }  // namespace
-
-std::string trust_section_id(const TrustSection& section) {
-  std::string s;
-  add_field(s, "prefix", section.prefix);
-  add_field(s, "server", section.server);
-  for (const auto& c : section.tls_ca) add_field(s, "tls_ca", c.pem());
-  if (section.credentials) {
-    const CredentialsRef& c = *section.credentials;
-    add_field(s, "username", c.username);
-    add_field(s, "password_file", c.password_file);
-    add_field(s, "password_env", c.password_env);
-    add_field(s, "token_file", c.token_file);
-    add_field(s, "token_env", c.token_env);
-  }
-  for (const auto& k : section.root_keys) add_field(s, "root_key", k);
-  for (const auto& c : section.root_ca) add_field(s, "root_ca", c.pem());
-  add_field(s, "tofu", section.tofu ? "1" : "0");
-  return keys::sha256_hex(as_bytes(s));
-}
 
 bool TrustData::covers(const ImageRef& image) const {
   if (all_delegations) return true;
@@ -355,7 +331,7 @@ Result<std::shared_ptr<const TrustData>> TrustCache::get(const TrustSection& sec
                                                          Deadline deadline) {
   const Need need = need_of(image);
   const std::string gun = image.gun();
-  const std::string key = trust_section_id(section) + "\n" + gun;
+  const std::string key = section_key(section) + "\n" + gun;
 
   std::unique_lock lock(mu_);
   if (stopped_) return make_error(Reason::kUnavailable, "the verifier is shutting down");
@@ -429,7 +405,7 @@ Result<std::shared_ptr<const TrustData>> TrustCache::get(const TrustSection& sec
 void TrustCache::prefetch(const TrustSection& section, const ImageRef& image) {
   const Need need = need_of(image);
   const std::string gun = image.gun();
-  const std::string key = trust_section_id(section) + "\n" + gun;
+  const std::string key = section_key(section) + "\n" + gun;
   std::lock_guard lock(mu_);
   if (stopped_) return;
   std::shared_ptr<Entry> entry = entry_for(key, section, gun);
@@ -441,6 +417,21 @@ void TrustCache::prefetch(const TrustSection& section, const ImageRef& image) {
     return;
   }
   schedule(entry, need, false);
+}
+
+bool TrustCache::ready(const TrustSection& section, const ImageRef& image) const {
+  const Need need = need_of(image);
+  const std::string key = section_key(section) + "\n" + image.gun();
+  std::lock_guard lock(mu_);
+  if (stopped_) return true;  // get() fails at once
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  const Entry& entry = *it->second;
+  const TimePoint now = clock_.now();
+  if (entry.current && entry.current_covers(need) && now < entry.current->usable_until) {
+    return true;
+  }
+  return entry.error && options_.error_ttl.count() > 0 && now < entry.error_at + options_.error_ttl;
 }
 
 TrustCache::Stats TrustCache::stats() const {

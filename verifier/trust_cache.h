@@ -87,10 +87,7 @@ using Deadline = std::chrono::steady_clock::time_point;
 using SourceFactory = std::function<Result<std::unique_ptr<tuf::MetadataSource>>(
     const TrustSection& section, std::string_view gun)>;
 
-// A stable identity of what a trust section means for fetching and pinning: lowercase hex
-// SHA-256 over its prefix, server, TLS CAs, credentials reference, pinned root keys, root CAs
-// and TOFU flag. Equal sections (in two policy versions) have equal IDs.
-std::string trust_section_id(const TrustSection& section);
+// trust_section_id() is declared in verifier/policy.h.
 
 // Verified trust data of one GUN, immutable once published.
 struct TrustData {
@@ -170,6 +167,11 @@ class TrustCache {
   // prefetches them all first, so that their fetches run in parallel). No-op when usable
   // data is cached or a fetch that covers it runs.
   void prefetch(const TrustSection& section, const ImageRef& image);
+
+  // Whether get() for `image` would answer at once, without waiting for a fetch: usable data
+  // that covers it is cached, or a fetch failed within error_ttl. Starts nothing and counts
+  // no lookup. (Interfaces answer such requests on the connection's thread.)
+  bool ready(const TrustSection& section, const ImageRef& image) const;
 
   struct Stats {
     std::uint64_t hits = 0;

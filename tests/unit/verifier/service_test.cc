@@ -61,7 +61,7 @@ struct Fixture {
                                .rule(R"({"name": "library", "pattern": "docker.io/library/*",
                                          "allow": true})");
 
-  explicit Fixture(VerifierOptions options = {}) : verifier(cache, clock, options) {
+  explicit Fixture(VerifierOptions options = {}) : verifier(cache, options) {
     repo.delegate("targets/releases", {alice});
     repo.delegate("targets/mallory", {mallory});
     repo.sign("targets/releases", "1.0", "manifest 1.0");
@@ -347,6 +347,36 @@ net::Request get(const std::string& path) {
   r.method = "GET";
   r.target = path;
   return r;
+}
+
+TEST_CASE("decidable_now: true only when no trust server must be asked; asking starts nothing") {
+  Fixture f;
+  const std::string tag = kGun + ":1.0";
+  const RequestContext ctx{"api", "prod", "", ""};
+  CHECK_FALSE(f.verifier.decidable_now(tag));
+  CHECK(f.verifier.decidable_now("nginx:1.25"));            // an allow rule
+  CHECK(f.verifier.decidable_now("quay.io/other/thing:1"));  // no rule: denied at once
+  CHECK(f.verifier.decidable_now("Not A Reference"));        // refused at once
+  const AdmissionRequest pod =
+      parse(pod_review({{"containers", "app", tag}, {"initContainers", "lib", "nginx:1.25"}}));
+  CHECK_FALSE(f.verifier.decidable_now(pod));
+  AdmissionRequest del = pod;
+  del.operation = "DELETE";
+  CHECK(f.verifier.decidable_now(del));
+  // Asking fetched nothing and counted no lookup.
+  CHECK(f.cache.stats().fetches == 0);
+  CHECK(f.cache.stats().misses == 0);
+
+  REQUIRE(f.verifier.verify(tag, ctx, far_deadline()).ok());
+  CHECK(f.cache.stats().fetches == 1);
+  CHECK(f.verifier.decidable_now(tag));
+  CHECK(f.verifier.decidable_now(pod));
+  // A digest reference needs every delegation, which a tag's fetch did not load.
+  CHECK_FALSE(f.verifier.decidable_now(kGun + "@" + f.digest_of_1()));
+
+  // Without a policy every answer is immediate (not ready).
+  f.verifier.set_policy(nullptr);
+  CHECK(f.verifier.decidable_now(kGun + ":2.0"));
 }
 
 TEST_CASE("HTTP API: routes, the decision JSON, and errors") {

@@ -13,6 +13,11 @@
 #                         RocksDB in $WORK/db and the embedded key store, waits until it prints
 #                         "listening on", and sets SERVER_PID, PORT and URL
 #   vouch_stop            SIGTERM, then waits; fails unless the server exits with status 0
+#   notary_server_start   starts the real notary-server (memory storage, local trust service,
+#                         logging at info to $WORK/notary-server.log) on a free loopback port
+#                         with the certificate of vouch_make_tls; sets NS_PID and NURL once it
+#                         answers its health check, else stops it and returns 1. The caller
+#                         stops NS_PID (its EXIT trap must too).
 #   served <gun> <role>   the metadata the server serves now (GET .../_trust/tuf/<role>.json)
 #   key_id <key JSON>     Notary's ID of a public key given as TUF key JSON
 #
@@ -92,6 +97,36 @@ vouch_stop() {
   kill -TERM "$pid"
   SERVER_PID=
   wait "$pid" || fail "vouch-server did not exit cleanly on SIGTERM"
+}
+
+NS_PID=
+NURL=
+notary_server_start() {
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+  cat >"$WORK/notary-server.json" <<EOF
+{
+  "server": {"http_addr": "127.0.0.1:$port", "tls_cert_file": "$WORK/server.pem",
+             "tls_key_file": "$WORK/server.key"},
+  "trust_service": {"type": "local"},
+  "storage": {"backend": "memory"},
+  "logging": {"level": "info"}
+}
+EOF
+  notary-server -config "$WORK/notary-server.json" -logf logfmt \
+    >>"$WORK/notary-server.log" 2>&1 </dev/null &
+  NS_PID=$!
+  NURL="https://127.0.0.1:$port"
+  # The bound only keeps a hung start from hanging the test (it is not a performance check).
+  for _ in $(seq 1 300); do
+    kill -0 "$NS_PID" 2>/dev/null || break
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/ca.pem" "$NURL/_notary_server/health" || true)" = 200 ] \
+      && return 0
+    sleep 0.1
+  done
+  kill -TERM "$NS_PID" 2>/dev/null; wait "$NS_PID" 2>/dev/null || true
+  NS_PID=
+  return 1
 }
 
 served() { curl -sf --cacert "$WORK/ca.pem" "$URL/v2/$1/_trust/tuf/$2.json"; }

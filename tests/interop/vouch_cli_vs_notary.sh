@@ -124,33 +124,6 @@ vouch_start 127.0.0.1:0
 VURL=$URL
 
 step "the real notary-server (memory storage, local trust service)"
-notary_server_start() {
-  local port
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
-  cat >"$WORK/notary-server.json" <<EOF
-{
-  "server": {"http_addr": "127.0.0.1:$port", "tls_cert_file": "$WORK/server.pem",
-             "tls_key_file": "$WORK/server.key"},
-  "trust_service": {"type": "local"},
-  "storage": {"backend": "memory"},
-  "logging": {"level": "info"}
-}
-EOF
-  notary-server -config "$WORK/notary-server.json" -logf logfmt \
-    >>"$WORK/notary-server.log" 2>&1 </dev/null &
-  NS_PID=$!
-  NURL="https://127.0.0.1:$port"
-  # The bound only keeps a hung start from hanging the test (it is not a performance check).
-  for _ in $(seq 1 300); do
-    kill -0 "$NS_PID" 2>/dev/null || break
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$WORK/ca.pem" "$NURL/_notary_server/health" || true)" = 200 ] \
-      && return 0
-    sleep 0.1
-  done
-  kill -TERM "$NS_PID" 2>/dev/null; wait "$NS_PID" 2>/dev/null || true
-  NS_PID=
-  return 1
-}
 # (The port is chosen free just before the start; another process may take it in between.)
 notary_server_start || notary_server_start \
   || { tail -20 "$WORK/notary-server.log" >&2; fail "notary-server did not start"; }

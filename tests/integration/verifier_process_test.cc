@@ -5,7 +5,8 @@
 //    the server's Notary API (the server holds the timestamp key);
 //  - the policy pins the repository's root key and trusts the server's CA;
 //  - AdmissionReviews for a Deployment: a team member's signature admits, a non-member's
-//    denies with the team named, an unsigned tag and a tampered digest deny, /mutate pins the
+//    denies with the team named, a member's tag in an expired delegation, an unsigned tag and
+//    a tampered digest deny, /mutate pins the
 //    image to the signed digest; /v1/verify and gRPC Verify give the same decision;
 //  - SIGHUP reloads a changed policy, and keeps the old one when the new file is bad;
 //  - with the trust server down, the same image is denied (fail closed);
@@ -22,6 +23,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -70,6 +72,10 @@ struct Repository {
   RepoSimulator sim{kGun, SystemClock::instance().now()};
   keys::PublicKey alice = sim.add_delegation("targets/releases", {""});
   keys::PublicKey mallory = sim.add_delegation("targets/mallory", {""});
+  // carol is in team qa, but her delegation's metadata expires 3 s after the publish (the
+  // server refuses metadata that has expired already).
+  keys::PublicKey carol = sim.add_delegation("targets/stale", {""});
+  TimePoint stale_expires;
 
   void publish_to(ServerProcess& server, const ServerTls& tls) {
     const std::string base = server.url("/v2/" + kGun + "/_trust/tuf/");
@@ -82,9 +88,13 @@ struct Repository {
     sim.root.roles["timestamp"] = {{ts_key->id()}, 1};
     sim.role_of("targets/releases").targets["1.0"] = tuf::FileMeta::of(as_bytes("manifest 1.0"));
     sim.role_of("targets/mallory").targets["evil"] = tuf::FileMeta::of(as_bytes("evil manifest"));
+    sim.role_of("targets/stale").targets["old-1"] = tuf::FileMeta::of(as_bytes("old manifest"));
+    stale_expires = SystemClock::instance().now() + std::chrono::seconds(3);
+    sim.role_of("targets/stale").expires = tuf::Expiry::at(stale_expires);
     sim.publish();
     Multipart m;
-    for (const char* role : {"root", "targets", "targets/releases", "targets/mallory", "snapshot"}) {
+    for (const char* role :
+         {"root", "targets", "targets/releases", "targets/mallory", "targets/stale", "snapshot"}) {
       m.part(role, sim.files.at(role));
     }
     const HttpResult r = https("POST", base, tls.ca_file, m.finish(), {m.content_type()});
@@ -248,7 +258,8 @@ TEST_CASE("vouch-verifier with vouch-server: admission, APIs, reload, fail close
   fs::create_directories(vdir);
   const std::string policy_file = vdir + "/policy.json";
   const std::string policy_v1 =
-      policy_text(server_url, tls.pki.ca_pem(), repo.sim.root_key.id(), {{"alice", repo.alice}});
+      policy_text(server_url, tls.pki.ca_pem(), repo.sim.root_key.id(),
+                  {{"alice", repo.alice}, {"carol", repo.carol}});
   signer_test::write_file(policy_file, policy_v1, 0644);
   const signer_test::Issued verifier_cert = tls.pki.issue("vouch-verifier", true);
   VerifierProcess v(vdir, verifier_config(tls, verifier_cert, vdir));
@@ -289,6 +300,17 @@ TEST_CASE("vouch-verifier with vouch-server: admission, APIs, reload, fail close
     CHECK(ops.at(1).at("path").as_string() == "/spec/template/spec/containers/0/image");
     CHECK(ops.at(1).at("value").as_string() == kGun + "@" + digest);
     CHECK(ops.at(3).at("path").as_string() == "/spec/template/spec/initContainers/0/image");
+
+    // A team member's tag in a delegation whose metadata has expired since: not signed, and
+    // the deny says why. (Waits for the expiry; nothing depends on how long anything took.)
+    while (SystemClock::instance().now() <= repo.stale_expires) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const Answer expired = review(v, tls, "/validate", deployment_review("uid-6", good, kGun + ":old-1"));
+    CHECK_FALSE(expired.allowed);
+    CHECK(has(expired.message, kGun + ":old-1 (container init)"));
+    CHECK(has(expired.message, "targets/stale"));
+    CHECK(has(expired.message, "expired"));
 
     // A malformed review is a 400, and the verifier keeps serving.
     const HttpResult bad = https("POST", v.url("/validate"), tls.ca_file, "{\"request\": 1}",

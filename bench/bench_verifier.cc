@@ -180,9 +180,7 @@ std::string publish_one(const std::string& gun, long targets, const keys::Secret
 
   testing::RepoSimulator sim(gun, SystemClock::instance().now());
   sim.signer.add_key(must(keys::PrivateKey::from_der(member_der.span()), "member key"));
-  sim.root.keys.erase(sim.timestamp_key.id());
-  sim.root.keys.emplace(ts_key.id(), ts_key);
-  sim.root.roles["timestamp"] = {{ts_key.id()}, 1};
+  sim.use_timestamp_key(ts_key);
   sim.targets.delegations.keys.emplace(member.id(), member);
   sim.targets.delegations.roles.push_back({kRole, {member.id()}, 1, {""}});
   tuf::Targets releases;

@@ -140,9 +140,7 @@ struct Fixture {
     REQUIRE_MESSAGE(key.status == 200, key.body);
     auto ts_key = key_from_json(key.body);
     REQUIRE(ts_key.has_value());
-    sim.root.keys.erase(sim.timestamp_key.id());
-    sim.root.keys.emplace(ts_key->id(), *ts_key);
-    sim.root.roles["timestamp"] = {{ts_key->id()}, 1};
+    sim.use_timestamp_key(*ts_key);
     sim.add_target("hello", "hello world");
     sim.publish();
     const HttpResult r = publish_parts({{"root", sim.files.at("root")},
@@ -639,9 +637,7 @@ TEST_CASE("vouch-server HTTPS with token auth: challenges, refused tokens, open 
     auto ts_key = key_from_json(key.body);
     REQUIRE(ts_key.has_value());
     RepoSimulator sim(kGun, SystemClock::instance().now());
-    sim.root.keys.erase(sim.timestamp_key.id());
-    sim.root.keys.emplace(ts_key->id(), *ts_key);
-    sim.root.roles["timestamp"] = {{ts_key->id()}, 1};
+    sim.use_timestamp_key(*ts_key);
     sim.publish();
     Multipart m;
     m.part("root", sim.files.at("root")).part("targets", sim.files.at("targets"));

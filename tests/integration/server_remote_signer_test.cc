@@ -190,9 +190,7 @@ TEST_CASE("vouch-server signs through vouch-signer: keys, timestamps, snapshot r
 
   // Publish a repository whose root lists it.
   RepoSimulator sim(kGun, SystemClock::instance().now());
-  sim.root.keys.erase(sim.timestamp_key.id());
-  sim.root.keys.emplace(ts_key.id(), ts_key);
-  sim.root.roles["timestamp"] = {{ts_key.id()}, 1};
+  sim.use_timestamp_key(ts_key);
   sim.add_target("app", "v1");
   sim.publish();
   HttpResult r = f.publish({{"root", sim.files.at("root")},

@@ -83,9 +83,7 @@ struct Repository {
     REQUIRE_MESSAGE(key.status == 200, key.body);
     auto ts_key = key_from_json(key.body);
     REQUIRE(ts_key.has_value());
-    sim.root.keys.erase(sim.timestamp_key.id());
-    sim.root.keys.emplace(ts_key->id(), *ts_key);
-    sim.root.roles["timestamp"] = {{ts_key->id()}, 1};
+    sim.use_timestamp_key(*ts_key);
     sim.role_of("targets/releases").targets["1.0"] = tuf::FileMeta::of(as_bytes("manifest 1.0"));
     sim.role_of("targets/mallory").targets["evil"] = tuf::FileMeta::of(as_bytes("evil manifest"));
     sim.role_of("targets/stale").targets["old-1"] = tuf::FileMeta::of(as_bytes("old manifest"));

@@ -49,6 +49,14 @@ class RepoSimulator {
   const std::string& gun() const { return gun_; }
   TimePoint now() const { return now_; }
 
+  // Makes `key` (e.g. the one a server holds) the only timestamp key the root lists, in place
+  // of the simulator's own (not yet published).
+  void use_timestamp_key(const keys::PublicKey& key) {
+    root.keys.erase(timestamp_key.id());
+    root.keys.emplace(key.id(), key);
+    root.roles["timestamp"] = {{key.id()}, 1};
+  }
+
   // Adds a target to the top-level targets role (not yet published).
   void add_target(const std::string& name, std::string_view content) {
     targets.targets[name] = tuf::FileMeta::of(as_bytes(content));
@@ -59,13 +67,24 @@ class RepoSimulator {
   keys::PublicKey add_delegation(const std::string& name, std::vector<std::string> paths,
                                  keys::KeyType type = keys::KeyType::kEcdsa) {
     auto key = signer.create_key(gun_, name, type).value();
+    delegate_to(name, {key}, std::move(paths));
+    return key;
+  }
+
+  // Adds a delegation `name` to `keys` (threshold 1) to its parent and creates empty metadata
+  // for it.
+  void delegate_to(const std::string& name, const std::vector<keys::PublicKey>& keys,
+                   std::vector<std::string> paths = {""}) {
     tuf::Targets& parent = role_of(std::string(tuf::parent_role(name)));
-    parent.delegations.keys.emplace(key.id(), key);
-    parent.delegations.roles.push_back({name, {key.id()}, 1, std::move(paths)});
+    tuf::DelegatedRole role{name, {}, 1, std::move(paths)};
+    for (const auto& k : keys) {
+      parent.delegations.keys.emplace(k.id(), k);
+      role.keyids.push_back(k.id());
+    }
+    parent.delegations.roles.push_back(std::move(role));
     tuf::Targets d;
     d.expires = targets.expires;
     delegated[name] = std::move(d);
-    return key;
   }
 
   tuf::Targets& role_of(const std::string& name) {
@@ -78,6 +97,11 @@ class RepoSimulator {
     files["root"] = sign(tuf::to_json(root), {root_key});
     files["targets"] = sign(tuf::to_json(targets), keys_for("targets"));
     for (const auto& [name, d] : delegated) files[name] = sign(tuf::to_json(d), keys_for(name));
+    seal();
+  }
+
+  // Signs snapshot and timestamp (at their current versions) over the current files.
+  void seal() {
     snapshot.meta.clear();
     for (const auto& [name, bytes] : files) {
       if (name != "snapshot" && name != "timestamp") {

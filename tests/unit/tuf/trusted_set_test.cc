@@ -265,16 +265,7 @@ struct Repo {
   // Regenerates snapshot and timestamp over the current files without re-signing the others
   // (for files signed by hand).
   void reseal() {
-    sim.snapshot.meta.clear();
-    for (const auto& [name, bytes] : sim.files) {
-      if (name != "snapshot" && name != "timestamp") {
-        sim.snapshot.meta[name] = FileMeta::of(as_bytes(bytes));
-      }
-    }
-    sim.files["snapshot"] = sim.sign(to_json(sim.snapshot), {sim.snapshot_key});
-    sim.timestamp.meta.clear();
-    sim.timestamp.meta["snapshot"] = FileMeta::of(as_bytes(sim.files["snapshot"]));
-    sim.files["timestamp"] = sim.sign(to_json(sim.timestamp), {sim.timestamp_key});
+    sim.seal();
     server.publish(sim.files);
   }
 

@@ -43,16 +43,7 @@ struct Repo {
   // Delegates `role` to `ks` (threshold 1) for `paths`, with empty metadata.
   void delegate(const std::string& role, const std::vector<keys::PublicKey>& ks,
                 std::vector<std::string> paths = {""}) {
-    tuf::Targets& parent = sim.role_of(std::string(tuf::parent_role(role)));
-    tuf::DelegatedRole d{role, {}, 1, std::move(paths)};
-    for (const auto& k : ks) {
-      parent.delegations.keys.emplace(k.id(), k);
-      d.keyids.push_back(k.id());
-    }
-    parent.delegations.roles.push_back(std::move(d));
-    tuf::Targets t;
-    t.expires = sim.targets.expires;
-    sim.delegated[role] = std::move(t);
+    sim.delegate_to(role, ks, std::move(paths));
   }
 
   // `role` lists `tag` as the manifest `content`.
@@ -77,16 +68,7 @@ struct Repo {
   // Signs snapshot and timestamp (at their current versions) over the current files, and
   // serves everything.
   void reseal() {
-    sim.snapshot.meta.clear();
-    for (const auto& [name, bytes] : sim.files) {
-      if (name != "snapshot" && name != "timestamp") {
-        sim.snapshot.meta[name] = tuf::FileMeta::of(as_bytes(bytes));
-      }
-    }
-    sim.files["snapshot"] = sim.sign(tuf::to_json(sim.snapshot), {sim.snapshot_key});
-    sim.timestamp.meta.clear();
-    sim.timestamp.meta["snapshot"] = tuf::FileMeta::of(as_bytes(sim.files["snapshot"]));
-    sim.files["timestamp"] = sim.sign(tuf::to_json(sim.timestamp), {sim.timestamp_key});
+    sim.seal();
     server.publish(sim.files);
   }
 };

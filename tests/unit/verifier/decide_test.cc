@@ -50,16 +50,7 @@ struct Repo {
   // Delegates `role` to `keys` (threshold 1) for `paths`, with empty metadata.
   void delegate(const std::string& role, const std::vector<keys::PublicKey>& ks,
                 std::vector<std::string> paths = {""}) {
-    tuf::Targets& parent = sim.role_of(std::string(tuf::parent_role(role)));
-    tuf::DelegatedRole d{role, {}, 1, std::move(paths)};
-    for (const auto& k : ks) {
-      parent.delegations.keys.emplace(k.id(), k);
-      d.keyids.push_back(k.id());
-    }
-    parent.delegations.roles.push_back(std::move(d));
-    tuf::Targets t;
-    t.expires = sim.targets.expires;
-    sim.delegated[role] = std::move(t);
+    sim.delegate_to(role, ks, std::move(paths));
   }
 
   // `role` lists `tag` as the manifest `content`.
@@ -80,16 +71,7 @@ struct Repo {
   void reseal() {
     ++sim.snapshot.version;
     ++sim.timestamp.version;
-    sim.snapshot.meta.clear();
-    for (const auto& [name, bytes] : sim.files) {
-      if (name != "snapshot" && name != "timestamp") {
-        sim.snapshot.meta[name] = tuf::FileMeta::of(as_bytes(bytes));
-      }
-    }
-    sim.files["snapshot"] = sim.sign(tuf::to_json(sim.snapshot), {sim.snapshot_key});
-    sim.timestamp.meta.clear();
-    sim.timestamp.meta["snapshot"] = tuf::FileMeta::of(as_bytes(sim.files["snapshot"]));
-    sim.files["timestamp"] = sim.sign(tuf::to_json(sim.timestamp), {sim.timestamp_key});
+    sim.seal();
     server.publish(sim.files);
   }
 

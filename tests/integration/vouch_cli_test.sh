@@ -28,34 +28,12 @@ export VOUCH_DELEGATION_PASSPHRASE=cli-test-delegation-pass
 unset NOTARY_ROOT_PASSPHRASE NOTARY_TARGETS_PASSPHRASE NOTARY_SNAPSHOT_PASSPHRASE \
   NOTARY_DELEGATION_PASSPHRASE DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE \
   DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE VOUCH_NEW_PASSPHRASE VOUCH_KEY_FORMAT NOTARY_AUTH
-LOG="$WORK/all-output.txt"
-: >"$LOG"
 
 # vouch <trust dir name> <args...>: the CLI against the test server, without a terminal.
 vouch() {
   local dir=$1; shift
   setsid -w "$VOUCH" -d "$WORK/$dir" -s "$URL" --tlscacert "$WORK/ca.pem" "$@"
 }
-# run <exit code> <command...>: runs it, keeps stdout+stderr in $out, fails on another code.
-run() {
-  local want=$1 rc=0; shift
-  out=$("$@" 2>&1) || rc=$?
-  printf '%s\n' "$out" >>"$LOG"
-  [ "$rc" = "$want" ] || fail "expected exit code $want, got $rc from: $*
-$out"
-}
-# json <exit code> <command...>: as run, but $out is stdout only (for jq).
-json() {
-  local want=$1 rc=0; shift
-  out=$("$@" 2>"$WORK/stderr") || rc=$?
-  cat "$WORK/stderr" >>"$LOG"; printf '%s\n' "$out" >>"$LOG"
-  [ "$rc" = "$want" ] || fail "expected exit code $want, got $rc from: $*
-$out
-$(cat "$WORK/stderr")"
-}
-# check <jq filter> <json> [description]: fails unless the filter yields true.
-check() { [ "$(jq -e "$1" <<<"$2" 2>/dev/null)" = "true" ] || fail "${3:-jq $1} on:
-$2"; }
 served() { curl -sf --cacert "$WORK/ca.pem" "$URL/v2/$1/_trust/tuf/$2.json"; }
 version_of() { served "$1" "$2" | jq -r .signed.version; }
 sha256() { sha256sum "$1" | cut -d' ' -f1; }

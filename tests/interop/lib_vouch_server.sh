@@ -7,6 +7,12 @@
 #                         caller's ~/.notary and ~/.docker are never read or written
 #   step / fail / expect_in / expect_not_in
 #                         progress lines and output checks; fail() prints the server log tail
+#   run <code> <cmd...>   runs it; $out gets stdout+stderr, also appended to $LOG
+#                         ($WORK/all-output.txt, for checks over everything printed); fails
+#                         on another exit code
+#   json <code> <cmd...>  as run, but $out is stdout only (for jq)
+#   check <jq filter> <json> [what]
+#                         fails unless the filter yields true
 #   vouch_make_tls        a throwaway CA ($WORK/ca.pem) and a server certificate for
 #                         127.0.0.1 / localhost signed by it ($WORK/server.pem, server.key)
 #   vouch_start [addr]    starts vouch-server on addr (default 127.0.0.1:0) over HTTPS with
@@ -45,6 +51,25 @@ fail() {
   if [ -f "$WORK/server.log" ]; then tail -30 "$WORK/server.log" >&2; fi
   exit 1
 }
+LOG="$WORK/all-output.txt"
+: >"$LOG"
+run() {
+  local want=$1 rc=0; shift
+  out=$("$@" 2>&1) || rc=$?
+  printf '%s\n' "$out" >>"$LOG"
+  [ "$rc" = "$want" ] || fail "expected exit code $want, got $rc from: $*
+$out"
+}
+json() {
+  local want=$1 rc=0; shift
+  out=$("$@" 2>"$WORK/stderr") || rc=$?
+  cat "$WORK/stderr" >>"$LOG"; printf '%s\n' "$out" >>"$LOG"
+  [ "$rc" = "$want" ] || fail "expected exit code $want, got $rc from: $*
+$out
+$(cat "$WORK/stderr")"
+}
+check() { [ "$(jq -e "$1" <<<"$2" 2>/dev/null)" = "true" ] || fail "${3:-jq $1} on:
+$2"; }
 expect_in() {  # expect_in <text> <haystack>
   grep -qF -- "$1" <<<"$2" || fail "expected '$1' in output:
 $2"

@@ -75,27 +75,12 @@ export NOTARY_TARGETS_PASSPHRASE=verifier-interop-targets
 export NOTARY_SNAPSHOT_PASSPHRASE=verifier-interop-snapshot
 export NOTARY_DELEGATION_PASSPHRASE=verifier-interop-delegation
 unset NOTARY_AUTH VOUCH_KEY_FORMAT
-LOG="$WORK/all-output.txt"   # everything the tools printed; checked for secrets at the end
-: >"$LOG"
 echo '{}' >"$WORK/notary-config.json"
 
 # nt <trust dir> <server URL> <args...>: the real notary CLI, never waiting for input.
 nt() {
   local dir=$1 url=$2; shift 2
   notary -c "$WORK/notary-config.json" -d "$WORK/$dir" -s "$url" --tlscacert "$WORK/ca.pem" "$@" </dev/null
-}
-# run <command...>: $out gets stdout+stderr; fails unless it exits 0.
-run() {
-  local rc=0
-  out=$("$@" 2>&1) || rc=$?
-  printf '%s\n' "$out" >>"$LOG"
-  [ "$rc" = 0 ] || fail "exit code $rc from: $*
-$out"
-}
-# check <jq filter> <json> [what]: fails unless the filter yields true.
-check() {
-  [ "$(jq -e "$1" <<<"$2" 2>/dev/null)" = "true" ] || fail "${3:-check} failed: jq '$1' on:
-$2"
 }
 sha256() { sha256sum "$1" | cut -d' ' -f1; }
 size() { wc -c <"$1" | tr -d ' '; }
@@ -174,7 +159,7 @@ new_cert() {
   chmod 600 "$WORK/$1.key"
 }
 new_cert alice; new_cert carol; new_cert mallory
-run nt keygen "$NURL" key generate -r targets/bob -o "$WORK/bob"
+run 0 nt keygen "$NURL" key generate -r targets/bob -o "$WORK/bob"
 { [ -s "$WORK/bob.pem" ] && [ -s "$WORK/bob-key.pem" ]; } || fail "notary key generate -o wrote no files"
 grep -q "^role: targets/bob" "$WORK/bob.pem" || fail "bob.pem has no role header"
 # notary 0.7 cannot import the encrypted file it wrote with -o (no path header): decrypt it
@@ -200,7 +185,7 @@ declare -A LENGTH
 # it is the digest and size of the manifest file that was signed for the tag.
 lookup() {
   local dir=$1 url=$2 gun=$3 tag=$4 digest len
-  run nt "$dir" "$url" lookup "$gun" "$tag"
+  run 0 nt "$dir" "$url" lookup "$gun" "$tag"
   read -r _ digest len < <(grep "^$tag sha256:" <<<"$out") || fail "notary lookup $gun $tag: $out"
   if [ "$digest" != "sha256:$(sha256 "$WORK/m-$tag")" ] || [ "$len" != "$(size "$WORK/m-$tag")" ]; then
     fail "notary lookup $gun $tag: $out"
@@ -224,31 +209,31 @@ pinned_root() {
 publish_repository() {
   local pass=$1 url=$2 dir="trust-$1" gun="registry.example.com/$1/app"
   step "($pass) notary init -p $gun, delegations, member keys imported"
-  run nt "$dir" "$url" init "$gun" -p
+  run 0 nt "$dir" "$url" init "$gun" -p
   expect_in "Successfully published changes for repository $gun" "$out"
-  run nt "$dir" "$url" delegation add "$gun" targets/releases "$WORK/alice.crt" --all-paths
-  run nt "$dir" "$url" delegation add "$gun" targets/bob "$WORK/bob.pem" --all-paths
-  run nt "$dir" "$url" delegation add "$gun" targets/carol "$WORK/carol.crt" --all-paths
+  run 0 nt "$dir" "$url" delegation add "$gun" targets/releases "$WORK/alice.crt" --all-paths
+  run 0 nt "$dir" "$url" delegation add "$gun" targets/bob "$WORK/bob.pem" --all-paths
+  run 0 nt "$dir" "$url" delegation add "$gun" targets/carol "$WORK/carol.crt" --all-paths
   CAROL_ID=$(sed -n 's/.*with keys \[\([0-9a-f]\{64\}\)\].*/\1/p' <<<"$out")
   [ -n "$CAROL_ID" ] || fail "no key ID in: $out"
-  run nt "$dir" "$url" delegation add "$gun" targets/mallory "$WORK/mallory.crt" --all-paths
-  run nt "$dir" "$url" delegation add "$gun" targets/scoped "$WORK/alice.crt" --all-paths -p
+  run 0 nt "$dir" "$url" delegation add "$gun" targets/mallory "$WORK/mallory.crt" --all-paths
+  run 0 nt "$dir" "$url" delegation add "$gun" targets/scoped "$WORK/alice.crt" --all-paths -p
   expect_in "Successfully published changes for repository $gun" "$out"
-  run nt "$dir" "$url" key import "$WORK/alice.key" -r targets/releases
-  run nt "$dir" "$url" key import "$WORK/bob.key" -r targets/bob
-  run nt "$dir" "$url" key import "$WORK/carol.key" -r targets/carol
-  run nt "$dir" "$url" key import "$WORK/mallory.key" -r targets/mallory
+  run 0 nt "$dir" "$url" key import "$WORK/alice.key" -r targets/releases
+  run 0 nt "$dir" "$url" key import "$WORK/bob.key" -r targets/bob
+  run 0 nt "$dir" "$url" key import "$WORK/carol.key" -r targets/carol
+  run 0 nt "$dir" "$url" key import "$WORK/mallory.key" -r targets/mallory
 
   step "($pass) members sign tags into their delegations; publish; notary lookup"
-  run nt "$dir" "$url" add "$gun" 1.0 "$WORK/m-1.0" -r targets/releases
-  run nt "$dir" "$url" add "$gun" dual-1 "$WORK/m-dual-1" -r targets/releases
-  run nt "$dir" "$url" add "$gun" dual-1 "$WORK/m-dual-1" -r targets/bob
-  run nt "$dir" "$url" add "$gun" dual-2 "$WORK/m-dual-2" -r targets/releases
-  run nt "$dir" "$url" add "$gun" carol-1 "$WORK/m-carol-1" -r targets/carol
-  run nt "$dir" "$url" add "$gun" evil "$WORK/m-evil" -r targets/mallory
-  run nt "$dir" "$url" add "$gun" beta-1 "$WORK/m-beta-1" -r targets/scoped
-  run nt "$dir" "$url" add "$gun" outside-1 "$WORK/m-outside-1" -r targets/scoped
-  run nt "$dir" "$url" publish "$gun"
+  run 0 nt "$dir" "$url" add "$gun" 1.0 "$WORK/m-1.0" -r targets/releases
+  run 0 nt "$dir" "$url" add "$gun" dual-1 "$WORK/m-dual-1" -r targets/releases
+  run 0 nt "$dir" "$url" add "$gun" dual-1 "$WORK/m-dual-1" -r targets/bob
+  run 0 nt "$dir" "$url" add "$gun" dual-2 "$WORK/m-dual-2" -r targets/releases
+  run 0 nt "$dir" "$url" add "$gun" carol-1 "$WORK/m-carol-1" -r targets/carol
+  run 0 nt "$dir" "$url" add "$gun" evil "$WORK/m-evil" -r targets/mallory
+  run 0 nt "$dir" "$url" add "$gun" beta-1 "$WORK/m-beta-1" -r targets/scoped
+  run 0 nt "$dir" "$url" add "$gun" outside-1 "$WORK/m-outside-1" -r targets/scoped
+  run 0 nt "$dir" "$url" publish "$gun"
   expect_in "Successfully published changes for repository $gun" "$out"
   for tag in 1.0 dual-1 dual-2 carol-1 evil beta-1 outside-1; do lookup "$dir" "$url" "$gun" "$tag"; done
   [ "$(curl -sf --cacert "$WORK/ca.pem" "$url/v2/$gun/_trust/tuf/root.json" | jq -r '.signed.roles.root.keyids[0]')" \
@@ -256,10 +241,10 @@ publish_repository() {
 
   step "($pass) a second repository with its own root key (not the pinned one)"
   local other="registry.example.com/$pass/other"
-  run nt "$dir-other" "$url" init "$other" -p
-  run nt "$dir-other" "$url" delegation add "$other" targets/releases "$WORK/alice.crt" --all-paths -p
-  run nt "$dir-other" "$url" key import "$WORK/alice.key" -r targets/releases
-  run nt "$dir-other" "$url" add "$other" 1.0 "$WORK/m-1.0" -r targets/releases -p
+  run 0 nt "$dir-other" "$url" init "$other" -p
+  run 0 nt "$dir-other" "$url" delegation add "$other" targets/releases "$WORK/alice.crt" --all-paths -p
+  run 0 nt "$dir-other" "$url" key import "$WORK/alice.key" -r targets/releases
+  run 0 nt "$dir-other" "$url" add "$other" 1.0 "$WORK/m-1.0" -r targets/releases -p
   lookup "$dir-other" "$url" "$other" 1.0
   [ "$(pinned_root "$dir-other" "$other")" != "$(pinned_root "$dir" "$gun")" ] \
     || fail "both repositories have the same root key"
@@ -274,10 +259,10 @@ VS_ROOT=$(pinned_root trust-vs registry.example.com/vs/app)
 
 MGUN=registry.example.com/mirror/app
 step "a repository on notary-server whose files the static server serves (copies)"
-run nt trust-mirror "$NURL" init "$MGUN" -p
-run nt trust-mirror "$NURL" delegation add "$MGUN" targets/releases "$WORK/alice.crt" --all-paths -p
-run nt trust-mirror "$NURL" key import "$WORK/alice.key" -r targets/releases
-run nt trust-mirror "$NURL" add "$MGUN" 1.0 "$WORK/m-1.0" -r targets/releases -p
+run 0 nt trust-mirror "$NURL" init "$MGUN" -p
+run 0 nt trust-mirror "$NURL" delegation add "$MGUN" targets/releases "$WORK/alice.crt" --all-paths -p
+run 0 nt trust-mirror "$NURL" key import "$WORK/alice.key" -r targets/releases
+run 0 nt trust-mirror "$NURL" add "$MGUN" 1.0 "$WORK/m-1.0" -r targets/releases -p
 lookup trust-mirror "$NURL" "$MGUN" 1.0
 MIRROR_ROOT=$(pinned_root trust-mirror "$MGUN")
 mkdir -p "$WORK/pristine/$MGUN/targets"
@@ -530,7 +515,7 @@ checks_published() {  # checks_published <pass>
 checks_after_changes() {  # checks_after_changes <pass> <url> <carol's key ID>
   local pass=$1 url=$2 carol_id=$3 dir="trust-$1" gun="registry.example.com/$1/app"
   step "($pass) notary removes carol's key from targets/carol, publish -> carol-1 denied"
-  run nt "$dir" "$url" delegation remove "$gun" targets/carol "$carol_id" -p
+  run 0 nt "$dir" "$url" delegation remove "$gun" targets/carol "$carol_id" -p
   expect_in "Successfully published changes for repository $gun" "$out"
   curl -sf --cacert "$WORK/ca.pem" "$url/v2/$gun/_trust/tuf/targets.json" |
     jq -e '.signed.delegations.roles[] | select(.name == "targets/carol") | .keyids == null' >/dev/null \
@@ -541,8 +526,8 @@ checks_after_changes() {  # checks_after_changes <pass> <url> <carol's key ID>
   allowed "$gun" 1.0   # the rest of the repository is unaffected
 
   step "($pass) notary narrows targets/scoped to beta-: outside-1 (signed before) no longer counts"
-  run nt "$dir" "$url" delegation remove "$gun" targets/scoped --all-paths -p
-  run nt "$dir" "$url" delegation add "$gun" targets/scoped --paths beta- -p
+  run 0 nt "$dir" "$url" delegation remove "$gun" targets/scoped --all-paths -p
+  run 0 nt "$dir" "$url" delegation add "$gun" targets/scoped --paths beta- -p
   expect_in "Successfully published changes for repository $gun" "$out"
   curl -sf --cacert "$WORK/ca.pem" "$url/v2/$gun/_trust/tuf/targets/scoped.json" |
     jq -e '.signed.targets | has("outside-1")' >/dev/null || fail "targets/scoped no longer lists outside-1"

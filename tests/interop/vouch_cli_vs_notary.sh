@@ -51,8 +51,6 @@ export NOTARY_DELEGATION_PASSPHRASE=interop8-delegation-pass
 unset VOUCH_ROOT_PASSPHRASE VOUCH_TARGETS_PASSPHRASE VOUCH_SNAPSHOT_PASSPHRASE \
   VOUCH_DELEGATION_PASSPHRASE VOUCH_TIMESTAMP_PASSPHRASE VOUCH_NEW_PASSPHRASE VOUCH_KEY_FORMAT \
   DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE NOTARY_AUTH
-LOG="$WORK/all-output.txt"   # everything both CLIs printed; checked for passphrases at the end
-: >"$LOG"
 
 # vouch <trust dir> <server URL> <args...>: vouch without a terminal.
 vouch() {
@@ -66,26 +64,6 @@ nt() {
   notary -c "$WORK/notary-config.json" -d "$WORK/$dir" -s "$url" --tlscacert "$WORK/ca.pem" "$@" \
     <"${NT_STDIN:-/dev/null}"
 }
-# run <exit code> <command...>: $out gets stdout+stderr; fails on another exit code.
-run() {
-  local want=$1 rc=0; shift
-  out=$("$@" 2>&1) || rc=$?
-  printf '%s\n' "$out" >>"$LOG"
-  [ "$rc" = "$want" ] || fail "expected exit code $want, got $rc from: $*
-$out"
-}
-# json <exit code> <command...>: as run, but $out is stdout only (for jq).
-json() {
-  local want=$1 rc=0; shift
-  out=$("$@" 2>"$WORK/stderr") || rc=$?
-  cat "$WORK/stderr" >>"$LOG"; printf '%s\n' "$out" >>"$LOG"
-  [ "$rc" = "$want" ] || fail "expected exit code $want, got $rc from: $*
-$out
-$(cat "$WORK/stderr")"
-}
-# check <jq filter> <json> [description]: fails unless the filter yields true.
-check() { [ "$(jq -e "$1" <<<"$2" 2>/dev/null)" = "true" ] || fail "${3:-jq $1} on:
-$2"; }
 # served_at <base URL> <gun> <role>: the metadata a server serves now.
 served_at() { curl -sf --cacert "$WORK/ca.pem" "$1/v2/$2/_trust/tuf/$3.json"; }
 version_at() { served_at "$1" "$2" "$3" | jq -r .signed.version; }

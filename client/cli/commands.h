@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "client/cli/context.h"
 #include "common/result.h"
@@ -28,6 +29,14 @@ inline constexpr const char* kAutoPublishHelp =
 // Runs `fn` as the subcommand's action: logging is set up from the global flags first, and the
 // returned Status becomes the command's outcome.
 void on_run(CLI::App* command, Context& ctx, Status& result, std::function<Status()> fn);
+
+// A list option as notary's string slices take it: repeated and/or comma-separated
+// (`-r a,b` or `-r a -r b`), never swallowing the positional arguments after it.
+template <typename T>
+CLI::Option* add_list_option(CLI::App* command, const std::string& name, std::vector<T>& into,
+                             const std::string& help) {
+  return command->add_option(name, into, help)->delimiter(',')->allow_extra_args(false);
+}
 
 // Adds `--output table|json` to a read command, storing the choice in `*format`.
 void add_output_option(CLI::App* command, std::string* format);

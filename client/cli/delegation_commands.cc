@@ -261,9 +261,7 @@ void add_delegation_commands(CLI::App& app, Context& ctx, Status& result) {
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
     cmd->add_option("ROLE", a->role, "Delegation role, e.g. targets/releases");
     cmd->add_option("KEYFILE", a->key_files, "X509 certificate or public key files");
-    cmd->add_option("--paths", a->paths, "List of paths to add")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "--paths", a->paths, "List of paths to add");
     cmd->add_flag("--all-paths", a->all_paths, "Add all paths to this delegation");
     cmd->add_flag("-p,--publish", a->publish, kAutoPublishHelp);
     on_run(cmd, ctx, result, [&ctx, a] { return run_add(ctx, *a); });
@@ -276,9 +274,7 @@ void add_delegation_commands(CLI::App& app, Context& ctx, Status& result) {
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
     cmd->add_option("ROLE", a->role, "Delegation role");
     cmd->add_option("KEYID", a->key_ids, "Key IDs to remove");
-    cmd->add_option("--paths", a->paths, "List of paths to remove")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "--paths", a->paths, "List of paths to remove");
     cmd->add_flag("--all-paths", a->all_paths, "Remove all paths from this delegation");
     cmd->add_flag("-y,--yes", a->yes, "Answer yes to the removal question (no confirmation)");
     cmd->add_flag("-p,--publish", a->publish, kAutoPublishHelp);
@@ -302,9 +298,7 @@ void add_delegation_commands(CLI::App& app, Context& ctx, Status& result) {
                  "signing keys are available. Warnings will be printed for delegations that "
                  "cannot be updated.");
     cmd->add_option("GUN", *gun, "Globally Unique Name of the collection");
-    cmd->add_option("--key", *key_ids, "Delegation key IDs to be removed from the GUN")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "--key", *key_ids, "Delegation key IDs to be removed from the GUN");
     cmd->add_flag("-p,--publish", *publish, kAutoPublishHelp);
     on_run(cmd, ctx, result, [&ctx, gun, key_ids, publish] {
       return run_purge(ctx, *gun, *key_ids, *publish);

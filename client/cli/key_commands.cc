@@ -356,11 +356,9 @@ void add_key_commands(CLI::App& app, Context& ctx, Status& result) {
         "even if they are staged, will be published.");
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
     cmd->add_option("ROLE", a->role, "Key role to rotate");
-    cmd->add_option("-k,--key", a->key_files,
+    add_list_option(cmd, "-k,--key", a->key_files,
                     "New key(s) to rotate to (private key files). If not specified, one will be "
-                    "generated.")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+                    "generated.");
     cmd->add_flag("-r,--server-managed", a->server_managed,
                   "Signing and key management will be handled by the remote server (no key "
                   "will be generated or stored locally). Required for timestamp role, optional "
@@ -386,12 +384,8 @@ void add_key_commands(CLI::App& app, Context& ctx, Status& result) {
         "export", "Exports all keys from all local keystores. Which keys are exported can be "
                   "restricted by using the --key or --gun flags. By default the result is sent "
                   "to stdout, it can be directed to a file with the -o flag.");
-    cmd->add_option("--gun", a->guns, "GUNs for which to export keys")
-        ->delimiter(',')
-        ->allow_extra_args(false);
-    cmd->add_option("--key", a->key_ids, "Key IDs to export")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "--gun", a->guns, "GUNs for which to export keys");
+    add_list_option(cmd, "--key", a->key_ids, "Key IDs to export");
     cmd->add_option("-o,--output", a->output, "Filepath to write export output to");
     on_run(cmd, ctx, result, [&ctx, a] { return run_export(ctx, *a); });
   }

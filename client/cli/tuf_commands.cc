@@ -442,9 +442,7 @@ void add_tuf_commands(CLI::App& app, Context& ctx, Status& result) {
     cmd->add_option("FILE", a->file, "Path to the target data");
     cmd->add_option("--custom", a->custom,
                     "Path to the file containing custom data for this target");
-    cmd->add_option("-r,--roles", a->roles, "Delegation roles to add this target to")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "-r,--roles", a->roles, "Delegation roles to add this target to");
     cmd->add_flag("-p,--publish", a->publish, kAutoPublishHelp);
     on_run(cmd, ctx, result, [&ctx, a] { return run_add(ctx, *a); });
   }
@@ -462,9 +460,7 @@ void add_tuf_commands(CLI::App& app, Context& ctx, Status& result) {
     cmd->add_option("--sha512", a->sha512, "hex encoded sha512 of the target to add");
     cmd->add_option("--custom", a->custom,
                     "Path to the file containing custom data for this target");
-    cmd->add_option("-r,--roles", a->roles, "Delegation roles to add this target to")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "-r,--roles", a->roles, "Delegation roles to add this target to");
     cmd->add_flag("-p,--publish", a->publish, kAutoPublishHelp);
     on_run(cmd, ctx, result, [&ctx, a] { return run_addhash(ctx, *a); });
   }
@@ -476,9 +472,7 @@ void add_tuf_commands(CLI::App& app, Context& ctx, Status& result) {
                   "`publish` to push the changes to the remote trusted collection.");
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
     cmd->add_option("TARGET", a->target, "Target name");
-    cmd->add_option("-r,--roles", a->roles, "Delegation roles to remove this target from")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "-r,--roles", a->roles, "Delegation roles to remove this target from");
     cmd->add_flag("-p,--publish", a->publish, kAutoPublishHelp);
     on_run(cmd, ctx, result, [&ctx, a] { return run_remove(ctx, *a); });
   }
@@ -488,10 +482,8 @@ void add_tuf_commands(CLI::App& app, Context& ctx, Status& result) {
         "list", "Lists all targets for a remote trusted collection identified by the Globally "
                 "Unique Name. This is an online operation.");
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
-    cmd->add_option("-r,--roles", a->roles,
-                    "Delegation roles to list targets for (will shadow targets role)")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "-r,--roles", a->roles,
+                    "Delegation roles to list targets for (will shadow targets role)");
     add_output_option(cmd, &a->output);
     on_run(cmd, ctx, result, [&ctx, a] { return run_list(ctx, *a); });
   }
@@ -529,10 +521,8 @@ void add_tuf_commands(CLI::App& app, Context& ctx, Status& result) {
                  "the Globally Unique Name.");
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
     cmd->add_flag("--all", a->all, "Reset all changes shown in the status list");
-    cmd->add_option("-n,--number", a->numbers,
-                    "Numbers of specific changes to exclusively reset, as shown in status list")
-        ->delimiter(',')
-        ->allow_extra_args(false);
+    add_list_option(cmd, "-n,--number", a->numbers,
+                    "Numbers of specific changes to exclusively reset, as shown in status list");
     on_run(cmd, ctx, result, [&ctx, a] { return run_reset(ctx, *a); });
   }
   {

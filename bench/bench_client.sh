@@ -50,7 +50,7 @@ done
 if [ "$QUICK" = 1 ]; then REPS=${REPS:-3}; SIZES=${SIZES:-"10 1000"}; fi
 REPS=${REPS:-7}; SIZES=${SIZES:-"10 1000 10000"}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR="$root/$BUILD_DIR" ;; esac
-VOUCH=${VOUCH:-$BUILD_DIR/client/vouch}
+VOUCH=${VOUCH:-$BUILD_DIR/cli/vouch}
 VOUCH_SERVER=${VOUCH_SERVER:-$BUILD_DIR/server/vouch-server}
 for exe in "$VOUCH" "$VOUCH_SERVER"; do
   [ -x "$exe" ] || { echo "bench_client: $exe not built" >&2; exit 1; }

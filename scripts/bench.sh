@@ -25,7 +25,7 @@ for b in bench_canonical_json bench_tuf bench_validate bench_store bench_http be
 done
 # The client benchmark is a script driving the built `vouch` and `vouch-server` and the notary
 # CLI; it says so and skips when notary is not installed.
-if [ -x "$root/$build_dir/client/vouch" ] && [ -x "$root/$build_dir/server/vouch-server" ]; then
+if [ -x "$root/$build_dir/cli/vouch" ] && [ -x "$root/$build_dir/server/vouch-server" ]; then
   echo "=== bench_client"
   if [ "$quick" = 1 ]; then
     "$root/bench/bench_client.sh" --quick "$build_dir"

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <tuple>
 
-#include "client/cli/commands.h"
+#include "cli/commands.h"
 #include "common/encoding.h"
 #include "common/log.h"
 #include "keys/key_file.h"

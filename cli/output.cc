@@ -1,4 +1,4 @@
-#include "client/cli/output.h"
+#include "cli/output.h"
 
 #include <unistd.h>
 

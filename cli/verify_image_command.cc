@@ -2,14 +2,14 @@
 // gates and for debugging a policy. It calls the verifier's own entry point
 // (verifier/verify_image.h), so the answer is the one the admission webhook would give.
 //
-// Exit codes (client/cli/output.h): 0 admitted (allowed, or a warn/audit rule), 2 denied,
+// Exit codes (cli/output.h): 0 admitted (allowed, or a warn/audit rule), 2 denied,
 // 3 denied because the trust server could not be reached or answered badly, 1 for a policy
 // that does not load or a reference that does not parse.
 
 #include <string>
 
-#include "client/cli/commands.h"
-#include "client/cli/output.h"
+#include "cli/commands.h"
+#include "cli/output.h"
 #include "verifier/http_api.h"
 #include "verifier/verify_image.h"
 

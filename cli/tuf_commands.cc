@@ -9,7 +9,7 @@
 #include <cstring>
 
 #include "client/changelist.h"
-#include "client/cli/commands.h"
+#include "cli/commands.h"
 #include "common/encoding.h"
 #include "common/log.h"
 #include "keys/public_key.h"

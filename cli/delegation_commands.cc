@@ -5,7 +5,7 @@
 #include <set>
 
 #include "client/changelist.h"
-#include "client/cli/commands.h"
+#include "cli/commands.h"
 #include "keys/key_file.h"
 #include "keys/public_key.h"
 #include "tuf/metadata.h"

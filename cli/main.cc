@@ -1,6 +1,6 @@
 // vouch: the command line client for people and CI (issue 5). notary 0.7's commands, flags,
 // texts and config.json, plus `sign`, `inspect`, `--output json`, stable exit codes
-// (client/cli/output.h) and passphrases for CI (client/cli/context.h). See client/README.md.
+// (cli/output.h) and passphrases for CI (cli/context.h). See client/README.md.
 
 #include <CLI/CLI.hpp>
 
@@ -10,9 +10,9 @@
 #include <iostream>
 #include <string>
 
-#include "client/cli/commands.h"
-#include "client/cli/context.h"
-#include "client/cli/output.h"
+#include "cli/commands.h"
+#include "cli/context.h"
+#include "cli/output.h"
 
 namespace vouch::cli {
 

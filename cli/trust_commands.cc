@@ -15,7 +15,7 @@
 #include <set>
 
 #include "client/changelist.h"
-#include "client/cli/commands.h"
+#include "cli/commands.h"
 #include "common/encoding.h"
 #include "keys/crypto.h"
 #include "keys/keystore.h"

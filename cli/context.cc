@@ -1,4 +1,4 @@
-#include "client/cli/context.h"
+#include "cli/context.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -27,7 +27,7 @@
 #include "client/http.h"
 #include "client/remote.h"
 #include "client/repository.h"
-#include "client/cli/output.h"
+#include "cli/output.h"
 #include "common/result.h"
 #include "keys/key_file.h"
 #include "keys/keystore.h"

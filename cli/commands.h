@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "client/cli/context.h"
+#include "cli/context.h"
 #include "common/result.h"
 
 namespace vouch::cli {

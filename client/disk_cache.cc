@@ -13,6 +13,7 @@
 #include <system_error>
 #include <vector>
 
+#include "common/utf8.h"
 #include "tuf/metadata.h"
 
 namespace vouch::client {
@@ -26,44 +27,6 @@ constexpr mode_t kDirMode = 0700;
 Error io_error(const fs::path& path, std::string_view what, int err) {
   return make_error(Reason::kIo,
                     std::string(what) + " " + path.string() + ": " + std::strerror(err));
-}
-
-// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t n = 0;
-    std::uint32_t cp = 0;
-    if (c >= 0xc2 && c <= 0xdf) {
-      n = 1;
-      cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      n = 2;
-      cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      n = 3;
-      cp = c & 0x07u;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (std::size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0u) != 0x80u) return false;
-      cp = (cp << 6) | (cc & 0x3fu);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
 }
 
 Status check_role(std::string_view role) {

@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "common/utf8.h"
+
 namespace vouch::tuf::json {
 namespace {
 
@@ -165,29 +167,6 @@ int hex_value(unsigned char c) {
 }
 
 bool is_cont(unsigned char c) { return (c & 0xC0u) == 0x80u; }
-
-// Length of the well-formed UTF-8 sequence at p (first byte >= 0x80), or 0 if it is not one.
-// Unicode 15, table 3-7: no overlongs, no surrogates (U+D800..DFFF), nothing above U+10FFFF.
-std::size_t utf8_sequence(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = p[0];
-  const auto avail = static_cast<std::size_t>(end - p);
-  if (c >= 0xC2 && c <= 0xDF) {
-    return (avail >= 2 && is_cont(p[1])) ? 2 : 0;
-  }
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (avail < 3) return 0;
-    const unsigned char lo = (c == 0xE0) ? 0xA0 : 0x80;
-    const unsigned char hi = (c == 0xED) ? 0x9F : 0xBF;
-    return (p[1] >= lo && p[1] <= hi && is_cont(p[2])) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (avail < 4) return 0;
-    const unsigned char lo = (c == 0xF0) ? 0x90 : 0x80;
-    const unsigned char hi = (c == 0xF4) ? 0x8F : 0xBF;
-    return (p[1] >= lo && p[1] <= hi && is_cont(p[2]) && is_cont(p[3])) ? 4 : 0;
-  }
-  return 0;  // 0x80..0xC1 (continuation or overlong lead), 0xF5..0xFF
-}
 
 void append_utf8(std::string& out, std::uint32_t cp) {
   if (cp < 0x80) {

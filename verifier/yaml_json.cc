@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/utf8.h"
+
 namespace vouch::verifier {
 namespace {
 
@@ -27,38 +29,6 @@ std::string where(const YAML::Mark& mark) {
   if (mark.is_null()) return "YAML";
   return "YAML line " + std::to_string(mark.line + 1) + ", column " +
          std::to_string(mark.column + 1);
-}
-
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t extra = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t min = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1, cp = c & 0x1Fu, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2, cp = c & 0x0Fu, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3, cp = c & 0x07u, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (extra >= s.size() - i) return false;  // truncated sequence
-    for (std::size_t k = 1; k <= extra; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
 }
 
 // A plain scalar under the YAML 1.2 core schema (nulls arrive as OnNull from yaml-cpp).

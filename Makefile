@@ -53,15 +53,14 @@ test-sanitize: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# The tests of the concurrent components (the HTTP server, vouch-server, vouch-signer and
-# vouch-verifier, their integration tests included) under ThreadSanitizer. Reports from inside
-# the uninstrumented Debian libraries are suppressed by tests/tsan.supp; any other report
-# fails the test (halt_on_error).
-TSAN_TESTS ?= net_|server_|signer_|verifier_|store|repository|token_auth|key_store|trust_cache|service_
+# The tests of the concurrent components (the HTTP server, vouch-server, vouch-signer,
+# vouch-verifier and the integration tests that start them) under ThreadSanitizer:
+# scripts/test-tsan.sh lists them; tests/tsan.supp holds the suppressions for the
+# uninstrumented Debian libraries.
 test-tsan: deps
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVOUCH_TSAN=ON -DVOUCH_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
-	@cd build-tsan && ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)' -E 'interop_'
+	@scripts/test-tsan.sh build-tsan
 
 # Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS, seeded from
 # tests/fuzz/corpus/<target> when it exists, else from the Notary metadata vectors.
@@ -82,4 +81,4 @@ fixtures: deps
 	@scripts/make-notary-fixtures.sh
 
 clean:
-	rm -rf $(BUILD_DIR) build-release build-asan build-fuzz
+	rm -rf $(BUILD_DIR) build-release build-asan build-tsan build-fuzz

@@ -16,6 +16,16 @@ if(VOUCH_WERROR)
     $<$<NOT:$<CONFIG:Debug>>:-Wno-error=null-dereference>)
 endif()
 
+if(VOUCH_SANITIZE AND VOUCH_TSAN)
+  message(FATAL_ERROR "VOUCH_SANITIZE and VOUCH_TSAN cannot be combined (ASan and TSan exclude each other)")
+endif()
+# ThreadSanitizer: the libraries from Debian (gRPC, RocksDB, OpenSSL) are not instrumented, so
+# tests/tsan.supp names the reports that come from inside them; every test gets it through
+# TSAN_OPTIONS (tests/CMakeLists.txt). -O1 keeps the run time bearable.
+if(VOUCH_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -O1)
+  add_link_options(-fsanitize=thread)
+endif()
 if(VOUCH_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

@@ -6,7 +6,7 @@
 
 #include "client/changelist.h"
 #include "cli/commands.h"
-#include "keys/key_file.h"
+#include "keys/pem.h"
 #include "keys/public_key.h"
 #include "tuf/metadata.h"
 

@@ -23,7 +23,7 @@
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tuf/metadata.h"
 #include "tuf/verify.h"
 

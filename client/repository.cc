@@ -11,7 +11,7 @@
 #include "client/disk_cache.h"
 #include "common/log.h"
 #include "keys/private_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tuf/updater.h"
 #include "tuf/verify.h"
 

@@ -46,8 +46,52 @@ endfunction()
 function(vouch_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} vouch_test_main vouch_warnings)
+  # The test support (tests/support: repository simulator, in-memory signer) makes and holds
+  # private keys, so every test links the key store (production targets may not; see
+  # vouch_forbid_link).
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} vouch_keystore vouch_test_main vouch_warnings)
   target_compile_definitions(${name} PRIVATE
     VOUCH_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data")
   doctest_discover_tests(${name} ADD_LABELS 1)
+endfunction()
+
+# vouch_forbid_link(TARGET FORBIDDEN...)
+# Fails the configure step if TARGET links any FORBIDDEN library, directly or through the
+# libraries it links (LINK_LIBRARIES and INTERFACE_LINK_LIBRARIES, walked transitively). This
+# is how the layering is enforced, e.g. that the verifier carries no private-key code. Call it
+# after every library TARGET reaches has been declared (the end of the directory that declares
+# TARGET, which comes after its dependencies').
+function(vouch_forbid_link target)
+  set(seen "")
+  set(queue "${target}")
+  while(queue)
+    list(POP_FRONT queue current)
+    if(current IN_LIST seen OR NOT TARGET "${current}")
+      continue()
+    endif()
+    list(APPEND seen "${current}")
+    if(current IN_LIST ARGN)
+      message(FATAL_ERROR "${target} must not link ${current} (found through its dependencies); "
+                          "see the layering in the top-level README")
+    endif()
+    get_target_property(type "${current}" TYPE)
+    set(deps "")
+    if(NOT type STREQUAL "INTERFACE_LIBRARY")
+      get_target_property(direct "${current}" LINK_LIBRARIES)
+      if(direct)
+        list(APPEND deps ${direct})
+      endif()
+    endif()
+    get_target_property(iface "${current}" INTERFACE_LINK_LIBRARIES)
+    if(iface)
+      list(APPEND deps ${iface})
+    endif()
+    foreach(dep IN LISTS deps)
+      # Generator expressions such as $<LINK_ONLY:x> (static libraries' private deps): take x.
+      string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" dep "${dep}")
+      if(NOT dep MATCHES "^\\$<")
+        list(APPEND queue "${dep}")
+      endif()
+    endforeach()
+  endwhile()
 endfunction()

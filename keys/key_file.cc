@@ -43,12 +43,6 @@ using Pbkdf2ParamPtr = std::unique_ptr<PBKDF2PARAM, Pbkdf2ParamFree>;
 using X509AlgorPtr = std::unique_ptr<X509_ALGOR, X509AlgorFree>;
 using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
 
-// Clears a std::string or vector that held secret-derived text before it is freed.
-template <typename C>
-void cleanse(C& c) {
-  if (!c.empty()) OPENSSL_cleanse(c.data(), c.size() * sizeof(c[0]));
-}
-
 // ---- Constants ----------------------------------------------------------------------------
 
 constexpr std::string_view kVouchType = "VOUCH ENCRYPTED PRIVATE KEY";
@@ -58,7 +52,6 @@ constexpr std::string_view kEcType = "EC PRIVATE KEY";
 constexpr std::string_view kRsaType = "RSA PRIVATE KEY";
 constexpr std::string_view kEd25519Type = "ED25519 PRIVATE KEY";
 
-constexpr std::size_t kMaxHeaders = 16;
 constexpr std::size_t kMaxCiphertext = 16 * 1024;  // an RSA-4096 PKCS#8 is ~2.4 KiB
 constexpr std::size_t kVouchSaltLen = 16;
 constexpr std::size_t kNotarySaltLen = 16;
@@ -68,24 +61,6 @@ constexpr std::size_t kAes256KeyLen = 32;
 constexpr std::size_t kCbcIvLen = 16;
 
 // ---- Small text helpers -------------------------------------------------------------------
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-  });
-}
-
-bool printable(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
-}
 
 // Role and gun values that we write: printable ASCII without spaces.
 Status check_header_value(std::string_view what, std::string_view value, bool required) {
@@ -118,21 +93,6 @@ std::optional<T> parse_canonical_uint(std::string_view s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
   return v;
-}
-
-std::string pem_encode(std::string_view type,
-                       const std::vector<std::pair<std::string, std::string>>& headers,
-                       ByteSpan body) {
-  std::string out;
-  out.append("-----BEGIN ").append(type).append("-----\n");
-  for (const auto& [name, value] : headers) out.append(name).append(": ").append(value) += '\n';
-  if (!headers.empty()) out += '\n';
-  const std::string b64 = base64_encode(body);
-  for (std::size_t i = 0; i < b64.size(); i += 64) {
-    out.append(b64, i, 64) += '\n';
-  }
-  out.append("-----END ").append(type).append("-----\n");
-  return out;
 }
 
 Error openssl_error(std::string_view what) {
@@ -721,117 +681,6 @@ std::string_view to_string(KeyFileFormat format) {
     case KeyFileFormat::kLegacyPem: return "legacy-pem";
   }
   return "unknown";
-}
-
-Result<PemBlock> parse_pem_block(std::string_view text) {
-  if (text.size() > kMaxKeyFileSize) {
-    return make_error(Reason::kTooLarge, "key file larger than 64 KiB");
-  }
-  // Find a BEGIN line (at the start of a line; text before it is ignored, as Go and OpenSSL do).
-  std::size_t pos = 0;
-  for (;;) {
-    pos = text.find("-----BEGIN ", pos);
-    if (pos == std::string_view::npos) return make_error(Reason::kMalformed, "no PEM block");
-    if (pos == 0 || text[pos - 1] == '\n') break;
-    ++pos;
-  }
-  auto next_line = [&](std::string_view& line) {
-    if (pos >= text.size()) return false;
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    line = text.substr(pos, end - pos);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    pos = end + 1;
-    return true;
-  };
-
-  std::string_view line;
-  (void)next_line(line);
-  line = trim(line);
-  if (line.size() <= 16 || line.substr(line.size() - 5) != "-----") {
-    return make_error(Reason::kMalformed, "bad PEM BEGIN line");
-  }
-  PemBlock block;
-  block.type = std::string(line.substr(11, line.size() - 16));
-  if (block.type.empty() || !printable(block.type)) {
-    return make_error(Reason::kMalformed, "bad PEM type");
-  }
-  const std::string end_line = "-----END " + block.type + "-----";
-
-  std::string b64;
-  bool in_headers = true;
-  bool ended = false;
-  while (next_line(line)) {
-    const std::string_view t = trim(line);
-    if (t == end_line) {
-      ended = true;
-      break;
-    }
-    if (t.starts_with("-----")) {
-      cleanse(b64);
-      return make_error(Reason::kMalformed, "PEM END line does not match BEGIN");
-    }
-    const std::size_t colon = t.find(':');
-    if (colon != std::string_view::npos) {
-      if (!in_headers) {
-        cleanse(b64);
-        return make_error(Reason::kMalformed, "PEM header after the body");
-      }
-      const std::string_view name = trim(t.substr(0, colon));
-      const std::string_view value = trim(t.substr(colon + 1));
-      if (name.empty() || !printable(name) || !printable(value)) {
-        return make_error(Reason::kMalformed, "bad PEM header line");
-      }
-      if (value.size() > kMaxHeaderValueLength) {
-        return make_error(Reason::kTooLarge, "PEM header value too long");
-      }
-      if (block.headers.size() >= kMaxHeaders) {
-        return make_error(Reason::kTooLarge, "too many PEM headers");
-      }
-      for (const auto& h : block.headers) {
-        if (h.first == name) {
-          return make_error(Reason::kMalformed,
-                            "duplicate PEM header \"" + std::string(name) + "\"");
-        }
-      }
-      block.headers.emplace_back(std::string(name), std::string(value));
-      continue;
-    }
-    in_headers = false;
-    for (char c : t) {
-      if (c != ' ' && c != '\t') b64 += c;
-    }
-  }
-  if (!ended) {
-    cleanse(b64);
-    return make_error(Reason::kMalformed, "PEM block has no END line");
-  }
-  if (!is_blank(text.substr(std::min(pos, text.size())))) {
-    cleanse(b64);
-    return make_error(Reason::kTrailingData, "data after the PEM block");
-  }
-  auto body = base64_decode(b64);
-  cleanse(b64);
-  if (!body) return make_error(Reason::kMalformed, "bad base64 in the PEM body");
-  block.body = SecretBytes(*body);
-  cleanse(*body);
-  if (block.body.empty()) return make_error(Reason::kMalformed, "empty PEM body");
-  return block;
-}
-
-std::string_view pem_header(const PemBlock& block, std::string_view name) {
-  for (const auto& [n, v] : block.headers) {
-    if (n == name) return v;
-  }
-  return {};
-}
-
-Result<PublicKey> parse_public_key_pem(std::string_view text) {
-  VOUCH_ASSIGN_OR_RETURN(PemBlock block, parse_pem_block(text));
-  if (block.type == "CERTIFICATE") return PublicKey::from_pem(text);
-  if (block.type == "PUBLIC KEY") return PublicKey::from_spki_der(block.body.span());
-  return make_error(Reason::kMalformed,
-                    "expected a CERTIFICATE or PUBLIC KEY block, found " + block.type);
 }
 
 Result<SecretBytes> argon2id_derive(const SecretString& passphrase, ByteSpan salt,

@@ -85,6 +85,7 @@
 #include "common/encoding.h"
 #include "common/result.h"
 #include "keys/private_key.h"
+#include "keys/pem.h"  // PemBlock, parse_pem_block: the key files build on them
 #include "keys/public_key.h"
 #include "keys/secret.h"
 
@@ -100,9 +101,9 @@ enum class KeyFileFormat {
 std::string_view to_string(KeyFileFormat format);
 
 // Maximum size of a key file accepted by any function here (RSA-4096 PEM is ~3.3 KiB).
-inline constexpr std::size_t kMaxKeyFileSize = 64 * 1024;
+inline constexpr std::size_t kMaxKeyFileSize = kMaxPemSize;
 // Maximum length of a role or gun header value.
-inline constexpr std::size_t kMaxHeaderValueLength = 255;
+inline constexpr std::size_t kMaxHeaderValueLength = kMaxPemHeaderValueLength;
 
 // What a key file says about itself without a passphrase.
 struct KeyFileInfo {
@@ -193,29 +194,6 @@ Result<std::string> encrypt_key_file(const PrivateKey& key, std::string_view rol
                                      const WriteOptions& options = {});
 
 // ---- Building blocks, exposed for tests and fuzzers ----------------------------------------
-
-// One parsed PEM block. Body bytes are held as a secret (they may be an unencrypted key).
-struct PemBlock {
-  std::string type;  // e.g. "ENCRYPTED PRIVATE KEY"
-  std::vector<std::pair<std::string, std::string>> headers;  // in file order, values trimmed
-  SecretBytes body;                                          // base64-decoded
-};
-
-// Parses the first PEM block of `text`, with RFC 1421 "name: value" header lines between the
-// BEGIN line and the base64 body (a blank separator line is optional). Accepts LF or CRLF.
-// Errors: kTooLarge (> kMaxKeyFileSize, more than 16 headers, a header value longer than
-// kMaxHeaderValueLength), kMalformed (no block, mismatched END, duplicate or empty header
-// name, bad base64), kTrailingData.
-Result<PemBlock> parse_pem_block(std::string_view text);
-
-// The value of header `name` in `block`, or empty if absent.
-std::string_view pem_header(const PemBlock& block, std::string_view name);
-
-// A public key as people hand one over (`delegation add`, `docker trust signer add`, a
-// verifier policy): the first PEM block of `text`, either a "PUBLIC KEY" (RFC 1421 headers
-// such as the "role:" that `notary key generate -o` and `docker trust key generate` write are
-// ignored) or a "CERTIFICATE" (PublicKey::from_pem). Any other block type is kMalformed.
-Result<PublicKey> parse_public_key_pem(std::string_view text);
 
 // Argon2id (RFC 9106, version 0x13) via Botan: `out_len` bytes from passphrase and salt.
 // Parameters are NOT checked against KdfLimits here (callers do); Argon2's own minimums

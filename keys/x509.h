@@ -10,9 +10,8 @@
 
 namespace vouch::keys {
 
-class PrivateKey;
-
 // An X.509 certificate (OpenSSL). Immutable; thread-safe. Copies share the certificate.
+// Reading and checking only: certificates are made in the key store (keys/root_certificate.h).
 class Certificate {
  public:
   // Parses one PEM "CERTIFICATE" block (kMalformed otherwise, including trailing blocks).
@@ -45,20 +44,6 @@ class Certificate {
  private:
   explicit Certificate(std::shared_ptr<const State> s) : state_(std::move(s)) {}
   std::shared_ptr<const State> state_;
-  friend Result<Certificate> make_root_certificate(const PrivateKey&, std::string_view,
-                                                   TimePoint, TimePoint);
 };
-
-// Creates the self-signed certificate Notary uses for a root key: subject and issuer
-// CN = gun (PrintableString when it fits, else UTF8String, as Go writes it), validity
-// [not_before, not_after] truncated to whole seconds, a random 128-bit serial, signed with
-// SHA-256 by `key` (ECDSA, or RSA PKCS#1 v1.5; Ed25519 -> kUnsupportedAlgorithm), and the
-// extensions of Notary's utils.NewCertificate template in Go's order: key usage
-// digitalSignature + keyEncipherment (critical), extended key usage codeSigning, basic
-// constraints CA:FALSE (critical). No subject/authority key identifiers (Go adds none for a
-// non-CA template). The PEM is one standard CERTIFICATE block ending in a newline.
-// An empty GUN, one longer than 255 bytes, or one that is not valid UTF-8 -> kBadGun.
-Result<Certificate> make_root_certificate(const PrivateKey& key, std::string_view gun,
-                                          TimePoint not_before, TimePoint not_after);
 
 }  // namespace vouch::keys

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "keys/crypto.h"
-#include "keys/key_file.h"
+#include "keys/pem.h"
 #include "tuf/metadata.h"
 
 namespace vouch::verifier {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/integration/server_test_util.h"
 #include "tests/support/repo_simulator.h"
 #include "tuf/metadata.h"

@@ -11,7 +11,7 @@
 
 #include "common/clock.h"
 #include "keys/private_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/support/memory_signer.h"
 #include "tuf/metadata.h"
 #include "tuf/verify.h"

@@ -9,7 +9,7 @@
 #include <set>
 
 #include "keys/private_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/support/repo_simulator.h"
 #include "tuf/trusted_set.h"
 

@@ -16,7 +16,7 @@
 #include <sstream>
 
 #include "keys/private_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/integration/signer_test_util.h"
 
 namespace vouch::client {

@@ -32,7 +32,7 @@
 #include "keys/crypto.h"
 #include "keys/private_key.h"
 #include "keys/public_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/support/memory_signer.h"
 
 namespace vouch::keys {

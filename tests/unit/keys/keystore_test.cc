@@ -41,7 +41,7 @@
 #include "keys/passphrase.h"
 #include "keys/private_key.h"
 #include "keys/public_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 
 namespace fs = std::filesystem;
 using namespace vouch;

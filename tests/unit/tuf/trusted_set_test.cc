@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "keys/crypto.h"
+#include "keys/root_certificate.h"
 #include "tests/support/memory_source.h"
 #include "tests/support/repo_simulator.h"
 #include "tuf/updater.h"

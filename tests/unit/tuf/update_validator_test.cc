@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "tests/support/repo_simulator.h"
+#include "keys/root_certificate.h"
 #include "tuf/update_validator.h"
 #include "tuf/verify.h"
 

@@ -14,7 +14,7 @@
 
 #include "keys/crypto.h"
 #include "keys/private_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/support/memory_source.h"
 #include "tests/support/repo_simulator.h"
 #include "tests/unit/verifier/verifier_test_util.h"

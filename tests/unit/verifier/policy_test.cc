@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "keys/private_key.h"
-#include "keys/x509.h"
+#include "keys/root_certificate.h"
 #include "tests/unit/verifier/verifier_test_util.h"
 #include "tuf/json.h"
 

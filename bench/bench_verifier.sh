@@ -21,8 +21,8 @@
 # As a hook of bench/suite.py (`make bench`) it writes its rows to $VOUCH_BENCH_JSON.
 #
 # Set-up. vouch-server (RocksDB in the temporary directory, embedded key store) and, when it
-# is installed, notary-server (memory storage, local trust service, ecdsa, logging at info: as
-# bench/suite.py runs it), both over HTTPS with a throwaway CA. `bench_verifier publish` makes
+# is installed, notary-server (memory storage, local trust service, ecdsa, logging at warn: as
+# bench/suite.py runs it, no log line per request on either server), both over HTTPS with a throwaway CA. `bench_verifier publish` makes
 # and publishes the repositories as `docker trust sign` lays them out: targets delegates to
 # targets/releases (all paths), which holds 1,000 targets signed by the key of member "ci" of
 # team "release"; the server holds the timestamp key; each repository has its own root.
@@ -67,7 +67,11 @@
 #      then a latency run on 1 connection (one request at a time, as the apiserver sends one
 #      review per connection at a time): p50/p99. /metrics must show no trust fetch during
 #      the warm runs (so "warm" means warm);
-#   6. stops the verifier (SIGTERM; it must exit 0).
+#   6. stops the verifier (SIGTERM; it must exit 0);
+#   7. starts it again with the decision cache off (admission.decision_cache_entries 0), primes
+#      the trust cache, and repeats the throughput runs of the Pods of 1 and 20 containers:
+#      every image of every request is decided anew over cached trust data ("decision cache
+#      off" rows; /metrics must show no decision cache hit and no trust fetch).
 # A round 0 of the cold part, not recorded, comes first (it warms the trust servers' own
 # caches and the page cache, so round 1 is like the others). Per round: p50/p99 of its
 # samples (nearest rank: with 20 samples the p99 is the largest). The table gives median
@@ -148,7 +152,7 @@ start_notary_server() {
   cat >"$WORK/notary-server.json" <<EOF
 {"server": {"http_addr": "127.0.0.1:$port", "tls_cert_file": "$WORK/server.pem", "tls_key_file": "$WORK/server.key"},
  "trust_service": {"type": "local", "key_algorithm": "ecdsa"}, "storage": {"backend": "memory"},
- "logging": {"level": "info"}}
+ "logging": {"level": "warn"}}
 EOF
   notary-server -config "$WORK/notary-server.json" -logf logfmt >>"$WORK/notary-server.log" 2>&1 </dev/null &
   NS_PID=$!
@@ -161,8 +165,9 @@ EOF
   bench_fail "notary-server did not start"
 }
 
+# start_verifier [config file name in WORK, default verifier.json]
 start_verifier() {
-  "$VERIFIER" --config "$WORK/verifier.json" >"$WORK/verifier.out" 2>"$WORK/verifier.log" </dev/null &
+  "$VERIFIER" --config "$WORK/${1:-verifier.json}" >"$WORK/verifier.out" 2>>"$WORK/verifier.log" </dev/null &
   VPID=$!
   for _ in $(seq 1 600); do   # a bound on a hung start, not a measurement
     grep -q "^listening on" "$WORK/verifier.out" 2>/dev/null && break
@@ -224,13 +229,20 @@ echo "bench_verifier: publishing repositories of $TARGETS targets: $((WARM_REPOS
 "$TOOL" publish --ca "$WORK/ca.pem" --targets "$TARGETS" --policy-out "$WORK/policy.json" \
   "${trust[@]}" "${repos[@]}" 2>&1 || bench_fail "publishing the repositories failed"
 
-cat >"$WORK/verifier.json" <<EOF
+# verifier.json as deployed; verifier-nocache.json the same with the decision cache off
+# (admission.decision_cache_entries 0): every request runs the decision over cached trust data.
+for cache in 10000 0; do
+  name=verifier.json
+  [ "$cache" = 0 ] && name=verifier-nocache.json
+  cat >"$WORK/$name" <<EOF
 {"server": {"listen": "127.0.0.1:0", "tls_cert_file": "$WORK/server.pem", "tls_key_file": "$WORK/server.key"},
  "metrics": {"listen": "127.0.0.1:0"},
  "policy": {"file": "$WORK/policy.json", "poll_ms": 0},
  "trust": {"max_age_ms": 3600000, "refresh_after_ms": 3600000},
+ "admission": {"decision_cache_entries": $cache},
  "logging": {"level": "info", "format": "text"}}
 EOF
+done
 
 # Request lists: one request per line, its images space-separated.
 gun() { printf '%s.bench.example/%s-%04d' "$1" "$2" "$3"; }
@@ -293,6 +305,22 @@ for rnd in $(seq "$first_round" "$ROUNDS"); do
   fi
   log_bytes=$(stat -c %s "$WORK/verifier.log")
   stop_verifier
+  if [ "$rnd" -gt 0 ] && [ "$ONLY" != cold ]; then
+    # The same warm throughput runs with the decision cache off: trust data cached (primed
+    # once), the decision computed for every image of every request.
+    start_verifier verifier-nocache.json
+    load "$rnd" prime once --kind pod --images "$WORK/warm1.txt" --once
+    ok2=$(metric 'vouch_verifier_trust_fetches_total{result="ok"}')
+    for name in pod1 pod20; do
+      images=$WORK/warm1.txt
+      [ "$name" = pod20 ] && images=$WORK/warm20.txt
+      load "$rnd" "${name}_nocache" throughput --kind pod --images "$images" --connections "$CONNS" --seconds "$SECS" --warmup 1
+    done
+    [ "$(metric 'vouch_verifier_decision_cache_total{result="hit"}')" = 0 ] || bench_fail "round $rnd: decision cache hits with the cache off"
+    ok3=$(metric 'vouch_verifier_trust_fetches_total{result="ok"}')
+    [ "$ok3" = "$ok2" ] || bench_fail "round $rnd: $((ok3 - ok2)) trust fetches during the uncached warm runs"
+    stop_verifier
+  fi
   python3 - "$RESULTS" "$rnd" "$log_bytes" <<'PY' >&2
 import json, sys
 path, rnd, log_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -335,10 +363,12 @@ def add(label, metric, unit, impl, value):
 
 W = {"pod1": ("verifier warm, Pod of 1 container (/validate)", 1),
      "pod20": ("verifier warm, Pod of 20 containers (/validate)", 20),
-     "verify1": ("verifier warm, 1 image (/v1/verify)", 1)}
+     "verify1": ("verifier warm, 1 image (/v1/verify)", 1),
+     "pod1_nocache": ("verifier warm, decision cache off, Pod of 1 container (/validate)", 1),
+     "pod20_nocache": ("verifier warm, decision cache off, Pod of 20 containers (/validate)", 20)}
 C = {"cold1": "verifier cold, Pod of 1 container, 1,000-target repository (1 trust fetch)",
      "cold20": "verifier cold, Pod of 20 containers, 20 repositories (20 trust fetches)"}
-ORDER = ["pod1", "pod20", "verify1", "cold1", "cold20"]
+ORDER = ["pod1", "pod20", "verify1", "pod1_nocache", "pod20_nocache", "cold1", "cold20"]
 for r in sorted(recorded, key=lambda r: (ORDER.index(r["workload"]) if r["workload"] in ORDER else 99,
                                          r["mode"] != "throughput", r["round"])):
     w = r["workload"]
@@ -367,7 +397,7 @@ for r in sorted(recorded, key=lambda r: (ORDER.index(r["workload"]) if r["worklo
 goals = {("p99 (1 connection)", "ms"): ("≤ 1 ms", lambda m: m <= 1.0),
          (TPUT, "image decisions/s"): ("≥ 20,000/s", lambda m: m >= 20000)}
 def goal_of(label, metric, unit):
-    if label.startswith("verifier warm") and label != W["verify1"][0]:
+    if label in (W["pod1"][0], W["pod20"][0]):
         return goals.get((metric, unit), ("", None))
     if label == C["cold1"] and metric == "p99":
         return ("≤ 50 ms", lambda m: m <= 50.0)

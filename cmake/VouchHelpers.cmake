@@ -22,8 +22,11 @@ endif()
 # ThreadSanitizer: the libraries from Debian (gRPC, RocksDB, OpenSSL) are not instrumented, so
 # tests/tsan.supp names the reports that come from inside them; every test gets it through
 # TSAN_OPTIONS (tests/CMakeLists.txt). -O1 keeps the run time bearable.
+# GCC 12 warns (-Wtsan) that TSan does not model std::atomic_thread_fence, which Asio uses in
+# its handler recycling; the handoff it guards is also ordered by the scheduler's mutex, which
+# TSan does see, so the warning is not an error here.
 if(VOUCH_TSAN)
-  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -O1)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -O1 -Wno-tsan)
   add_link_options(-fsanitize=thread)
 endif()
 if(VOUCH_SANITIZE)

@@ -304,12 +304,49 @@ expect_in "The following roles were successfully marked for witnessing on the ne
 [ "$(version_of "$GUN" targets/ci)" = $((CI_VERSION + 1)) ] || fail "witness did not re-sign targets/ci"
 run 0 vouch t2 lookup "$GUN" 1.0
 
+step "issue 12: a member signs into its delegation of a repository made by plain init, from a trust directory of its own"
+TEAM=example.com/vouch/team
+run 0 vouch owner init "$TEAM" -p </dev/null
+run 0 vouch owner key generate -r targets/ci -o "$WORK/team-ci" </dev/null
+run 0 vouch owner delegation add "$TEAM" targets/ci "$WORK/team-ci.pem" --all-paths -p </dev/null
+expect_not_in "key rotate" "$out"
+json 0 vouch owner key list --output json
+check 'all(.[]; .role != "snapshot")' "$out" "init made a snapshot key: $out"
+run 0 vouch member key import "$WORK/team-ci-key.pem" </dev/null
+run 0 env -u VOUCH_ROOT_PASSPHRASE -u VOUCH_TARGETS_PASSPHRASE -u VOUCH_SNAPSHOT_PASSPHRASE \
+  setsid -w "$VOUCH" -d "$WORK/member" -s "$URL" --tlscacert "$WORK/ca.pem" \
+  sign "$TEAM:v1" --digest "sha256:$M_SHA" --size "$M_SIZE" </dev/null
+expect_in "Successfully signed $TEAM:v1" "$out"
+json 0 vouch t2 lookup "$TEAM" v1 --output json
+check '.role == "targets/ci"' "$out"
+
+step "init --local-snapshot (notary's way): delegation add says how to move the key, a member's sign fails with exit 4 saying why"
+LOCAL=example.com/vouch/team-local
+run 0 vouch owner init "$LOCAL" --local-snapshot -p </dev/null
+json 0 vouch owner key list --output json
+check 'any(.[]; .role == "snapshot")' "$out" "init --local-snapshot made no snapshot key: $out"
+run 0 vouch owner delegation add "$LOCAL" targets/ci "$WORK/team-ci.pem" --all-paths -p </dev/null
+expect_in "vouch key rotate $LOCAL snapshot -r" "$out"
+run 4 env -u VOUCH_SNAPSHOT_PASSPHRASE setsid -w "$VOUCH" -d "$WORK/member" -s "$URL" \
+  --tlscacert "$WORK/ca.pem" sign "$LOCAL:v1" --digest "sha256:$M_SHA" --size "$M_SIZE" </dev/null
+expect_in "snapshot key is held by the repository owner" "$out"
+expect_in "vouch key rotate $LOCAL snapshot -r" "$out"
+run 0 vouch member status "$LOCAL"   # the refused sign left nothing staged
+expect_in "No unpublished changes for $LOCAL" "$out"
+run 0 vouch owner key rotate "$LOCAL" snapshot -r </dev/null
+run 0 vouch owner delegation add "$LOCAL" targets/ci "$WORK/team-ci.pem" --all-paths </dev/null
+expect_not_in "key rotate" "$out"   # the server holds the snapshot key now
+run 0 vouch owner reset "$LOCAL" --all
+run 0 env -u VOUCH_SNAPSHOT_PASSPHRASE setsid -w "$VOUCH" -d "$WORK/member" -s "$URL" \
+  --tlscacert "$WORK/ca.pem" sign "$LOCAL:v1" --digest "sha256:$M_SHA" --size "$M_SIZE" </dev/null
+expect_in "Successfully signed $LOCAL:v1" "$out"
+
 step "key list, generate, export, import, passwd, remove"
 run 0 vouch t1 key generate
 ROOT2=$(sed -n 's/^Generated new ecdsa root key with keyID: \([0-9a-f]\{64\}\)$/\1/p' <<<"$out")
 [ -n "$ROOT2" ] || fail "no key ID in: $out"
 run 0 vouch t1 key list
-expect_in "ROLE        GUN" "$out"
+expect_in "ROLE       GUN" "$out"   # roles root and targets: init left the snapshot key to the server
 expect_in "$ROOT2" "$out"
 run 0 vouch t1 key export --key "$ROOT2" -o "$WORK/root2.pem"
 grep -q "BEGIN VOUCH ENCRYPTED PRIVATE KEY" "$WORK/root2.pem" || fail "export wrote no key"

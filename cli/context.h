@@ -10,7 +10,9 @@
 //   2. the environment               VOUCH_<ROLE>_PASSPHRASE, NOTARY_..., DOCKER_CONTENT_TRUST_...
 //                                     (keys::EnvPassphraseSource, keys/passphrase.h)
 //   3. the terminal                   only when there is one; without one the request fails at
-//                                     once with a message naming the variable to set
+//                                     once with a message naming the variable to set. Asked
+//                                     once per key and command (as notary); a progress bar
+//                                     is ended before the question.
 // A wrong passphrase from a file or the environment fails at once (no fallback to a prompt).
 // Passphrases are never printed or logged.
 
@@ -142,6 +144,7 @@ class Context {
   std::unique_ptr<keys::LocalSigner> signer_;
   std::optional<client::HttpClient> http_;
   std::vector<std::unique_ptr<HttpRemote>> remotes_;
+  Progress* progress_ = nullptr;  // the progress bar on screen while publish() runs
 };
 
 // ---- Small helpers shared by the commands ---------------------------------------------------

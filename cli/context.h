@@ -136,6 +136,12 @@ class Context {
   // The exit code for a failed command.
   int exit_code(const Error& error) const;
 
+  // For a command that has already printed everything the user needs about its outcome
+  // (verify-image prints its decision and reason): the exit code to end with, while the
+  // command returns success so that no "* fatal:" line repeats the reason. 0 by default.
+  void set_quiet_exit_code(int code) { quiet_exit_code_ = code; }
+  int quiet_exit_code() const { return quiet_exit_code_; }
+
  private:
   const GlobalOptions& options_;
   std::optional<client::ClientConfig> config_;
@@ -145,6 +151,7 @@ class Context {
   std::optional<client::HttpClient> http_;
   std::vector<std::unique_ptr<HttpRemote>> remotes_;
   Progress* progress_ = nullptr;  // the progress bar on screen while publish() runs
+  int quiet_exit_code_ = kExitOk;
 };
 
 // ---- Small helpers shared by the commands ---------------------------------------------------

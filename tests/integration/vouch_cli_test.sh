@@ -4,12 +4,12 @@
 #
 #   vouch_cli_test.sh <path to vouch-server> <path to vouch>
 #
-# Every step checks what vouch printed and its exit code (0 ok, 1 usage, 2 verification failed,
-# 3 network/server, 4 key/passphrase; README "Exit codes"), and where vouch prints little, the
-# metadata the server serves. vouch runs under `setsid`, without a controlling terminal, as in
-# CI: a passphrase it cannot find in the environment must fail at once, never hang on a prompt.
-# The script ends only the server it started and removes its temporary directory
-# (tests/interop/lib_vouch_server.sh).
+# Every step checks what vouch printed and its exit code (0 ok, 1 usage or configuration, 2
+# denied or refused by content, 3 transient, 4 keys or credentials; README "Exit codes"), and
+# where vouch prints little, the metadata the server serves. vouch runs under `setsid`,
+# without a controlling terminal, as in CI: a passphrase it cannot find in the environment
+# must fail at once, never hang on a prompt. The script ends only the server it started and
+# removes its temporary directory (tests/interop/lib_vouch_server.sh).
 set -euo pipefail
 VOUCH_SERVER=${1:?usage: $0 <vouch-server binary> <vouch binary>}
 VOUCH=${2:?usage: $0 <vouch-server binary> <vouch binary>}
@@ -296,6 +296,25 @@ policy "https://127.0.0.1:1" >"$WORK/policy-down.json"
 run 3 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/policy-down.json"
 printf 'rules: [' >"$WORK/broken.yaml"
 run 1 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/broken.yaml"
+
+step "verify-image exit codes: 1 for a policy that does not load (every problem named), 4 for missing credentials, 2 for a failed pin"
+jq '.rules[0].require["any-of"] = ["nobody"] | .rules[0].mode = "loud"' "$WORK/policy.json"   >"$WORK/policy-unknown-team.json"
+run 1 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/policy-unknown-team.json"
+expect_in "unknown team" "$out"
+expect_in "rules[0].mode" "$out"
+expect_not_in "more problem" "$out"
+jq '.trust[0].credentials = {username: "ci", password_env: "VOUCH_TEST_UNSET_PASSWORD"}'   "$WORK/policy.json" >"$WORK/policy-credentials.json"
+run 4 env -u VOUCH_TEST_UNSET_PASSWORD "$VOUCH" verify-image "$GUN:1.0"   --policy "$WORK/policy-credentials.json"
+expect_in "VOUCH_TEST_UNSET_PASSWORD" "$out"
+jq --arg id "$(printf '%064d' 0)" '.trust[0] |= (del(.tofu) | .root_keys = [$id])'   "$WORK/policy.json" >"$WORK/policy-mispinned.json"
+run 2 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/policy-mispinned.json"
+
+step "verify-image prints its decision and reason once, on stdout"
+rc=0
+"$VOUCH" verify-image "$GUN:admin" --policy "$WORK/policy.json" >"$WORK/vi.out" 2>"$WORK/vi.err" || rc=$?
+[ "$rc" = 2 ] || fail "verify-image of an unsigned tag: expected exit 2, got $rc"
+[ "$(grep -c '^REASON ' "$WORK/vi.out")" = 1 ] || fail "no single REASON line: $(cat "$WORK/vi.out")"
+[ ! -s "$WORK/vi.err" ] || fail "verify-image repeated itself on stderr: $(cat "$WORK/vi.err")"
 
 step "witness: the CI re-signs targets/ci unchanged"
 CI_VERSION=$(version_of "$GUN" targets/ci)

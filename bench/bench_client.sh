@@ -141,11 +141,13 @@ count_targets() {
 
 # prepare <which> <server name> <url> <size>: init, fill with <size> targets, warm up.
 # vouch-nk: the repository and its keys are made by `notary init` (PBKDF2 x 2,048 key files),
-# everything after that by vouch.
+# everything after that by vouch. vouch's init keeps the snapshot key local, as `notary init`
+# does, so that every client signs the same roles on each publish.
 prepare() {
-  local which=$1 server=$2 url=$3 n=$4 gun="bench.example/$1-on-$2-$4" init=$1
+  local which=$1 server=$2 url=$3 n=$4 gun="bench.example/$1-on-$2-$4" init=$1 flags=()
   [ "$which" = vouch-nk ] && init=notary-init-for-vouch-nk
-  client "$init" "$url" init "$gun" -p || bench_fail "$which init $gun"
+  [ "$which" = vouch ] && flags=(--local-snapshot)
+  client "$init" "$url" init "$gun" ${flags[@]+"${flags[@]}"} -p || bench_fail "$which init $gun"
   if [ "$n" -gt 0 ]; then
     stage_bulk "$WORK/trust-$which" "$gun" "$n"
     client "$which" "$url" publish "$gun" || bench_fail "$which publish of $n targets"

@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <mutex>
 
 #include "client/disk_cache.h"
 #include "common/log.h"
@@ -105,6 +108,41 @@ class NamedEnvPassphraseSource final : public keys::PassphraseSource {
   std::string name_;
 };
 
+// The terminal prompt as the CLI uses it. Before each prompt it calls `before_prompt` (which
+// ends a progress bar on stderr, so that the question starts on a clean line). It asks once
+// per key and command, as notary's retriever does: a passphrase entered for a key ID is handed
+// out again for that key (e.g. `init` unlocks an existing root key for its certificate, then
+// signs root with it), until the caller reports it wrong (attempt > 0), when the prompt asks
+// again. The remembered passphrases are SecretStrings, zeroed with this object. Thread-safe.
+class TerminalPassphraseSource final : public keys::PassphraseSource {
+ public:
+  explicit TerminalPassphraseSource(std::function<void()> before_prompt)
+      : before_prompt_(std::move(before_prompt)) {}
+
+  Result<keys::SecretString> get(const keys::PassphraseRequest& request) override {
+    std::lock_guard lock(mu_);
+    if (!request.key_id.empty()) {
+      auto it = entered_.find(request.key_id);
+      if (it != entered_.end()) {
+        if (request.attempt == 0) return it->second.copy();
+        entered_.erase(it);
+      }
+    }
+    if (before_prompt_) before_prompt_();
+    auto passphrase = prompt_.get(request);
+    if (passphrase.ok() && !request.key_id.empty()) {
+      entered_.insert_or_assign(request.key_id, passphrase->copy());
+    }
+    return passphrase;
+  }
+
+ private:
+  std::function<void()> before_prompt_;
+  keys::PromptPassphraseSource prompt_;
+  std::mutex mu_;
+  std::map<std::string, keys::SecretString, std::less<>> entered_;
+};
+
 }  // namespace
 
 // ---- Context ------------------------------------------------------------------------------------
@@ -159,7 +197,9 @@ keys::PassphraseSource& Context::passphrases() {
       chain.push_back(std::make_unique<keys::FilePassphraseSource>(options_.passphrase_file));
     }
     chain.push_back(std::make_unique<keys::EnvPassphraseSource>());
-    chain.push_back(std::make_unique<keys::PromptPassphraseSource>());
+    chain.push_back(std::make_unique<TerminalPassphraseSource>([this] {
+      if (progress_ != nullptr) progress_->finish();
+    }));
     passphrases_ = std::make_unique<keys::ChainPassphraseSource>(std::move(chain));
   }
   return *passphrases_;
@@ -215,10 +255,12 @@ Result<client::Repository> Context::repository(std::string_view gun, bool online
 
 Status Context::publish(client::Repository& repo) {
   Progress progress(::isatty(STDERR_FILENO) == 1, options_.verbose || options_.debug);
+  progress_ = &progress;  // a passphrase prompt ends the bar first
   auto published = repo.publish([&progress](std::string_view phase, std::size_t done,
                                             std::size_t total) {
     progress.update(phase, done, total);
   });
+  progress_ = nullptr;
   progress.finish();
   if (!published.ok()) return published.error();
   std::string uploaded;

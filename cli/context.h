@@ -10,7 +10,9 @@
 //   2. the environment               VOUCH_<ROLE>_PASSPHRASE, NOTARY_..., DOCKER_CONTENT_TRUST_...
 //                                     (keys::EnvPassphraseSource, keys/passphrase.h)
 //   3. the terminal                   only when there is one; without one the request fails at
-//                                     once with a message naming the variable to set
+//                                     once with a message naming the variable to set. Asked
+//                                     once per key and command (as notary); a progress bar
+//                                     is ended before the question.
 // A wrong passphrase from a file or the environment fails at once (no fallback to a prompt).
 // Passphrases are never printed or logged.
 
@@ -134,6 +136,12 @@ class Context {
   // The exit code for a failed command.
   int exit_code(const Error& error) const;
 
+  // For a command that has already printed everything the user needs about its outcome
+  // (verify-image prints its decision and reason): the exit code to end with, while the
+  // command returns success so that no "* fatal:" line repeats the reason. 0 by default.
+  void set_quiet_exit_code(int code) { quiet_exit_code_ = code; }
+  int quiet_exit_code() const { return quiet_exit_code_; }
+
  private:
   const GlobalOptions& options_;
   std::optional<client::ClientConfig> config_;
@@ -142,6 +150,8 @@ class Context {
   std::unique_ptr<keys::LocalSigner> signer_;
   std::optional<client::HttpClient> http_;
   std::vector<std::unique_ptr<HttpRemote>> remotes_;
+  Progress* progress_ = nullptr;  // the progress bar on screen while publish() runs
+  int quiet_exit_code_ = kExitOk;
 };
 
 // ---- Small helpers shared by the commands ---------------------------------------------------

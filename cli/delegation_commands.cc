@@ -6,6 +6,7 @@
 
 #include "client/changelist.h"
 #include "cli/commands.h"
+#include "common/log.h"
 #include "keys/pem.h"
 #include "keys/public_key.h"
 #include "tuf/metadata.h"
@@ -96,6 +97,14 @@ Status run_add(Context& ctx, AddArgs a) {
   if (!a.paths.empty()) items += "with paths [" + join(pretty_paths(a.paths), "\n") + "], ";
   write_stdout("\nAddition of delegation role " + a.role + " " + items + "to repository \"" +
                a.gun + "\" staged for next publish.\n\n");
+  // A member publishes a new snapshot with every signature: with the snapshot key here
+  // (`init --local-snapshot`, or a repository made by `notary init`) the server refuses it.
+  if (repo.holds_snapshot_key().value_or(false)) {
+    log::get("cli")->warn("the snapshot key of {} is in this trust directory, so members of {} "
+                          "cannot publish on their own; run `vouch key rotate {} snapshot -r` "
+                          "once to let the server sign snapshots",
+                          a.gun, a.role, a.gun);
+  }
   return a.publish ? ctx.auto_publish(a.gun) : Status{};
 }
 

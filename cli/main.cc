@@ -59,6 +59,8 @@ int run(int argc, char** argv) {
                  "or notary (readable by the notary CLI); also $VOUCH_KEY_FORMAT")
       ->check(CLI::IsMember({"vouch", "notary"}));
 
+  app.footer(kExitCodesHelp);
+
   add_tuf_commands(app, ctx, result);
   add_key_commands(app, ctx, result);
   add_delegation_commands(app, ctx, result);
@@ -83,7 +85,7 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "* fatal: %s\n", error.message.c_str());
     return ctx.exit_code(error);
   }
-  return kExitOk;
+  return ctx.quiet_exit_code();
 }
 
 }  // namespace

@@ -33,15 +33,23 @@ int exit_code_for(const Error& error, bool from_server) {
   if (error.reason == Reason::kThresholdNotMet && error.code == Code::kFailedPrecondition) {
     return kExitKey;
   }
+  // Credentials missing or refused by the server (401; 403 is Code kPermissionDenied with
+  // Reason kNone, client/remote.h): retrying with the same ones cannot help.
+  if (error.code == Code::kUnauthenticated ||
+      (error.code == Code::kPermissionDenied && error.reason == Reason::kNone)) {
+    return kExitKey;
+  }
   if (error.reason == Reason::kUnavailable || error.code == Code::kUnavailable ||
-      error.code == Code::kDeadlineExceeded || error.code == Code::kUnauthenticated) {
+      error.code == Code::kDeadlineExceeded) {
     return kExitNetwork;
   }
-  // 403 from the server (client/remote.h: Code kPermissionDenied, Reason kNone).
-  if (error.code == Code::kPermissionDenied && error.reason == Reason::kNone) return kExitNetwork;
   if (from_server) {
-    // 404: the server has no trust data for the repository (or the role asked for).
-    return error.reason == Reason::kNotFound ? kExitVerification : kExitNetwork;
+    // Other publishers went first even after the client re-applied its changes: a later
+    // attempt starts from the new state.
+    if (error.reason == Reason::kConflict) return kExitNetwork;
+    // Everything else the server answered is about what was asked or sent: 404 (no trust
+    // data), 400 (INVALID_UPDATE, INVALID_ROLE, ...), 413. The same request fails again.
+    return kExitVerification;
   }
   switch (error.reason) {
     case Reason::kBadSignature:

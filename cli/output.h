@@ -18,20 +18,34 @@
 namespace vouch::cli {
 
 // ---- Exit codes (README "Exit codes"); stable, scripts rely on them --------------------------
+// A refusal that retrying cannot fix is never kExitNetwork: CI retries on 3 only.
 
 inline constexpr int kExitOk = 0;
-// A usage error (unknown flag, missing argument), or any failure not listed below (a local
-// file that cannot be read, malformed input, a repository not initialized, ...).
+// A usage or configuration error: an unknown flag, a missing argument, malformed input, a
+// local file that cannot be read, a policy that does not load, a repository not initialized.
 inline constexpr int kExitUsage = 1;
-// Verification failed: content does not match what is signed, a target or repository has no
-// trust data, or the trust data does not verify (signatures, thresholds, expiry, rollback,
-// certificates and trust pinning).
+// Denied or refused by content: content does not match what is signed, a target or
+// repository has no trust data, the trust data does not verify (signatures, thresholds,
+// expiry, rollback, certificates, trust pinning), an image the policy denies, or a request
+// the trust server refuses for what it carries (Notary's INVALID_UPDATE and other HTTP 400s,
+// 413).
 inline constexpr int kExitVerification = 2;
-// The trust server could not be reached, refused the credentials, or refused a request.
+// Transient: the trust server cannot be reached (TLS included), timed out, is unavailable
+// (HTTP 5xx), or other publishers kept going first. Retrying later may succeed.
 inline constexpr int kExitNetwork = 3;
-// A key or passphrase problem: no passphrase (and no terminal to ask on), a wrong passphrase,
-// an unknown key, an insecure key file, or not enough keys held to sign a role.
+// Keys or credentials: no passphrase (and no terminal to ask on), a wrong passphrase, an
+// unknown key, an insecure key file, not enough keys held to sign a role, credentials that
+// are missing or that the trust server refuses (HTTP 401, 403).
 inline constexpr int kExitKey = 4;
+
+// The table above as `vouch --help` shows it (README "Exit codes" has the same rows).
+inline constexpr const char* kExitCodesHelp =
+    "Exit codes:\n"
+    "  0  success (an image admitted; a sign with nothing to do)\n"
+    "  1  usage or configuration error\n"
+    "  2  denied or refused by content (retrying cannot help)\n"
+    "  3  transient: trust server unreachable or unavailable (retry later)\n"
+    "  4  keys or credentials: passphrase, missing key, refused credentials\n";
 
 // The one mapping from an Error to an exit code. `from_server` says that the error is (or
 // wraps) one the trust server answered, as opposed to a local check.

@@ -72,6 +72,7 @@ Json target_json(const client::TargetInfo& target) {
 struct InitArgs {
   std::string gun, rootkey, rootcert;
   bool publish = false;
+  bool local_snapshot = false;  // --local-snapshot: notary's client-managed snapshot
 };
 
 Status run_init(Context& ctx, const InitArgs& a) {
@@ -79,6 +80,7 @@ Status run_init(Context& ctx, const InitArgs& a) {
   VOUCH_ASSIGN_OR_RETURN(client::Repository repo, ctx.repository(a.gun, true));
   VOUCH_ASSIGN_OR_RETURN(const keys::TrustDirKeyStore* store, ctx.store());
   client::InitOptions options;
+  options.server_managed_snapshot = !a.local_snapshot;
   std::string chosen;  // the root key, by canonical ID; empty: the library makes one
   if (!a.rootcert.empty()) {
     VOUCH_ASSIGN_OR_RETURN(std::string pem, read_file(a.rootcert, kMaxKeyFileBytes));
@@ -429,6 +431,9 @@ void add_tuf_commands(CLI::App& app, Context& ctx, Status& result) {
     cmd->add_option("--rootcert", a->rootcert,
                     "Root certificate must match root key if a root key is supplied, otherwise "
                     "it must match a key present in keystore");
+    cmd->add_flag("--local-snapshot", a->local_snapshot,
+                  "Keep the snapshot key in this trust directory, as `notary init` does (by "
+                  "default the server holds it, so that delegation members can publish)");
     on_run(cmd, ctx, result, [&ctx, a] { return run_init(ctx, *a); });
   }
   {

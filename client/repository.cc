@@ -401,7 +401,31 @@ Result<Base> base_from_cache(tuf::MetadataCache& cache, const tuf::UpdateLimits&
   return base;
 }
 
+// Whether the server refused an upload that carried no snapshot because it does not hold the
+// snapshot key either (Notary's ErrBadHierarchy, "no snapshot was included in update and
+// server does not hold current snapshot key"; vouch-server says the same). Transport and
+// permission failures are not that, whatever their text.
+bool refused_for_snapshot(const Error& error) {
+  if (error.reason == Reason::kUnavailable || error.reason == Reason::kConflict ||
+      error.code == Code::kUnavailable || error.code == Code::kUnauthenticated ||
+      error.code == Code::kPermissionDenied || error.code == Code::kDeadlineExceeded) {
+    return false;
+  }
+  return error.message.find("snapshot") != std::string::npos;
+}
+
 }  // namespace
+
+std::optional<bool> Repository::holds_snapshot_key() {
+  Impl& m = *impl_;
+  auto bytes = m.cache.load(tuf::kRootRole, m.config.limits.max_root_bytes);
+  if (!bytes.ok()) return std::nullopt;
+  auto root = tuf::parse_root(*bytes, m.config.limits.metadata);
+  if (!root.ok()) return std::nullopt;
+  const auto role = root->content.roles.find(tuf::kSnapshotRole);
+  if (role == root->content.roles.end()) return std::nullopt;
+  return m.signing_keys(root->content.keys, role->second, tuf::kSnapshotRole).ok();
+}
 
 Result<PublishResult> Repository::publish(const ProgressFn& progress) {
   Impl& m = *impl_;
@@ -491,7 +515,8 @@ Result<PublishResult> Repository::publish(const ProgressFn& progress) {
 
     // The snapshot, when this client holds its keys.
     const tuf::RoleKeys& snapshot_role = root.roles.at("snapshot");
-    if (m.signing_keys(root.keys, snapshot_role, tuf::kSnapshotRole).ok()) {
+    const bool signs_snapshot = m.signing_keys(root.keys, snapshot_role, tuf::kSnapshotRole).ok();
+    if (signs_snapshot) {
       tuf::Snapshot snapshot = base.snapshot.value_or(tuf::Snapshot{});
       for (const auto& removed : base.draft.deleted()) {
         for (auto it = snapshot.meta.begin(); it != snapshot.meta.end();) {
@@ -526,6 +551,15 @@ Result<PublishResult> Repository::publish(const ProgressFn& progress) {
         log::get("client")->info("publish of {} conflicted with another publisher; retrying on the new state",
                   m.config.gun);
         continue;
+      }
+      if (!signs_snapshot && refused_for_snapshot(uploaded.error())) {
+        log::get("client")->debug("the server's refusal: {}", uploaded.error().message);
+        const std::string& gun = m.config.gun;
+        return make_error(Code::kFailedPrecondition, Reason::kThresholdNotMet,
+                          "cannot publish " + gun + ": its snapshot key is held by the "
+                          "repository owner, not by the trust server, so only the owner can "
+                          "publish; the owner can run `vouch key rotate " + gun +
+                          " snapshot -r` once to let the server sign snapshots");
       }
       return uploaded.error().wrap("publishing " + m.config.gun);
     }

@@ -104,6 +104,9 @@ struct InitOptions {
   // self-signed certificate for the GUN valid for kRootLifetime, as notary makes.
   std::vector<std::string> root_certificates;
   // Let the server hold the snapshot key (`docker trust` does this; `notary init` does not).
+  // Members who sign only into delegations can publish on their own only then: a publish
+  // needs a new snapshot, and they hold no snapshot key. The `vouch` CLI sets this unless
+  // `init --local-snapshot` asks for notary's behaviour.
   bool server_managed_snapshot = false;
 };
 
@@ -160,7 +163,17 @@ class Repository {
   // initialized locally and not yet on the server, to the cached state) and uploads the
   // result. On success the applied changes are removed from the changelist. With no staged
   // changes and nothing to initialize, uploads nothing.
+  // When this trust directory holds no snapshot key and the server refuses the upload for
+  // want of a snapshot (the owner keeps the snapshot key, as after `notary init`), the error
+  // is Code kFailedPrecondition, Reason kThresholdNotMet, and says how the owner moves the
+  // key to the server (`vouch key rotate <gun> snapshot -r`).
   Result<PublishResult> publish(const ProgressFn& progress = {});
+
+  // Whether this trust directory holds the snapshot keys (up to the threshold) that the
+  // cached root.json lists, i.e. the snapshot is signed here rather than by the server. Reads
+  // the local cache only (no network; the cache is what the last update verified or what
+  // `init` wrote). nullopt when no root of this GUN is cached or it does not parse.
+  std::optional<bool> holds_snapshot_key();
 
   // `list`: every target, with the role that lists it, walking from each of `roles` (default
   // {"targets"}) down its delegations in Notary's order; a name listed by several roles is

@@ -24,6 +24,8 @@ packages=(
   doctest-dev notary openssl
   # the fixture generator (scripts/make-notary-fixtures.sh)
   python3 jq curl
+  # a terminal for the CLI's prompt tests (tests/integration/vouch_cli_tty_test.sh)
+  tmux
 )
 # docker's trust commands (tests/interop/docker_trust_vs_vouch_server.sh): any docker CLI on
 # PATH will do; only when there is none, Debian's docker.io.

@@ -141,7 +141,7 @@ Result<client::BasicCredentials> read_credentials(const CredentialsRef& ref) {
   if (!ref.password_env.empty()) {
     const char* v = std::getenv(ref.password_env.c_str());
     if (v == nullptr || *v == '\0') {
-      return make_error(Reason::kNotFound,
+      return make_error(Code::kFailedPrecondition, Reason::kNoPassphrase,
                         "environment variable " + ref.password_env + " is not set");
     }
     out.password = keys::SecretString(v);

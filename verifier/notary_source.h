@@ -51,8 +51,8 @@ SourceFactory make_notary_source_factory(NotarySourceOptions options);
 // file's content without one trailing newline; at most 4 KiB) or from the environment
 // variable password_env (must be set and non-empty). token_file / token_env:
 // Code kUnimplemented. File problems: kIo naming the file (never its content); an unset
-// variable: kNotFound naming it. For main.cc and the CLI (the only places that read files and
-// the environment).
+// variable: kNoPassphrase (a missing secret, as for keys) naming it. For main.cc and the CLI
+// (the only places that read files and the environment).
 Result<client::BasicCredentials> read_credentials(const CredentialsRef& ref);
 
 }  // namespace vouch::verifier

@@ -953,13 +953,15 @@ Result<Policy> Policy::from_json(const json::Value& document) {
   Policy policy;
   PolicyBuilder(problems).build(document, policy);
   if (!problems.empty()) {
-    const PolicyProblem& first = problems.front();
-    std::string message = first.path.empty() ? first.message : first.path + ": " + first.message;
-    if (problems.size() > 1) {
-      message += " (and " + std::to_string(problems.size() - 1) + " more problem" +
-                 (problems.size() > 2 ? "s" : "") + ")";
+    // Every problem, so that one edit fixes them all (one line, for logs).
+    std::string message = "policy: ";
+    if (problems.size() > 1) message += std::to_string(problems.size()) + " problems: ";
+    for (std::size_t i = 0; i < problems.size(); ++i) {
+      const PolicyProblem& p = problems[i];
+      if (i > 0) message += "; ";
+      message += p.path.empty() ? p.message : p.path + ": " + p.message;
     }
-    return make_error(first.reason, "policy: " + message);
+    return make_error(problems.front().reason, std::move(message));
   }
   for (const Team& team : policy.teams_) {
     for (const Member& member : team.members) {

@@ -240,9 +240,9 @@ struct PolicyProblem {
 class Policy {
  public:
   // Parses `text` as `format` and validates it. Errors: those of the JSON parser or
-  // yaml_to_json (kMalformed, kDuplicateKey, kTooLarge, ...), else the first problem that
-  // check_policy() reports, as "<path>: <message>" (with the number of further problems), and
-  // its reason.
+  // yaml_to_json (kMalformed, kDuplicateKey, kTooLarge, ...), else every problem that
+  // check_policy() reports, as "<path>: <message>" joined by "; " on one line, with the
+  // first one's reason.
   static Result<Policy> parse(std::string_view text, PolicyFormat format,
                               const DocumentLimits& limits = {});
   // Validates and builds from a document already parsed.

@@ -4,12 +4,12 @@
 #
 #   vouch_cli_test.sh <path to vouch-server> <path to vouch>
 #
-# Every step checks what vouch printed and its exit code (0 ok, 1 usage, 2 verification failed,
-# 3 network/server, 4 key/passphrase; README "Exit codes"), and where vouch prints little, the
-# metadata the server serves. vouch runs under `setsid`, without a controlling terminal, as in
-# CI: a passphrase it cannot find in the environment must fail at once, never hang on a prompt.
-# The script ends only the server it started and removes its temporary directory
-# (tests/interop/lib_vouch_server.sh).
+# Every step checks what vouch printed and its exit code (0 ok, 1 usage or configuration, 2
+# denied or refused by content, 3 transient, 4 keys or credentials; README "Exit codes"), and
+# where vouch prints little, the metadata the server serves. vouch runs under `setsid`,
+# without a controlling terminal, as in CI: a passphrase it cannot find in the environment
+# must fail at once, never hang on a prompt. The script ends only the server it started and
+# removes its temporary directory (tests/interop/lib_vouch_server.sh).
 set -euo pipefail
 VOUCH_SERVER=${1:?usage: $0 <vouch-server binary> <vouch binary>}
 VOUCH=${2:?usage: $0 <vouch-server binary> <vouch binary>}
@@ -297,6 +297,25 @@ run 3 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/policy-down.json"
 printf 'rules: [' >"$WORK/broken.yaml"
 run 1 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/broken.yaml"
 
+step "verify-image exit codes: 1 for a policy that does not load (every problem named), 4 for missing credentials, 2 for a failed pin"
+jq '.rules[0].require["any-of"] = ["nobody"] | .rules[0].mode = "loud"' "$WORK/policy.json"   >"$WORK/policy-unknown-team.json"
+run 1 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/policy-unknown-team.json"
+expect_in "unknown team" "$out"
+expect_in "rules[0].mode" "$out"
+expect_not_in "more problem" "$out"
+jq '.trust[0].credentials = {username: "ci", password_env: "VOUCH_TEST_UNSET_PASSWORD"}'   "$WORK/policy.json" >"$WORK/policy-credentials.json"
+run 4 env -u VOUCH_TEST_UNSET_PASSWORD "$VOUCH" verify-image "$GUN:1.0"   --policy "$WORK/policy-credentials.json"
+expect_in "VOUCH_TEST_UNSET_PASSWORD" "$out"
+jq --arg id "$(printf '%064d' 0)" '.trust[0] |= (del(.tofu) | .root_keys = [$id])'   "$WORK/policy.json" >"$WORK/policy-mispinned.json"
+run 2 "$VOUCH" verify-image "$GUN:1.0" --policy "$WORK/policy-mispinned.json"
+
+step "verify-image prints its decision and reason once, on stdout"
+rc=0
+"$VOUCH" verify-image "$GUN:admin" --policy "$WORK/policy.json" >"$WORK/vi.out" 2>"$WORK/vi.err" || rc=$?
+[ "$rc" = 2 ] || fail "verify-image of an unsigned tag: expected exit 2, got $rc"
+[ "$(grep -c '^REASON ' "$WORK/vi.out")" = 1 ] || fail "no single REASON line: $(cat "$WORK/vi.out")"
+[ ! -s "$WORK/vi.err" ] || fail "verify-image repeated itself on stderr: $(cat "$WORK/vi.err")"
+
 step "witness: the CI re-signs targets/ci unchanged"
 CI_VERSION=$(version_of "$GUN" targets/ci)
 run 0 vouch ci witness "$GUN" targets/ci -p
@@ -304,12 +323,49 @@ expect_in "The following roles were successfully marked for witnessing on the ne
 [ "$(version_of "$GUN" targets/ci)" = $((CI_VERSION + 1)) ] || fail "witness did not re-sign targets/ci"
 run 0 vouch t2 lookup "$GUN" 1.0
 
+step "issue 12: a member signs into its delegation of a repository made by plain init, from a trust directory of its own"
+TEAM=example.com/vouch/team
+run 0 vouch owner init "$TEAM" -p </dev/null
+run 0 vouch owner key generate -r targets/ci -o "$WORK/team-ci" </dev/null
+run 0 vouch owner delegation add "$TEAM" targets/ci "$WORK/team-ci.pem" --all-paths -p </dev/null
+expect_not_in "key rotate" "$out"
+json 0 vouch owner key list --output json
+check 'all(.[]; .role != "snapshot")' "$out" "init made a snapshot key: $out"
+run 0 vouch member key import "$WORK/team-ci-key.pem" </dev/null
+run 0 env -u VOUCH_ROOT_PASSPHRASE -u VOUCH_TARGETS_PASSPHRASE -u VOUCH_SNAPSHOT_PASSPHRASE \
+  setsid -w "$VOUCH" -d "$WORK/member" -s "$URL" --tlscacert "$WORK/ca.pem" \
+  sign "$TEAM:v1" --digest "sha256:$M_SHA" --size "$M_SIZE" </dev/null
+expect_in "Successfully signed $TEAM:v1" "$out"
+json 0 vouch t2 lookup "$TEAM" v1 --output json
+check '.role == "targets/ci"' "$out"
+
+step "init --local-snapshot (notary's way): delegation add says how to move the key, a member's sign fails with exit 4 saying why"
+LOCAL=example.com/vouch/team-local
+run 0 vouch owner init "$LOCAL" --local-snapshot -p </dev/null
+json 0 vouch owner key list --output json
+check 'any(.[]; .role == "snapshot")' "$out" "init --local-snapshot made no snapshot key: $out"
+run 0 vouch owner delegation add "$LOCAL" targets/ci "$WORK/team-ci.pem" --all-paths -p </dev/null
+expect_in "vouch key rotate $LOCAL snapshot -r" "$out"
+run 4 env -u VOUCH_SNAPSHOT_PASSPHRASE setsid -w "$VOUCH" -d "$WORK/member" -s "$URL" \
+  --tlscacert "$WORK/ca.pem" sign "$LOCAL:v1" --digest "sha256:$M_SHA" --size "$M_SIZE" </dev/null
+expect_in "snapshot key is held by the repository owner" "$out"
+expect_in "vouch key rotate $LOCAL snapshot -r" "$out"
+run 0 vouch member status "$LOCAL"   # the refused sign left nothing staged
+expect_in "No unpublished changes for $LOCAL" "$out"
+run 0 vouch owner key rotate "$LOCAL" snapshot -r </dev/null
+run 0 vouch owner delegation add "$LOCAL" targets/ci "$WORK/team-ci.pem" --all-paths </dev/null
+expect_not_in "key rotate" "$out"   # the server holds the snapshot key now
+run 0 vouch owner reset "$LOCAL" --all
+run 0 env -u VOUCH_SNAPSHOT_PASSPHRASE setsid -w "$VOUCH" -d "$WORK/member" -s "$URL" \
+  --tlscacert "$WORK/ca.pem" sign "$LOCAL:v1" --digest "sha256:$M_SHA" --size "$M_SIZE" </dev/null
+expect_in "Successfully signed $LOCAL:v1" "$out"
+
 step "key list, generate, export, import, passwd, remove"
 run 0 vouch t1 key generate
 ROOT2=$(sed -n 's/^Generated new ecdsa root key with keyID: \([0-9a-f]\{64\}\)$/\1/p' <<<"$out")
 [ -n "$ROOT2" ] || fail "no key ID in: $out"
 run 0 vouch t1 key list
-expect_in "ROLE        GUN" "$out"
+expect_in "ROLE       GUN" "$out"   # roles root and targets: init left the snapshot key to the server
 expect_in "$ROOT2" "$out"
 run 0 vouch t1 key export --key "$ROOT2" -o "$WORK/root2.pem"
 grep -q "BEGIN VOUCH ENCRYPTED PRIVATE KEY" "$WORK/root2.pem" || fail "export wrote no key"

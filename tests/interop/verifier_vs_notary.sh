@@ -393,9 +393,17 @@ decide() {
     || fail "/v1/verify $image: expected $verdict/$code with \"$fragment\" ${digest:+and $digest}:
 $DECISION"
 
-  # vouch verify-image: the same decision, one-shot (exit 0 admitted, 3 trust server, 2 deny).
+  # vouch verify-image: the same decision, one-shot (exit 0 admitted, 2 deny; a deny for want
+  # of trust data is 3 when the server is unreachable or unavailable, 4 for credentials).
   want_rc=0
-  if [ "$verdict" = deny ]; then want_rc=2; [ "$code" = trust_unavailable ] && want_rc=3; fi
+  if [ "$verdict" = deny ]; then
+    want_rc=$(jq -r '.trust_error as $e | if $e == null then 2
+      elif $e.reason == "no_passphrase" or $e.code == "UNAUTHENTICATED"
+        or ($e.code == "PERMISSION_DENIED" and $e.reason == "none") then 4
+      elif $e.reason == "unavailable" or $e.code == "UNAVAILABLE"
+        or $e.code == "DEADLINE_EXCEEDED" then 3
+      else 2 end' <<<"$DECISION")
+  fi
   local rc=0
   answer=$(setsid -w "$VOUCH" verify-image "$image" --policy "$POLICY" --output json 2>"$WORK/vi.err" </dev/null) || rc=$?
   cat "$WORK/vi.err" >>"$LOG"; printf '%s\n' "$answer" >>"$LOG"
@@ -547,7 +555,7 @@ checks_after_changes() {  # checks_after_changes <pass> <url> <carol's key ID>
 # =============================================================================================
 checks_published ns
 
-step "(ns) pinning in other policies: TOFU when allowed admits; a root CA that did not issue the root denies"
+step "(ns) pinning in other policies: TOFU when allowed admits; a root CA that did not issue the root denies (exit 2: retrying cannot help)"
 jq '(.trust[] | select(.prefix == "registry.example.com/ns")) |= (del(.root_keys) | .tofu = true)' \
   "$POLICY" >"$WORK/policy-tofu.json"
 jq --rawfile ca "$WORK/ca.pem" '(.trust[] | select(.prefix == "registry.example.com/ns")) |= (del(.root_keys) | .root_ca = $ca | .tofu = false)' \
@@ -561,7 +569,7 @@ verify_image_json() {  # verify_image_json <want exit> <policy> <image>: $out = 
 for gun in registry.example.com/ns/app registry.example.com/ns/other; do
   verify_image_json 0 "$WORK/policy-tofu.json" "$gun:1.0"
   check ".allowed and .code == \"signed\" and .digest == \"${DIGEST[$gun:1.0]}\"" "$out" "TOFU $gun"
-  verify_image_json 3 "$WORK/policy-rootca.json" "$gun:1.0"
+  verify_image_json 2 "$WORK/policy-rootca.json" "$gun:1.0"
   check '.allowed == false and .code == "trust_unavailable" and .digest == "" and .trust_error != null' \
     "$out" "root CA $gun"
 done

@@ -267,11 +267,34 @@ TEST_CASE("a delegate cannot publish when the owner keeps the snapshot key") {
   w.alice.stage(client::add_delegation_keys_change("targets/bob", {*bob_key}));
   w.alice.stage(client::add_delegation_paths_change("targets/bob", {""}));
   REQUIRE(w.alice.repo->publish().ok());
+  CHECK(w.alice.repo->holds_snapshot_key() == std::optional<bool>(true));
   w.bob.add_target("x", "x", "targets/bob");
   auto published = w.bob.repo->publish();
   REQUIRE_FALSE(published.ok());
-  CHECK(published.error().message.find("snapshot") != std::string::npos);
+  // Not the server's bare ErrBadHierarchy: what is wrong and how the owner fixes it.
+  CHECK(published.error().code == Code::kFailedPrecondition);
+  CHECK(published.error().reason == Reason::kThresholdNotMet);
+  CHECK(published.error().message.find("vouch key rotate " + kGun + " snapshot -r") !=
+        std::string::npos);
+  CHECK(w.bob.repo->holds_snapshot_key() == std::optional<bool>(false));
   CHECK(w.bob.repo->changelist().list()->changes.size() == 1);
+
+  // Once the owner moves the snapshot key to the server, the member publishes alone.
+  auto rotated = w.alice.repo->rotate_key("snapshot", /*server_managed=*/true);
+  REQUIRE_MESSAGE(rotated.ok(), rotated.error().message);
+  CHECK(w.alice.repo->holds_snapshot_key() == std::optional<bool>(false));
+  auto retried = w.bob.repo->publish();
+  REQUIRE_MESSAGE(retried.ok(), retried.error().message);
+  CHECK(w.alice.names() == std::vector<std::string>{"x"});
+}
+
+TEST_CASE("holds_snapshot_key: nothing cached, then the server's key") {
+  World w;
+  CHECK_FALSE(w.alice.repo->holds_snapshot_key().has_value());
+  client::InitOptions options;
+  options.server_managed_snapshot = true;
+  w.init_and_publish(options);
+  CHECK(w.alice.repo->holds_snapshot_key() == std::optional<bool>(false));
 }
 
 TEST_CASE("server-managed snapshot") {

@@ -426,6 +426,13 @@ TEST_CASE("validation: all problems are reported, not just the first") {
   CHECK(problems[0].path == "trust[0].server");
   CHECK(problems[1].path == "rules[2].require.all-of[0]");
   CHECK(problems[2].path == "rules[3].mode");
+  // The error of a policy that does not load names each of them, not "and 2 more".
+  auto policy = Policy::from_json(doc);
+  REQUIRE_FALSE(policy.ok());
+  for (const auto& p : problems) {
+    CHECK_MESSAGE(policy.error().message.find(p.path + ": " + p.message) != std::string::npos,
+                  policy.error().message);
+  }
 }
 
 TEST_CASE("certificates and bare keys are the same member key") {

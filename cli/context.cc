@@ -240,9 +240,25 @@ Result<client::Repository> Context::repository(std::string_view gun, bool online
         if (!parsed.ok()) return parsed.error().wrap("NOTARY_AUTH");
         credentials = std::move(*parsed);
       }
+      const bool from_env = credentials.has_value();
       auto http = client::HttpClient::create(client::http_options(*cfg), std::move(credentials));
       if (!http.ok()) return http.error().wrap("TLS configuration");
       http_.emplace(std::move(*http));
+      if (!from_env) {
+        // As the notary CLI: without NOTARY_AUTH, a server that wants a login gets one typed
+        // at the terminal (asked only when anonymous access is not enough; never without a
+        // terminal, so CI fails with the NOTARY_AUTH hint instead of waiting).
+        http_->set_credentials_prompt(
+            [this](std::string_view origin) -> Result<client::BasicCredentials> {
+              if (progress_ != nullptr) progress_->finish();
+              VOUCH_ASSIGN_OR_RETURN(keys::TerminalCredentials entered,
+                                     keys::prompt_credentials(origin));
+              client::BasicCredentials out;
+              out.username = std::move(entered.username);
+              out.password = std::move(entered.password);
+              return out;
+            });
+      }
     }
     auto notary = client::NotaryRemote::create(cfg->remote_server.url, gun, *http_);
     if (!notary.ok()) return notary.error().wrap("server " + cfg->remote_server.url);

@@ -422,6 +422,7 @@ class HttpClient::Impl {
   bool has_credentials() const { return credentials_.has_value(); }
 
   HttpOptions options_;
+  CredentialsPrompt prompt_;
 
  private:
   Result<HttpResponse> perform(const RequestSpec& req, std::string_view origin,
@@ -429,8 +430,11 @@ class HttpClient::Impl {
   Result<keys::SecretString> fetch_token(const Challenge& challenge, std::string_view origin);
   keys::SecretString basic_authorization() const;
   Error transport_error(CURLcode rc, const char* detail, std::string_view origin) const;
+  // With no credentials: asks prompt_ (once per client). True when credentials are now held.
+  Result<bool> ask_credentials(std::string_view origin);
 
   std::optional<BasicCredentials> credentials_;
+  bool prompted_ = false;
   CURL* curl_;
   // (realm, service, scope) -> token, for the life of the client.
   std::map<std::string, keys::SecretString, std::less<>> tokens_;
@@ -565,6 +569,23 @@ Result<HttpResponse> HttpClient::Impl::perform(const RequestSpec& req, std::stri
   return r;
 }
 
+Result<bool> HttpClient::Impl::ask_credentials(std::string_view origin) {
+  if (credentials_) return true;
+  if (!prompt_ || prompted_) return false;
+  prompted_ = true;
+  auto entered = prompt_(origin);
+  if (!entered) {
+    if (entered.error().reason == Reason::kNoPassphrase &&
+        entered.error().code != Code::kCancelled) {
+      return false;
+    }
+    return std::move(entered).error();
+  }
+  if (entered->username.empty()) return false;
+  credentials_ = std::move(*entered);
+  return true;
+}
+
 Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challenge,
                                                          std::string_view origin) {
   const std::string realm = param(challenge, "realm");
@@ -608,6 +629,11 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
   auto resp = perform(req, *realm_origin, basic ? &*basic : nullptr);
   if (!resp) return std::move(resp).error().wrap("token service");
   if (resp->status == 401 || resp->status == 403) {
+    if (!credentials_) {
+      // Anonymous was refused: ask for credentials (once) and try again with them.
+      VOUCH_ASSIGN_OR_RETURN(const bool entered, ask_credentials(*realm_origin));
+      if (entered) return fetch_token(challenge, origin);
+    }
     return unauthenticated(
         credentials_ ? "the token service " + *realm_origin +
                            " refused the credentials in NOTARY_AUTH"
@@ -691,13 +717,30 @@ Result<HttpResponse> HttpClient::Impl::execute(const RequestSpec& req) {
       }
     }
     // No token, or a refused (expired, revoked) one: ask the realm once.
+    const bool had_credentials = credentials_.has_value();
     VOUCH_ASSIGN_OR_RETURN(keys::SecretString token, fetch_token(*bearer, origin));
     tokens_.insert_or_assign(key, token.copy());
     VOUCH_ASSIGN_OR_RETURN(response, perform(req, origin, &token));
+    if (response.status == 401 && !had_credentials && !credentials_) {
+      // An anonymous token that does not grant the scope (a push, a private repository): ask
+      // for credentials (once) and fetch a token with them.
+      const auto realm = url_origin(param(*bearer, "realm"));
+      VOUCH_ASSIGN_OR_RETURN(const bool entered,
+                             ask_credentials(realm ? std::string_view(*realm) : origin));
+      if (entered) {
+        VOUCH_ASSIGN_OR_RETURN(token, fetch_token(*bearer, origin));
+        tokens_.insert_or_assign(key, token.copy());
+        VOUCH_ASSIGN_OR_RETURN(response, perform(req, origin, &token));
+      }
+    }
     if (response.status != 401) accepted_.insert_or_assign(origin, std::move(token));
     return response;
   }
 
+  if (basic != nullptr && !credentials_) {
+    VOUCH_ASSIGN_OR_RETURN(const bool entered, ask_credentials(origin));
+    (void)entered;
+  }
   if (basic != nullptr && credentials_) {
     if (!is_https(origin)) {
       return unauthenticated("refusing to send the NOTARY_AUTH credentials over plain HTTP to " +
@@ -738,6 +781,9 @@ HttpClient::~HttpClient() = default;
 
 const HttpOptions& HttpClient::options() const { return impl_->options_; }
 bool HttpClient::has_credentials() const { return impl_->has_credentials(); }
+void HttpClient::set_credentials_prompt(CredentialsPrompt prompt) {
+  impl_->prompt_ = std::move(prompt);
+}
 
 Result<HttpResponse> HttpClient::get(std::string_view url, std::size_t max_length) {
   RequestSpec req;

@@ -38,6 +38,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -132,6 +133,13 @@ std::string escape_path(std::string_view text, bool keep_slash);
 // carries user information ("user:pass@"), which would put a secret into messages.
 Result<std::string> url_origin(std::string_view url);
 
+// Asks for credentials when a server wants them and none were given (the vouch CLI: a
+// terminal prompt, as the notary CLI asks when NOTARY_AUTH is unset). `origin` is the token
+// service's (or the Basic-challenging server's) "scheme://host:port". An error with Reason
+// kNoPassphrase (and a Code other than kCancelled) means "none to be had": the request goes on
+// as if no prompt were set. Any other error fails the request.
+using CredentialsPrompt = std::function<Result<BasicCredentials>(std::string_view origin)>;
+
 class HttpClient {
  public:
   // Checks the options (the TLS files exist and are readable; cert_file and key_file come
@@ -166,8 +174,16 @@ class HttpClient {
   Result<HttpResponse> del(std::string_view url, std::size_t max_length);
 
   const HttpOptions& options() const;
-  // Whether Basic credentials were given (for messages: "set NOTARY_AUTH" vs "refused").
+  // Whether Basic credentials were given or entered (for messages: "set NOTARY_AUTH" vs
+  // "refused").
   bool has_credentials() const;
+
+  // Without credentials, requests go anonymous first (a read may need no login). When that is
+  // not enough (the token service refuses an anonymous token, the server refuses the anonymous
+  // token's scope, or a Basic challenge), `prompt` is asked once for the life of this client,
+  // and the request is retried with what it gives. Never asked when credentials were given to
+  // create().
+  void set_credentials_prompt(CredentialsPrompt prompt);
 
   class Impl;
 

@@ -382,6 +382,53 @@ Result<SecretString> PromptPassphraseSource::get(const PassphraseRequest& reques
                                                " tries");
 }
 
+// ---- prompt_credentials ----------------------------------------------------------------------
+
+Result<TerminalCredentials> prompt_credentials(std::string_view server,
+                                               const PromptPassphraseSource::Options& options) {
+  std::lock_guard<std::mutex> lock(g_prompt_mutex);
+  auto no_terminal = [&]() {
+    return make_error(Reason::kNoPassphrase,
+                      "no terminal to ask for the credentials of " + std::string(server) +
+                          "; set NOTARY_AUTH to the base64 of <username>:<password>");
+  };
+  int in_fd = options.in_fd;
+  int out_fd = options.out_fd >= 0 ? options.out_fd : options.in_fd;
+  std::unique_ptr<UniqueFd> tty;
+  if (in_fd < 0) {
+    tty = std::make_unique<UniqueFd>(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (tty->get() < 0) return no_terminal();
+    in_fd = tty->get();
+    out_fd = tty->get();
+  }
+  if (::isatty(in_fd) != 1) return no_terminal();
+
+  write_all(out_fd, std::string(server) + " asks for credentials.\n");
+  write_all(out_fd, "Enter username: ");
+  auto user = read_line(in_fd, options.max_length);
+  if (!user) {
+    if (user.error().reason == Reason::kNoPassphrase && user.error().code != Code::kCancelled) {
+      return make_error(Reason::kNoPassphrase, "no username entered");
+    }
+    return std::move(user).error();
+  }
+  if (user->empty()) return make_error(Reason::kNoPassphrase, "no username entered");
+  TerminalCredentials out;
+  out.username = std::string(user->view());
+
+  EchoOff echo_off(in_fd, options.handle_signals);
+  if (auto s = echo_off.start(); !s) {
+    if (s.error().reason == Reason::kNoPassphrase) return no_terminal();
+    return std::move(s).error();
+  }
+  write_all(out_fd, "Enter password: ");
+  auto password = read_line(in_fd, options.max_length);
+  write_all(out_fd, "\n");
+  if (!password) return std::move(password).error();
+  out.password = std::move(*password);
+  return out;
+}
+
 // ---- ChainPassphraseSource -------------------------------------------------------------------
 
 Result<SecretString> ChainPassphraseSource::get(const PassphraseRequest& request) {

@@ -160,6 +160,22 @@ class PromptPassphraseSource final : public PassphraseSource {
   Options options_;
 };
 
+// A username and password typed at the terminal (prompt_credentials).
+struct TerminalCredentials {
+  std::string username;
+  SecretString password;
+};
+
+// Asks the terminal for the credentials of a trust server's token service, as the notary CLI
+// does when a server wants them and NOTARY_AUTH is unset: "Enter username: " (echoed), then
+// "Enter password: " (not echoed), after one line naming `server`. Same terminal rules as
+// PromptPassphraseSource (/dev/tty unless `options` name descriptors; echo restored on every
+// path; whitespace around the entries removed). No terminal, end of input, or an empty
+// username -> kNoPassphrase at once (never blocks on a non-terminal); interrupted -> Code
+// kCancelled. Thread-safe (terminal access is serialised with the passphrase prompts).
+Result<TerminalCredentials> prompt_credentials(std::string_view server,
+                                               const PromptPassphraseSource::Options& options = {});
+
 // Asks each source in order and returns the first passphrase. A source answering
 // kNoPassphrase (with any Code except kCancelled) passes the request on; any other error
 // stops the chain and is returned. If every source passes, the last source's error is

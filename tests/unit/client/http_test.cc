@@ -716,6 +716,74 @@ TEST_CASE("http: token service refusals are kUnauthenticated and never show the 
   CHECK(parse_query(world.token_queries.back()).count("account") == 0);
 }
 
+TEST_CASE("http: without NOTARY_AUTH, the credentials prompt is asked once, when anonymous fails") {
+  Pki pki;
+  TokenWorld world;
+  TestServer server(&pki, [&](const Request& req, Responder& r) { world.handle(req, r); });
+  world.realm = server.base() + "/token";
+  const std::string password = "typed pass:word";
+  world.expected_basic = "Basic " + base64_encode(as_bytes("alice:" + password));
+
+  std::vector<std::string> asked;
+  auto http = make_client(pki);
+  http.set_credentials_prompt([&](std::string_view origin) -> Result<BasicCredentials> {
+    asked.emplace_back(origin);
+    return creds("alice", password);
+  });
+  auto remote = make_remote(server, http);
+  auto root = remote.fetch("root", std::nullopt, 1000);
+  REQUIRE_MESSAGE(root.ok(), root.error().message);
+  CHECK(remote.fetch("targets", std::nullopt, 1000).ok());
+  const std::vector<MetadataUpload> files = {{"targets", "{}"}};
+  CHECK(remote.publish(files).ok());
+  REQUIRE(asked.size() == 1);  // once, for the token service that refused anonymous
+  CHECK(asked[0] == url_origin(world.realm).value());
+  CHECK(http.has_credentials());
+  {
+    std::lock_guard lock(world.mu);
+    CHECK(world.token_auth_headers.at(0).empty());  // anonymous first
+    CHECK(world.token_auth_headers.at(1) == world.expected_basic);
+    CHECK(parse_query(world.token_queries.at(1)).at("account") == "alice");
+  }
+
+  SUBCASE("a prompt with nothing to give leaves the NOTARY_AUTH hint, and is not asked again") {
+    int calls = 0;
+    auto quiet = make_client(pki);
+    quiet.set_credentials_prompt([&](std::string_view) -> Result<BasicCredentials> {
+      ++calls;
+      return make_error(Reason::kNoPassphrase, "no terminal");
+    });
+    auto remote2 = make_remote(server, quiet);
+    auto r = remote2.fetch("root", std::nullopt, 1000);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Code::kUnauthenticated);
+    CHECK(r.error().message.find("NOTARY_AUTH") != std::string::npos);
+    CHECK_FALSE(remote2.fetch("root", std::nullopt, 1000).ok());
+    CHECK(calls == 1);
+  }
+  SUBCASE("credentials from NOTARY_AUTH: the prompt is never asked") {
+    int calls = 0;
+    auto given = make_client(pki, creds("alice", password));
+    given.set_credentials_prompt([&](std::string_view) -> Result<BasicCredentials> {
+      ++calls;
+      return creds("mallory", "x");
+    });
+    auto remote3 = make_remote(server, given);
+    CHECK(remote3.fetch("root", std::nullopt, 1000).ok());
+    CHECK(calls == 0);
+  }
+  SUBCASE("an interrupted prompt fails the request") {
+    auto cancelled = make_client(pki);
+    cancelled.set_credentials_prompt([&](std::string_view) -> Result<BasicCredentials> {
+      return make_error(Code::kCancelled, Reason::kNoPassphrase, "interrupted");
+    });
+    auto remote4 = make_remote(server, cancelled);
+    auto r = remote4.fetch("root", std::nullopt, 1000);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Code::kCancelled);
+  }
+}
+
 TEST_CASE("http: an anonymous token service works without credentials") {
   Pki pki;
   TokenWorld world;

@@ -1035,6 +1035,52 @@ TEST_CASE("ChainPassphraseSource: first that yields; a wrong env value stops the
   CHECK(script->requests.size() == 1);  // never asked after the env value was wrong
 }
 
+TEST_CASE("prompt_credentials: a username echoed, a password not, as the notary CLI asks") {
+  Pty pty;
+  PromptPassphraseSource::Options o;
+  o.in_fd = pty.slave;
+  Result<TerminalCredentials> got = make_error(Reason::kInternal, "not run");
+  std::thread t([&] { got = prompt_credentials("https://auth.example.com:443", o); });
+  std::string out;
+  const auto user_at = wait_for(pty.master, out, "Enter username: ");
+  CHECK(out.find("https://auth.example.com:443 asks for credentials.") != std::string::npos);
+  CHECK(pty.echo_on());  // the username is shown as typed
+  if (user_at != std::string::npos) type_line(pty.master, " alice ");
+  const auto pass_at = wait_for(pty.master, out, "Enter password: ", user_at);
+  CHECK(pass_at != std::string::npos);
+  CHECK_FALSE(pty.echo_on());
+  if (pass_at != std::string::npos) type_line(pty.master, "s3cret word");
+  t.join();
+  REQUIRE(got.ok());
+  CHECK(got->username == "alice");
+  CHECK(got->password.view() == "s3cret word");
+  CHECK(pty.echo_on());
+  wait_for(pty.master, out, "\n", pass_at);
+  CHECK(out.find("s3cret") == std::string::npos);
+
+  SUBCASE("an empty username means none") {
+    std::thread t2([&] { got = prompt_credentials("https://auth.example.com:443", o); });
+    std::string out2;
+    if (wait_for(pty.master, out2, "Enter username: ") != std::string::npos) {
+      type_line(pty.master, "");
+    }
+    t2.join();
+    CHECK(reason_of(got) == Reason::kNoPassphrase);
+    CHECK(out2.find("Enter password") == std::string::npos);
+  }
+  SUBCASE("no terminal: refused at once, naming NOTARY_AUTH") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    PromptPassphraseSource::Options piped;
+    piped.in_fd = fds[0];
+    auto r = prompt_credentials("https://auth.example.com:443", piped);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    CHECK(reason_of(r) == Reason::kNoPassphrase);
+    if (!r.ok()) CHECK(r.error().message.find("NOTARY_AUTH") != std::string::npos);
+  }
+}
+
 TEST_CASE("PromptPassphraseSource: unlocking a key on a pseudo-terminal") {
   Pty pty;
   REQUIRE(pty.echo_on());

@@ -296,7 +296,9 @@ TEST_CASE("vouch-verifier with vouch-server: admission, APIs, reload, fail close
     REQUIRE(ops.as_array().size() == 4);
     CHECK(ops.at(1).at("op").as_string() == "replace");
     CHECK(ops.at(1).at("path").as_string() == "/spec/template/spec/containers/0/image");
-    CHECK(ops.at(1).at("value").as_string() == kGun + "@" + digest);
+    // The tag stays (admission.mutate_keep_tag defaults to true): the validating webhook,
+    // which sees this reference, judges it under the tag's rule.
+    CHECK(ops.at(1).at("value").as_string() == good + "@" + digest);
     CHECK(ops.at(3).at("path").as_string() == "/spec/template/spec/initContainers/0/image");
 
     // A team member's tag in a delegation whose metadata has expired since: not signed, and

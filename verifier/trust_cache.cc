@@ -51,11 +51,11 @@ class MemoryFiles final : public tuf::MetadataCache {
 };
 
 // With root_keys or root_ca and no anchor yet (nothing in `files`): makes sure refresh() can
-// start from a root that satisfies the pin. The server's current root usually does, and
-// refresh() bootstraps from it as before. After cross-signed rotations it no longer does
-// (pinning.anchor_only): then the first version from 1 upward that satisfies the pin is the
-// anchor, stored in `files` (RootOrigin::kTrustedBefore for refresh(), which walks the chain
-// from it, TUF 5.3). Finds nothing -> refresh() reports the pin error as it would. At most
+// start from a root that satisfies the pin. The server's current root usually does. After
+// cross-signed rotations it no longer does (pinning.anchor_only): then the first version from
+// 1 upward (below the current one) that satisfies the pin is the anchor. The anchor is stored
+// in `files` (RootOrigin::kTrustedBefore for refresh(), which walks the chain from it, TUF
+// 5.3). Finds nothing -> refresh() reports the pin error as it would. At most
 // limits.max_root_rotations versions are fetched.
 void find_pinned_anchor(tuf::MetadataSource& source, tuf::MetadataCache& files,
                         const std::string& gun, const tuf::TrustPinning& pinning,
@@ -66,9 +66,17 @@ void find_pinned_anchor(tuf::MetadataSource& source, tuf::MetadataCache& files,
   if (!current) return;
   auto as_is = tuf::TrustedSet::bootstrap(gun, *current, tuf::RootOrigin::kFirstUse, pinning,
                                           reference_time, limits);
-  if (as_is || as_is.error().reason != Reason::kBadCertificate) return;
-  for (std::int64_t version = 1;
-       version <= static_cast<std::int64_t>(limits.max_root_rotations); ++version) {
+  if (as_is) {
+    // Verified under the pin: the anchor (refresh() need not fetch it again).
+    (void)files.store(tuf::kRootRole, *current);
+    return;
+  }
+  if (as_is.error().reason != Reason::kBadCertificate) return;
+  auto header = tuf::parse_header(*current);
+  if (!header) return;
+  const std::int64_t last = std::min<std::int64_t>(
+      header->version - 1, static_cast<std::int64_t>(limits.max_root_rotations));
+  for (std::int64_t version = 1; version <= last; ++version) {
     auto bytes = source.fetch(tuf::kRootRole, version, limits.max_root_bytes);
     if (!bytes) return;
     if (tuf::TrustedSet::bootstrap(gun, *bytes, tuf::RootOrigin::kFirstUse, pinning,

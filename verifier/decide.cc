@@ -69,11 +69,12 @@ std::vector<Candidate> candidates_for_tag(const TrustedSet& set, const std::stri
   return out;
 }
 
-// Every loaded role, breadth-first from "targets" in listed order (the order of Notary's
-// WalkTargets and TrustedSet::find_all_targets), that lists a target within its effective
-// paths whose hash equals the reference's digest. One candidate per role.
-std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageRef& image) {
-  std::vector<Candidate> out;
+// Visits every loaded role, breadth-first from "targets" in listed order (the order of
+// Notary's WalkTargets and TrustedSet::find_all_targets), and in it each target within its
+// effective paths whose hash equals the reference's digest: fn(role, trusted, name, meta)
+// returns whether to go on with the same role.
+template <typename Fn>
+void walk_digest_targets(const TrustedSet& set, const ImageRef& image, Fn fn) {
   const std::string algorithm(to_string(image.digest_algorithm));
   std::deque<std::string> queue{std::string(tuf::kTargetsRole)};
   while (!queue.empty()) {
@@ -85,17 +86,28 @@ std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageR
       if (!tuf::path_allowed(t->paths, name) || hash_hex(meta, algorithm) != image.digest_hex) {
         continue;
       }
-      Candidate c;
-      c.role = role;
-      c.target = name;
-      c.meta = meta;
-      c.sha256 = hash_hex(meta, "sha256");
-      c.signers = t->signers;
-      out.push_back(std::move(c));
-      break;
+      if (!fn(role, *t, name, meta)) break;
     }
     for (const auto& d : t->metadata.content.delegations.roles) queue.push_back(d.name);
   }
+}
+
+// The roles that list a target with the reference's digest (walk_digest_targets), one
+// candidate per role.
+std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageRef& image) {
+  std::vector<Candidate> out;
+  walk_digest_targets(set, image,
+                      [&](const std::string& role, const tuf::TrustedTargets& t,
+                          const std::string& name, const tuf::FileMeta& meta) {
+                        Candidate c;
+                        c.role = role;
+                        c.target = name;
+                        c.meta = meta;
+                        c.sha256 = hash_hex(meta, "sha256");
+                        c.signers = t.signers;
+                        out.push_back(std::move(c));
+                        return false;
+                      });
   return out;
 }
 
@@ -103,20 +115,12 @@ std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageR
 // reference's digest, in name order.
 std::set<std::string> tags_with_digest(const TrustedSet& set, const ImageRef& image) {
   std::set<std::string> out;
-  const std::string algorithm(to_string(image.digest_algorithm));
-  std::deque<std::string> queue{std::string(tuf::kTargetsRole)};
-  while (!queue.empty()) {
-    const std::string role = std::move(queue.front());
-    queue.pop_front();
-    const tuf::TrustedTargets* t = set.targets(role);
-    if (t == nullptr) continue;
-    for (const auto& [name, meta] : t->metadata.content.targets) {
-      if (tuf::path_allowed(t->paths, name) && hash_hex(meta, algorithm) == image.digest_hex) {
-        out.insert(name);
-      }
-    }
-    for (const auto& d : t->metadata.content.delegations.roles) queue.push_back(d.name);
-  }
+  walk_digest_targets(set, image,
+                      [&](const std::string&, const tuf::TrustedTargets&,
+                          const std::string& name, const tuf::FileMeta&) {
+                        out.insert(name);
+                        return true;
+                      });
   return out;
 }
 

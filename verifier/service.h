@@ -115,8 +115,11 @@ class Verifier {
   // it). A denied response carries status 403 with one sentence per denied image ("image
   // <ref> (containers a, b): <decision message>"), or status 500 when no policy is loaded.
   // Warn-mode admissions add a warning per image; audit-mode ones are only logged. With
-  // `mutate`, every image admitted with code kSigned whose text differs from
-  // "name@sha256:<digest>" (see mutate_keep_tag) is rewritten by a JSON Patch.
+  // `mutate`, every image admitted with code kSigned whose text differs from its pinned form
+  // ("name:tag@sha256:<digest>", or "name@sha256:<digest>" without mutate_keep_tag or
+  // without a tag; pinned_reference()) is rewritten by a JSON Patch. On UPDATE the images
+  // checked are all of them, or with verify_unchanged_images false those not in the old
+  // object.
   AdmissionResponse review(const AdmissionRequest& request, bool mutate, Deadline deadline);
 
   // Whether verify(image) / review(request) would answer without waiting for a trust server:

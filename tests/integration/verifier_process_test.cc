@@ -453,3 +453,25 @@ TEST_CASE("vouch-verifier refuses to start without a valid policy") {
   CHECK(has(v.log(), "policy file"));
   CHECK(v.port() == 0);
 }
+
+TEST_CASE("vouch-verifier refuses to start when trust.state_dir cannot keep anchors") {
+  // A restart that could not read back the anchors would trust new roots silently: the
+  // daemon stops at startup instead of on the first fetch.
+  TempDir dir{"vouch-verifier-process-test"};
+  ServerTls tls{dir};
+  const std::string vdir = dir / "verifier";
+  fs::create_directories(vdir);
+  signer_test::write_file(vdir + "/policy.json",
+                          R"({"rules": [{"pattern": "registry.example.com/**", "allow": true}]})",
+                          0644);
+  signer_test::write_file(vdir + "/not-a-directory", "x", 0644);
+  std::string config = verifier_config(tls, tls.pki.issue("vouch-verifier", true), vdir);
+  const std::string trust = R"("trust": {)";
+  config.replace(config.find(trust), trust.size(),
+                 trust + R"("state_dir": "not-a-directory", )");
+  VerifierProcess v(vdir, config);
+  const auto status = v.process().wait(std::chrono::seconds(60));
+  CHECK(status == std::optional<int>(1));
+  CHECK(has(v.log(), "trust.state_dir " + vdir + "/not-a-directory is not a writable directory"));
+  CHECK(v.port() == 0);
+}

@@ -224,6 +224,7 @@ TEST_CASE("mutate then validate: every rule form of the README's policy keeps it
         {staging + ":release-2", "staging", true, false},  // unsigned: warned, not pinned
         {staging + ":nightly-7", "nightly", false, false},
         {"registry.k8s.io/pause:3.9", "addons", true, false},
+        {"ghcr.io/someone/tool:1", "", false, false},  // no rule: unmatched (deny)
     };
     for (const Case& c : cases) {
       CAPTURE(c.image);

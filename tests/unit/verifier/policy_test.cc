@@ -401,6 +401,9 @@ TEST_CASE("validation: each bad field is reported with its path and a reason") {
          field(d, "trust").as_array().push_back(std::move(copy));
        },
        "trust[1].prefix", Reason::kDuplicateKey},
+      {"strict_pinning as a string",
+       [](json::Value& d) { obj(trust0(d)).set("strict_pinning", "yes"); },
+       "trust[0].strict_pinning", Reason::kWrongType},
       {"version 2", [](json::Value& d) { obj(d).set("version", 2); }, "version",
        Reason::kBadVersion},
       {"unmatched: maybe", [](json::Value& d) { obj(d).set("unmatched", "maybe"); }, "unmatched",
@@ -665,6 +668,7 @@ TEST_CASE("unmatched images, trust sections and pinning") {
 
   const tuf::TrustPinning pinned = p->trust_for("a.io/secure/app")->pinning_for("a.io/secure/app");
   CHECK(pinned.disable_tofu);
+  CHECK(pinned.anchor_only);  // the pin anchors the root chain (strict_pinning: false)
   REQUIRE(pinned.certs.count("a.io/secure/app") == 1);
   CHECK(pinned.certs.at("a.io/secure/app") == std::vector<std::string>{kRootKeyId});
   const tuf::TrustPinning tofu = p->trust_for("a.io/x")->pinning_for("a.io/x");

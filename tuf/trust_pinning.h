@@ -40,6 +40,16 @@ struct TrustPinning {
   // first root must come from the local cache (trusted before) or an out-of-band copy.
   // Default false: trust on first use over TLS ("TOFUS"), Notary's default.
   bool disable_tofu = false;
+  // What the pinning (certs or ca) applies to. false (default, vouch's client): every root,
+  // the one bootstrapped from and each new one of the chain, must satisfy it. true: it
+  // anchors the chain only (TUF 5.3): a root seen for the first time (RootOrigin::kFirstUse)
+  // must satisfy it; a root trusted before (RootOrigin::kTrustedBefore: it was verified back
+  // to the pin already) and each later root are trusted because a threshold of the previous
+  // root's keys and of their own keys signed them, so that a cross-signed root rotation
+  // (`vouch key rotate <gun> root`) does not lock the repository out. Pinning that the old
+  // root's keys could not forge would buy nothing: they can always sign a new root that
+  // keeps them. The verifier's default (TrustSection::strict_pinning turns it off).
+  bool anchor_only = false;
 };
 
 enum class PinMode { kCertIds, kCa, kTofu };

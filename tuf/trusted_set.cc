@@ -234,8 +234,12 @@ Result<TrustedSet> TrustedSet::bootstrap(std::string gun, std::string_view root_
   auto root = parse_root(root_bytes, set.limits_.metadata);
   if (!root) return std::move(root).error().wrap("root");
   VOUCH_RETURN_IF_ERROR(check_root_structure(root->content));
+  // With anchor_only the pinning has done its work once a root is anchored: a root trusted
+  // before was verified back to the pin, and later roots are trusted through the chain.
+  if (pinning.anchor_only && origin == RootOrigin::kTrustedBefore) set.pinning_ = GunPinning{};
   // TUF 5.2: the trusted root's expiry does not matter yet (see check_final_root).
   VOUCH_RETURN_IF_ERROR(verify_root_with_own_keys(*root, set.gun_, set.pinning_, std::nullopt));
+  if (pinning.anchor_only) set.pinning_ = GunPinning{};
   set.root_ = std::move(*root);
   return set;
 }

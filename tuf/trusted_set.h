@@ -113,7 +113,9 @@ class TrustedSet {
   // `pinning` for this GUN further restricts which of them count:
   //   - certificate IDs or a CA configured for the GUN: only matching certificates count,
   //     whatever `origin` (vouch also applies pinning to a cached root; Notary ignores pinning
-  //     once a root is cached). No match -> kBadCertificate.
+  //     once a root is cached). No match -> kBadCertificate. With pinning.anchor_only the
+  //     pin applies to a kFirstUse root only, and never to the roots update_root() and
+  //     check_final_root() see later (trust_pinning.h).
   //   - otherwise TOFU: with origin kFirstUse and disable_tofu set -> kBadCertificate
   //     (Code kFailedPrecondition) "no trust pinning for <gun> and TOFU disabled".
   // Not enough valid signatures -> kThresholdNotMet. Expiry (of the metadata and of the
@@ -136,7 +138,8 @@ class TrustedSet {
   //     expiry not checked, as Notary) -> else kThresholdNotMet, with a message that says the
   //     root changed without being cross-signed by the keys trusted so far;
   //   version == trusted + 1 (<= trusted: kRollback; > trusted + 1: kBadVersion);
-  //   pinning (as bootstrap; TOFU never applies after the first root);
+  //   pinning (as bootstrap; TOFU never applies after the first root; not with
+  //     pinning.anchor_only);
   //   signed by a threshold of its OWN root keys (kThresholdNotMet).
   // The expiry of an intermediate root does not matter (TUF 5.3.6).
   Status update_root(std::string_view bytes);

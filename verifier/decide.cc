@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -68,11 +69,12 @@ std::vector<Candidate> candidates_for_tag(const TrustedSet& set, const std::stri
   return out;
 }
 
-// Every loaded role, breadth-first from "targets" in listed order (the order of Notary's
-// WalkTargets and TrustedSet::find_all_targets), that lists a target within its effective
-// paths whose hash equals the reference's digest. One candidate per role.
-std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageRef& image) {
-  std::vector<Candidate> out;
+// Visits every loaded role, breadth-first from "targets" in listed order (the order of
+// Notary's WalkTargets and TrustedSet::find_all_targets), and in it each target within its
+// effective paths whose hash equals the reference's digest: fn(role, trusted, name, meta)
+// returns whether to go on with the same role.
+template <typename Fn>
+void walk_digest_targets(const TrustedSet& set, const ImageRef& image, Fn fn) {
   const std::string algorithm(to_string(image.digest_algorithm));
   std::deque<std::string> queue{std::string(tuf::kTargetsRole)};
   while (!queue.empty()) {
@@ -84,17 +86,41 @@ std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageR
       if (!tuf::path_allowed(t->paths, name) || hash_hex(meta, algorithm) != image.digest_hex) {
         continue;
       }
-      Candidate c;
-      c.role = role;
-      c.target = name;
-      c.meta = meta;
-      c.sha256 = hash_hex(meta, "sha256");
-      c.signers = t->signers;
-      out.push_back(std::move(c));
-      break;
+      if (!fn(role, *t, name, meta)) break;
     }
     for (const auto& d : t->metadata.content.delegations.roles) queue.push_back(d.name);
   }
+}
+
+// The roles that list a target with the reference's digest (walk_digest_targets), one
+// candidate per role.
+std::vector<Candidate> candidates_for_digest(const TrustedSet& set, const ImageRef& image) {
+  std::vector<Candidate> out;
+  walk_digest_targets(set, image,
+                      [&](const std::string& role, const tuf::TrustedTargets& t,
+                          const std::string& name, const tuf::FileMeta& meta) {
+                        Candidate c;
+                        c.role = role;
+                        c.target = name;
+                        c.meta = meta;
+                        c.sha256 = hash_hex(meta, "sha256");
+                        c.signers = t.signers;
+                        out.push_back(std::move(c));
+                        return false;
+                      });
+  return out;
+}
+
+// The target names (tags) that some loaded role lists within its effective paths with the
+// reference's digest, in name order.
+std::set<std::string> tags_with_digest(const TrustedSet& set, const ImageRef& image) {
+  std::set<std::string> out;
+  walk_digest_targets(set, image,
+                      [&](const std::string&, const tuf::TrustedTargets&,
+                          const std::string& name, const tuf::FileMeta&) {
+                        out.insert(name);
+                        return true;
+                      });
   return out;
 }
 
@@ -179,8 +205,14 @@ std::vector<RoleIssue> role_issues(const TrustedSet& set, const Rule& rule, cons
 }
 
 // Maps each signer key of each candidate to members and the rule's teams.
+// `valid_until` becomes the earliest certificate bound after `now` among the keys looked at:
+// the answer may change then.
 std::vector<SignerInfo> map_signers(const Policy& policy, const Rule& rule, TimePoint now,
-                                    std::vector<Candidate>& candidates) {
+                                    std::vector<Candidate>& candidates,
+                                    std::optional<TimePoint>& valid_until) {
+  auto bound = [&](TimePoint t) {
+    if (t > now && (!valid_until || t < *valid_until)) valid_until = t;
+  };
   std::vector<SignerInfo> out;
   for (Candidate& c : candidates) {
     for (const keys::PublicKey& key : c.signers) {
@@ -192,6 +224,8 @@ std::vector<SignerInfo> map_signers(const Policy& policy, const Rule& rule, Time
       if (!owners.empty()) s.member = owners.front().member;  // one name per key (policy.h)
       for (const KeyOwner& owner : owners) {
         if (!contains(rule.require.teams, owner.team)) continue;
+        if (owner.not_after) bound(*owner.not_after + std::chrono::microseconds(1));
+        if (owner.not_before) bound(*owner.not_before);
         if (owner.not_after && now > *owner.not_after) {
           expired_note = "the certificate of " + owner.member + "'s key " + short_id(s.key_id) +
                          " expired at " + format_rfc3339(*owner.not_after);
@@ -306,7 +340,7 @@ std::string_view to_string(DecisionCode code) {
 }
 
 Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
-                const Result<const tuf::TrustedSet*>& trust) {
+                const Result<const tuf::TrustedSet*>& trust, std::optional<TimePoint> at) {
   Decision d;
   d.image = image.str();
   d.gun = image.gun();
@@ -371,7 +405,8 @@ Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
       image.has_tag() ? candidates_for_tag(*set, image.tag) : candidates_for_digest(*set, image);
   const Requirement& req = rule->require;
   for (Candidate& c : candidates) c.role_counts = req.roles.empty() || contains(req.roles, c.role);
-  d.signers = map_signers(policy, *rule, set->reference_time(), candidates);
+  d.signers = map_signers(policy, *rule, at.value_or(set->reference_time()), candidates,
+                          d.valid_until);
   d.role_issues = role_issues(*set, *rule, image);
 
   const std::string what = subject(image) + " of " + d.gun;
@@ -441,11 +476,24 @@ Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
   };
   std::string first_unmet;
   if (req.combine == TeamsCombine::kAllOf) {
+    // Separation of duties (policy.h): each team its own member, unless the rule allows one
+    // person for several teams.
+    const std::map<std::string, std::string> assigned =
+        req.allow_same_member ? std::map<std::string, std::string>()
+                              : assign_distinct_members(req.teams, by_team);
     for (const std::string& team : req.teams) {
-      RequirementStatus st{"team " + team, !by_team[team].empty(), names(by_team[team])};
-      if (!st.met && first_unmet.empty()) {
+      const bool signed_by_team = !by_team[team].empty();
+      const bool met = signed_by_team && (req.allow_same_member || assigned.count(team) != 0);
+      RequirementStatus st{"team " + team, met, names(by_team[team])};
+      if (!signed_by_team && first_unmet.empty()) {
         first_unmet = by_rule + " requires a signature from team " + team +
                       ", and no member of it signed " + what;
+      } else if (!met && first_unmet.empty()) {
+        first_unmet = by_rule + " requires a different member for each of " +
+                      team_label(req.teams) + " (one person counts for one team), and " +
+                      list_and(names(by_team[team])) + " of team " + team +
+                      " already count for another team; signed by " +
+                      list_and(names(everyone)) + " for " + what;
       }
       d.requirements.push_back(std::move(st));
     }
@@ -493,6 +541,79 @@ Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
               (image.has_tag() ? d.digest + ", " : std::string()) + "signed by " + list_and(who) +
               " in " + list_and(roles);
   return d;
+}
+
+bool needs_trust(const Policy& policy, const ImageRef& image) {
+  const Rule* rule = policy.match(image);
+  if (rule != nullptr && rule->action == RuleAction::kRequire) return true;
+  return !image.has_tag() && policy.trust_for(image.gun()) != nullptr &&
+         policy.has_tag_rule_for(image);
+}
+
+Decision decide_image(const Policy& policy, const ImageRef& image,
+                      const Result<const tuf::TrustedSet*>& trust, std::optional<TimePoint> at) {
+  const Rule* rule = policy.match(image);
+  if (image.has_tag() || !needs_trust(policy, image)) {
+    return decide(policy, image, rule, trust, at);
+  }
+  const bool usable = trust && *trust != nullptr && (*trust)->gun() == image.gun() &&
+                      (*trust)->targets() != nullptr;
+  if (!usable) {
+    // The rule's own fail-closed answer when it requires signatures; otherwise a tag rule
+    // might apply, and without trust data nobody knows which.
+    if (rule != nullptr && rule->action == RuleAction::kRequire) {
+      return decide(policy, image, rule, trust, at);
+    }
+    Decision d;
+    d.image = image.str();
+    d.gun = image.gun();
+    d.policy_version = policy.version();
+    d.verdict = Verdict::kDeny;
+    d.code = DecisionCode::kTrustUnavailable;
+    const std::string why =
+        !trust ? trust.error().message : std::string("no usable trust data was given");
+    d.trust_error = !trust ? trust.error() : make_error(Reason::kInternal, why);
+    d.message = "the trust data of " + d.gun + " could not be verified (" + why +
+                "), so the tags that carry " + image.digest +
+                ", and with them the rule for " + d.image + ", are unknown";
+    return d;
+  }
+  const std::set<std::string> tags = tags_with_digest(**trust, image);
+  if (tags.empty()) return decide(policy, image, rule, trust, at);
+
+  std::optional<Decision> allowed;
+  std::optional<Decision> warned;
+  std::optional<Decision> denied;
+  std::vector<std::string> judged;
+  std::optional<TimePoint> valid_until;
+  for (const std::string& tag : tags) {
+    if (judged.size() == kMaxTagsPerDigest) break;
+    judged.push_back(tag);
+    ImageRef tagged = image;
+    tagged.tag = tag;
+    Decision d = decide(policy, tagged, policy.match(tagged), trust, at);
+    d.tag = tag;
+    if (d.valid_until && (!valid_until || *d.valid_until < *valid_until)) {
+      valid_until = d.valid_until;
+    }
+    if (d.verdict == Verdict::kAllow) {
+      allowed = std::move(d);
+      break;
+    }
+    if (d.verdict == Verdict::kWarn && !warned) warned = std::move(d);
+    if (d.verdict == Verdict::kDeny && !denied) denied = std::move(d);
+  }
+  Decision out = allowed ? std::move(*allowed) : warned ? std::move(*warned) : std::move(*denied);
+  out.image = image.str();
+  out.valid_until = valid_until;
+  if (out.verdict == Verdict::kDeny) {
+    out.message = "no tag that carries " + image.digest + " in " + out.gun + " is admitted (" +
+                  (judged.size() == 1 ? "tag " : "tags ") + list_and(judged) + "); as tag " +
+                  out.tag + ": " + out.message;
+  } else {
+    out.message = image.digest + " is tag " + out.tag + " of " + out.gun + ": " + out.message;
+  }
+  return out;
 }
 
 }  // namespace vouch::verifier

@@ -3,7 +3,7 @@
 // The verifier's one decision function (issue 6; DESIGN "Verifier: team policy"). The
 // admission webhook, the gRPC/HTTP API and `vouch verify-image` all call decide(); they differ
 // only in how they obtain its inputs and encode its output. Pure: no I/O, no clock (the
-// reference time is the TrustedSet's), no logging.
+// decision's time is a parameter; by default the TrustedSet's reference time), no logging.
 //
 // Who signed a reference. For a tag, every loaded role that lists the tag within its
 // effective paths (tuf::TrustedSet::find_all_targets: "targets" and every delegation whose
@@ -18,8 +18,8 @@
 //   - its role counts: the rule lists no roles, or lists this role (a listed role that is
 //     missing is never replaced by another role, "targets" included: Connaisseur PR #2151);
 //   - its canonical key ID belongs to a member of a team the rule names (policy.h), and, when
-//     that member's key is an X.509 certificate, the reference time lies within the
-//     certificate's validity;
+//     that member's key is an X.509 certificate, the decision's time (`at` below, by default
+//     the trust data's reference time) lies within the certificate's validity;
 //   - the role's target has a sha256 hash (Notary and docker always write one).
 // Members are counted, not keys: one member signing with two keys, or in two roles, is one
 // signer. A member's key satisfies every rule team whose member entry lists that key.
@@ -41,11 +41,15 @@
 // trust data of another GUN, or trust data without targets. Warn and audit mode change a
 // deny into kWarn (admitted, with the deny's sentence), never the evaluation itself.
 //
+// References with only a digest are judged as the tags that carry the digest: see
+// decide_image() below, which every interface calls.
+//
 // What the TrustedSet must hold: root, timestamp, snapshot and targets verified (tuf::refresh)
 // and, for a tag, every delegation that may list it (tuf::load_delegations_for(set, tag, ...));
 // for a reference with only a digest, every delegation (RefreshOptions::load_all_delegations).
 // Roles that are not loaded cannot sign, so loading too little can only deny.
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -115,6 +119,9 @@ struct Decision {
   DecisionCode code = DecisionCode::kNoRule;
   Mode mode = Mode::kEnforce;  // the rule's mode (enforce when no rule matched)
   std::string image;           // the normalized reference (ImageRef::str)
+  // For a reference with only a digest, judged by decide_image(): the tag it was judged as
+  // (the admitted one, or the one whose deny is reported); empty otherwise.
+  std::string tag;
   std::string gun;
   std::string rule;     // the rule's name; empty when no rule matched
   std::string pattern;  // the rule's pattern; empty when no rule matched
@@ -135,6 +142,9 @@ struct Decision {
   // trust data was used).
   std::string policy_version;
   std::int64_t trust_version = 0;
+  // When set, the decision holds only before this instant: a member certificate that was
+  // looked at becomes valid or expires then (decision caches must not serve it later).
+  std::optional<TimePoint> valid_until;
 
   bool admitted() const { return verdict != Verdict::kDeny; }
 };
@@ -144,7 +154,42 @@ struct Decision {
 // trust section). `trust` is the verified trust data of image.gun(), or the error that
 // stopped obtaining it; it is not looked at for allow/deny rules or unmatched images. Never
 // fails: every problem is a deny with its reason.
+//
+// `at` is the decision's time: member certificates count only when it lies within their
+// validity. Default: the trust data's reference time (the fetch's); interfaces pass their
+// clock's now, since trust data is reused for up to trust.max_age_ms.
 Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
-                const Result<const tuf::TrustedSet*>& trust);
+                const Result<const tuf::TrustedSet*>& trust,
+                std::optional<TimePoint> at = std::nullopt);
+
+// At most this many tags carrying one digest are judged for a digest reference (the first in
+// name order); a bound on the work one reference can cause.
+inline constexpr std::size_t kMaxTagsPerDigest = 64;
+
+// Whether deciding `image` needs the trust data of its GUN: its rule (policy.match) requires
+// signatures, or it is a reference with only a digest whose name a rule with a tag glob
+// matches and a trust section covers (which rule applies then depends on the tags that carry
+// the digest). Interfaces fetch trust data only when this is true.
+bool needs_trust(const Policy& policy, const ImageRef& image);
+
+// Decides `image` under `policy`, the rule included: what every interface calls.
+//
+// A reference with a tag (also name:tag@digest) is decide(policy, image, policy.match(image),
+// trust): the tag's rule applies, and a digest must equal the one signed for the tag.
+//
+// A reference with only a digest is judged as each tag that carries the digest: every target
+// name that a loaded role lists, within its effective paths, with that digest (at most
+// kMaxTagsPerDigest, in name order). Each tag T is decided as "name:T@digest" under the rule
+// that T matches. The reference is admitted when one of them is (an allow before a warn, then
+// name order), and the decision is that tag's, with `tag` set to T and `image` the reference
+// as given; when none is admitted, the first tag's deny is reported, naming every tag judged.
+// When no tag carries the digest, or when needs_trust() is false, the rule that matches the
+// name without a tag (policy.match) decides as decide() does. When the trust data is missing
+// and rules with tag globs could apply, the answer is a deny (kTrustUnavailable): the tags,
+// and with them the rule, are unknown. `trust` needs every delegation loaded
+// (RefreshOptions::load_all_delegations) for a reference with only a digest.
+Decision decide_image(const Policy& policy, const ImageRef& image,
+                      const Result<const tuf::TrustedSet*>& trust,
+                      std::optional<TimePoint> at = std::nullopt);
 
 }  // namespace vouch::verifier

@@ -29,6 +29,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 void fill(const Decision& d, pb::VerifyResponse& out) {
   out.set_image(d.image);
+  out.set_tag(d.tag);
   out.set_allowed(d.admitted());
   out.set_verdict(std::string(to_string(d.verdict)));
   out.set_code(std::string(to_string(d.code)));

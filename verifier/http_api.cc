@@ -87,6 +87,7 @@ unsigned error_status(const Error& error) {
 std::string decision_json(const Decision& d) {
   bj::object o;
   o["image"] = d.image;
+  if (!d.tag.empty()) o["tag"] = d.tag;
   o["allowed"] = d.admitted();
   o["verdict"] = to_string(d.verdict);
   o["code"] = to_string(d.code);

@@ -68,10 +68,11 @@ struct Config {
   long long max_age_ms = 60'000, refresh_after_ms = 30'000, error_ttl_ms = 2'000;
   long long fetch_threads = 4, connect_timeout_ms = 5'000, request_timeout_ms = 10'000;
   long long max_entries = 4096;
+  std::string state_dir;
   // admission
   long long deadline_ms = 5'000, max_images = 256, max_body_bytes = 4LL << 20;
   long long decision_cache_entries = 10'000;
-  bool mutate_keep_tag = false, verify_unchanged_images = false;
+  bool mutate_keep_tag = true, verify_unchanged_images = true;
   // logging
   std::string log_level = "info", log_format = "text";
 };
@@ -172,7 +173,7 @@ void load_config(const fs::path& path, Config& c) {
   r.num(policy, "poll_ms", c.policy_poll_ms, 0);
   const auto* trust = r.section("trust", {"max_age_ms", "refresh_after_ms", "error_ttl_ms",
                                           "fetch_threads", "connect_timeout_ms",
-                                          "request_timeout_ms", "max_entries"});
+                                          "request_timeout_ms", "max_entries", "state_dir"});
   r.num(trust, "max_age_ms", c.max_age_ms, 0);
   r.num(trust, "refresh_after_ms", c.refresh_after_ms, 0);
   r.num(trust, "error_ttl_ms", c.error_ttl_ms, 0);
@@ -180,6 +181,7 @@ void load_config(const fs::path& path, Config& c) {
   r.num(trust, "connect_timeout_ms", c.connect_timeout_ms, 1);
   r.num(trust, "request_timeout_ms", c.request_timeout_ms, 1);
   r.num(trust, "max_entries", c.max_entries, 1);
+  r.str(trust, "state_dir", c.state_dir, true);
   const auto* admission = r.section(
       "admission", {"deadline_ms", "max_images", "max_body_bytes", "decision_cache_entries",
                     "mutate_keep_tag", "verify_unchanged_images"});
@@ -256,7 +258,7 @@ int main(int argc, char** argv) {
   CLI::App app{"vouch-verifier: admission verifier for images signed with Notary v1 trust data"};
   std::string config_file;
   std::string f_listen, f_cert, f_key, f_client_ca, f_policy, f_metrics, f_grpc, f_grpc_cert,
-      f_grpc_key, f_grpc_ca, f_level, f_format;
+      f_grpc_key, f_grpc_ca, f_level, f_format, f_state_dir;
   std::optional<long long> f_deadline, f_poll, f_max_age, f_refresh_after, f_error_ttl;
   app.add_option("-c,--config", config_file, "config file (JSON; see verifier/README.md)");
   app.add_option("--listen", f_listen, "HTTPS listen address host:port (server.listen)");
@@ -281,6 +283,8 @@ int main(int argc, char** argv) {
                  "age from which trust data is refreshed in the background (trust.refresh_after_ms)");
   app.add_option("--error-ttl-ms", f_error_ttl,
                  "how long a failed fetch answers for its GUN (trust.error_ttl_ms)");
+  app.add_option("--state-dir", f_state_dir,
+                 "directory that keeps each GUN's trust anchor across restarts (trust.state_dir)");
   app.add_option("--log-level", f_level, "trace|debug|info|warn|error (logging.level)");
   app.add_option("--log-format", f_format, "text | json (logging.format)");
   CLI11_PARSE(app, argc, argv);
@@ -303,6 +307,7 @@ int main(int argc, char** argv) {
   if (f_max_age) c.max_age_ms = *f_max_age;
   if (f_refresh_after) c.refresh_after_ms = *f_refresh_after;
   if (f_error_ttl) c.error_ttl_ms = *f_error_ttl;
+  if (!f_state_dir.empty()) c.state_dir = f_state_dir;
   if (!f_level.empty()) c.log_level = f_level;
   if (!f_format.empty()) c.log_format = f_format;
 
@@ -321,6 +326,19 @@ int main(int argc, char** argv) {
     die("durations must not be negative (and deadline_ms must be positive)");
   }
 
+  if (!c.state_dir.empty()) {
+    // Fail at startup, not on the first fetch: an anchor that cannot be kept would let a
+    // restart trust a new root silently.
+    std::error_code ec;
+    fs::create_directories(c.state_dir, ec);
+    const fs::path probe = fs::path(c.state_dir) / ".vouch-verifier-write-test";
+    std::ofstream(probe) << "ok";
+    if (ec || !fs::exists(probe)) {
+      die("trust.state_dir " + c.state_dir + " is not a writable directory" +
+          (ec ? " (" + ec.message() + ")" : std::string()));
+    }
+    fs::remove(probe, ec);
+  }
   const fs::path runtime_dir = make_runtime_dir();
   auto registry = std::make_shared<prometheus::Registry>();
   auto metrics = VerifierMetrics::create(*registry);
@@ -339,6 +357,7 @@ int main(int argc, char** argv) {
   cache_options.error_ttl = std::chrono::milliseconds(c.error_ttl_ms);
   cache_options.fetch_threads = static_cast<unsigned>(c.fetch_threads);
   cache_options.max_entries = static_cast<std::size_t>(c.max_entries);
+  cache_options.state_dir = c.state_dir;
   const Clock& clock = SystemClock::instance();
   TrustCache trust(sources, clock, cache_options, metrics->get());
 

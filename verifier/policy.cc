@@ -137,11 +137,12 @@ std::vector<Token> tokenize(std::string_view glob) {
   return out;
 }
 
-Specificity specificity_of(std::string_view pattern) {
+// The name glob's measures of a Specificity (header comment of policy.h).
+Specificity specificity_of(std::string_view name_glob, std::string_view tag_glob) {
   Specificity s;
-  const std::size_t first_wild = pattern.find_first_of("*?");
-  s.literal_prefix = first_wild == std::string_view::npos ? pattern.size() : first_wild;
-  for (const Token& t : tokenize(pattern)) {
+  const std::size_t first_wild = name_glob.find_first_of("*?");
+  s.literal_prefix = first_wild == std::string_view::npos ? name_glob.size() : first_wild;
+  for (const Token& t : tokenize(name_glob)) {
     switch (t.kind) {
       case TokenKind::kLiteral: ++s.literals; break;
       case TokenKind::kDoubleStar:
@@ -152,10 +153,22 @@ Specificity specificity_of(std::string_view pattern) {
       case TokenKind::kOne: ++s.wildcards; break;
     }
   }
+  // In a tag glob every "*" and "?" is one wildcard ("**" means nothing more than "*").
+  s.has_tag = !tag_glob.empty();
+  const std::size_t tag_wild = tag_glob.find_first_of("*?");
+  s.tag_literal_prefix = tag_wild == std::string_view::npos ? tag_glob.size() : tag_wild;
+  for (char c : tag_glob) {
+    if (c == '*' || c == '?') {
+      ++s.tag_wildcards;
+    } else {
+      ++s.tag_literals;
+    }
+  }
   return s;
 }
 
-// True if rule a is more specific than rule b (header comment of policy.h).
+// True if rule a is more specific than rule b (header comment of policy.h): the name globs
+// first; a tag glob only ever adds specificity to its name glob.
 bool more_specific(const Rule& a, const Rule& b) {
   const Specificity& x = a.specificity;
   const Specificity& y = b.specificity;
@@ -163,6 +176,12 @@ bool more_specific(const Rule& a, const Rule& b) {
   if (x.double_stars != y.double_stars) return x.double_stars < y.double_stars;
   if (x.wildcards != y.wildcards) return x.wildcards < y.wildcards;
   if (x.literals != y.literals) return x.literals > y.literals;
+  if (x.has_tag != y.has_tag) return x.has_tag;
+  if (x.tag_literal_prefix != y.tag_literal_prefix) {
+    return x.tag_literal_prefix > y.tag_literal_prefix;
+  }
+  if (x.tag_wildcards != y.tag_wildcards) return x.tag_wildcards < y.tag_wildcards;
+  if (x.tag_literals != y.tag_literals) return x.tag_literals > y.tag_literals;
   return a.index < b.index;
 }
 
@@ -453,7 +472,8 @@ class PolicyBuilder {
       const json::Object* obj = object((*arr)[i], path);
       if (obj == nullptr) continue;
       static constexpr std::string_view kFields[] = {
-          "prefix", "server", "tls_ca", "credentials", "root_keys", "root_ca", "tofu"};
+          "prefix", "server", "tls_ca", "credentials", "root_keys", "root_ca", "tofu",
+          "strict_pinning"};
       fields(*obj, path, kFields);
       TrustSection t;
       if (auto prefix = string_field(*obj, path, "prefix", true)) {
@@ -515,6 +535,7 @@ class PolicyBuilder {
         }
       }
       t.tofu = bool_field(*obj, path, "tofu").value_or(false);
+      t.strict_pinning = bool_field(*obj, path, "strict_pinning").value_or(false);
       if (obj->find("root_keys") == nullptr && obj->find("root_ca") == nullptr && !t.tofu) {
         problem(path, Reason::kMalformed,
                 "no root pin: set root_keys or root_ca, or tofu: true to trust the first root "
@@ -712,13 +733,14 @@ class PolicyBuilder {
         return;
       }
     }
-    r.specificity = specificity_of(p);
+    r.specificity = specificity_of(r.name_glob, r.tag_glob);
   }
 
   void requirement(const json::Value& v, const std::string& path, Rule& r, const Policy& out) {
     const json::Object* obj = object(v, path);
     if (obj == nullptr) return;
-    static constexpr std::string_view kFields[] = {"all-of", "any-of", "min-signers", "roles"};
+    static constexpr std::string_view kFields[] = {"all-of", "any-of", "min-signers", "roles",
+                                                   "allow-same-member"};
     fields(*obj, path, kFields);
     const json::Value* all = obj->find("all-of");
     const json::Value* any = obj->find("any-of");
@@ -739,6 +761,40 @@ class PolicyBuilder {
         }
       }
       req.teams = std::move(*teams);
+    }
+    if (const json::Value* same = obj->find("allow-same-member")) {
+      if (!same->is_bool()) {
+        wrong_type(at(path, "allow-same-member"), *same, "true or false");
+      } else if (any != nullptr) {
+        problem(at(path, "allow-same-member"), Reason::kMalformed,
+                "applies to all-of only (any-of needs one team)");
+      } else {
+        req.allow_same_member = same->as_bool();
+      }
+    }
+    if (teams_known && all != nullptr && !req.allow_same_member &&
+        std::set<std::string>(req.teams.begin(), req.teams.end()).size() == req.teams.size()) {
+      std::map<std::string, std::set<std::string>> members_of;
+      for (const auto& t : req.teams) {
+        const auto& names = team_member_names_[t];
+        members_of[t] = std::set<std::string>(names.begin(), names.end());
+      }
+      // (A team without a usable member has its own problem reported already.)
+      const bool all_have_members = std::all_of(
+          members_of.begin(), members_of.end(), [](const auto& t) { return !t.second.empty(); });
+      const auto assigned = assign_distinct_members(req.teams, members_of);
+      if (all_have_members && assigned.size() < req.teams.size()) {
+        std::vector<std::string> left;
+        for (const auto& t : req.teams) {
+          if (assigned.count(t) == 0) left.push_back(quoted(t));
+        }
+        std::string names;
+        for (const auto& l : left) names += (names.empty() ? "" : ", ") + l;
+        problem(at(path, "all-of"), Reason::kMalformed,
+                "can never be met: one person counts for one team, and the teams do not have "
+                "enough distinct members (nobody left for " +
+                    names + "); add members, or set allow-same-member: true");
+      }
     }
     if (const json::Value* m = obj->find("min-signers")) {
       if (!m->is_int()) {
@@ -882,6 +938,7 @@ std::string trust_section_id(const TrustSection& section) {
   for (const auto& k : section.root_keys) add_id_field(s, "root_key", k);
   for (const auto& c : section.root_ca) add_id_field(s, "root_ca", c.pem());
   add_id_field(s, "tofu", section.tofu ? "1" : "0");
+  if (section.strict_pinning) add_id_field(s, "strict_pinning", "1");
   return keys::sha256_hex(as_bytes(s));
 }
 
@@ -895,6 +952,7 @@ tuf::TrustPinning TrustSection::pinning_for(std::string_view gun) const {
   if (!root_keys.empty()) pinning.certs.emplace(std::string(gun), root_keys);
   if (!root_ca.empty()) pinning.ca.emplace(std::string(gun), root_ca);
   pinning.disable_tofu = !tofu;
+  pinning.anchor_only = !strict_pinning;
   return pinning;
 }
 
@@ -902,6 +960,47 @@ bool Rule::matches(const ImageRef& image) const {
   if (!glob_match(name_glob, image.name(), true)) return false;
   if (tag_glob.empty()) return true;
   return image.has_tag() && glob_match(tag_glob, image.tag, false);
+}
+
+bool Policy::has_tag_rule_for(const ImageRef& image) const {
+  const std::string name = image.name();
+  return std::any_of(rules_.begin(), rules_.end(), [&](const Rule& r) {
+    return !r.tag_glob.empty() && glob_match(r.name_glob, name, true);
+  });
+}
+
+namespace {
+
+// Kuhn's augmenting path from `team`: true if it gets a member, possibly by moving others.
+bool augment(const std::string& team,
+             const std::map<std::string, std::set<std::string>>& members_of,
+             std::map<std::string, std::string>& team_of, std::set<std::string>& visited) {
+  auto it = members_of.find(team);
+  if (it == members_of.end()) return false;
+  for (const std::string& member : it->second) {
+    if (!visited.insert(member).second) continue;
+    auto held = team_of.find(member);
+    if (held == team_of.end() || augment(held->second, members_of, team_of, visited)) {
+      team_of[member] = team;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> assign_distinct_members(
+    const std::vector<std::string>& teams,
+    const std::map<std::string, std::set<std::string>>& members_of) {
+  std::map<std::string, std::string> team_of;  // member -> team
+  for (const std::string& team : teams) {
+    std::set<std::string> visited;
+    augment(team, members_of, team_of, visited);
+  }
+  std::map<std::string, std::string> out;
+  for (const auto& [member, team] : team_of) out[team] = member;
+  return out;
 }
 
 const Team* Policy::team(std::string_view name) const {

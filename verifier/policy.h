@@ -29,11 +29,13 @@
 //       root_keys: [<root certificate key ID>, ...] # pinned root keys (as root.json lists them)
 //       root_ca: "-----BEGIN CERTIFICATE-----..."  # or a CA that issues the root certificates
 //       tofu: false                                 # trust on first use: only when true
+//       strict_pinning: false                       # true: every root must match the pin
 //   rules:
 //     - name: production
 //       pattern: registry.example.com/prod/**
 //       require:
-//         all-of: [qa, sec]         # or any-of: [...]
+//         all-of: [qa, sec]         # or any-of: [...]; distinct members per team
+//         allow-same-member: false  # all-of only: true lets one person count for both
 //         min-signers: 2            # distinct members, default 1
 //         roles: [targets/releases] # the roles whose signatures count; default: any role
 //       mode: enforce               # enforce (default), warn or audit
@@ -62,7 +64,13 @@
 //             one or more certificates. credentials: username with password_file or
 //             password_env, or token_file or token_env alone; the policy names where a secret
 //             is, never the secret (only main.cc reads files and the environment). root_keys:
-//             64-hex-digit key IDs. At least one of root_keys, root_ca, or tofu: true (without a
+//             64-hex-digit key IDs. The pin (root_keys or root_ca) anchors the root chain: the
+//             first root the verifier trusts for a GUN must satisfy it (the current root, or
+//             when it no longer does, the first version from 1 upward that does), and later
+//             roots are followed when a threshold of the previous root's keys and of their own
+//             signed them (TUF 5.3), so a cross-signed rotation (`vouch key rotate <gun> root`,
+//             `notary key rotate <gun> root`) keeps working. strict_pinning: true makes every
+//             root satisfy the pin instead (each rotation then needs a policy change). At least one of root_keys, root_ca, or tofu: true (without a
 //             pin, no root could ever be trusted for a stateless verifier).
 //  rules      array (order matters only for ties, see below) of:
 //             name     optional, unique; default: the pattern.
@@ -72,8 +80,8 @@
 //                      "?" one character except "/"; in TAG_GLOB "*" and "?" match anything.
 //                      No character classes ("[" and "]" are literal, for IPv6 registries)
 //                      and no escapes. The tag glob starts at the last ":" after the last "/"
-//                      (so "localhost:5000/app" has none). A pattern with a tag glob never
-//                      matches a reference without a tag (a digest alone). Patterns name
+//                      (so "localhost:5000/app" has none). A digest reference without a tag is
+//                      judged as the tags that carry its digest (below). Patterns name
 //                      registries explicitly ("docker.io/library/nginx", not "nginx"): the
 //                      first component must contain "." or ":", be "localhost", have upper
 //                      case, or contain a wildcard. Patterns are unique.
@@ -81,8 +89,15 @@
 //               allow: true  admit without verification.
 //               deny: true   refuse.
 //               require: {all-of: [teams] | any-of: [teams], min-signers?, roles?}
-//                 all-of: every listed team needs at least one member among the signers;
-//                 any-of: at least one listed team does. Teams must exist, be unique, and the
+//                 all-of: every listed team needs at least one member among the signers,
+//                 and a different one for each team: one person counts for one team only
+//                 (separation of duties; alice in both qa and security does not meet
+//                 all-of [qa, security] alone). The teams are assigned distinct signers
+//                 by a bipartite matching, so the answer does not depend on the order of
+//                 teams or signers. allow-same-member: true (all-of only) lets one member
+//                 count for every team she is in. A policy whose all-of teams cannot get
+//                 distinct members at all (e.g. two teams of the same one person) is
+//                 refused. any-of: at least one listed team has a member among the signers. Teams must exist, be unique, and the
 //                 list must not be empty. min-signers: N >= 1 distinct members of the listed
 //                 teams among the signers (default 1); it cannot exceed the number of distinct
 //                 members of those teams. roles: the roles whose signatures count ("targets"
@@ -94,16 +109,28 @@
 //                      the same.
 // Unknown fields anywhere are errors (a misspelt "min_signers" must not silently mean 1).
 //
-// "Most specific wins" (Policy::match), comparing the rules whose pattern matches, in order:
-//   1. the longer literal prefix (the characters before the first wildcard; the whole pattern
-//      if it has none);
+// "Most specific wins" (Policy::match), comparing the rules whose pattern matches. The name
+// globs are compared first, in order:
+//   1. the longer literal prefix (the characters before the first wildcard; the whole name
+//      glob if it has none);
 //   2. fewer "**";
 //   3. fewer wildcards ("*", "**" and "?" each count one);
 //   4. more literal characters in total;
-//   5. the earlier rule in the file.
+// and only between equally specific name globs the tag glob, which can only add specificity:
+//   5. a tag glob beats none;
+//   6. the longer literal prefix of the tag glob, then fewer wildcards, then more literals;
+//   7. the earlier rule in the file.
 // So an exact name beats any glob over it, "a.io/prod/app:*" beats "a.io/prod/*",
-// "a.io/prod/*" beats "a.io/prod/**", and "a.io/*/app" beats "a.io/**".
+// "a.io/prod/*" beats "a.io/prod/**", "a.io/*/app" beats "a.io/**", and
+// "a.io/**:release-*" beats "a.io/**" for the tags it matches.
 //
+// Digest references. A reference with only a digest ("name@sha256:...") has no tag for a tag
+// glob to match; it is judged as each tag that carries its digest (decide.h, decide_image),
+// each under the rule that tag matches. match() itself, given such a reference, considers the
+// rules without a tag glob only: their answer applies when no tag carries the digest, or when
+// no trust section covers the name (there is then no trust data to find the tags in).
+// "name:tag@sha256:..." is matched by its tag like "name:tag".
+
 // A Policy is immutable once built and cheap enough to copy; const member functions are
 // thread-safe. A reload builds a new Policy and swaps it in; version() tells them apart. A
 // default-constructed Policy has no teams and no rules (it denies every image) and an empty
@@ -113,6 +140,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,6 +195,10 @@ struct TrustSection {
   std::vector<std::string> root_keys;
   std::vector<keys::Certificate> root_ca;
   bool tofu = false;
+  // Whether every root must satisfy root_keys / root_ca (true), or only the first one the
+  // chain starts from (default false: later roots are followed when cross-signed, TUF 5.3;
+  // tuf::TrustPinning::anchor_only).
+  bool strict_pinning = false;
   // trust_section_id(*this), computed once when the policy is loaded (empty in sections built
   // by hand: trust_section_id() is then computed on use).
   std::string id;
@@ -174,7 +206,8 @@ struct TrustSection {
   // Whether this section covers `gun` (equal to the prefix, or below it).
   bool covers(std::string_view gun) const;
   // The trust pinning for `gun` (which this section must cover): root_keys as pinned
-  // certificate IDs, root_ca as a CA, TOFU disabled unless tofu is set.
+  // certificate IDs, root_ca as a CA, TOFU disabled unless tofu is set, anchor_only unless
+  // strict_pinning is set.
   tuf::TrustPinning pinning_for(std::string_view gun) const;
 };
 
@@ -196,14 +229,22 @@ struct Requirement {
   std::vector<std::string> teams;  // in the order written
   std::int64_t min_signers = 1;
   std::vector<std::string> roles;  // empty: every role counts
+  // all-of only: whether one person may count for several teams (default false: each team
+  // needs its own member among the signers).
+  bool allow_same_member = false;
 };
 
-// How specific a pattern is (see the header comment); larger is more specific.
+// How specific a pattern is (see the header comment): the name glob's measures, then the tag
+// glob's.
 struct Specificity {
   std::size_t literal_prefix = 0;
   std::size_t double_stars = 0;
   std::size_t wildcards = 0;
   std::size_t literals = 0;
+  bool has_tag = false;
+  std::size_t tag_literal_prefix = 0;
+  std::size_t tag_wildcards = 0;
+  std::size_t tag_literals = 0;
 };
 
 struct Rule {
@@ -258,6 +299,9 @@ class Policy {
   // The rule for `image`: the most specific matching rule (header comment); nullptr if none
   // matches (the answer is then unmatched()).
   const Rule* match(const ImageRef& image) const;
+  // Whether a rule with a tag glob matches the name of `image` (its tag aside): then which rule
+  // judges a digest reference depends on the tags that carry the digest.
+  bool has_tag_rule_for(const ImageRef& image) const;
   // The trust section for `gun`: the longest prefix that covers it; nullptr if none.
   const TrustSection* trust_for(std::string_view gun) const;
   // The owners of the key with canonical ID `canonical_id`; empty if no member holds it.
@@ -286,5 +330,15 @@ std::vector<PolicyProblem> check_policy(const tuf::json::Value& document);
 // Glob matching as patterns use it (header comment): with `path_aware`, "*" and "?" do not
 // match "/" and "**" matches anything; without, "*" matches anything.
 bool glob_match(std::string_view glob, std::string_view text, bool path_aware);
+
+// Separation of duties for all-of: a maximum assignment of distinct members to `teams`, each
+// member to at most one team, where `members_of` lists who may stand for each team (bipartite
+// matching by augmenting paths; teams are few). Returns team -> member for the teams that get
+// one; every team is in it exactly when each can have its own member. Deterministic: teams
+// are tried in the order given and members in name order. Teams missing from `members_of`
+// have nobody.
+std::map<std::string, std::string> assign_distinct_members(
+    const std::vector<std::string>& teams,
+    const std::map<std::string, std::set<std::string>>& members_of);
 
 }  // namespace vouch::verifier

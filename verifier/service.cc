@@ -62,9 +62,16 @@ std::shared_ptr<const Policy> Verifier::policy() const {
   return policy_;
 }
 
-std::optional<Decision> Verifier::cache_get(const std::string& key) {
+std::optional<Decision> Verifier::cache_get(const std::string& key, TimePoint now) {
   std::lock_guard lock(cache_mu_);
   auto it = index_.find(key);
+  if (it != index_.end() && it->second->second.valid_until &&
+      now >= *it->second->second.valid_until) {
+    // A member certificate expired (or became valid) since: decide again.
+    lru_.erase(it->second);
+    index_.erase(it);
+    it = index_.end();
+  }
   if (it == index_.end()) {
     ++cache_stats_.misses;
     return std::nullopt;
@@ -134,14 +141,13 @@ Result<Decision> Verifier::decide_one(const Policy& policy, std::string_view tex
     if (metrics_ != nullptr) metrics_->invalid_reference(seconds_since(started));
     return failed;
   }
-  const Rule* rule = policy.match(*image);
   const std::string ref = image->str();
 
   std::shared_ptr<const TrustData> data;
   Result<const tuf::TrustedSet*> trust = static_cast<const tuf::TrustedSet*>(nullptr);
   std::string key = policy.version() + '\n' + ref + '\n';
   bool cacheable = true;
-  if (rule != nullptr && rule->action == RuleAction::kRequire) {
+  if (needs_trust(policy, *image)) {
     const TrustSection* section = policy.trust_for(image->gun());
     if (section == nullptr) {
       trust = make_error(Reason::kNotFound,
@@ -160,17 +166,19 @@ Result<Decision> Verifier::decide_one(const Policy& policy, std::string_view tex
     }
   }
 
+  // The decision's time: trust data is reused for a while, certificates are judged now.
+  const TimePoint now = trust_.clock().now();
   bool cached = false;
   Decision decision;
   if (cacheable && options_.decision_cache_entries > 0) {
-    if (auto hit = cache_get(key)) {
+    if (auto hit = cache_get(key, now)) {
       decision = std::move(*hit);
       cached = true;
     }
     if (metrics_ != nullptr) metrics_->decision_cache(cached);
   }
   if (!cached) {
-    decision = decide(policy, *image, rule, trust);
+    decision = decide_image(policy, *image, trust, now);
     if (cacheable) cache_put(key, decision);
   }
   Result<Decision> out = std::move(decision);
@@ -198,8 +206,7 @@ std::vector<Result<Decision>> Verifier::decide_many(const Policy& policy,
   for (const auto& text : images.size() > 1 ? images : std::span<const std::string>()) {
     auto image = parse_image_ref(text);
     if (!image) continue;
-    const Rule* rule = policy.match(*image);
-    if (rule == nullptr || rule->action != RuleAction::kRequire) continue;
+    if (!needs_trust(policy, *image)) continue;
     if (const TrustSection* section = policy.trust_for(image->gun())) {
       trust_.prefetch(*section, *image);
     }
@@ -251,8 +258,7 @@ std::vector<std::string> Verifier::images_to_check(const AdmissionRequest& reque
 bool Verifier::decidable_now(const Policy& policy, std::string_view text) const {
   auto image = parse_image_ref(text);
   if (!image) return true;
-  const Rule* rule = policy.match(*image);
-  if (rule == nullptr || rule->action != RuleAction::kRequire) return true;
+  if (!needs_trust(policy, *image)) return true;
   const TrustSection* section = policy.trust_for(image->gun());
   return section == nullptr || trust_.ready(*section, *image);
 }

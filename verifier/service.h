@@ -16,7 +16,9 @@
 // versions and reference time), and a new fetch or a new policy simply misses. Decisions that
 // need no trust data (allow/deny rules, unmatched images) are cached under (policy version,
 // reference). Decisions made without trust data because it could not be obtained are not
-// cached. Bounded; least recently used entries go first.
+// cached. A decision is made at the TrustCache's clock's now (member certificates are judged
+// then, not when the trust data was fetched) and is served from the cache only before its
+// valid_until. Bounded; least recently used entries go first.
 //
 // Logging. One line per image decision at the boundary, on the "verifier.decision" logger:
 //   decision source=admission namespace=prod object=Deployment/web operation=CREATE
@@ -56,17 +58,19 @@ struct VerifierOptions {
   std::chrono::milliseconds deadline{5'000};
   // Decisions kept in the decision cache. Default 10,000; 0 disables it.
   std::size_t decision_cache_entries = 10'000;
-  // The webhook's mutation: rewrite a verified image to "name@sha256:<digest>" (default), or
-  // with keep_tag to "name:tag@sha256:<digest>" (the tag stays visible to rules with tag
-  // globs when a validating webhook runs after the mutating one; containerd pulls by digest
-  // either way).
-  bool mutate_keep_tag = false;
-  // UPDATE: verify every image of the new object (true), or only the images that are not
-  // already in the old object (default false: an image that is already part of the object
-  // was admitted when it was added, and re-verifying it on every label change would block
-  // e.g. finalizer removal once a policy tightens; tightened policies apply to new images
-  // and to new objects).
-  bool verify_unchanged_images = false;
+  // The webhook's mutation: rewrite a verified "name:tag" to "name:tag@sha256:<digest>"
+  // (default: the validating webhook, which runs after the mutating one, then judges the tag
+  // under the tag's rule and checks the digest; containerd pulls by digest either way), or
+  // without keep_tag to "name@sha256:<digest>" (then judged as the tags that carry the
+  // digest, decide.h).
+  bool mutate_keep_tag = true;
+  // UPDATE: verify every image of the new object (default true: a policy that tightened
+  // applies to every object that changes, and an image admitted under an old policy is not
+  // grandfathered in), or with false only the images that are not already in the old object
+  // (the earlier behaviour: re-verifying unchanged images can block e.g. a finalizer removal
+  // once a policy tightens, at the price of letting an object keep images the policy now
+  // refuses).
+  bool verify_unchanged_images = true;
 };
 
 // Who asks, for logs.
@@ -111,8 +115,11 @@ class Verifier {
   // it). A denied response carries status 403 with one sentence per denied image ("image
   // <ref> (containers a, b): <decision message>"), or status 500 when no policy is loaded.
   // Warn-mode admissions add a warning per image; audit-mode ones are only logged. With
-  // `mutate`, every image admitted with code kSigned whose text differs from
-  // "name@sha256:<digest>" (see mutate_keep_tag) is rewritten by a JSON Patch.
+  // `mutate`, every image admitted with code kSigned whose text differs from its pinned form
+  // ("name:tag@sha256:<digest>", or "name@sha256:<digest>" without mutate_keep_tag or
+  // without a tag; pinned_reference()) is rewritten by a JSON Patch. On UPDATE the images
+  // checked are all of them, or with verify_unchanged_images false those not in the old
+  // object.
   AdmissionResponse review(const AdmissionRequest& request, bool mutate, Deadline deadline);
 
   // Whether verify(image) / review(request) would answer without waiting for a trust server:
@@ -140,7 +147,8 @@ class Verifier {
   std::vector<Result<Decision>> decide_many(const Policy& policy,
                                             std::span<const std::string> images,
                                             const RequestContext& context, Deadline deadline);
-  std::optional<Decision> cache_get(const std::string& key);
+  // A cached decision that is still valid at `now` (Decision::valid_until).
+  std::optional<Decision> cache_get(const std::string& key, TimePoint now);
   void cache_put(const std::string& key, const Decision& decision);
   void log_decision(const RequestContext& context, std::string_view input,
                     const Result<Decision>& result, bool cached) const;

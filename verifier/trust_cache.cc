@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "client/disk_cache.h"
 #include "common/log.h"
 #include "keys/crypto.h"
 #include "tuf/metadata.h"
@@ -15,23 +16,78 @@ namespace {
 std::shared_ptr<spdlog::logger> logger() { return log::get("verifier.trust"); }
 
 // The verified files of earlier fetches of one entry (see the header). Used by one fetch at
-// a time (the entry's single flight), so it needs no lock of its own.
+// a time (the entry's single flight), so it needs no lock of its own. With a state directory,
+// the root (the anchor) is also kept on disk, read when memory has none (after a restart or
+// an eviction) and written on every store.
 class MemoryFiles final : public tuf::MetadataCache {
  public:
+  void keep_root_in(client::DiskMetadataCache disk) { disk_.emplace(std::move(disk)); }
+
   Result<std::string> load(std::string_view role, std::size_t max_length) override {
     auto it = files_.find(role);
-    if (it == files_.end()) return make_error(Reason::kNotFound, "not cached");
+    if (it == files_.end()) {
+      if (role == tuf::kRootRole && disk_) return disk_->load(role, max_length);
+      return make_error(Reason::kNotFound, "not cached");
+    }
     if (it->second.size() > max_length) return make_error(Reason::kTooLarge, "cached file too large");
     return it->second;
   }
   Status store(std::string_view role, std::string_view bytes) override {
     files_.insert_or_assign(std::string(role), std::string(bytes));
+    if (role == tuf::kRootRole && disk_) {
+      auto st = disk_->store(role, bytes);
+      if (!st) {
+        logger()->error("cannot keep the trust anchor on disk ({}): a restart will not know it",
+                        st.error().message);
+        return st;
+      }
+    }
     return {};
   }
 
  private:
   std::map<std::string, std::string, std::less<>> files_;
+  std::optional<client::DiskMetadataCache> disk_;
 };
+
+// With root_keys or root_ca and no anchor yet (nothing in `files`): makes sure refresh() can
+// start from a root that satisfies the pin. The server's current root usually does. After
+// cross-signed rotations it no longer does (pinning.anchor_only): then the first version from
+// 1 upward (below the current one) that satisfies the pin is the anchor. The anchor is stored
+// in `files` (RootOrigin::kTrustedBefore for refresh(), which walks the chain from it, TUF
+// 5.3). Finds nothing -> refresh() reports the pin error as it would. At most
+// limits.max_root_rotations versions are fetched.
+void find_pinned_anchor(tuf::MetadataSource& source, tuf::MetadataCache& files,
+                        const std::string& gun, const tuf::TrustPinning& pinning,
+                        TimePoint reference_time, const tuf::UpdateLimits& limits) {
+  if (!pinning.anchor_only || (pinning.certs.empty() && pinning.ca.empty())) return;
+  if (files.load(tuf::kRootRole, limits.max_root_bytes)) return;
+  auto current = source.fetch(tuf::kRootRole, std::nullopt, limits.max_root_bytes);
+  if (!current) return;
+  auto as_is = tuf::TrustedSet::bootstrap(gun, *current, tuf::RootOrigin::kFirstUse, pinning,
+                                          reference_time, limits);
+  if (as_is) {
+    // Verified under the pin: the anchor (refresh() need not fetch it again).
+    (void)files.store(tuf::kRootRole, *current);
+    return;
+  }
+  if (as_is.error().reason != Reason::kBadCertificate) return;
+  auto header = tuf::parse_header(*current);
+  if (!header) return;
+  const std::int64_t last = std::min<std::int64_t>(
+      header->version - 1, static_cast<std::int64_t>(limits.max_root_rotations));
+  for (std::int64_t version = 1; version <= last; ++version) {
+    auto bytes = source.fetch(tuf::kRootRole, version, limits.max_root_bytes);
+    if (!bytes) return;
+    if (tuf::TrustedSet::bootstrap(gun, *bytes, tuf::RootOrigin::kFirstUse, pinning,
+                                   reference_time, limits)) {
+      logger()->info("root of {} rotated since the pinned root: anchoring at version {}", gun,
+                     version);
+      (void)files.store(tuf::kRootRole, *bytes);
+      return;
+    }
+  }
+}
 
 bool is_top_level(std::string_view role) {
   return role == tuf::kRootRole || role == tuf::kTimestampRole || role == tuf::kSnapshotRole ||
@@ -130,6 +186,15 @@ std::shared_ptr<TrustCache::Entry> TrustCache::entry_for(const std::string& key,
   entry->section = section;
   entry->gun = std::string(gun);
   entry->last_used = ++tick_;
+  if (!options_.state_dir.empty()) {
+    // One directory per trust section (its ID), Notary's layout below it.
+    auto disk = client::DiskMetadataCache::open(options_.state_dir / section_key(section), gun);
+    if (disk) {
+      entry->files.keep_root_in(std::move(*disk));
+    } else {
+      logger()->warn("trust anchor of {} kept in memory only: {}", gun, disk.error().message);
+    }
+  }
   entries_.emplace(key, entry);
   evict_locked(key);
   return entry;
@@ -239,6 +304,8 @@ void TrustCache::run_flight(const std::shared_ptr<Entry>& entry, std::uint64_t f
     refresh.load_all_delegations = all;
     // The verifier reports an unreachable server instead of trusting stale files.
     refresh.use_cache_when_unavailable = false;
+    find_pinned_anchor(*source, entry->files, gun, refresh.pinning, reference_time,
+                       options_.limits);
     VOUCH_ASSIGN_OR_RETURN(tuf::TrustedSet set,
                            tuf::refresh(gun, *source, &entry->files, reference_time, refresh));
     // The previous set's versions are floors: a delegation is refused below its old version.

@@ -22,6 +22,10 @@
 //
 // Pinning. Each fetch pins the root as the section says (TrustSection::pinning_for: pinned
 // root key IDs, or a CA that issues root certificates; TOFU only when the section sets tofu).
+// The pin anchors the root chain (unless strict_pinning): without an anchor yet, the current
+// root is used when it satisfies the pin, else the first version from 1 upward that does;
+// from the anchor, cross-signed rotations are followed (TUF 5.3) and the newest verified root
+// becomes the anchor (kept on disk with state_dir).
 //
 // What is loaded. The top-level roles always; for a reference with a tag, the delegations
 // that may list the tag (tuf::load_delegations_for); for a reference with only a digest, every
@@ -59,6 +63,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -128,6 +133,12 @@ struct TrustCacheOptions {
   std::size_t max_queued_fetches = 1024;
   // Limits on what one fetch accepts (python-tuf's, Notary's sizes).
   tuf::UpdateLimits limits;
+  // Where the trust anchors (the newest verified root of each GUN) are kept across restarts:
+  // <state_dir>/<trust section ID>/tuf/<gun>/metadata/root.json (client::DiskMetadataCache:
+  // atomic writes, 0700/0600). Empty (default): in memory only, so a restart or an eviction
+  // trusts a TOFU GUN's current root again and re-anchors pinned GUNs at the pin. A root
+  // file that does not verify fails its GUN (fail closed): remove it to re-anchor.
+  std::filesystem::path state_dir;
 };
 
 // Receives the cache's events, for metrics. Called without the cache's lock held, on the
@@ -185,6 +196,9 @@ class TrustCache {
     std::size_t running = 0;  // fetches queued or running now
   };
   Stats stats() const;
+
+  // The clock the cache measures freshness with (the one given at construction).
+  const Clock& clock() const { return clock_; }
 
   // Blocks until no fetch is queued or running (tests; shutdown).
   void wait_idle();

@@ -76,15 +76,14 @@ Result<Decision> verify_image(const Policy& policy, std::string_view reference,
                               const SourceFactory& sources, const Clock& clock,
                               const VerifyImageOptions& options) {
   VOUCH_ASSIGN_OR_RETURN(ImageRef image, parse_image_ref(reference));
-  const Rule* rule = policy.match(image);
-  if (rule == nullptr || rule->action != RuleAction::kRequire) {
-    return decide(policy, image, rule, static_cast<const tuf::TrustedSet*>(nullptr));
+  if (!needs_trust(policy, image)) {
+    return decide_image(policy, image, static_cast<const tuf::TrustedSet*>(nullptr));
   }
   const TrustSection* section = policy.trust_for(image.gun());
   if (section == nullptr) {
-    return decide(policy, image, rule,
-                  make_error(Reason::kNotFound,
-                             "no trust section of the policy covers " + image.gun()));
+    return decide_image(policy, image,
+                        make_error(Reason::kNotFound,
+                                   "no trust section of the policy covers " + image.gun()));
   }
   TrustCacheOptions cache_options;
   cache_options.fetch_threads = 1;
@@ -93,9 +92,9 @@ Result<Decision> verify_image(const Policy& policy, std::string_view reference,
   cache_options.limits = options.limits;
   TrustCache cache(sources, clock, cache_options);
   auto trust = cache.get(*section, image, std::chrono::steady_clock::now() + options.timeout);
-  if (!trust) return decide(policy, image, rule, std::move(trust).error());
+  if (!trust) return decide_image(policy, image, std::move(trust).error());
   // The fetch is done: the cache (and its worker) may go once the decision is made.
-  return decide(policy, image, rule, &(*trust)->set);
+  return decide_image(policy, image, &(*trust)->set, clock.now());
 }
 
 Result<Decision> verify_image_with_policy_file(std::string_view reference,

@@ -485,7 +485,8 @@ inline std::string summary(const Policy& p) {
   }
   for (const TrustSection& t : p.trust()) {
     s += "trust " + t.prefix + " " + t.server + " tls_ca=" + std::to_string(t.tls_ca.size()) +
-         " root_ca=" + std::to_string(t.root_ca.size()) + " tofu=" + (t.tofu ? "1" : "0") + "\n";
+         " root_ca=" + std::to_string(t.root_ca.size()) + " tofu=" + (t.tofu ? "1" : "0") +
+         " strict=" + (t.strict_pinning ? "1" : "0") + "\n";
     for (const auto& k : t.root_keys) s += " root_key " + k + "\n";
     if (t.credentials) {
       const CredentialsRef& c = *t.credentials;
@@ -499,11 +500,16 @@ inline std::string summary(const Policy& p) {
          r.name_glob + " " + r.tag_glob + " " + std::to_string(r.specificity.literal_prefix) +
          "/" + std::to_string(r.specificity.double_stars) + "/" +
          std::to_string(r.specificity.wildcards) + "/" + std::to_string(r.specificity.literals) +
+         (r.specificity.has_tag ? " tag " + std::to_string(r.specificity.tag_literal_prefix) +
+                                      "/" + std::to_string(r.specificity.tag_wildcards) + "/" +
+                                      std::to_string(r.specificity.tag_literals)
+                                : std::string()) +
          "\n";
     if (r.action == RuleAction::kRequire) {
       s += std::string(" require ") +
            (r.require.combine == TeamsCombine::kAllOf ? "all-of" : "any-of") +
-           " min=" + std::to_string(r.require.min_signers) + "\n";
+           " min=" + std::to_string(r.require.min_signers) +
+           (r.require.allow_same_member ? " same-member" : "") + "\n";
       for (const auto& t : r.require.teams) s += "  team " + t + "\n";
       for (const auto& role : r.require.roles) s += "  role " + role + "\n";
     }

@@ -296,7 +296,9 @@ TEST_CASE("vouch-verifier with vouch-server: admission, APIs, reload, fail close
     REQUIRE(ops.as_array().size() == 4);
     CHECK(ops.at(1).at("op").as_string() == "replace");
     CHECK(ops.at(1).at("path").as_string() == "/spec/template/spec/containers/0/image");
-    CHECK(ops.at(1).at("value").as_string() == kGun + "@" + digest);
+    // The tag stays (admission.mutate_keep_tag defaults to true): the validating webhook,
+    // which sees this reference, judges it under the tag's rule.
+    CHECK(ops.at(1).at("value").as_string() == good + "@" + digest);
     CHECK(ops.at(3).at("path").as_string() == "/spec/template/spec/initContainers/0/image");
 
     // A team member's tag in a delegation whose metadata has expired since: not signed, and
@@ -449,5 +451,27 @@ TEST_CASE("vouch-verifier refuses to start without a valid policy") {
   const auto status = v.process().wait(std::chrono::seconds(60));
   CHECK(status == std::optional<int>(1));
   CHECK(has(v.log(), "policy file"));
+  CHECK(v.port() == 0);
+}
+
+TEST_CASE("vouch-verifier refuses to start when trust.state_dir cannot keep anchors") {
+  // A restart that could not read back the anchors would trust new roots silently: the
+  // daemon stops at startup instead of on the first fetch.
+  TempDir dir{"vouch-verifier-process-test"};
+  ServerTls tls{dir};
+  const std::string vdir = dir / "verifier";
+  fs::create_directories(vdir);
+  signer_test::write_file(vdir + "/policy.json",
+                          R"({"rules": [{"pattern": "registry.example.com/**", "allow": true}]})",
+                          0644);
+  signer_test::write_file(vdir + "/not-a-directory", "x", 0644);
+  std::string config = verifier_config(tls, tls.pki.issue("vouch-verifier", true), vdir);
+  const std::string trust = R"("trust": {)";
+  config.replace(config.find(trust), trust.size(),
+                 trust + R"("state_dir": "not-a-directory", )");
+  VerifierProcess v(vdir, config);
+  const auto status = v.process().wait(std::chrono::seconds(60));
+  CHECK(status == std::optional<int>(1));
+  CHECK(has(v.log(), "trust.state_dir " + vdir + "/not-a-directory is not a writable directory"));
   CHECK(v.port() == 0);
 }

@@ -30,6 +30,10 @@
 # key -> denied with the verification reason; the pristine copy -> allowed.
 # Fail closed: notary-server stopped -> denied; vouch-server stopped -> denied, restarted (its
 # data is durable) -> allowed again.
+# Root rotation (per pass, the policy still pinning the v1 root key): `notary key rotate <gun>
+# root` (notary-server) and `vouch key rotate <gun> root -y` (vouch-server) -> a tag signed
+# after it is allowed by the running daemon, by a fresh verify-image, and by a restarted
+# daemon (its anchor kept in trust.state_dir); strict_pinning denies it.
 #
 #   verifier_vs_notary.sh <vouch-verifier> <vouch> <vouch-server>
 #
@@ -309,7 +313,8 @@ verifier_start() {  # verifier_start <policy file>: starts the daemon on a free 
   "metrics": {"listen": "127.0.0.1:0"},
   "policy": {"file": "$1", "poll_ms": 0},
   "trust": {"max_age_ms": 0, "refresh_after_ms": 0, "error_ttl_ms": 0,
-            "connect_timeout_ms": 5000, "request_timeout_ms": 20000},
+            "connect_timeout_ms": 5000, "request_timeout_ms": 20000,
+            "state_dir": "$WORK/verifier-state"},
   "admission": {"deadline_ms": 60000},
   "logging": {"level": "info", "format": "text"}
 }
@@ -364,12 +369,6 @@ pod_review() {  # pod_review <uid> <image>
       object: {apiVersion: "v1", kind: "Pod", metadata: {name: "app", namespace: "prod"},
                spec: {containers: [{name: "app", image: $image}]}},
       dryRun: false}}'
-}
-# pinned_name <image>: the name part of a reference (without tag and digest).
-pinned_name() {
-  local name=${1%%@*}
-  if [[ ${name##*/} == *:* ]]; then name=${name%:*}; fi
-  echo "$name"
 }
 
 # decide <image> <allow|deny> <code> <reason fragment> [digest]: asks the daemon's
@@ -435,12 +434,13 @@ $out"
   fi
   check '.response.patch == null' "$out" "/validate $image has no patch"
 
-  # The mutating webhook pins the image to the digest notary signed (an image written as
-  # name@<that digest> already is, and is left alone).
+  # The mutating webhook pins the image to the digest notary signed, keeping the tag
+  # (name:tag@<digest>); an image written with that digest already is pinned, and is left
+  # alone.
   UID_N=$((UID_N + 1)); uid="interop-$UID_N"
   pod_review "$uid" "$image" >"$WORK/review.json"
   post /mutate "$WORK/review.json"
-  if [ "$image" = "$(pinned_name "$image")@$digest" ]; then
+  if [ "$image" = "${image%%@*}@$digest" ]; then
     check ".response.uid == \"$uid\" and .response.allowed == true and .response.patch == null" \
       "$out" "/mutate $image (already pinned)"
     return 0
@@ -450,7 +450,7 @@ $out"
   local patch
   patch=$(jq -r .response.patch <<<"$out" | base64 -d) || fail "/mutate $image: patch is not base64"
   check "[.[] | select(.op == \"replace\")] == [{\"op\": \"replace\", \"path\": \"/spec/containers/0/image\",
-          \"value\": \"$(pinned_name "$image")@$digest\"}]
+          \"value\": \"$image@$digest\"}]
          and ([.[] | select(.op == \"test\")] | length) == 1
          and ([.[] | select(.op == \"test\")][0].value == \"$image\")" "$patch" "/mutate $image patch"
 }
@@ -550,6 +550,57 @@ checks_after_changes() {  # checks_after_changes <pass> <url> <carol's key ID>
   signer_check '[.signers[] | select(.counted) | "\(.member) \(.role)"] == ["alice targets/scoped"]'
 }
 
+# checks_root_rotation <pass> <url> <notary|vouch>: the repository owner rotates the root key
+# with that CLI (root v2, cross-signed by the v1 key), then signs a new tag. The policy still
+# pins the v1 root key: the running daemon follows the rotation from its anchor, a fresh
+# `vouch verify-image` anchors at v1 (the pinned one) and walks to v2, a restarted daemon
+# starts from the anchor it kept in trust.state_dir, and strict_pinning refuses v2.
+checks_root_rotation() {
+  local pass=$1 url=$2 cli=$3 dir="trust-$1" gun="registry.example.com/$1/app" before after
+  step "($pass) $cli key rotate $gun root: root v2 with a new key, cross-signed by the pinned one"
+  before=$(curl -sf --cacert "$WORK/ca.pem" "$url/v2/$gun/_trust/tuf/root.json")
+  if [ "$cli" = notary ]; then
+    # notary asks for confirmation on stdin (and aborts with status 0 without it).
+    out=$(printf 'yes\n' | notary -c "$WORK/notary-config.json" -d "$WORK/$dir" -s "$url" \
+      --tlscacert "$WORK/ca.pem" key rotate "$gun" root 2>&1) || fail "notary key rotate root: $out"
+  else
+    out=$(VOUCH_KEY_FORMAT=notary setsid -w "$VOUCH" -d "$WORK/$dir" -s "$url" \
+      --tlscacert "$WORK/ca.pem" key rotate "$gun" root -y 2>&1 </dev/null) \
+      || fail "vouch key rotate root: $out"
+  fi
+  printf '%s\n' "$out" >>"$LOG"
+  after=$(curl -sf --cacert "$WORK/ca.pem" "$url/v2/$gun/_trust/tuf/root.json")
+  jq -e --argjson old "$before" '.signed.version == $old.signed.version + 1
+    and .signed.roles.root.keyids != $old.signed.roles.root.keyids
+    and ([.signatures[].keyid] | contains($old.signed.roles.root.keyids))' <<<"$after" >/dev/null \
+    || fail "root after $cli key rotate is not version+1 with a new key cross-signed by the old one"
+  printf '{"schemaVersion": 2, "tag": "rot-%s"}\n' "$pass" >"$WORK/m-rot-$pass"
+  run 0 nt "$dir" "$url" add "$gun" "rot-$pass" "$WORK/m-rot-$pass" -r targets/releases -p
+  lookup "$dir" "$url" "$gun" "rot-$pass"
+
+  step "($pass) still pinned to the v1 root key: tags signed before and after the rotation -> allowed"
+  allowed "$gun" "rot-$pass"     # the daemon (anchored before) and verify-image (fresh)
+  allowed "$gun" 1.0
+  step "($pass) a restarted daemon starts from the anchor it kept (trust.state_dir)"
+  _stop_pid "$VERIFIER_PID"; VERIFIER_PID=
+  find "$WORK/verifier-state" -path "*/tuf/$gun/metadata/root.json" | grep -q . \
+    || fail "no trust anchor of $gun in trust.state_dir"
+  verifier_start "$POLICY"
+  allowed "$gun" "rot-$pass"
+  step "($pass) strict_pinning: root v2 does not match the pin -> denied"
+  jq --arg p "registry.example.com/$pass" '(.trust[] | select(.prefix == $p)) |= (.strict_pinning = true)' \
+    "$POLICY" >"$WORK/policy-strict.json"
+  verify_image_json 3 "$WORK/policy-strict.json" "$gun:rot-$pass"
+  check '.allowed == false and .code == "trust_unavailable" and (.message | contains("trust pinning"))' \
+    "$out" "strict pinning after rotation"
+}
+verify_image_json() {  # verify_image_json <want exit> <policy> <image>: $out = the JSON answer
+  local rc=0
+  out=$(setsid -w "$VOUCH" verify-image "$3" --policy "$2" --output json 2>"$WORK/vi.err" </dev/null) || rc=$?
+  cat "$WORK/vi.err" >>"$LOG"; printf '%s\n' "$out" >>"$LOG"
+  [ "$rc" = "$1" ] || fail "verify-image $3 with $2: exit $rc, expected $1: $out $(cat "$WORK/vi.err")"
+}
+
 # =============================================================================================
 # Pass 1: the notary CLI and the real notary-server
 # =============================================================================================
@@ -560,12 +611,6 @@ jq '(.trust[] | select(.prefix == "registry.example.com/ns")) |= (del(.root_keys
   "$POLICY" >"$WORK/policy-tofu.json"
 jq --rawfile ca "$WORK/ca.pem" '(.trust[] | select(.prefix == "registry.example.com/ns")) |= (del(.root_keys) | .root_ca = $ca | .tofu = false)' \
   "$POLICY" >"$WORK/policy-rootca.json"
-verify_image_json() {  # verify_image_json <want exit> <policy> <image>: $out = the JSON answer
-  local rc=0
-  out=$(setsid -w "$VOUCH" verify-image "$3" --policy "$2" --output json 2>"$WORK/vi.err" </dev/null) || rc=$?
-  cat "$WORK/vi.err" >>"$LOG"; printf '%s\n' "$out" >>"$LOG"
-  [ "$rc" = "$1" ] || fail "verify-image $3 with $2: exit $rc, expected $1: $out $(cat "$WORK/vi.err")"
-}
 for gun in registry.example.com/ns/app registry.example.com/ns/other; do
   verify_image_json 0 "$WORK/policy-tofu.json" "$gun:1.0"
   check ".allowed and .code == \"signed\" and .digest == \"${DIGEST[$gun:1.0]}\"" "$out" "TOFU $gun"
@@ -623,6 +668,7 @@ mirror_serve "$WORK/pristine"
 allowed "$MGUN" 1.0
 
 checks_after_changes ns "$NURL" "$NS_CAROL_ID"
+checks_root_rotation ns "$NURL" notary
 
 step "(ns) notary-server stopped -> denied (fail closed)"
 _stop_pid "$NS_PID"; NS_PID=
@@ -647,6 +693,7 @@ vouch_start "127.0.0.1:$VPORT"
 [ "$URL" = "$VURL" ] || fail "vouch-server restarted at $URL, not $VURL"
 allowed registry.example.com/vs/app 1.0
 allowed registry.example.com/vs/app dual-1
+checks_root_rotation vs "$VURL" vouch
 
 step "no passphrase or private key in any output or log"
 for secret in "$NOTARY_ROOT_PASSPHRASE" "$NOTARY_TARGETS_PASSPHRASE" "$NOTARY_SNAPSHOT_PASSPHRASE" \

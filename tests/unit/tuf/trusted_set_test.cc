@@ -712,6 +712,38 @@ TEST_CASE("root rotation: cross-signed rotations are followed, version by versio
   CHECK(repo.server.fetched("root") == 0);  // the cached root anchors trust
 }
 
+TEST_CASE("root rotation under pinned root keys: strict by default, followed with anchor_only") {
+  Repo repo;
+  const std::string v1 = repo.sim.files["root"];
+  const keys::PublicKey k2 = repo.new_root_key();
+  const keys::PublicKey attacker = repo.new_root_key();
+  TrustPinning pinning;
+  pinning.certs[repo.sim.gun()] = {repo.sim.root_key.id()};
+  pinning.disable_tofu = true;
+  repo.rotate_root({k2}, 1, {repo.sim.root_key, k2});  // v2: cross-signed, as `key rotate`
+
+  SUBCASE("strict: the pin applies to every root, so v2 is refused") {
+    TrustedSet t = repo.trust(repo.now(), pinning, RootOrigin::kFirstUse, {}, v1);
+    CHECK_REASON(t.update_root(repo.sim.files["root"]), Reason::kBadCertificate);
+  }
+  SUBCASE("anchor_only: v1 satisfies the pin, v2 is trusted through the chain") {
+    pinning.anchor_only = true;
+    TrustedSet t = repo.trust(repo.now(), pinning, RootOrigin::kFirstUse, {}, v1);
+    REQUIRE_OK(t.update_root(repo.sim.files["root"]));
+    CHECK(t.root().content.version == 2);
+    REQUIRE_OK(t.check_final_root());
+    // v2, anchored before, bootstraps a later run; a v2 never anchored does not.
+    REQUIRE_OK(TrustedSet::bootstrap(repo.sim.gun(), repo.sim.files["root"],
+                                     RootOrigin::kTrustedBefore, pinning, repo.now()));
+    CHECK_REASON(TrustedSet::bootstrap(repo.sim.gun(), repo.sim.files["root"],
+                                       RootOrigin::kFirstUse, pinning, repo.now()),
+                 Reason::kBadCertificate);
+    // A v3 that the v2 keys did not sign is still refused.
+    repo.rotate_root({attacker}, 1, {attacker});
+    CHECK_REASON(t.update_root(repo.sim.files["root"]), Reason::kThresholdNotMet);
+  }
+}
+
 TEST_CASE("root rotation: a new root not signed by the trusted root keys is refused") {
   Repo repo;
   const std::string v1 = repo.sim.files["root"];

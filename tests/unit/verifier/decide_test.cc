@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -368,6 +369,161 @@ TEST_CASE("digest references must match the signed digest") {
     CHECK(d.verdict == Verdict::kDeny);
     CHECK(d.code == DecisionCode::kUnsupportedDigest);
   }
+}
+
+TEST_CASE("decide_image: a digest is judged as each tag that carries it, under that tag's rule") {
+  Repo repo;
+  const auto alice = repo.new_key();
+  const auto bob = repo.new_key();
+  repo.delegate("targets/releases", {alice});
+  repo.sign("targets/releases", "release-1", "manifest v1");
+  repo.sign("targets/releases", "nightly-1", "manifest nightly");
+  repo.publish();
+  const std::string name(kGun);
+  const Policy policy =
+      PolicyText()
+          .member("qa", "alice", alice)
+          .member("sec", "bob", bob)
+          .rule(R"({"name": "releases", "pattern": "registry.example.com/prod/*:release-*",
+                    "require": {"all-of": ["qa"]}})")
+          .rule(R"({"name": "hotfix", "pattern": "registry.example.com/prod/*:hotfix-*",
+                    "require": {"all-of": ["sec"]}})")
+          .rule(R"({"name": "rest", "pattern": "registry.example.com/prod/**", "deny": true})")
+          .build();
+  auto judge = [&](const std::string& image) {
+    auto ref = parse_image_ref(image);
+    REQUIRE(ref.ok());
+    CHECK(needs_trust(policy, *ref));
+    auto trust = repo.fetch_all();
+    REQUIRE(trust.ok());
+    return decide_image(policy, *ref, &*trust);
+  };
+  const std::string v1 = "@sha256:" + sha256_of("manifest v1");
+
+  SUBCASE("the release tag's rule admits its digest") {
+    const Decision d = judge(name + v1);
+    CHECK_MESSAGE(d.verdict == Verdict::kAllow, d.message);
+    CHECK(d.rule == "releases");
+    CHECK(d.tag == "release-1");
+    CHECK(d.image == name + v1);
+    CHECK(mentions(d, "release-1"));
+  }
+  SUBCASE("the nightly tag's rule denies its digest") {
+    const Decision d = judge(name + "@sha256:" + sha256_of("manifest nightly"));
+    CHECK(d.verdict == Verdict::kDeny);
+    CHECK(d.code == DecisionCode::kRuleDenies);
+    CHECK(d.rule == "rest");
+    CHECK(d.tag == "nightly-1");
+  }
+  SUBCASE("one of several tags admitted is enough, and it is named") {
+    repo.sign("targets/releases", "hotfix-1", "manifest v1");  // needs sec: denied as a tag
+    repo.publish();
+    const Decision d = judge(name + v1);
+    CHECK_MESSAGE(d.verdict == Verdict::kAllow, d.message);
+    CHECK(d.tag == "release-1");
+  }
+  SUBCASE("none admitted: the deny names every tag judged") {
+    repo.sign("targets/releases", "hotfix-1", "manifest nightly");
+    repo.publish();
+    const Decision d = judge(name + "@sha256:" + sha256_of("manifest nightly"));
+    CHECK(d.verdict == Verdict::kDeny);
+    CHECK(d.tag == "hotfix-1");  // the first in name order
+    CHECK(mentions(d, "hotfix-1"));
+    CHECK(mentions(d, "nightly-1"));
+  }
+  SUBCASE("a digest no tag carries: the rule for the name alone") {
+    const Decision d = judge(name + "@sha256:" + sha256_of("nobody"));
+    CHECK(d.verdict == Verdict::kDeny);
+    CHECK(d.rule == "rest");
+    CHECK(d.tag.empty());
+  }
+  SUBCASE("name:tag@digest is judged by its tag and must match the digest") {
+    auto trust = repo.fetch_all();
+    REQUIRE(trust.ok());
+    auto ref = parse_image_ref(name + ":release-1" + v1);
+    REQUIRE(ref.ok());
+    CHECK(decide_image(policy, *ref, &*trust).verdict == Verdict::kAllow);
+    auto other = parse_image_ref(name + ":nightly-1" + v1);
+    REQUIRE(other.ok());
+    CHECK(decide_image(policy, *other, &*trust).code == DecisionCode::kRuleDenies);
+    auto wrong = parse_image_ref(name + ":release-1@sha256:" + sha256_of("manifest nightly"));
+    REQUIRE(wrong.ok());
+    CHECK(decide_image(policy, *wrong, &*trust).code == DecisionCode::kDigestMismatch);
+  }
+  SUBCASE("without trust data the tags are unknown: deny, even under an allow for the name") {
+    const Policy lenient =
+        PolicyText()
+            .member("qa", "alice", alice)
+            .rule(R"({"name": "releases", "pattern": "registry.example.com/prod/*:release-*",
+                      "require": {"all-of": ["qa"]}})")
+            .rule(R"({"name": "rest", "pattern": "registry.example.com/prod/**", "allow": true})")
+            .build();
+    auto ref = parse_image_ref(name + v1);
+    REQUIRE(ref.ok());
+    REQUIRE(needs_trust(lenient, *ref));
+    const Decision d =
+        decide_image(lenient, *ref, make_error(Reason::kUnavailable, "server down"));
+    CHECK(d.verdict == Verdict::kDeny);
+    CHECK(d.code == DecisionCode::kTrustUnavailable);
+    // A tag is judged by its rule alone: "rest" admits it without trust data.
+    auto tagged = parse_image_ref(name + ":dev");
+    REQUIRE(tagged.ok());
+    CHECK_FALSE(needs_trust(lenient, *tagged));
+  }
+}
+
+TEST_CASE("all-of: one person counts for one team unless allow-same-member says otherwise") {
+  Repo repo;
+  const auto alice = repo.new_key();
+  const auto bob = repo.new_key();
+  const auto carol = repo.new_key();
+  repo.delegate("targets/releases", {alice});
+  repo.sign("targets/releases", "1.0", "manifest v1");
+  repo.publish();
+  // alice is in qa and security; bob in qa only; carol in security only.
+  auto policy_with = [&](const std::string& require) {
+    return PolicyText()
+        .member("qa", "alice", alice)
+        .member("qa", "bob", bob)
+        .member("security", "alice", alice)
+        .member("security", "carol", carol)
+        .rule(require_rule(require))
+        .build();
+  };
+  const Policy strict = policy_with(R"({"all-of": ["qa", "security"]})");
+  const Policy same =
+      policy_with(R"({"all-of": ["qa", "security"], "allow-same-member": true})");
+
+  const Decision alone = verify(strict, repo, kImage);
+  CHECK(alone.verdict == Verdict::kDeny);
+  CHECK(alone.code == DecisionCode::kRequirementsNotMet);
+  REQUIRE(alone.requirements.size() == 2);
+  CHECK(alone.requirements[0].met != alone.requirements[1].met);  // alice stands for one team
+  CHECK(mentions(alone, "one person counts for one team"));
+  CHECK_MESSAGE(verify(same, repo, kImage).verdict == Verdict::kAllow, "opt-out");
+
+  // bob (qa only) signs too: alice must stand for security, whatever the order of teams or
+  // signers. A greedy pick of alice for qa would leave security empty.
+  repo.delegate("targets/bob", {bob});
+  repo.sign("targets/bob", "1.0", "manifest v1");
+  repo.publish();
+  const Decision both = verify(strict, repo, kImage);
+  CHECK_MESSAGE(both.verdict == Verdict::kAllow, both.message);
+  const Decision reversed = verify(policy_with(R"({"all-of": ["security", "qa"]})"), repo, kImage);
+  CHECK_MESSAGE(reversed.verdict == Verdict::kAllow, reversed.message);
+}
+
+TEST_CASE("assign_distinct_members: a maximum matching of members to teams") {
+  using Sets = std::map<std::string, std::set<std::string>>;
+  CHECK(assign_distinct_members({"a", "b"}, Sets{{"a", {"x", "y"}}, {"b", {"x"}}}).size() == 2);
+  CHECK(assign_distinct_members({"a", "b"}, Sets{{"a", {"x"}}, {"b", {"x"}}}).size() == 1);
+  CHECK(assign_distinct_members({"a", "b"}, Sets{{"a", {"x"}}}).size() == 1);
+  const auto three = assign_distinct_members(
+      {"a", "b", "c"}, Sets{{"a", {"x", "y"}}, {"b", {"x", "z"}}, {"c", {"x"}}});
+  REQUIRE(three.size() == 3);
+  CHECK(three.at("c") == "x");
+  CHECK(three.at("a") == "y");
+  CHECK(three.at("b") == "z");
 }
 
 TEST_CASE("all-of: one team without a signature is named in the deny") {

@@ -286,6 +286,18 @@ TEST_CASE("validation: each bad field is reported with its path and a reason") {
       {"min-signers above the members",
        [](json::Value& d) { obj(req(d, 0)).set("min-signers", 3); }, "rules[0].require.min-signers",
        Reason::kMalformed},
+      {"all-of teams that only one person could sign for",
+       [](json::Value& d) {
+         obj(member(d, "sec", 0)).set("name", "alice");
+         obj(member(d, "sec", 0)).set("keys", json::Array{test_keys().alice_pem});
+       },
+       "rules[0].require.all-of", Reason::kMalformed},
+      {"allow-same-member with any-of",
+       [](json::Value& d) { obj(req(d, 1)).set("allow-same-member", true); },
+       "rules[1].require.allow-same-member", Reason::kMalformed},
+      {"allow-same-member as a string",
+       [](json::Value& d) { obj(req(d, 0)).set("allow-same-member", "yes"); },
+       "rules[0].require.allow-same-member", Reason::kWrongType},
       {"min-signers zero", [](json::Value& d) { obj(req(d, 0)).set("min-signers", 0); },
        "rules[0].require.min-signers", Reason::kMalformed},
       {"min-signers as a string", [](json::Value& d) { obj(req(d, 0)).set("min-signers", "2"); },
@@ -389,6 +401,9 @@ TEST_CASE("validation: each bad field is reported with its path and a reason") {
          field(d, "trust").as_array().push_back(std::move(copy));
        },
        "trust[1].prefix", Reason::kDuplicateKey},
+      {"strict_pinning as a string",
+       [](json::Value& d) { obj(trust0(d)).set("strict_pinning", "yes"); },
+       "trust[0].strict_pinning", Reason::kWrongType},
       {"version 2", [](json::Value& d) { obj(d).set("version", 2); }, "version",
        Reason::kBadVersion},
       {"unmatched: maybe", [](json::Value& d) { obj(d).set("unmatched", "maybe"); }, "unmatched",
@@ -405,7 +420,9 @@ TEST_CASE("validation: each bad field is reported with its path and a reason") {
     REQUIRE(check_policy(doc).empty());
     c.edit(doc);
     const auto problems = check_policy(doc);
-    REQUIRE_MESSAGE(problems.size() == 1, problems.size() << " problems");
+    std::string listed;
+    for (const auto& p : problems) listed += p.path + ": " + p.message + "\n";
+    REQUIRE_MESSAGE(problems.size() == 1, problems.size() << " problems:\n" << listed);
     CHECK(problems[0].path == c.path);
     CHECK_MESSAGE(problems[0].reason == c.reason, problems[0].message);
     CHECK_FALSE(problems[0].message.empty());
@@ -588,7 +605,7 @@ TEST_CASE("the most specific rule wins, by a documented order") {
       "a.io/*",                   // r7
   });
   CHECK(matched(p, "a.io/prod/app:1.0") == "r3");        // exact name beats globs
-  CHECK(matched(p, "a.io/prod/app:release-2") == "r4");  // longer literal prefix
+  CHECK(matched(p, "a.io/prod/app:release-2") == "r4");  // same name, and a tag glob
   CHECK(matched(p, "a.io/prod/web") == "r1");            // * beats ** at equal prefix
   CHECK(matched(p, "a.io/prod/team/web") == "r2");
   CHECK(matched(p, "a.io/dev/app") == "r5");  // more literal characters
@@ -605,6 +622,24 @@ TEST_CASE("the most specific rule wins, by a documented order") {
   CHECK(matched(ports, "localhost:5000/app:v2") == "r1");
   CHECK(matched(ports, "localhost:5000/app:latest") == "r0");
   CHECK(matched(ports, "localhost:5001/app") == "none");
+}
+
+TEST_CASE("names are compared first; a tag glob only ever adds specificity") {
+  // Counting the tag glob's wildcards with the name's made the tag rule lose to its own name
+  // glob, so it never applied.
+  const Policy p = rules_policy({
+      "example.com/**",             // r0
+      "example.com/**:release-*",   // r1
+      "example.com/**:release-1*",  // r2
+      "example.com/prod/*",         // r3
+      "example.com/prod/**:*",      // r4
+  });
+  CHECK(matched(p, "example.com/a/b:release-2") == "r1");
+  CHECK(matched(p, "example.com/a/b:release-12") == "r2");  // the longer literal tag prefix
+  CHECK(matched(p, "example.com/a/b:dev") == "r0");
+  // A more specific name beats a tag glob on a less specific one.
+  CHECK(matched(p, "example.com/prod/app:release-2") == "r3");
+  CHECK(matched(p, "example.com/prod/x/app:dev") == "r4");
 }
 
 TEST_CASE("ties go to the earlier rule") {
@@ -640,6 +675,7 @@ TEST_CASE("unmatched images, trust sections and pinning") {
 
   const tuf::TrustPinning pinned = p->trust_for("a.io/secure/app")->pinning_for("a.io/secure/app");
   CHECK(pinned.disable_tofu);
+  CHECK(pinned.anchor_only);  // the pin anchors the root chain (strict_pinning: false)
   REQUIRE(pinned.certs.count("a.io/secure/app") == 1);
   CHECK(pinned.certs.at("a.io/secure/app") == std::vector<std::string>{kRootKeyId});
   const tuf::TrustPinning tofu = p->trust_for("a.io/x")->pinning_for("a.io/x");

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "common/encoding.h"
+#include "keys/private_key.h"
+#include "keys/x509.h"
 #include "tests/unit/verifier/daemon_test_util.h"
 #include "verifier/http_api.h"
 #include "verifier/policy_reloader.h"
@@ -139,24 +141,195 @@ TEST_CASE("a tag signed by a team member is admitted; /mutate pins it to the sig
   CHECK(ops[0].at("value").as_string() == kGun + ":1.0");
   CHECK(ops[1].at("op").as_string() == "replace");
   CHECK(ops[1].at("path").as_string() == "/spec/containers/0/image");
-  CHECK(ops[1].at("value").as_string() == kGun + "@" + f.digest_of_1());
+  // The tag stays (mutate_keep_tag, default): /validate judges it under the tag's rule.
+  CHECK(ops[1].at("value").as_string() == kGun + ":1.0@" + f.digest_of_1());
 }
 
-TEST_CASE("mutate_keep_tag keeps the tag next to the digest; a pinned image is not patched") {
+TEST_CASE("mutate_keep_tag false drops the tag; a pinned image is not patched") {
   VerifierOptions options;
-  options.mutate_keep_tag = true;
+  options.mutate_keep_tag = false;
   Fixture f(options);
-  const AdmissionResponse kept =
+  const AdmissionResponse dropped =
       f.verifier.review(parse(pod_review({{"containers", "app", kGun + ":1.0"}})), true,
                         far_deadline());
-  REQUIRE(kept.allowed);
-  CHECK(patch_ops(kept)[1].at("value").as_string() == kGun + ":1.0@" + f.digest_of_1());
+  REQUIRE(dropped.allowed);
+  CHECK(patch_ops(dropped)[1].at("value").as_string() == kGun + "@" + f.digest_of_1());
 
+  const AdmissionResponse already = f.verifier.review(
+      parse(pod_review({{"containers", "app", kGun + "@" + f.digest_of_1()}})), true,
+      far_deadline());
+  CHECK_MESSAGE(already.allowed, already.message);
+  CHECK_FALSE(already.patch.has_value());
+}
+
+TEST_CASE("an image already pinned as name:tag@digest is not patched") {
+  Fixture f;
   const AdmissionResponse already = f.verifier.review(
       parse(pod_review({{"containers", "app", kGun + ":1.0@" + f.digest_of_1()}})), true,
       far_deadline());
   CHECK_MESSAGE(already.allowed, already.message);
   CHECK_FALSE(already.patch.has_value());
+}
+
+// The README's example policy, rule form by rule form: what /mutate writes, /validate (which
+// runs after it) judges under the same rule, with the same answer. Both mutation forms:
+// name:tag@digest (the default) and name@digest (judged as the tags carrying the digest).
+TEST_CASE("mutate then validate: every rule form of the README's policy keeps its rule") {
+  const std::string prod = "registry.example.com/prod/api";
+  const std::string staging = "registry.example.com/staging/app";
+  for (const bool keep_tag : {true, false}) {
+    CAPTURE(keep_tag);
+    FakeServer server;
+    Repo& prod_repo = server.add(prod);
+    Repo& staging_repo = server.add(staging);
+    const auto alice = prod_repo.new_key();
+    const auto bob = prod_repo.new_key();
+    prod_repo.delegate("targets/releases", {alice, bob});
+    prod_repo.sign("targets/releases", "2.1", "api 2.1");
+    prod_repo.publish();
+    const auto carol = staging_repo.new_key();  // (each simulator signs with its own keys)
+    staging_repo.delegate("targets/releases", {carol});
+    staging_repo.sign("targets/releases", "release-1", "app release-1");
+    staging_repo.sign("targets/releases", "nightly-7", "app nightly-7");
+    staging_repo.publish();
+    FixedClock clock{prod_repo.sim.now()};
+    TrustCache cache{server.factory(), clock, {}};
+    VerifierOptions options;
+    options.mutate_keep_tag = keep_tag;
+    Verifier verifier(cache, options);
+    verifier.set_policy(
+        PolicyText()
+            .member("qa", "alice", alice)
+            .member("qa", "carol", carol)
+            .member("security", "bob", bob)
+            .rule(R"({"name": "production", "pattern": "registry.example.com/prod/**",
+                      "require": {"all-of": ["qa", "security"], "min-signers": 2,
+                                  "roles": ["targets/releases"]}})")
+            .rule(R"({"name": "staging", "pattern": "registry.example.com/staging/*:release-*",
+                      "require": {"any-of": ["qa"]}, "mode": "warn"})")
+            .rule(R"({"name": "nightly", "pattern": "registry.example.com/staging/**",
+                      "deny": true})")
+            .rule(R"({"name": "addons", "pattern": "registry.k8s.io/**", "allow": true})")
+            .build());
+
+    struct Case {
+      std::string image;
+      std::string rule;
+      bool admitted;
+      bool pinned;
+    };
+    const std::vector<Case> cases = {
+        {prod + ":2.1", "production", true, true},
+        {staging + ":release-1", "staging", true, true},
+        {staging + ":release-2", "staging", true, false},  // unsigned: warned, not pinned
+        {staging + ":nightly-7", "nightly", false, false},
+        {"registry.k8s.io/pause:3.9", "addons", true, false},
+        {"ghcr.io/someone/tool:1", "", false, false},  // no rule: unmatched (deny)
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.image);
+      const AdmissionResponse mutated =
+          verifier.review(parse(pod_review({{"containers", "c", c.image}})), true, far_deadline());
+      CHECK_MESSAGE(mutated.allowed == c.admitted, mutated.message);
+      CHECK(mutated.patch.has_value() == c.pinned);
+      std::string written = c.image;
+      if (mutated.patch) written = std::string(patch_ops(mutated)[1].at("value").as_string());
+      CAPTURE(written);
+      if (c.pinned) {
+        const std::string digest_part = written.substr(written.find('@'));
+        CHECK(written == (keep_tag ? c.image : c.image.substr(0, c.image.rfind(':'))) +
+                             digest_part);
+      }
+      const AdmissionResponse validated =
+          verifier.review(parse(pod_review({{"containers", "c", written}})), false,
+                          far_deadline());
+      CHECK_MESSAGE(validated.allowed == c.admitted, validated.message);
+      auto decision = verifier.verify(written, {}, far_deadline());
+      REQUIRE(decision.ok());
+      CHECK_MESSAGE(decision->rule == c.rule, decision->message);
+      if (c.pinned && !keep_tag) {
+        // The digest alone was judged as the tag that carries it, and the decision says which.
+        CHECK(decision->tag == c.image.substr(c.image.rfind(':') + 1));
+      }
+    }
+  }
+}
+
+TEST_CASE("a digest reference cannot evade a stricter tag rule, nor lose a looser one") {
+  FakeServer server;
+  Repo& repo = server.add(kGun);
+  const auto alice = repo.new_key();
+  const auto bob = repo.new_key();
+  repo.delegate("targets/releases", {alice});
+  repo.sign("targets/releases", "release-1", "release one");
+  repo.sign("targets/releases", "dev-1", "dev one");
+  repo.publish();
+  FixedClock clock{repo.sim.now()};
+  TrustCache cache{server.factory(), clock, {}};
+  Verifier verifier(cache);
+  verifier.set_policy(PolicyText()
+                          .member("qa", "alice", alice)
+                          .member("security", "bob", bob)
+                          .rule(R"({"name": "releases", "pattern": "registry.example.com/prod/*:release-*",
+                                    "require": {"all-of": ["qa", "security"]}})")
+                          .rule(R"({"name": "others", "pattern": "registry.example.com/prod/*",
+                                    "require": {"any-of": ["qa"]}})")
+                          .build());
+  // release-1 is signed by qa only: its tag rule wants security too, and so does its digest.
+  auto by_tag = verifier.verify(kGun + ":release-1", {}, far_deadline());
+  REQUIRE(by_tag.ok());
+  CHECK(by_tag->verdict == Verdict::kDeny);
+  auto by_digest =
+      verifier.verify(kGun + "@sha256:" + sha256_of("release one"), {}, far_deadline());
+  REQUIRE(by_digest.ok());
+  CHECK_MESSAGE(by_digest->verdict == Verdict::kDeny, by_digest->message);
+  CHECK(by_digest->rule == "releases");
+  CHECK(by_digest->tag == "release-1");
+  CHECK(contains(by_digest->message, "release-1"));
+
+  // dev-1's digest is judged as dev-1, under the looser rule.
+  auto dev = verifier.verify(kGun + "@sha256:" + sha256_of("dev one"), {}, far_deadline());
+  REQUIRE(dev.ok());
+  CHECK_MESSAGE(dev->verdict == Verdict::kAllow, dev->message);
+  CHECK(dev->rule == "others");
+  CHECK(dev->tag == "dev-1");
+}
+
+TEST_CASE("member certificates are judged at the decision's time, not the fetch's") {
+  FakeServer server;
+  Repo& repo = server.add(kGun);
+  auto priv = keys::PrivateKey::generate(keys::KeyType::kEcdsa).value();
+  const auto cert = keys::make_root_certificate(priv, "carol", repo.sim.now() - std::chrono::hours(1),
+                                                repo.sim.now() + std::chrono::hours(1))
+                        .value();
+  const keys::PublicKey carol = repo.sim.signer.add_key(std::move(priv));
+  repo.delegate("targets/releases", {carol});
+  repo.sign("targets/releases", "1.0", "manifest 1.0");
+  repo.publish();
+  FixedClock clock{repo.sim.now()};
+  TrustCacheOptions cache_options;
+  // Trust data fetched now stays in use for hours, without background refreshes.
+  cache_options.max_age = std::chrono::hours(10);
+  cache_options.refresh_after = std::chrono::hours(10);
+  TrustCache cache{server.factory(), clock, cache_options};
+  Verifier verifier(cache);
+  PolicyText text;
+  text.teams["qa"].emplace_back("carol", cert.pem());
+  text.rule(require_rule("prod", "registry.example.com/prod/*"));
+  verifier.set_policy(text.build());
+
+  auto before = verifier.verify(kGun + ":1.0", {}, far_deadline());
+  REQUIRE(before.ok());
+  CHECK_MESSAGE(before->verdict == Verdict::kAllow, before->message);
+  REQUIRE(before->valid_until.has_value());
+
+  clock.advance(std::chrono::hours(2));  // carol's certificate has expired; the data has not
+  auto after = verifier.verify(kGun + ":1.0", {}, far_deadline());
+  REQUIRE(after.ok());
+  CHECK(after->verdict == Verdict::kDeny);
+  CHECK(after->code == DecisionCode::kRequirementsNotMet);
+  CHECK(contains(after->message, "expired"));
+  CHECK(cache.stats().fetches == 1);  // judged on the same trust data
 }
 
 TEST_CASE("denials: one sentence per denied image, naming its containers") {
@@ -245,22 +418,23 @@ TEST_CASE("warn mode admits with a warning; audit mode admits silently") {
   CHECK(audited.warnings.empty());
 }
 
-TEST_CASE("UPDATE checks only images that are new to the object, unless told otherwise") {
+TEST_CASE("UPDATE checks every image by default; only new ones when told so") {
+  // ":evil" was in the object already (admitted under an earlier, looser policy).
   const std::string body = pod_review({{"containers", "app", kGun + ":evil"},
                                        {"containers", "new", kGun + ":1.0"}},
                                       "UPDATE", {{"containers", "app", kGun + ":evil"}});
   {
-    Fixture f;
-    const AdmissionResponse r = f.verifier.review(parse(body), false, far_deadline());
-    CHECK_MESSAGE(r.allowed, r.message);
-  }
-  {
-    VerifierOptions options;
-    options.verify_unchanged_images = true;
-    Fixture f(options);
+    Fixture f;  // the policy in force applies to the whole object
     const AdmissionResponse r = f.verifier.review(parse(body), false, far_deadline());
     CHECK_FALSE(r.allowed);
     CHECK(contains(r.message, kGun + ":evil"));
+  }
+  {
+    VerifierOptions options;
+    options.verify_unchanged_images = false;
+    Fixture f(options);
+    const AdmissionResponse r = f.verifier.review(parse(body), false, far_deadline());
+    CHECK_MESSAGE(r.allowed, r.message);
   }
 }
 
@@ -434,7 +608,7 @@ TEST_CASE("HTTP API: routes, the decision JSON, and errors") {
     CHECK(mr.at("response").at("patchType").as_string() == "JSONPatch");
     auto raw = base64_decode(std::string(mr.at("response").at("patch").as_string()));
     REQUIRE(raw.ok());
-    CHECK(contains(as_string_view(*raw), kGun + "@" + f.digest_of_1()));
+    CHECK(contains(as_string_view(*raw), kGun + ":1.0@" + f.digest_of_1()));
 
     const net::Response bad = api.serve(post("/validate", R"({"apiVersion": "v1"})"), far_deadline());
     CHECK(bad.status == 400);

@@ -10,7 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "keys/private_key.h"
+#include "keys/x509.h"
+#include "tests/unit/client/client_test_util.h"
 #include "tests/unit/verifier/daemon_test_util.h"
+#include "tuf/metadata.h"
 
 namespace vouch::verifier {
 namespace {
@@ -369,6 +373,114 @@ TEST_CASE("a root trusted on first use stays the anchor: an unrelated new root i
   });
   auto forged = cache.get(section, image_ref(kGun + ":1.0"), far_deadline());
   REQUIRE_FALSE(forged.ok());
+}
+
+// A new root key as Notary makes them (self-signed certificate, CN = GUN), held by the
+// repository's signer.
+keys::PublicKey new_root_key(Repo& repo) {
+  auto priv = keys::PrivateKey::generate(keys::KeyType::kEcdsa).value();
+  auto cert = keys::make_root_certificate(priv, kGun, repo.sim.now() - hours(1),
+                                          repo.sim.now() + hours(24 * 3650))
+                  .value();
+  repo.sim.signer.add_key(std::move(priv));
+  return keys::PublicKey::from_tuf(keys::KeyType::kEcdsaX509, as_bytes(cert.pem())).value();
+}
+
+// Publishes root version + 1 with the root keys `ks`, signed by `signers` (as `vouch key
+// rotate <gun> root` does with the old and the new key), and serves it.
+void rotate_root(FakeServer& server, Repo& repo, const std::vector<keys::PublicKey>& ks,
+                 const std::vector<keys::PublicKey>& signers) {
+  server.with_lock([&] {
+    ++repo.sim.root.version;
+    tuf::RoleKeys rk{{}, 1};
+    for (const auto& k : ks) {
+      repo.sim.root.keys.emplace(k.id(), k);
+      rk.keyids.push_back(k.id());
+    }
+    repo.sim.root.roles["root"] = rk;
+    repo.sim.files["root"] = repo.sim.sign(tuf::to_json(repo.sim.root), signers);
+    ++repo.sim.snapshot.version;
+    ++repo.sim.timestamp.version;
+    repo.reseal();
+  });
+}
+
+TEST_CASE("pinned root keys anchor the chain: a cross-signed rotation is followed") {
+  FakeServer server;
+  Repo& repo = standard_repo(server);
+  FixedClock clock(repo.sim.now());
+  const keys::PublicKey v1_key = repo.sim.root_key;
+  TrustSection pinned = tofu_section();
+  pinned.tofu = false;
+  pinned.root_keys = {v1_key.id()};
+  TrustCache running(server.factory(), clock, options(milliseconds(0), milliseconds(0)));
+  REQUIRE(running.get(pinned, image_ref(kGun + ":1.0"), far_deadline()).ok());
+
+  const keys::PublicKey v2_key = new_root_key(repo);
+  rotate_root(server, repo, {v2_key}, {v1_key, v2_key});
+  server.with_lock([&] {
+    repo.sign("targets/releases", "2.0", "manifest 2.0");
+    repo.publish();
+  });
+
+  // The running verifier follows the rotation from its anchor ...
+  auto followed = running.get(pinned, image_ref(kGun + ":2.0"), far_deadline());
+  REQUIRE_MESSAGE(followed.ok(), followed.error().message);
+  CHECK((*followed)->set.root().content.version == 2);
+  CHECK((*followed)->set.targets("targets/releases")->metadata.content.targets.count("2.0") == 1);
+  // ... and a fresh one anchors at version 1, the one the pin names, and walks to 2.
+  TrustCache fresh(server.factory(), clock, options(milliseconds(0), milliseconds(0)));
+  auto anchored = fresh.get(pinned, image_ref(kGun + ":2.0"), far_deadline());
+  REQUIRE_MESSAGE(anchored.ok(), anchored.error().message);
+  CHECK((*anchored)->set.root().content.version == 2);
+
+  // strict_pinning: every root must satisfy the pin, as before.
+  TrustSection strict = pinned;
+  strict.strict_pinning = true;
+  CHECK(trust_section_id(strict) != trust_section_id(pinned));
+  auto refused = fresh.get(strict, image_ref(kGun + ":2.0"), far_deadline());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().reason == Reason::kBadCertificate);
+
+  // A root the v2 keys did not sign is refused however it is reached.
+  const keys::PublicKey attacker = new_root_key(repo);
+  rotate_root(server, repo, {attacker}, {attacker});
+  auto forged = running.get(pinned, image_ref(kGun + ":2.0"), far_deadline());
+  REQUIRE_FALSE(forged.ok());
+  CHECK(forged.error().reason == Reason::kThresholdNotMet);
+  TrustCache another(server.factory(), clock, options(milliseconds(0), milliseconds(0)));
+  CHECK_FALSE(another.get(pinned, image_ref(kGun + ":2.0"), far_deadline()).ok());
+}
+
+TEST_CASE("with a state directory the anchor survives a restart: a new root is not trusted silently") {
+  client::testing::TempDir state;
+  FakeServer server;
+  Repo& repo = standard_repo(server);
+  FixedClock clock(repo.sim.now());
+  const TrustSection section = tofu_section();
+  TrustCacheOptions with_state = options(milliseconds(0), milliseconds(0));
+  with_state.state_dir = state.path();
+  {
+    TrustCache first_run(server.factory(), clock, with_state);
+    REQUIRE(first_run.get(section, image_ref(kGun + ":1.0"), far_deadline()).ok());
+  }
+  const auto anchor_file =
+      state.path() / trust_section_id(section) / "tuf" / kGun / "metadata" / "root.json";
+  CHECK(std::filesystem::is_regular_file(anchor_file));
+
+  // While the verifier is down, the server starts answering with another repository (new
+  // root key, same GUN).
+  server.with_lock([&] {
+    vouch::testing::RepoSimulator other(kGun);
+    repo.server = vouch::testing::MemorySource();
+    repo.server.publish(other.files);
+  });
+  TrustCache restarted(server.factory(), clock, with_state);
+  auto after_restart = restarted.get(section, image_ref(kGun + ":1.0"), far_deadline());
+  CHECK_FALSE(after_restart.ok());
+  // Without a state directory the new root is trusted on first use again.
+  TrustCache stateless(server.factory(), clock, options(milliseconds(0), milliseconds(0)));
+  CHECK(stateless.get(section, image_ref(kGun + ":1.0"), far_deadline()).ok());
 }
 
 TEST_CASE("beyond max_entries the least recently used GUN is dropped") {

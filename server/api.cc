@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -286,6 +287,29 @@ struct NotaryApi::Impl {
                         .Name("vouch_server_http_request_duration_seconds")
                         .Help("HTTP request latency by Notary operation")
                         .Register(*registry);
+    body_bytes_in_flight =
+        &prometheus::BuildGauge()
+             .Name("vouch_server_http_body_bytes_in_flight")
+             .Help("Request body bytes reserved from server.max_body_bytes_in_flight")
+             .Register(*registry)
+             .Add({});
+    bodies_in_flight = &prometheus::BuildGauge()
+                            .Name("vouch_server_http_bodies_in_flight")
+                            .Help("Request bodies being read or held by a handler")
+                            .Register(*registry)
+                            .Add({});
+    connections_open = &prometheus::BuildGauge()
+                            .Name("vouch_server_http_connections_open")
+                            .Help("Open client connections")
+                            .Register(*registry)
+                            .Add({});
+    auto& rejections = prometheus::BuildCounter()
+                           .Name("vouch_server_http_transport_rejections_total")
+                           .Help("Requests or connections the HTTP layer refused by itself")
+                           .Register(*registry);
+    for (std::size_t i = 0; i < kTransportRejections.size(); ++i) {
+      transport_rejections[i] = &rejections.Add({{"reason", kTransportRejections[i]}});
+    }
     for (std::size_t i = 0; i < kOpNames.size(); ++i) {
       for (std::size_t c = 0; c < kStatusClasses.size(); ++c) {
         counters[i][c] = &requests.Add({{"operation", kOpNames[i]}, {"code", kStatusClasses[c]}});
@@ -297,16 +321,45 @@ struct NotaryApi::Impl {
     }
   }
 
+  // The HTTP server's own figures, refreshed on each scrape of /metrics.
+  void update_transport_metrics() {
+    std::lock_guard lock(transport_mu);
+    if (!transport_stats) return;
+    const net::HttpServerStats st = transport_stats();
+    body_bytes_in_flight->Set(static_cast<double>(st.body_bytes_in_flight));
+    bodies_in_flight->Set(static_cast<double>(st.bodies_in_flight));
+    connections_open->Set(static_cast<double>(st.connections_open));
+    const std::array<std::uint64_t, kTransportRejections.size()> now = {
+        st.rejected_busy, st.rejected_by_head_check, st.rejected_client_connections,
+        st.rejected_body_too_large, st.rejected_header_too_large, st.rejected_bad_request,
+        st.timeouts};
+    for (std::size_t i = 0; i < now.size(); ++i) {
+      if (now[i] > transport_seen[i]) {
+        transport_rejections[i]->Increment(static_cast<double>(now[i] - transport_seen[i]));
+        transport_seen[i] = now[i];
+      }
+    }
+  }
+
+  static constexpr std::array<const char*, 7> kTransportRejections = {
+      "budget_exhausted", "refused_before_body", "client_connection_limit", "body_too_large",
+      "header_too_large", "bad_request", "timeout"};
+
   static constexpr std::array<const char*, 5> kStatusClasses = {"2xx", "3xx", "4xx", "5xx", "1xx"};
+
+  // Records the request's metrics.
+  void record(Op op, std::chrono::steady_clock::time_point start, unsigned status) const {
+    const auto i = static_cast<std::size_t>(op);
+    const unsigned cls = status / 100;
+    counters[i][cls >= 2 && cls <= 5 ? cls - 2 : 4]->Increment();
+    histograms[i]->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
 
   // Answers and records the request's metrics.
   void finish(Op op, std::chrono::steady_clock::time_point start, Responder& responder,
               Response response) {
-    const auto i = static_cast<std::size_t>(op);
-    const unsigned cls = response.status / 100;
-    counters[i][cls >= 2 && cls <= 5 ? cls - 2 : 4]->Increment();
-    histograms[i]->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    record(op, start, response.status);
     responder.respond(std::move(response));
   }
 
@@ -337,19 +390,29 @@ struct NotaryApi::Impl {
     return true;
   }
 
-  // Authorizes; on refusal answers 401/403 and returns false.
-  bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
-                 Responder& responder, std::string_view gun, std::vector<Access> actions) {
+  // nullopt if the request may do `actions` on `gun`; else the 401/403 answer.
+  std::optional<Response> refusal(const Request& request, std::string_view gun,
+                                  const std::vector<Access>& actions) const {
     std::string challenge;
     auto st = authorizer.authorize(request, gun, actions, &challenge);
-    if (st) return true;
+    if (st) return std::nullopt;
     const bool denied = st.error().code == Code::kPermissionDenied;
     const json::Value detail = access_detail(gun, actions);
     Response r = error_response(denied ? kDenied : kUnauthorized, denied ? nullptr : &detail);
     if (!challenge.empty()) r.headers.set("WWW-Authenticate", std::move(challenge));
-    finish(op, start, responder, std::move(r));
+    return r;
+  }
+
+  // Authorizes; on refusal answers 401/403 and returns false.
+  bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
+                 Responder& responder, std::string_view gun, std::vector<Access> actions) {
+    auto refused = refusal(request, gun, actions);
+    if (!refused) return true;
+    finish(op, start, responder, std::move(*refused));
     return false;
   }
+
+  std::optional<Response> check_head(const Request& head) const;
 
   Response metadata_response(std::shared_ptr<const std::string> bytes, TimePoint created,
                              std::string_view sha256_hex, const std::string& cache) {
@@ -382,7 +445,38 @@ struct NotaryApi::Impl {
   std::string consistent_cache_control;
   std::array<std::array<prometheus::Counter*, kStatusClasses.size()>, kOpNames.size()> counters{};
   std::array<prometheus::Histogram*, kOpNames.size()> histograms{};
+  prometheus::Gauge* body_bytes_in_flight = nullptr;
+  prometheus::Gauge* bodies_in_flight = nullptr;
+  prometheus::Gauge* connections_open = nullptr;
+  std::array<prometheus::Counter*, kTransportRejections.size()> transport_rejections{};
+  std::mutex transport_mu;  // guards the two below
+  std::function<net::HttpServerStats()> transport_stats;
+  std::array<std::uint64_t, kTransportRejections.size()> transport_seen{};
 };
+
+std::optional<Response> NotaryApi::Impl::check_head(const Request& head) const {
+  if (head.method != "POST") return std::nullopt;
+  const auto start = std::chrono::steady_clock::now();
+  // The publish route of handle(): /v2/<gun>/_trust/tuf/ with nothing after it.
+  auto decoded = net::percent_decode_path(head.path());
+  if (!decoded) return std::nullopt;  // handle() answers 404; the body limit is 0
+  const std::string_view path = *decoded;
+  constexpr std::string_view kV2 = "/v2/";
+  constexpr std::string_view kTuf = "/_trust/tuf/";
+  if (!path.starts_with(kV2) || !path.ends_with(kTuf) ||
+      path.size() <= kV2.size() + kTuf.size()) {
+    return std::nullopt;
+  }
+  const std::string_view gun = path.substr(kV2.size(), path.size() - kV2.size() - kTuf.size());
+  std::optional<Response> answer;
+  if (!gun_valid(gun) || !gun_allowed(gun)) {
+    answer = error_response(kInvalidGun);
+  } else {
+    answer = refusal(head, gun, {Access::kPush, Access::kPull});
+  }
+  if (answer) record(Op::kPublish, start, answer->status);
+  return answer;
+}
 
 void NotaryApi::Impl::handle(Request&& request, Responder responder) {
   const auto start = std::chrono::steady_clock::now();
@@ -415,6 +509,7 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     return;
   }
   if (path == "/metrics") {
+    update_transport_metrics();
     prometheus::TextSerializer serializer;
     finish(Op::kMetrics, start, responder,
            Response::text(200, serializer.Serialize(registry->Collect()),
@@ -592,8 +687,10 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
     finish(Op::kPublish, start, responder, error_response(kNoFilename));
     return;
   }
+  // The parts copy the body: they hold its share of the server's body budget until done.
   workers.post([this, gun = std::move(gun), parts = std::move(parts),
-                responder = std::move(responder), start]() mutable {
+                budget = std::move(request.body_budget), responder = std::move(responder),
+                start]() mutable {
     auto st = repository.publish(gun, parts);
     if (!st) {
       const auto cls = tuf::classify(st.error()).error_class;
@@ -708,6 +805,15 @@ std::uint64_t NotaryApi::body_limit(const net::Request& head) const {
     }
   }
   return 0;
+}
+
+void NotaryApi::set_transport_stats(std::function<net::HttpServerStats()> source) {
+  std::lock_guard lock(impl_->transport_mu);
+  impl_->transport_stats = std::move(source);
+}
+
+std::optional<net::Response> NotaryApi::check_head(const net::Request& head) const {
+  return impl_->check_head(head);
 }
 
 void NotaryApi::drain() { impl_->workers.drain(); }

@@ -697,6 +697,29 @@ TEST_CASE("vouch-server HTTPS with token auth: challenges, refused tokens, open 
     CHECK(call("GET", tuf_path(kGun, "targets.json"), token(kGun, {"pull"})).status == 404);
   }
 
+  {
+    INFO("what an operator needs to see: refusals by reason, publishes by outcome, statuses");
+    const std::string m = call("GET", "/metrics", std::nullopt).body;
+    auto value = [&](const std::string& sample) { return metric_value(m, sample); };
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="no_credentials"})") == 8);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="wrong_audience"})") == 1);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="expired"})") == 1);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="bad_signature"})") == 1);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="insufficient_scope"})") == 4);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="wrong_issuer"})") == -1);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="published"})") == 1);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="unauthorized"})") == 2);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="invalid"})") == 0);
+    CHECK(value(R"(vouch_server_http_requests_total{code="401",operation="UpdateTUF"})") == 2);
+    CHECK(value(R"(vouch_server_http_requests_total{code="200",operation="UpdateTUF"})") == 1);
+    CHECK(value(R"(vouch_server_http_requests_total{code="404",operation="GetRole"})") == 1);
+    CHECK(value(R"(vouch_server_http_request_duration_seconds_count{operation="UpdateTUF"})") == 3);
+    CHECK(value(R"(vouch_server_cache_lookups_total{result="hit"})") >= 1);
+    CHECK(value(R"(vouch_server_backend_errors_total{backend="storage"})") == 0);
+    CHECK(value("vouch_server_http_bodies_in_flight") == 0);
+    CHECK(value(R"(vouch_server_http_transport_rejections_total{reason="refused_before_body"})") == 2);
+  }
+
   CHECK(call("GET", "/_notary_server/health", std::nullopt).status == 200);
   CHECK(server.running());
 }

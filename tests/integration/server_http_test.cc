@@ -899,4 +899,38 @@ TEST_CASE("vouch-server refuses plain HTTP with token auth on a non-loopback add
   }
 }
 
+TEST_CASE("vouch-server HTTPS: the changefeed lists publishes and deletions") {
+  Fixture f;
+  const HttpResult first = f.get("/v2/" + kGun + "/_trust/changefeed?change_id=0&records=10");
+  REQUIRE_MESSAGE(first.status == 200, first.body);
+  CHECK(first.header("Content-Type").rfind("application/json", 0) == 0);
+  auto doc = json::parse(first.body);
+  REQUIRE(doc.ok());
+  const json::Value* records = doc->find("records");
+  REQUIRE(records != nullptr);
+  REQUIRE(records->is_array());
+  REQUIRE(doc->find("count") != nullptr);
+  CHECK(doc->find("count")->as_int() == static_cast<std::int64_t>(records->as_array().size()));
+  // The publish made one change: the timestamp the server signed for it (Notary records
+  // timestamp updates), for our GUN.
+  REQUIRE_FALSE(records->as_array().empty());
+  const json::Value& change = records->as_array().back();
+  CHECK(change.find("GUN")->as_string() == kGun);
+  CHECK(change.find("Category")->as_string() == "update");
+  CHECK(change.find("SHA256")->as_string().size() == 64);
+  CHECK(change.find("Version")->as_int() >= 1);
+  const std::string id = change.find("ID")->as_string();
+
+  // Deleting the repository is a change too; paging on from the last ID shows only it.
+  REQUIRE(f.request("DELETE", tuf_path(kGun)).status == 200);
+  const HttpResult next = f.get("/v2/_trust/changefeed?change_id=" + id + "&records=10");
+  REQUIRE_MESSAGE(next.status == 200, next.body);
+  auto later = json::parse(next.body);
+  REQUIRE(later.ok());
+  const auto& list = later->find("records")->as_array();
+  REQUIRE(list.size() == 1);
+  CHECK(list.front().find("GUN")->as_string() == kGun);
+  CHECK(list.front().find("Category")->as_string() == "deletion");
+}
+
 TEST_SUITE_END();

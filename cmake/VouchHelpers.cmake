@@ -43,11 +43,12 @@ function(vouch_library name)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS} PRIVATE vouch_warnings ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# vouch_test(NAME SOURCES a_test.cc DEPS lib...)
+# vouch_test(NAME SOURCES a_test.cc DEPS lib... [PROPERTIES prop value...])
 # A doctest executable whose cases ctest discovers one by one. Tests run from the build
-# directory; VOUCH_TEST_DATA points at tests/data in the source tree.
+# directory; VOUCH_TEST_DATA points at tests/data in the source tree. PROPERTIES are set on
+# every discovered case (e.g. SKIP_REGULAR_EXPRESSION).
 function(vouch_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   # The test support (tests/support: repository simulator, in-memory signer) makes and holds
   # private keys, so every test links the key store (production targets may not; see
@@ -55,7 +56,11 @@ function(vouch_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} vouch_keystore vouch_test_main vouch_warnings)
   target_compile_definitions(${name} PRIVATE
     VOUCH_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data")
-  doctest_discover_tests(${name} ADD_LABELS 1)
+  if(ARG_PROPERTIES)
+    doctest_discover_tests(${name} ADD_LABELS 1 PROPERTIES ${ARG_PROPERTIES})
+  else()
+    doctest_discover_tests(${name} ADD_LABELS 1)
+  endif()
 endfunction()
 
 # vouch_forbid_link(TARGET FORBIDDEN...)

@@ -61,6 +61,10 @@ std::string_view to_string(Reason reason) {
     case Reason::kConflict: return "conflict";
     case Reason::kInternal: return "internal";
     case Reason::kUnavailable: return "unavailable";
+    case Reason::kNoCredentials: return "no_credentials";
+    case Reason::kWrongIssuer: return "wrong_issuer";
+    case Reason::kWrongAudience: return "wrong_audience";
+    case Reason::kInsufficientScope: return "insufficient_scope";
   }
   return "unknown";
 }

@@ -67,6 +67,11 @@ enum class Reason : std::uint16_t {
   kConflict,         // a concurrent writer won, or an item exists already
   kInternal,         // an invariant of our own code failed, or a library failed unexpectedly
   kUnavailable,      // a peer could not be reached
+  // Authentication (Docker registry tokens): each refusal its own reason, for logs and metrics.
+  kNoCredentials,      // the request carries no credentials (no bearer token)
+  kWrongIssuer,        // a token from another issuer than the one configured
+  kWrongAudience,      // a token for another service (audience)
+  kInsufficientScope,  // valid credentials that do not grant the access asked for
 };
 
 std::string_view to_string(Code code);

@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
@@ -286,9 +287,60 @@ struct NotaryApi::Impl {
                         .Name("vouch_server_http_request_duration_seconds")
                         .Help("HTTP request latency by Notary operation")
                         .Register(*registry);
+    auto& publish_family = prometheus::BuildCounter()
+                               .Name("vouch_server_publishes_total")
+                               .Help("Publishes (POST /v2/<gun>/_trust/tuf/) by outcome")
+                               .Register(*registry);
+    for (std::size_t i = 1; i < kOutcomeNames.size(); ++i) {
+      publishes[i] = &publish_family.Add({{"outcome", kOutcomeNames[i]}});
+    }
+    auth_failures = &prometheus::BuildCounter()
+                         .Name("vouch_server_auth_failures_total")
+                         .Help("Requests refused by authentication, by reason")
+                         .Register(*registry);
+    auto& backend_family = prometheus::BuildCounter()
+                               .Name("vouch_server_backend_errors_total")
+                               .Help("Internal errors of the metadata store and the signer")
+                               .Register(*registry);
+    backend_errors[0] = &backend_family.Add({{"backend", "storage"}});
+    backend_errors[1] = &backend_family.Add({{"backend", "signer"}});
+    cache_entries = &prometheus::BuildGauge()
+                         .Name("vouch_server_cache_entries")
+                         .Help("Current metadata files held in the in-memory cache")
+                         .Register(*registry)
+                         .Add({});
+    auto& cache_family = prometheus::BuildCounter()
+                             .Name("vouch_server_cache_lookups_total")
+                             .Help("Lookups of current metadata in the in-memory cache")
+                             .Register(*registry);
+    cache_hits = &cache_family.Add({{"result", "hit"}});
+    cache_misses = &cache_family.Add({{"result", "miss"}});
+    body_bytes_in_flight =
+        &prometheus::BuildGauge()
+             .Name("vouch_server_http_body_bytes_in_flight")
+             .Help("Request body bytes reserved from server.max_body_bytes_in_flight")
+             .Register(*registry)
+             .Add({});
+    bodies_in_flight = &prometheus::BuildGauge()
+                            .Name("vouch_server_http_bodies_in_flight")
+                            .Help("Request bodies being read or held by a handler")
+                            .Register(*registry)
+                            .Add({});
+    connections_open = &prometheus::BuildGauge()
+                            .Name("vouch_server_http_connections_open")
+                            .Help("Open client connections")
+                            .Register(*registry)
+                            .Add({});
+    auto& rejections = prometheus::BuildCounter()
+                           .Name("vouch_server_http_transport_rejections_total")
+                           .Help("Requests or connections the HTTP layer refused by itself")
+                           .Register(*registry);
+    for (std::size_t i = 0; i < kTransportRejections.size(); ++i) {
+      transport_rejections[i] = &rejections.Add({{"reason", kTransportRejections[i]}});
+    }
     for (std::size_t i = 0; i < kOpNames.size(); ++i) {
-      for (std::size_t c = 0; c < kStatusClasses.size(); ++c) {
-        counters[i][c] = &requests.Add({{"operation", kOpNames[i]}, {"code", kStatusClasses[c]}});
+      for (std::size_t c = 0; c < kStatuses.size(); ++c) {
+        counters[i][c] = &requests.Add({{"operation", kOpNames[i]}, {"code", kStatusNames[c]}});
       }
       histograms[i] = &latency.Add({{"operation", kOpNames[i]}},
                                    prometheus::Histogram::BucketBoundaries{
@@ -297,16 +349,81 @@ struct NotaryApi::Impl {
     }
   }
 
-  static constexpr std::array<const char*, 5> kStatusClasses = {"2xx", "3xx", "4xx", "5xx", "1xx"};
+  // The HTTP server's own figures, refreshed on each scrape of /metrics.
+  void update_transport_metrics() {
+    std::lock_guard lock(transport_mu);
+    if (!transport_stats) return;
+    const net::HttpServerStats st = transport_stats();
+    body_bytes_in_flight->Set(static_cast<double>(st.body_bytes_in_flight));
+    bodies_in_flight->Set(static_cast<double>(st.bodies_in_flight));
+    connections_open->Set(static_cast<double>(st.connections_open));
+    const std::array<std::uint64_t, kTransportRejections.size()> now = {
+        st.rejected_busy, st.rejected_by_head_check, st.rejected_client_connections,
+        st.rejected_body_too_large, st.rejected_header_too_large, st.rejected_bad_request,
+        st.timeouts};
+    for (std::size_t i = 0; i < now.size(); ++i) {
+      if (now[i] > transport_seen[i]) {
+        transport_rejections[i]->Increment(static_cast<double>(now[i] - transport_seen[i]));
+        transport_seen[i] = now[i];
+      }
+    }
+  }
+
+  static constexpr std::array<const char*, 7> kTransportRejections = {
+      "budget_exhausted", "refused_before_body", "client_connection_limit", "body_too_large",
+      "header_too_large", "bad_request", "timeout"};
+
+  // The status codes the API and the HTTP layer answer with, each a pre-resolved counter per
+  // operation; anything else is counted as "other" (the last entry).
+  static constexpr std::array<unsigned, 11> kStatuses = {200, 400, 401, 403, 404, 405,
+                                                         413, 431, 500, 503, 0};
+  static constexpr std::array<const char*, kStatuses.size()> kStatusNames = {
+      "200", "400", "401", "403", "404", "405", "413", "431", "500", "503", "other"};
+  static constexpr std::size_t status_index(unsigned status) {
+    for (std::size_t i = 0; i + 1 < kStatuses.size(); ++i) {
+      if (kStatuses[i] == status) return i;
+    }
+    return kStatuses.size() - 1;
+  }
+
+  // Publish outcomes (vouch_server_publishes_total{outcome}).
+  enum class Outcome : std::uint8_t {
+    kFromStatus, kPublished, kInvalid, kOldVersion, kTooLarge, kUnauthorized, kError, kCount
+  };
+  static constexpr std::array<const char*, static_cast<std::size_t>(Outcome::kCount)>
+      kOutcomeNames = {"", "published", "invalid", "old_version", "too_large", "unauthorized",
+                       "error"};
+  static Outcome outcome_of(unsigned status) {
+    switch (status) {
+      case 200: return Outcome::kPublished;
+      case 401:
+      case 403: return Outcome::kUnauthorized;
+      case 413: return Outcome::kTooLarge;
+      default: return status / 100 == 4 ? Outcome::kInvalid : Outcome::kError;
+    }
+  }
+
+  // Where an internal error came from (vouch_server_backend_errors_total{backend}).
+  enum class Backend : std::uint8_t { kStorage, kSigner };
+
+  // Records the request's metrics.
+  // A publish's outcome is derived from its status unless given.
+  void record(Op op, std::chrono::steady_clock::time_point start, unsigned status,
+              Outcome outcome = Outcome::kFromStatus) const {
+    const auto i = static_cast<std::size_t>(op);
+    counters[i][status_index(status)]->Increment();
+    histograms[i]->Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (op == Op::kPublish) {
+      if (outcome == Outcome::kFromStatus) outcome = outcome_of(status);
+      publishes[static_cast<std::size_t>(outcome)]->Increment();
+    }
+  }
 
   // Answers and records the request's metrics.
   void finish(Op op, std::chrono::steady_clock::time_point start, Responder& responder,
-              Response response) {
-    const auto i = static_cast<std::size_t>(op);
-    const unsigned cls = response.status / 100;
-    counters[i][cls >= 2 && cls <= 5 ? cls - 2 : 4]->Increment();
-    histograms[i]->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+              Response response, Outcome outcome = Outcome::kFromStatus) {
+    record(op, start, response.status, outcome);
     responder.respond(std::move(response));
   }
 
@@ -337,18 +454,35 @@ struct NotaryApi::Impl {
     return true;
   }
 
-  // Authorizes; on refusal answers 401/403 and returns false.
-  bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
-                 Responder& responder, std::string_view gun, std::vector<Access> actions) {
+  // nullopt if the request may do `actions` on `gun`; else the 401/403 answer.
+  std::optional<Response> refusal(const Request& request, std::string_view gun,
+                                  const std::vector<Access>& actions) const {
     std::string challenge;
     auto st = authorizer.authorize(request, gun, actions, &challenge);
-    if (st) return true;
+    if (st) return std::nullopt;
+    // Refusals are the cold path: the child is looked up by label here.
+    auth_failures->Add({{"reason", std::string(to_string(st.error().reason))}}).Increment();
     const bool denied = st.error().code == Code::kPermissionDenied;
     const json::Value detail = access_detail(gun, actions);
     Response r = error_response(denied ? kDenied : kUnauthorized, denied ? nullptr : &detail);
     if (!challenge.empty()) r.headers.set("WWW-Authenticate", std::move(challenge));
-    finish(op, start, responder, std::move(r));
+    return r;
+  }
+
+  // Authorizes; on refusal answers 401/403 and returns false.
+  bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
+                 Responder& responder, std::string_view gun, std::vector<Access> actions) {
+    auto refused = refusal(request, gun, actions);
+    if (!refused) return true;
+    finish(op, start, responder, std::move(*refused));
     return false;
+  }
+
+  std::optional<Response> check_head(const Request& head) const;
+
+  void count_backend_error(const Error& e, Backend backend) const {
+    if (e.reason == Reason::kUnavailable || e.code == Code::kUnavailable) backend = Backend::kSigner;
+    backend_errors[static_cast<std::size_t>(backend)]->Increment();
   }
 
   Response metadata_response(std::shared_ptr<const std::string> bytes, TimePoint created,
@@ -360,7 +494,12 @@ struct NotaryApi::Impl {
     return r;
   }
 
-  Response internal_error(std::string_view what, const Error& e, const ApiError& api = kUnknown) {
+  // Logs an internal error, counts it against its backend and answers `api`. An unreachable
+  // peer (kUnavailable) is the remote signer; anything else the store, unless the call says
+  // it was the signer (key operations).
+  Response internal_error(std::string_view what, const Error& e, const ApiError& api = kUnknown,
+                          Backend backend = Backend::kStorage) {
+    count_backend_error(e, backend);
     log::get("server")->error("{}: {} ({})", what, e.message, to_string(e.reason));
     return error_response(api);
   }
@@ -380,9 +519,47 @@ struct NotaryApi::Impl {
   WorkerPool workers;
   std::string current_cache_control;
   std::string consistent_cache_control;
-  std::array<std::array<prometheus::Counter*, kStatusClasses.size()>, kOpNames.size()> counters{};
+  std::array<std::array<prometheus::Counter*, kStatuses.size()>, kOpNames.size()> counters{};
+  std::array<prometheus::Counter*, kOutcomeNames.size()> publishes{};
+  prometheus::Family<prometheus::Counter>* auth_failures = nullptr;
+  std::array<prometheus::Counter*, 2> backend_errors{};
+  prometheus::Gauge* cache_entries = nullptr;
+  prometheus::Counter* cache_hits = nullptr;
+  prometheus::Counter* cache_misses = nullptr;
+  Repository::CacheStats cache_seen;  // guarded by transport_mu
   std::array<prometheus::Histogram*, kOpNames.size()> histograms{};
+  prometheus::Gauge* body_bytes_in_flight = nullptr;
+  prometheus::Gauge* bodies_in_flight = nullptr;
+  prometheus::Gauge* connections_open = nullptr;
+  std::array<prometheus::Counter*, kTransportRejections.size()> transport_rejections{};
+  std::mutex transport_mu;  // guards the two below
+  std::function<net::HttpServerStats()> transport_stats;
+  std::array<std::uint64_t, kTransportRejections.size()> transport_seen{};
 };
+
+std::optional<Response> NotaryApi::Impl::check_head(const Request& head) const {
+  if (head.method != "POST") return std::nullopt;
+  const auto start = std::chrono::steady_clock::now();
+  // The publish route of handle(): /v2/<gun>/_trust/tuf/ with nothing after it.
+  auto decoded = net::percent_decode_path(head.path());
+  if (!decoded) return std::nullopt;  // handle() answers 404; the body limit is 0
+  const std::string_view path = *decoded;
+  constexpr std::string_view kV2 = "/v2/";
+  constexpr std::string_view kTuf = "/_trust/tuf/";
+  if (!path.starts_with(kV2) || !path.ends_with(kTuf) ||
+      path.size() <= kV2.size() + kTuf.size()) {
+    return std::nullopt;
+  }
+  const std::string_view gun = path.substr(kV2.size(), path.size() - kV2.size() - kTuf.size());
+  std::optional<Response> answer;
+  if (!gun_valid(gun) || !gun_allowed(gun)) {
+    answer = error_response(kInvalidGun);
+  } else {
+    answer = refusal(head, gun, {Access::kPush, Access::kPull});
+  }
+  if (answer) record(Op::kPublish, start, answer->status);
+  return answer;
+}
 
 void NotaryApi::Impl::handle(Request&& request, Responder responder) {
   const auto start = std::chrono::steady_clock::now();
@@ -408,6 +585,7 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     if (st) {
       finish(Op::kHealth, start, responder, Response::text(200, "{}", "application/json"));
     } else {
+      count_backend_error(st.error(), Backend::kStorage);
       log::get("server")->warn("health check failed: {}", st.error().message);
       finish(Op::kHealth, start, responder,
              Response::text(503, R"({"storage":"unhealthy"})", "application/json"));
@@ -415,6 +593,17 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     return;
   }
   if (path == "/metrics") {
+    update_transport_metrics();
+    const Repository::CacheStats cache = repository.cache_stats();
+    cache_entries->Set(static_cast<double>(cache.entries));
+    {
+      std::lock_guard lock(transport_mu);  // the scrape's deltas, as for the transport's
+      if (cache.hits > cache_seen.hits) cache_hits->Increment(static_cast<double>(cache.hits - cache_seen.hits));
+      if (cache.misses > cache_seen.misses) {
+        cache_misses->Increment(static_cast<double>(cache.misses - cache_seen.misses));
+      }
+      cache_seen = cache;
+    }
     prometheus::TextSerializer serializer;
     finish(Op::kMetrics, start, responder,
            Response::text(200, serializer.Serialize(registry->Collect()),
@@ -513,7 +702,8 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
       auto key = rotate ? repository.rotate_key(gun, role) : repository.get_or_create_key(gun, role);
       if (!key) {
         finish(op, start, responder,
-               internal_error("key " + role + " for " + gun, key.error(), kNoCryptoService));
+               internal_error("key " + role + " for " + gun, key.error(), kNoCryptoService,
+                              Backend::kSigner));
         return;
       }
       finish(op, start, responder,
@@ -592,18 +782,24 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
     finish(Op::kPublish, start, responder, error_response(kNoFilename));
     return;
   }
+  // The parts copy the body: they hold its share of the server's body budget until done.
   workers.post([this, gun = std::move(gun), parts = std::move(parts),
-                responder = std::move(responder), start]() mutable {
+                budget = std::move(request.body_budget), responder = std::move(responder),
+                start]() mutable {
     auto st = repository.publish(gun, parts);
     if (!st) {
       const auto cls = tuf::classify(st.error()).error_class;
-      if (cls == tuf::UpdateErrorClass::kInternal && st.error().reason != Reason::kRollback &&
-          st.error().reason != Reason::kConflict) {
+      const bool old_version = st.error().reason == Reason::kRollback ||
+                               st.error().reason == Reason::kConflict ||
+                               cls == tuf::UpdateErrorClass::kOldVersion;
+      if (cls == tuf::UpdateErrorClass::kInternal && !old_version) {
+        count_backend_error(st.error(), Backend::kStorage);
         log::get("server")->error("publish {}: {}", gun, st.error().message);
       } else {
         log::get("server")->info("publish {} rejected: {}", gun, st.error().message);
       }
-      finish(Op::kPublish, start, responder, publish_error(st.error()));
+      finish(Op::kPublish, start, responder, publish_error(st.error()),
+             old_version ? Outcome::kOldVersion : Outcome::kFromStatus);
       return;
     }
     std::string roles;
@@ -708,6 +904,15 @@ std::uint64_t NotaryApi::body_limit(const net::Request& head) const {
     }
   }
   return 0;
+}
+
+void NotaryApi::set_transport_stats(std::function<net::HttpServerStats()> source) {
+  std::lock_guard lock(impl_->transport_mu);
+  impl_->transport_stats = std::move(source);
+}
+
+std::optional<net::Response> NotaryApi::check_head(const net::Request& head) const {
+  return impl_->check_head(head);
 }
 
 void NotaryApi::drain() { impl_->workers.drain(); }

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,19 @@ class NotaryApi {
   // The per-request body limit for net::HttpServerOptions::body_limit: publishes may carry up
   // to max_publish_bytes, every other request no body at all.
   std::uint64_t body_limit(const net::Request& head) const;
+
+  // For net::HttpServerOptions::check_head, called before a request's body is read. A publish
+  // (POST /v2/<gun>/_trust/tuf/) is routed and authorized here from its header alone: an
+  // invalid or unserved GUN (400 INVALID_GUN) or a refused authorization (401/403, with the
+  // challenge) is answered without a byte of the body being read or buffered, and counted in
+  // the request metrics as handle() would count it. Anything else passes (nullopt); handle()
+  // authorizes again once the body is in (the token cache makes that cheap). Thread-safe.
+  std::optional<net::Response> check_head(const net::Request& head) const;
+
+  // Where /metrics reads the HTTP server's own figures (bodies in flight and their bytes,
+  // open connections, the server's refusals: vouch_server_http_*). Until it is set those
+  // metrics stay 0. Thread-safe; may be called while requests are being served.
+  void set_transport_stats(std::function<net::HttpServerStats()> source);
 
   // Waits for queued writes to finish (for a clean shutdown).
   void drain();

@@ -21,7 +21,8 @@ enum class Access { kPull, kPush, kAll, kCatalog };
 //    the scope with kUnauthenticated and error="insufficient_scope" in the challenge, because
 //    the notary and docker clients retry with credentials only after a 401.
 //  - any other code (kInternal: the authorizer itself failed): refuse the request.
-// Implementations are thread-safe.
+// Implementations are thread-safe, and decide from the request's head alone: a publish is
+// authorized before its body is read (NotaryApi::check_head), so `request.body` may be empty.
 class Authorizer {
  public:
   virtual ~Authorizer() = default;

@@ -4,6 +4,7 @@
 // auth, caching, repositories, logging), then command-line flags that override it. See
 // server/README.md for every key and flag.
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
@@ -45,6 +46,11 @@ struct Config {
   // 0 keeps the default of ApiOptions / net::HttpServerOptions.
   long long max_publish_bytes = 0;
   long long header_timeout_seconds = 0, body_timeout_seconds = 0, idle_timeout_seconds = 0;
+  // Memory and connections a peer can hold before it is authenticated (issue 12, item 2).
+  long long max_body_bytes_in_flight = 256LL << 20;
+  long long max_connections_per_client = 128;
+  // Serve plain HTTP with authentication on a non-loopback address (--insecure-plain-http).
+  bool insecure_plain_http = false;
   // trust_service
   std::string trust_type = "local";  // local (embedded encrypted key store) | remote
   std::string key_algorithm = "ecdsa";
@@ -120,6 +126,8 @@ void load_config(const fs::path& path, Config& c) {
   positive(server, "header_timeout_seconds", c.header_timeout_seconds);
   positive(server, "body_timeout_seconds", c.body_timeout_seconds);
   positive(server, "idle_timeout_seconds", c.idle_timeout_seconds);
+  positive(server, "max_body_bytes_in_flight", c.max_body_bytes_in_flight);
+  positive(server, "max_connections_per_client", c.max_connections_per_client);
   str(server, "tls_cert_file", c.tls_cert_file, true);
   str(server, "tls_key_file", c.tls_key_file, true);
   const auto* trust = section("trust_service");
@@ -174,6 +182,19 @@ std::string listen_address(const std::string& addr) {
   return addr.rfind(':', 0) == 0 ? "0.0.0.0" + addr : addr;
 }
 
+// True if "host:port" names a loopback address (127.0.0.0/8, ::1, localhost), the only place
+// where plain HTTP with bearer tokens is acceptable by default.
+bool is_loopback_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon == std::string::npos ? listen.size() : colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
 keys::SecretString key_passphrase(const Config& c) {
   if (!c.key_passphrase_file.empty()) {
     keys::FilePassphraseSource file(c.key_passphrase_file);
@@ -204,6 +225,7 @@ int main(int argc, char** argv) {
   std::string f_addr, f_cert, f_key, f_trust, f_backend, f_db, f_level, f_format, f_keydir,
       f_passfile;
   bool f_insecure = false;
+  bool f_plain_http = false;
   app.add_option("-c,--config", config_file, "config file (notary-server's JSON shape)");
   app.add_option("--http-addr", f_addr, "listen address host:port (server.http_addr)");
   app.add_option("--tls-cert", f_cert, "TLS certificate file (server.tls_cert_file)");
@@ -218,6 +240,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", f_format, "text | json (logging.format)");
   app.add_flag("--insecure-no-auth", f_insecure,
                "serve without authentication (anyone may publish and delete)");
+  app.add_flag("--insecure-plain-http", f_plain_http,
+               "with authentication, serve plain HTTP on a non-loopback address (bearer "
+               "tokens then travel in clear text)");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) load_config(config_file, c);
@@ -232,10 +257,20 @@ int main(int argc, char** argv) {
   if (!f_level.empty()) c.log_level = f_level;
   if (!f_format.empty()) c.log_format = f_format;
   c.insecure_no_auth = f_insecure;
+  c.insecure_plain_http = f_plain_http;
 
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
              nullptr});
   auto logger = log::get("server");
+
+  // Bearer tokens in clear text: only on loopback, or when explicitly asked for.
+  if (c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
+      !is_loopback_listen(listen_address(c.http_addr))) {
+    die("auth is configured but " + c.http_addr +
+        " is not a loopback address and there is no TLS certificate (server.tls_cert_file): "
+        "bearer tokens would travel in clear text; add TLS, listen on 127.0.0.1, or pass "
+        "--insecure-plain-http");
+  }
 
   // Authentication: token auth, or nothing only when explicitly asked for.
   std::unique_ptr<server::Authorizer> authorizer;
@@ -254,6 +289,12 @@ int main(int argc, char** argv) {
   } else {
     die("no authentication configured: set auth.type \"token\" in the config, or pass "
         "--insecure-no-auth for a private test server");
+  }
+
+  if (c.max_publish_bytes > c.max_body_bytes_in_flight ||
+      (c.max_publish_bytes == 0 && c.max_body_bytes_in_flight < (100LL << 20))) {
+    die("server.max_body_bytes_in_flight must be at least server.max_publish_bytes (default "
+        "100 MiB), or no publish of the largest size could ever be accepted");
   }
 
   // Storage.
@@ -328,6 +369,10 @@ int main(int argc, char** argv) {
   http.tls.cert_file = c.tls_cert_file;
   http.tls.key_file = c.tls_key_file;
   http.body_limit = [&api](const net::Request& head) { return api.body_limit(head); };
+  // Publishes are authorized from their header: no memory for anonymous bodies.
+  http.check_head = [&api](const net::Request& head) { return api.check_head(head); };
+  http.max_body_bytes_in_flight = static_cast<std::uint64_t>(c.max_body_bytes_in_flight);
+  http.max_connections_per_client = static_cast<std::size_t>(c.max_connections_per_client);
   // The server's own rejections (413, 431, 400) in Notary's error JSON too.
   http.error_response = server::transport_error_response;
   if (c.header_timeout_seconds > 0) {
@@ -339,6 +384,7 @@ int main(int argc, char** argv) {
   auto server = net::HttpServer::start(
       http, [&api](net::Request&& r, net::Responder resp) { api.handle(std::move(r), std::move(resp)); });
   if (!server) die("listen " + http.listen + ": " + server.error().message);
+  api.set_transport_stats([s = server->get()] { return s->stats(); });
   (*signals)->on_reload([&] {
     if (auto st = (*server)->reload_tls(); !st) logger->error("TLS reload: {}", st.error().message);
     else logger->info("TLS certificate reloaded");

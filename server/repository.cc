@@ -70,7 +70,17 @@ std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
   const std::string key = cache_key(gun, role);
   std::shared_lock lock(cache_mu_);
   auto it = cache_.find(key);
+  (it == cache_.end() ? cache_misses_ : cache_hits_).fetch_add(1, std::memory_order_relaxed);
   return it == cache_.end() ? nullptr : it->second;
+}
+
+Repository::CacheStats Repository::cache_stats() {
+  CacheStats out;
+  out.hits = cache_hits_.load(std::memory_order_relaxed);
+  out.misses = cache_misses_.load(std::memory_order_relaxed);
+  std::shared_lock lock(cache_mu_);
+  out.entries = cache_.size();
+  return out;
 }
 
 void Repository::cache_put(std::string_view gun, std::string_view role,

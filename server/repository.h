@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -110,6 +111,15 @@ class Repository {
 
   MetaStore& store() { return store_; }
 
+  // The in-memory cache of current files, for metrics: files held now, and lookups that found
+  // or missed their file since start (monotonic). Thread-safe.
+  struct CacheStats {
+    std::size_t entries = 0;
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+  };
+  CacheStats cache_stats();
+
  private:
   std::mutex& gun_lock(std::string_view gun);
   Result<std::shared_ptr<const ServedFile>> load_current(std::string_view gun,
@@ -138,6 +148,8 @@ class Repository {
   std::shared_mutex cache_mu_;
   // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).
   std::unordered_map<std::string, std::shared_ptr<const ServedFile>> cache_;
+  std::atomic<std::uint64_t> cache_hits_{0};
+  std::atomic<std::uint64_t> cache_misses_{0};
 
   std::mutex roots_mu_;
   std::map<std::string, std::shared_ptr<const tuf::Metadata<tuf::Root>>, std::less<>> roots_;

@@ -106,11 +106,11 @@ struct TokenAuthOptions {
 };
 
 // The Reason of each refusal (Code is always kUnauthenticated, except kInternal for a failure
-// of our own). common/error.h has no authentication-specific reasons yet; these names say which
-// existing Reason stands for what, so that callers and tests need not guess.
+// of our own). Every kind of refusal has a Reason of its own (the metric
+// vouch_server_auth_failures_total is labelled with to_string(reason)).
 namespace token_reason {
 // No "Authorization: Bearer <token>" header (absent, or another scheme such as Basic).
-inline constexpr Reason kNoToken = Reason::kNotFound;
+inline constexpr Reason kNoToken = Reason::kNoCredentials;
 // Token text, base64url, JSON or a claim's type is wrong; also a repeated Authorization header.
 // (The JSON parser's own reasons, e.g. kDuplicateKey or kNotInteger, pass through.)
 inline constexpr Reason kMalformed = Reason::kMalformed;
@@ -129,13 +129,13 @@ inline constexpr Reason kBadCertificate = Reason::kBadCertificate;
 // The signature does not verify.
 inline constexpr Reason kBadSignature = Reason::kBadSignature;
 // iss is not options.issuer.
-inline constexpr Reason kWrongIssuer = Reason::kUnknownKey;
+inline constexpr Reason kWrongIssuer = Reason::kWrongIssuer;
 // aud does not name options.service.
-inline constexpr Reason kWrongAudience = Reason::kWrongType;
+inline constexpr Reason kWrongAudience = Reason::kWrongAudience;
 // Past exp + leeway, or before nbf - leeway.
 inline constexpr Reason kExpired = Reason::kExpired;
 // A valid token that does not grant the access the route needs.
-inline constexpr Reason kInsufficientScope = Reason::kBadPath;
+inline constexpr Reason kInsufficientScope = Reason::kInsufficientScope;
 }  // namespace token_reason
 
 // Counters since creation, for metrics and tests. Monotonic.

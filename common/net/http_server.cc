@@ -171,6 +171,53 @@ struct Stats {
   std::atomic<std::uint64_t> timeouts{0};
   std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::atomic<std::uint64_t> handler_exceptions{0};
+  std::atomic<std::uint64_t> rejected_busy{0};
+  std::atomic<std::uint64_t> rejected_by_head_check{0};
+  std::atomic<std::uint64_t> rejected_client_connections{0};
+};
+
+// The server-wide budget for request bodies (HttpServerOptions::max_body_bytes_in_flight).
+// Shared by the server and every reservation, so that a handler may hold a body past stop().
+struct BodyBudget {
+  explicit BodyBudget(std::uint64_t l) : limit(l) {}
+  const std::uint64_t limit;  // 0 = unlimited (still counted, for the stats)
+  std::atomic<std::uint64_t> reserved{0};
+  std::atomic<std::uint64_t> holders{0};
+
+  bool try_add(std::uint64_t n) {
+    std::uint64_t cur = reserved.load(std::memory_order_relaxed);
+    do {
+      if (limit != 0 && (n > limit || cur > limit - n)) return false;
+    } while (!reserved.compare_exchange_weak(cur, cur + n, std::memory_order_relaxed));
+    return true;
+  }
+};
+
+// One request's share of the budget, given back when the last holder lets go (the connection
+// while it reads the body, then the Request handed to the handler, see Request::body_budget).
+class BodyReservation {
+ public:
+  explicit BodyReservation(std::shared_ptr<BodyBudget> budget) : budget_(std::move(budget)) {
+    budget_->holders.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~BodyReservation() {
+    budget_->reserved.fetch_sub(bytes_, std::memory_order_relaxed);
+    budget_->holders.fetch_sub(1, std::memory_order_relaxed);
+  }
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+
+  // Grows the share to `total` bytes; false (and unchanged) if the budget cannot cover it.
+  bool grow_to(std::uint64_t total) {
+    if (total <= bytes_) return true;
+    if (!budget_->try_add(total - bytes_)) return false;
+    bytes_ = total;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<BodyBudget> budget_;
+  std::uint64_t bytes_ = 0;
 };
 
 // Each io thread runs an io_context of its own and every connection lives on exactly one of
@@ -194,7 +241,8 @@ struct Shared : std::enable_shared_from_this<Shared> {
         contexts(make_contexts(options.io_threads)),
         acceptor(contexts.front()->get_executor()),
         accept_retry(acceptor.get_executor()),
-        log(log::get(options.log_component)) {
+        log(log::get(options.log_component)),
+        budget(std::make_shared<BodyBudget>(options.max_body_bytes_in_flight)) {
     if (!options.error_response) options.error_response = default_error_response;
   }
 
@@ -208,10 +256,18 @@ struct Shared : std::enable_shared_from_this<Shared> {
   asio::steady_timer accept_retry;
   std::shared_ptr<spdlog::logger> log;
   Stats stats;
+  std::shared_ptr<BodyBudget> budget;
+
+  struct Registered {
+    std::weak_ptr<detail::ConnectionBase> connection;
+    std::string client;  // peer IP address, the key of per_client
+  };
 
   std::mutex mu;  // guards everything below
   std::condition_variable cv;
-  std::unordered_map<detail::ConnectionBase*, std::weak_ptr<detail::ConnectionBase>> connections;
+  std::unordered_map<detail::ConnectionBase*, Registered> connections;
+  // Open connections per peer address (only when max_connections_per_client is set).
+  std::unordered_map<std::string, std::size_t> per_client;
   std::shared_ptr<asio::ssl::context> tls_ctx;
   bool stopping = false;
   bool stopped = false;  // io threads joined: nothing may be posted any more
@@ -443,6 +499,12 @@ class Connection final : public detail::ConnectionBase {
       error_code ec;
       std::size_t used = parser_->put(buffer_.data(), ec);
       buffer_.consume(used);
+      // A chunked body takes its share of the budget as it grows (at most one read beyond).
+      if (in_request_ && reservation_ && parser_->chunked() &&
+          !reservation_->grow_to(parser_->get().body().size())) {
+        reject(pending_.back(), 503);
+        return;
+      }
       if (ec == http::error::need_more) {
         if (!parser_->is_header_done() && !header_deadline_set_) {
           header_deadline_set_ = true;
@@ -501,6 +563,20 @@ class Connection final : public detail::ConnectionBase {
       return false;
     }
 
+    if (!parser_->is_done() && opts().check_head) {  // a body follows: decide before reading it
+      std::optional<Response> refusal;
+      try {
+        refusal = opts().check_head(req);
+      } catch (...) {
+        refusal = shared_->error_response(500);
+      }
+      if (refusal) {
+        shared_->stats.rejected_by_head_check.fetch_add(1, std::memory_order_relaxed);
+        reject_with(slot, std::move(*refusal));
+        return false;
+      }
+    }
+
     std::uint64_t limit = opts().max_body_bytes;
     if (opts().body_limit) {
       try {
@@ -517,7 +593,12 @@ class Connection final : public detail::ConnectionBase {
     parser_->body_limit(limit);
     parser_->eager(true);
     if (!parser_->is_done()) {
-      // A body follows.
+      // A body follows: its memory comes out of the server-wide budget first.
+      reservation_ = std::make_shared<BodyReservation>(shared_->budget);
+      if (length && !reservation_->grow_to(*length)) {
+        reject(slot, 503);
+        return false;
+      }
       set_read_deadline(steady_now() + opts().body_timeout);
       auto expect = req.headers.get("Expect");
       if (expect && iequals(*expect, "100-continue") && req.version >= 11) {
@@ -532,6 +613,7 @@ class Connection final : public detail::ConnectionBase {
 
   void on_request_complete() {
     current_.body = std::move(parser_->get().body());
+    current_.body_budget = std::move(reservation_);
     parser_.reset();
     in_request_ = false;
     Slot& slot = pending_.back();
@@ -575,13 +657,25 @@ class Connection final : public detail::ConnectionBase {
     if (status == 413) {
       shared_->stats.rejected_body_too_large.fetch_add(1, std::memory_order_relaxed);
     }
+    Response response = shared_->error_response(status);
+    if (status == 503) {
+      shared_->stats.rejected_busy.fetch_add(1, std::memory_order_relaxed);
+      response.headers.set("Retry-After", std::to_string(opts().busy_retry_after.count()));
+    }
+    reject_with(slot, std::move(response));
+  }
+
+  // Answers the request in `slot` (the one being read) with `response`, without reading (more
+  // of) its body, and closes afterwards.
+  void reject_with(Slot& slot, Response response) {
+    reservation_.reset();
     parser_.reset();
     in_request_ = false;
     closing_ = true;
     buffer_.consume(buffer_.size());
     set_read_deadline(kNever);
     slot.send_continue = false;
-    slot.response = shared_->error_response(status);
+    slot.response = std::move(response);
     slot.response.close = true;
     slot.ready = true;
     maybe_write();
@@ -718,6 +812,7 @@ class Connection final : public detail::ConnectionBase {
     shutting_down_ = true;
     pending_.clear();
     parser_.reset();
+    reservation_.reset();
     const auto linger = std::min(kMaxLinger, opts().write_timeout);
     set_read_deadline(steady_now() + linger);
     set_write_deadline(kNever);
@@ -777,6 +872,7 @@ class Connection final : public detail::ConnectionBase {
     lowest().close(ignored);
     pending_.clear();
     parser_.reset();
+    reservation_.reset();
     shared_->on_connection_closed(this);
   }
 
@@ -827,6 +923,8 @@ class Connection final : public detail::ConnectionBase {
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // The budget share of the body being read (null when none is).
+  std::shared_ptr<BodyReservation> reservation_;
   Request current_;
   std::deque<Slot> pending_;
   std::vector<asio::const_buffer> write_buffers_;
@@ -885,6 +983,25 @@ void Shared::on_accept(const error_code& ec, LoopExecutor loop, tcp::socket sock
   }
   error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
+  std::string client;
+  if (options.max_connections_per_client > 0) {
+    auto ep = socket.remote_endpoint(ignored);
+    if (!ignored) client = ep.address().to_string();
+    std::size_t open = 0;
+    {
+      std::lock_guard lock(mu);
+      if (stopping) return;
+      auto it = per_client.find(client);
+      if (it != per_client.end()) open = it->second;
+    }
+    if (open >= options.max_connections_per_client) {
+      stats.rejected_client_connections.fetch_add(1, std::memory_order_relaxed);
+      log->debug("closing a connection from {}: {} open from that address", client, open);
+      socket.close(ignored);
+      do_accept();
+      return;
+    }
+  }
 
   std::shared_ptr<detail::ConnectionBase> connection;
   std::shared_ptr<asio::ssl::context> ctx;
@@ -905,7 +1022,8 @@ void Shared::on_accept(const error_code& ec, LoopExecutor loop, tcp::socket sock
     // Checked again under the same lock as the registration, so that stop() either sees
     // this connection or this connection sees `stopping`.
     if (stopping) return;
-    connections.emplace(connection.get(), connection);
+    connections.emplace(connection.get(), Registered{connection, client});
+    if (options.max_connections_per_client > 0) ++per_client[client];
     if (connections.size() >= std::max<std::size_t>(1, options.max_connections)) {
       accept_paused = true;
       accept_more = false;
@@ -924,7 +1042,13 @@ void Shared::on_connection_closed(detail::ConnectionBase* c) {
   bool resume = false;
   {
     std::lock_guard lock(mu);
-    connections.erase(c);
+    if (auto it = connections.find(c); it != connections.end()) {
+      if (options.max_connections_per_client > 0) {
+        auto pc = per_client.find(it->second.client);
+        if (pc != per_client.end() && --pc->second == 0) per_client.erase(pc);
+      }
+      connections.erase(it);
+    }
     if (accept_paused && !stopping &&
         connections.size() < std::max<std::size_t>(1, options.max_connections)) {
       accept_paused = false;
@@ -1002,8 +1126,8 @@ class HttpServer::Impl {
     {
       std::lock_guard lock(shared->mu);
       shared->stopping = true;
-      for (auto& [ptr, weak] : shared->connections) {
-        if (auto c = weak.lock()) live.push_back(std::move(c));
+      for (auto& [ptr, entry] : shared->connections) {
+        if (auto c = entry.connection.lock()) live.push_back(std::move(c));
       }
     }
     // Drains are queued before the listener closes, so anything that observes the closed
@@ -1019,8 +1143,8 @@ class HttpServer::Impl {
       std::unique_lock lock(shared->mu);
       shared->cv.wait_for(lock, shared->options.drain_timeout,
                           [&] { return shared->connections.empty(); });
-      for (auto& [ptr, weak] : shared->connections) {
-        if (auto c = weak.lock()) live.push_back(std::move(c));
+      for (auto& [ptr, entry] : shared->connections) {
+        if (auto c = entry.connection.lock()) live.push_back(std::move(c));
       }
     }
     for (auto& c : live) c->request_close();
@@ -1071,6 +1195,11 @@ HttpServerStats HttpServer::stats() const {
   out.timeouts = s.timeouts.load(std::memory_order_relaxed);
   out.tls_handshake_failures = s.tls_handshake_failures.load(std::memory_order_relaxed);
   out.handler_exceptions = s.handler_exceptions.load(std::memory_order_relaxed);
+  out.rejected_busy = s.rejected_busy.load(std::memory_order_relaxed);
+  out.rejected_by_head_check = s.rejected_by_head_check.load(std::memory_order_relaxed);
+  out.rejected_client_connections = s.rejected_client_connections.load(std::memory_order_relaxed);
+  out.body_bytes_in_flight = impl_->shared->budget->reserved.load(std::memory_order_relaxed);
+  out.bodies_in_flight = impl_->shared->budget->holders.load(std::memory_order_relaxed);
   std::lock_guard lock(impl_->shared->mu);
   out.connections_open = impl_->shared->connections.size();
   return out;

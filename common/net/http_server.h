@@ -24,7 +24,14 @@
 //                                                          body byte is read; for a chunked body
 //                                                          as soon as the limit is crossed)
 //   syntax error, bad Content-Length/Transfer-Encoding  -> 400
+//   request bodies in flight over max_body_bytes_in_flight -> 503 + Retry-After (from
+//                                                          Content-Length before any body
+//                                                          byte is read; for a chunked body
+//                                                          as soon as it would cross the budget)
 //   timeouts (TLS handshake, header, body, idle, write) -> the connection is closed silently
+// Memory is spent on a body only after the head has passed `check_head` (e.g. authorization)
+// and the body limit, and only within the server-wide budget. A peer address with
+// max_connections_per_client connections open gets its next connection closed at accept.
 //
 // Response headers the server owns: Date, Content-Length and Connection are always set by the
 // server (a handler's own values for them are ignored); no Server header is sent. Header names
@@ -38,6 +45,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -58,6 +66,10 @@ struct Request {
   std::string remote_address;  // peer IP address as text ("127.0.0.1", "::1")
   std::uint16_t remote_port = 0;
   bool tls = false;            // true if the request came over TLS
+  // The share of max_body_bytes_in_flight that `body` holds. It is given back when the last
+  // copy of this pointer is destroyed: a handler that keeps the body (or copies of it) past
+  // the Request moves this along with it. Null for a bodyless request.
+  std::shared_ptr<const void> body_budget;
   // Client certificate of an mTLS peer, verified against `client_ca_file` (empty when the
   // connection is plain, the server requests no client certificate, or the peer sent none).
   // Same for every request of one connection.
@@ -134,6 +146,15 @@ using Handler = std::function<void(Request&& request, Responder responder)>;
 // allowed). Called on an io thread, must be fast and must not throw (a throw counts as 0).
 using BodyLimitFn = std::function<std::uint64_t(const Request& head)>;
 
+// Decides a request from its head alone, before any body byte is read (e.g. authorization
+// from the Authorization header, so that nobody spends the server's memory anonymously).
+// Called on an io thread for every request whose header announces a body (Content-Length > 0
+// or chunked), after the 400 framing checks and before the body limit is applied. Return a
+// Response to answer with it at once: the body is never read and the connection is closed
+// after the response. Return nullopt to go on. Must be fast and must not throw (a throw
+// answers 500).
+using HeadCheckFn = std::function<std::optional<Response>(const Request& head)>;
+
 // Builds the response the server sends on its own (400, 413, 431, 500, 503), so that a
 // service can answer in its own error format (Notary's {"errors":[...]}). Must not throw.
 // The default is a short text/plain reason phrase.
@@ -160,6 +181,16 @@ struct HttpServerOptions {
   // Optional per-request body limit (e.g. 100 MiB for POST /v2/<gun>/_trust/tuf/, 0 for GETs).
   // Overrides max_body_bytes when set.
   BodyLimitFn body_limit;
+  // Optional: refuses a request from its head before its body is read (see HeadCheckFn).
+  HeadCheckFn check_head;
+  // Server-wide budget for request bodies being read or still held by handlers (see
+  // Request::body_budget). A body announced by Content-Length reserves its whole length
+  // before the first byte is read; a chunked body reserves as it grows. A request that does
+  // not fit is answered 503 with `Retry-After: busy_retry_after` and the connection closed;
+  // the others are unaffected. 0 = no budget. Default 256 MiB.
+  std::uint64_t max_body_bytes_in_flight = 256u << 20;
+  // Retry-After of that 503 (whole seconds). Default 1 s.
+  std::chrono::seconds busy_retry_after{1};
 
   // TLS handshake must complete within this time after accept. Default 10 s.
   std::chrono::milliseconds handshake_timeout{10'000};
@@ -176,6 +207,11 @@ struct HttpServerOptions {
   // Connections open at once. At the limit the server stops accepting (the kernel's backlog
   // holds new connections) until one closes. Default 10,000.
   std::size_t max_connections = 10'000;
+  // Connections open at once from one peer IP address. A connection over the cap is closed
+  // right after accept (nothing is read or sent), so one client cannot hold every slot of
+  // max_connections. 0 = no cap. Default 0 (clients behind one NAT or proxy share an address;
+  // each service picks its own value).
+  std::size_t max_connections_per_client = 0;
   // Unanswered requests per connection before the server stops reading from it. Default 16.
   std::size_t max_pipelined_requests = 16;
   // stop(): how long in-flight requests may take to finish before connections are cut.
@@ -199,6 +235,11 @@ struct HttpServerStats {
   std::uint64_t timeouts = 0;                   // connections closed by a timeout
   std::uint64_t tls_handshake_failures = 0;
   std::uint64_t handler_exceptions = 0;
+  std::uint64_t rejected_busy = 0;               // 503: over max_body_bytes_in_flight
+  std::uint64_t rejected_by_head_check = 0;      // answered by check_head, body unread
+  std::uint64_t rejected_client_connections = 0; // closed at accept: max_connections_per_client
+  std::uint64_t body_bytes_in_flight = 0;        // a gauge: budget reserved by bodies
+  std::uint64_t bodies_in_flight = 0;            // a gauge: requests holding budget
 };
 
 class HttpServer {

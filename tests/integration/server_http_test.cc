@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -85,12 +87,19 @@ void check_transport_error(const std::optional<TlsClient::Response>& r, int stat
   CHECK(e->code == code);
 }
 
-std::string server_config(const ServerTls& tls, const std::string& extra_sections = "") {
+// The "server" section's limits: a small body limit and short timeouts, so that the tests
+// cross them quickly.
+std::string fast_limits() {
+  return R"("max_publish_bytes": )" + std::to_string(kMaxPublish) + R"(,
+             "header_timeout_seconds": 2, "body_timeout_seconds": 2, "idle_timeout_seconds": 2)";
+}
+
+std::string server_config(const ServerTls& tls, const std::string& extra_sections = "",
+                          const std::string& limits = fast_limits()) {
   return R"({
   "server": {"http_addr": "127.0.0.1:0", "tls_cert_file": ")" + tls.cert_file +
          R"(", "tls_key_file": ")" + tls.key_file + R"(",
-             "max_publish_bytes": )" + std::to_string(kMaxPublish) + R"(,
-             "header_timeout_seconds": 2, "body_timeout_seconds": 2, "idle_timeout_seconds": 2},
+             )" + limits + R"(},
   "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
   "storage": {"backend": "rocksdb", "db_url": "db"},
   "logging": {"level": "info"})" +
@@ -103,6 +112,54 @@ const std::map<std::string, std::string> kEnv = {
 std::string tuf_path(const std::string& gun, const std::string& file = "") {
   return "/v2/" + gun + "/_trust/tuf/" + file;
 }
+
+// The value of the sample `name` (with its labels as serialized, e.g. x{a="b"}) in
+// Prometheus text, or -1 if absent.
+double metric_value(const std::string& text, const std::string& name) {
+  const std::string key = "\n" + name + " ";
+  const auto at = text.find(key);
+  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + key.size());
+}
+
+// A running vouch-server with Docker registry token auth (its own token CA and minter), in
+// `dir`/auth.
+struct TokenServer {
+  TokenServer(const TempDir& dir, const ServerTls& server_tls,
+              const std::string& limits = fast_limits())
+      : tls(server_tls) {
+    const std::string server_dir = dir / "auth";
+    fs::create_directories(server_dir);
+    signer_test::write_file(server_dir + "/token-ca.pem", token_pki.ca_pem(), 0644);
+    server = std::make_unique<ServerProcess>(
+        kBinary, server_dir,
+        server_config(tls, R"(,
+  "auth": {"type": "token", "options": {"realm": ")" + realm + R"(", "service": ")" + service +
+                                R"(", "issuer": ")" + issuer +
+                                R"(", "rootcertbundle": "token-ca.pem"}})",
+                      limits),
+        std::vector<std::string>{}, kEnv);
+    REQUIRE_MESSAGE(server->port() > 0, server->log());
+  }
+
+  std::string token(const std::string& gun, const std::vector<std::string>& actions,
+                    bool expired = false) const {
+    return minter.mint(TokenMinter::claims(issuer, service, gun, actions, expired));
+  }
+  HttpResult call(const std::string& method, const std::string& path,
+                  const std::optional<std::string>& bearer, const std::string& body = "",
+                  std::vector<std::string> headers = {}) const {
+    if (bearer) headers.push_back("Authorization: Bearer " + *bearer);
+    return https(method, server->url(path), tls.ca_file, body, headers);
+  }
+
+  const ServerTls& tls;
+  const std::string realm = "https://auth.vouch.test/token";
+  const std::string service = "notary.vouch.test";
+  const std::string issuer = "auth.vouch.test";
+  signer_test::Pki token_pki{"vouch token test CA"};
+  const TokenMinter minter{token_pki};
+  std::unique_ptr<ServerProcess> server;
+};
 
 // A running vouch-server (no auth) with a valid repository for kGun published through its
 // API: the simulator's root lists the server's own timestamp key.
@@ -526,32 +583,20 @@ TEST_CASE("vouch-server HTTPS: invalid GUNs, unknown routes and wrong methods") 
 TEST_CASE("vouch-server HTTPS with token auth: challenges, refused tokens, open health") {
   TempDir dir("vouch-server-auth-test");
   ServerTls tls(dir);
-  signer_test::Pki token_pki("vouch token test CA");
-  const TokenMinter minter(token_pki);
-  const std::string server_dir = dir / "auth";
-  fs::create_directories(server_dir);
-  signer_test::write_file(server_dir + "/token-ca.pem", token_pki.ca_pem(), 0644);
-  const std::string realm = "https://auth.vouch.test/token";
-  const std::string service = "notary.vouch.test";
-  const std::string issuer = "auth.vouch.test";
-  ServerProcess server(kBinary, server_dir,
-                       server_config(tls, R"(,
-  "auth": {"type": "token", "options": {"realm": ")" + realm + R"(", "service": ")" + service +
-                                              R"(", "issuer": ")" + issuer +
-                                              R"(", "rootcertbundle": "token-ca.pem"}})"),
-                       {}, kEnv);
-  REQUIRE_MESSAGE(server.port() > 0, server.log());
+  TokenServer ts(dir, tls);
+  ServerProcess& server = *ts.server;
+  const TokenMinter& minter = ts.minter;
+  const std::string& realm = ts.realm;
+  const std::string& service = ts.service;
+  const std::string& issuer = ts.issuer;
 
   auto call = [&](const std::string& method, const std::string& path,
                   const std::optional<std::string>& token, const std::string& body = "",
                   std::vector<std::string> headers = {}) {
-    if (token) headers.push_back("Authorization: Bearer " + *token);
-    return https(method, server.url(path), tls.ca_file, body, headers);
+    return ts.call(method, path, token, body, std::move(headers));
   };
   auto token = [&](const std::string& gun, const std::vector<std::string>& actions,
-                   bool expired = false) {
-    return minter.mint(TokenMinter::claims(issuer, service, gun, actions, expired));
-  };
+                   bool expired = false) { return ts.token(gun, actions, expired); };
   const std::string challenge_prefix =
       "Bearer realm=\"" + realm + "\",service=\"" + service + "\",scope=";
   // A 401 with Notary's body (the access records as detail) and the challenge.
@@ -652,8 +697,240 @@ TEST_CASE("vouch-server HTTPS with token auth: challenges, refused tokens, open 
     CHECK(call("GET", tuf_path(kGun, "targets.json"), token(kGun, {"pull"})).status == 404);
   }
 
+  {
+    INFO("what an operator needs to see: refusals by reason, publishes by outcome, statuses");
+    const std::string m = call("GET", "/metrics", std::nullopt).body;
+    auto value = [&](const std::string& sample) { return metric_value(m, sample); };
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="no_credentials"})") == 8);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="wrong_audience"})") == 1);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="expired"})") == 1);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="bad_signature"})") == 1);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="insufficient_scope"})") == 4);
+    CHECK(value(R"(vouch_server_auth_failures_total{reason="wrong_issuer"})") == -1);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="published"})") == 1);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="unauthorized"})") == 2);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="invalid"})") == 0);
+    CHECK(value(R"(vouch_server_http_requests_total{code="401",operation="UpdateTUF"})") == 2);
+    CHECK(value(R"(vouch_server_http_requests_total{code="200",operation="UpdateTUF"})") == 1);
+    CHECK(value(R"(vouch_server_http_requests_total{code="404",operation="GetRole"})") == 1);
+    CHECK(value(R"(vouch_server_http_request_duration_seconds_count{operation="UpdateTUF"})") == 3);
+    CHECK(value(R"(vouch_server_cache_lookups_total{result="hit"})") >= 1);
+    CHECK(value(R"(vouch_server_backend_errors_total{backend="storage"})") == 0);
+    CHECK(value("vouch_server_http_bodies_in_flight") == 0);
+    CHECK(value(R"(vouch_server_http_transport_rejections_total{reason="refused_before_body"})") == 2);
+  }
+
   CHECK(call("GET", "/_notary_server/health", std::nullopt).status == 200);
   CHECK(server.running());
+}
+
+// Resident and peak resident memory of a process, from /proc/<pid>/status, in KiB.
+long status_kib(pid_t pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  }
+  return 0;
+}
+
+// Resets the peak (VmHWM) to the current RSS (Linux proc(5): clear_refs "5").
+void reset_peak_rss(pid_t pid) {
+  std::ofstream out("/proc/" + std::to_string(pid) + "/clear_refs");
+  out << "5";
+}
+
+TEST_CASE("vouch-server with token auth: anonymous uploads are refused from the header, "
+          "bodies share one budget") {
+  TempDir dir("vouch-server-budget-test");
+  ServerTls tls(dir);
+  constexpr long long kMiB = 1 << 20;
+  constexpr long long kBudget = 256 * kMiB;  // the default, set explicitly
+  constexpr long long kAnnounced = 100 * kMiB;  // Notary's largest publish (the default limit)
+  constexpr int kFlood = 64;
+  // Long timeouts: no client here is expected to be cut off by a timer.
+  TokenServer ts(dir, tls, R"("max_body_bytes_in_flight": )" + std::to_string(kBudget) + R"(,
+             "max_connections_per_client": 1024,
+             "header_timeout_seconds": 60, "body_timeout_seconds": 60, "idle_timeout_seconds": 60)");
+  const std::string ca = tls.pki.ca_pem();
+  const int port = ts.server->port();
+  const pid_t pid = ts.server->process().pid();
+  const std::string push = ts.token(kGun, {"push", "pull"});
+
+  // A repository to read, published with a token.
+  const HttpResult key = ts.call("GET", tuf_path(kGun, "timestamp.key"), push);
+  REQUIRE_MESSAGE(key.status == 200, key.body);
+  RepoSimulator sim(kGun, SystemClock::instance().now());
+  sim.use_timestamp_key(*key_from_json(key.body));
+  sim.publish();
+  auto publish_sim = [&] {
+    Multipart m;
+    m.part("root", sim.files.at("root")).part("targets", sim.files.at("targets"));
+    m.part("snapshot", sim.files.at("snapshot"));
+    return ts.call("POST", tuf_path(kGun), push, m.finish(), {m.content_type()});
+  };
+  REQUIRE(publish_sim().status == 200);
+  // A next version of targets (and a snapshot over it), as a legitimate publisher sends.
+  auto publish_next = [&](const std::string& target) {
+    sim.add_target(target, target);
+    sim.targets.version += 1;
+    sim.snapshot.version += 1;
+    resign_targets_and_snapshot(sim);
+    Multipart m;
+    m.part("targets", sim.files.at("targets")).part("snapshot", sim.files.at("snapshot"));
+    return ts.call("POST", tuf_path(kGun), push, m.finish(), {m.content_type()});
+  };
+  auto post_head = [&](long long length, const std::string& auth) {
+    return "POST " + tuf_path(kGun) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+           "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: " +
+           std::to_string(length) + "\r\n" + auth + "\r\n";
+  };
+
+  // Bodies holding budget, from /metrics.
+  auto in_flight = [&] {
+    return metric_value(ts.call("GET", "/metrics", std::nullopt).body,
+                        "vouch_server_http_bodies_in_flight");
+  };
+
+  const long rss_before = status_kib(pid, "VmRSS");
+  reset_peak_rss(pid);
+  {
+    INFO("64 concurrent anonymous 100 MiB uploads: each 401 from its header, nothing buffered");
+    std::vector<std::unique_ptr<TlsClient>> flood;
+    for (int i = 0; i < kFlood; ++i) flood.push_back(std::make_unique<TlsClient>(port, ca));
+    // All 64 announce 100 MiB and start sending before any answer is read.
+    for (auto& c : flood) c->send(post_head(kAnnounced, "") + std::string(16 * 1024, 'x'));
+    for (auto& c : flood) {
+      auto r = c->read_response();
+      REQUIRE(r.has_value());  // before the fix: the server waits for 100 MiB that never come
+      CHECK(r->status == 401);
+      CHECK(r->has_header("www-authenticate: bearer realm="));
+      CHECK(notary_error(r->body)->code == "UNAUTHORIZED");
+      CHECK(c->closed_by_peer());
+    }
+  }
+  const long rss_flood_peak = status_kib(pid, "VmHWM");
+  const long growth_kib = rss_flood_peak - rss_before;
+  MESSAGE("vouch-server RSS before the anonymous flood: " << rss_before << " KiB; peak during "
+          "64 x 100 MiB anonymous uploads: " << rss_flood_peak << " KiB (+" << growth_kib
+          << " KiB)");
+  // 64 connections' TLS state and read buffers: far from one announced body, let alone 64.
+  CHECK(growth_kib * 1024 < 32 * kMiB);
+
+  {
+    INFO("64 slow anonymous clients (half a header each) do not stop reads or a publish");
+    std::vector<std::unique_ptr<TlsClient>> slow;
+    for (int i = 0; i < kFlood; ++i) {
+      slow.push_back(std::make_unique<TlsClient>(port, ca));
+      REQUIRE(slow.back()->send("POST " + tuf_path(kGun) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+    }
+    const HttpResult got = ts.call("GET", tuf_path(kGun, "targets.json"), push);
+    CHECK(got.status == 200);
+    CHECK(got.body == sim.files.at("targets"));
+    const HttpResult pub = publish_next("during-slow");
+    CHECK_MESSAGE(pub.status == 200, pub.body);
+  }
+  {
+    INFO("authorized bodies beyond the budget: 503 with Retry-After, before the body is read");
+    // Two authorized 100 MiB uploads in progress hold 200 of the 256 MiB.
+    std::vector<std::unique_ptr<TlsClient>> held;
+    for (int i = 0; i < 2; ++i) {
+      held.push_back(std::make_unique<TlsClient>(port, ca));
+      REQUIRE(held.back()->send(post_head(kAnnounced, "Authorization: Bearer " + push + "\r\n") +
+                                "--b\r\n"));
+    }
+    REQUIRE(signer_test::wait_until([&] { return in_flight() == 2; }));  // both heads read
+    // The third does not fit; the server tells it when to come back.
+    TlsClient third(port, ca);
+    REQUIRE(third.send(post_head(kAnnounced, "Authorization: Bearer " + push + "\r\n")));
+    const auto busy = third.read_response();
+    REQUIRE(busy.has_value());
+    CHECK(busy->status == 503);
+    CHECK(busy->has_header("retry-after: 1"));
+    CHECK(notary_error(busy->body)->code == "UNAVAILABLE");
+    // Reads and a small publish still fit.
+    CHECK(ts.call("GET", tuf_path(kGun, "root.json"), push).status == 200);
+    const HttpResult pub = publish_next("during-budget");
+    CHECK_MESSAGE(pub.status == 200, pub.body);
+    // The held uploads end: their share comes back.
+    held.clear();
+    CHECK(signer_test::wait_until([&] { return in_flight() == 0; }));
+  }
+  const long rss_peak = status_kib(pid, "VmHWM");
+  MESSAGE("vouch-server peak RSS over the whole test after the reset: " << rss_peak << " KiB");
+  CHECK((rss_peak - rss_before) * 1024 < kBudget);
+  CHECK(ts.server->running());
+}
+
+TEST_CASE("vouch-server refuses plain HTTP with token auth on a non-loopback address") {
+  TempDir dir("vouch-server-plain-test");
+  signer_test::Pki token_pki("vouch token test CA");
+  signer_test::write_file(dir / "token-ca.pem", token_pki.ca_pem(), 0644);
+  auto config = [](const std::string& addr) {
+    return R"({
+  "server": {"http_addr": ")" + addr + R"("},
+  "trust_service": {"type": "local"},
+  "storage": {"backend": "rocksdb", "db_url": "db"},
+  "auth": {"type": "token", "options": {"realm": "https://auth.test/token", "service": "s",
+           "issuer": "i", "rootcertbundle": "../token-ca.pem"}}
+})";
+  };
+  {
+    INFO("all interfaces, no TLS: one clear line and a non-zero exit");
+    ServerProcess s(kBinary, dir / "any", config("0.0.0.0:0"), {}, kEnv);
+    CHECK(s.port() == 0);
+    const auto status = s.process().wait(std::chrono::seconds(60));
+    REQUIRE(status.has_value());
+    CHECK(*status != 0);
+    const std::string err = s.process().err();
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    CHECK(err.find("clear text") != std::string::npos);
+    CHECK(err.find("--insecure-plain-http") != std::string::npos);
+  }
+  {
+    INFO("the flag allows it; loopback needs no flag");
+    ServerProcess flagged(kBinary, dir / "flagged", config("0.0.0.0:0"),
+                          {"--insecure-plain-http"}, kEnv);
+    CHECK_MESSAGE(flagged.port() > 0, flagged.log());
+    CHECK(flagged.stop() == 0);
+    ServerProcess loopback(kBinary, dir / "loopback", config("127.0.0.1:0"), {}, kEnv);
+    CHECK_MESSAGE(loopback.port() > 0, loopback.log());
+    CHECK(loopback.stop() == 0);
+  }
+}
+
+TEST_CASE("vouch-server HTTPS: the changefeed lists publishes and deletions") {
+  Fixture f;
+  const HttpResult first = f.get("/v2/" + kGun + "/_trust/changefeed?change_id=0&records=10");
+  REQUIRE_MESSAGE(first.status == 200, first.body);
+  CHECK(first.header("Content-Type").rfind("application/json", 0) == 0);
+  auto doc = json::parse(first.body);
+  REQUIRE(doc.ok());
+  const json::Value* records = doc->find("records");
+  REQUIRE(records != nullptr);
+  REQUIRE(records->is_array());
+  REQUIRE(doc->find("count") != nullptr);
+  CHECK(doc->find("count")->as_int() == static_cast<std::int64_t>(records->as_array().size()));
+  // The publish made one change: the timestamp the server signed for it (Notary records
+  // timestamp updates), for our GUN.
+  REQUIRE_FALSE(records->as_array().empty());
+  const json::Value& change = records->as_array().back();
+  CHECK(change.find("GUN")->as_string() == kGun);
+  CHECK(change.find("Category")->as_string() == "update");
+  CHECK(change.find("SHA256")->as_string().size() == 64);
+  CHECK(change.find("Version")->as_int() >= 1);
+  const std::string id = change.find("ID")->as_string();
+
+  // Deleting the repository is a change too; paging on from the last ID shows only it.
+  REQUIRE(f.request("DELETE", tuf_path(kGun)).status == 200);
+  const HttpResult next = f.get("/v2/_trust/changefeed?change_id=" + id + "&records=10");
+  REQUIRE_MESSAGE(next.status == 200, next.body);
+  auto later = json::parse(next.body);
+  REQUIRE(later.ok());
+  const auto& list = later->find("records")->as_array();
+  REQUIRE(list.size() == 1);
+  CHECK(list.front().find("GUN")->as_string() == kGun);
+  CHECK(list.front().find("Category")->as_string() == "deletion");
 }
 
 TEST_SUITE_END();

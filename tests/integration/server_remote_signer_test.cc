@@ -269,6 +269,17 @@ TEST_CASE("vouch-server signs through vouch-signer: keys, timestamps, snapshot r
   check_server_error(f.request("POST", "timestamp.key"), "NO_CRYPTOSERVICE");
   check_server_error(f.request("GET", "timestamp.key"), "NO_CRYPTOSERVICE");
   CHECK(f.server->running());
+  {
+    INFO("the outage shows in the metrics as signer errors, not storage errors");
+    const std::string m = https("GET", f.server->url("/metrics"), f.tls.ca_file).body;
+    auto value = [&](const std::string& sample) {
+      const auto at = m.find("\n" + sample + " ");
+      return at == std::string::npos ? -1.0 : std::atof(m.c_str() + at + sample.size() + 2);
+    };
+    CHECK(value(R"(vouch_server_backend_errors_total{backend="signer"})") >= 3);
+    CHECK(value(R"(vouch_server_backend_errors_total{backend="storage"})") == 0);
+    CHECK(value(R"(vouch_server_publishes_total{outcome="error"})") == 1);
+  }
   CHECK(f.request("GET", "timestamp.json").body == timestamp_before);
 
   // The signer comes back on the same port with the same keys: publishing works again (the

@@ -573,6 +573,155 @@ TEST_CASE("http: max_connections pauses accepting until a connection closes") {
   CHECK(server->stats().connections_accepted == 2);
 }
 
+TEST_CASE("http: check_head refuses from the header - the body is never read") {
+  HttpServerOptions options;
+  options.max_body_bytes = 1 << 20;
+  std::atomic<int> checked{0};
+  options.check_head = [&](const Request& head) -> std::optional<Response> {
+    ++checked;
+    CHECK(head.body.empty());
+    if (head.headers.contains("Authorization")) return std::nullopt;
+    Response r = Response::text(401, "who are you?\n");
+    r.headers.set("WWW-Authenticate", "Bearer realm=\"t\"");
+    return r;
+  };
+  std::atomic<int> handled{0};
+  auto server = start_server(options, [&](Request&& r, Responder responder) {
+    ++handled;
+    echo_handler(std::move(r), std::move(responder));
+  });
+
+  // Announces 100 MiB and sends none of it: a server that waited for the body would never
+  // answer (the 20 s guard would fail the read).
+  RawClient anon(server->port());
+  REQUIRE(anon.send("POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 104857600\r\n\r\n"));
+  auto r = anon.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(r->headers["www-authenticate"] == "Bearer realm=\"t\"");
+  CHECK(r->headers["connection"] == "close");
+  CHECK(anon.closed_by_peer());
+  // Nothing was reserved for the refused body, and nothing is held now.
+  CHECK(server->stats().rejected_by_head_check == 1);
+  CHECK(server->stats().body_bytes_in_flight == 0);
+
+  // With credentials the body is read and handled; bodyless requests are not checked.
+  RawClient ok(server->port());
+  REQUIRE(ok.send("POST /up HTTP/1.1\r\nHost: t\r\nAuthorization: x\r\nContent-Length: 3\r\n\r\nabc"));
+  auto okr = ok.read_response();
+  REQUIRE(okr);
+  CHECK(okr->status == 200);
+  CHECK(okr->body == "POST /up ? abc");
+  REQUIRE(ok.send(get_request("/g")));
+  CHECK(ok.read_response()->status == 200);
+  CHECK(checked == 2);
+  CHECK(handled == 2);
+}
+
+TEST_CASE("http: bodies in flight share one budget - 503 with Retry-After beyond it") {
+  HttpServerOptions options;
+  options.max_body_bytes = 1 << 20;
+  options.max_body_bytes_in_flight = 1000;
+  options.busy_retry_after = std::chrono::seconds(7);
+  Gate release;
+  std::atomic<int> handled{0};
+  std::vector<std::thread> holders;
+  std::mutex holders_mu;
+  auto server = start_server(options, [&](Request&& r, Responder responder) {
+    ++handled;
+    if (r.path() == "/hold") {  // keeps the request (and its share) until the test says so
+      std::lock_guard lock(holders_mu);
+      holders.emplace_back([&release, req = std::move(r), resp = std::move(responder)]() mutable {
+        release.wait();
+        echo_handler(std::move(req), std::move(resp));
+      });
+      return;
+    }
+    echo_handler(std::move(r), std::move(responder));
+  });
+  auto post = [](std::string_view path, std::size_t n) {
+    return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+           std::to_string(n) + "\r\n\r\n";
+  };
+
+  // A body still being read holds its announced length.
+  RawClient slow(server->port());
+  REQUIRE(slow.send(post("/slow", 600) + "only a few bytes"));
+  // A handler that holds a complete body holds its share too.
+  RawClient held(server->port());
+  REQUIRE(held.send(post("/hold", 300) + std::string(300, 'h')));
+  while (handled.load() < 1 || server->stats().bodies_in_flight < 2) std::this_thread::yield();
+  CHECK(server->stats().body_bytes_in_flight == 900);
+  CHECK(server->stats().bodies_in_flight == 2);
+
+  // 200 more does not fit: 503 before the body is read, and the connection is closed.
+  RawClient busy(server->port());
+  REQUIRE(busy.send(post("/busy", 200)));
+  auto r = busy.read_response();
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->headers["retry-after"] == "7");
+  CHECK(busy.closed_by_peer());
+  CHECK(server->stats().rejected_busy == 1);
+  // A chunked body is refused as soon as it grows past what is left.
+  RawClient chunked(server->port());
+  REQUIRE(chunked.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "c8\r\n" + std::string(200, 'c') + "\r\n"));
+  auto cr = chunked.read_response();
+  REQUIRE(cr);
+  CHECK(cr->status == 503);
+  // What fits still goes through, and bodyless requests never wait for the budget.
+  RawClient small(server->port());
+  REQUIRE(small.send(post("/small", 100) + std::string(100, 's')));
+  CHECK(small.read_response()->status == 200);
+  REQUIRE(small.send(get_request("/g")));
+  CHECK(small.read_response()->status == 200);
+
+  // The slow client gives up and the handler finishes: the whole budget is free again.
+  slow.shutdown_write();
+  CHECK(slow.closed_by_peer());
+  release.open();
+  auto hr = held.read_response();
+  REQUIRE(hr);
+  CHECK(hr->status == 200);
+  {
+    std::lock_guard lock(holders_mu);
+    for (auto& t : holders) t.join();
+  }
+  while (server->stats().bodies_in_flight != 0) std::this_thread::yield();
+  CHECK(server->stats().body_bytes_in_flight == 0);
+  RawClient again(server->port());
+  REQUIRE(again.send(post("/again", 1000) + std::string(1000, 'a')));
+  CHECK(again.read_response()->status == 200);
+}
+
+TEST_CASE("http: max_connections_per_client closes one address's extra connections") {
+  HttpServerOptions options;
+  options.max_connections_per_client = 2;
+  auto server = start_server(options, echo_handler);
+  RawClient a(server->port());
+  RawClient b(server->port());
+  REQUIRE(a.send(get_request("/a")));
+  REQUIRE(a.read_response()->status == 200);
+  REQUIRE(b.send(get_request("/b")));
+  REQUIRE(b.read_response()->status == 200);
+  {
+    RawClient third(server->port());  // 127.0.0.1 has two open: closed without an answer
+    third.send(get_request("/c"));
+    CHECK(third.closed_by_peer());
+  }
+  CHECK(server->stats().rejected_client_connections == 1);
+  // The first two are unaffected, and a slot that frees up can be used again.
+  REQUIRE(a.send(get_request("/a2")));
+  CHECK(a.read_response()->status == 200);
+  b.shutdown_write();
+  CHECK(b.closed_by_peer());
+  while (server->stats().connections_open > 1) std::this_thread::yield();
+  RawClient d(server->port());
+  REQUIRE(d.send(get_request("/d")));
+  CHECK(d.read_response()->status == 200);
+}
+
 TEST_CASE("http: start errors") {
   auto no_handler = HttpServer::start({}, nullptr);
   CHECK_FALSE(no_handler.ok());

@@ -24,7 +24,9 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "tuf/json.h"
 
@@ -538,6 +540,35 @@ TEST_CASE("wrong issuer and wrong audience are refused") {
   check_refused(f.bearer(t.build()), token_reason::kWrongAudience);
   t.claims.erase("aud");
   check_refused(f.bearer(t.build()), token_reason::kWrongAudience);
+}
+
+TEST_CASE("every kind of refusal has a Reason of its own") {
+  // Logs and vouch_server_auth_failures_total tell them apart by Reason alone.
+  const std::vector<Reason> reasons = {
+      token_reason::kNoToken,        token_reason::kMalformed,    token_reason::kTooLarge,
+      token_reason::kUnsupportedAlgorithm, token_reason::kWrongMethod, token_reason::kKeyTooSmall,
+      token_reason::kUnknownKey,     token_reason::kBadCertificate, token_reason::kBadSignature,
+      token_reason::kWrongIssuer,    token_reason::kWrongAudience, token_reason::kExpired,
+      token_reason::kInsufficientScope};
+  std::set<Reason> distinct(reasons.begin(), reasons.end());
+  CHECK(distinct.size() == reasons.size());
+  // And they reach the caller: a wrong issuer is not an unknown key, a wrong audience not a
+  // type error, a missing scope not a bad path.
+  Fixture f;
+  TokenSpec t;
+  t.claims.set("iss", "evil.example.com");
+  CHECK(f.bearer(t.build()).result.error().reason == Reason::kWrongIssuer);
+  t = TokenSpec();
+  t.claims.set("aud", "registry.example.com");
+  CHECK(f.bearer(t.build()).result.error().reason == Reason::kWrongAudience);
+  t = TokenSpec();
+  t.access({"pull"});
+  CHECK(f.bearer(t.build(), {Access::kPush}).result.error().reason ==
+        Reason::kInsufficientScope);
+  CHECK(to_string(Reason::kWrongIssuer) == "wrong_issuer");
+  CHECK(to_string(Reason::kWrongAudience) == "wrong_audience");
+  CHECK(to_string(Reason::kInsufficientScope) == "insufficient_scope");
+  CHECK(to_string(Reason::kNoCredentials) == "no_credentials");
 }
 
 TEST_CASE("a bad signature is refused, and so are claims changed after signing") {

@@ -80,9 +80,31 @@ void Repository::cache_put(std::string_view gun, std::string_view role,
   cache_.insert_or_assign(std::move(key), std::move(file));
 }
 
+std::uint64_t Repository::cache_generation() {
+  std::shared_lock lock(cache_mu_);
+  return cache_generation_;
+}
+
+std::shared_ptr<const ServedFile> Repository::cache_put_loaded(
+    std::string_view gun, std::string_view role, std::shared_ptr<const ServedFile> file,
+    std::uint64_t generation) {
+  std::string key = cache_key(gun, role);
+  std::unique_lock lock(cache_mu_);
+  // A deletion since the read: the file may be gone from the store; serve it to this reader
+  // (its read came first) but never put it back.
+  if (generation != cache_generation_) return file;
+  auto [it, inserted] = cache_.try_emplace(std::move(key), file);
+  if (inserted) return file;
+  // A publish (or another loader) got there first; never go back to an older version.
+  if (it->second->version >= file->version) return it->second;
+  it->second = file;
+  return file;
+}
+
 void Repository::cache_erase_gun(std::string_view gun) {
   const std::string prefix = cache_key(gun, "");
   std::unique_lock lock(cache_mu_);
+  ++cache_generation_;
   for (auto it = cache_.begin(); it != cache_.end();) {
     if (it->first.compare(0, prefix.size(), prefix) == 0) {
       it = cache_.erase(it);
@@ -94,6 +116,9 @@ void Repository::cache_erase_gun(std::string_view gun) {
 
 Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_view gun,
                                                                    std::string_view role) {
+  // Taken before the store read, so that a deletion between the read and the cache update
+  // is noticed (see cache_put_loaded).
+  const std::uint64_t generation = cache_generation();
   VOUCH_ASSIGN_OR_RETURN(StoredFile stored, store_.get_current(gun, role));
   auto file = std::make_shared<ServedFile>();
   file->version = stored.version;
@@ -107,9 +132,7 @@ Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_v
   }
   file->expires = *expires;
   file->bytes = std::move(stored.bytes);
-  std::shared_ptr<const ServedFile> result = std::move(file);
-  cache_put(gun, role, result);
-  return result;
+  return cache_put_loaded(gun, role, std::move(file), generation);
 }
 
 Result<bool> Repository::holds_key(const keys::PublicKey& key) {

@@ -59,7 +59,9 @@ struct RepositoryOptions {
 // Thread-safety: all methods are safe to call concurrently. Writers of one GUN (publish,
 // regeneration, key rotation, deletion) are serialized by a striped per-GUN lock; reads of
 // current metadata are served from an in-memory cache of the stored bytes under a shared lock
-// and touch neither JSON nor the store unless the entry is missing or must be re-signed.
+// and touch neither JSON nor the store unless the entry is missing or must be re-signed. The
+// cache never goes back: a reader that missed it and read from the store does not replace a
+// newer version a publish cached meanwhile, nor put back what a deletion removed.
 class Repository {
  public:
   Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
@@ -114,8 +116,20 @@ class Repository {
   std::mutex& gun_lock(std::string_view gun);
   Result<std::shared_ptr<const ServedFile>> load_current(std::string_view gun,
                                                          std::string_view role);
+  // Replaces the cached file unconditionally: for writers holding the GUN lock, whose file
+  // is the store's newest.
   void cache_put(std::string_view gun, std::string_view role,
                  std::shared_ptr<const ServedFile> file);
+  // For a file read from the store without the GUN lock, with cache_generation() taken before
+  // that read: caches it unless the cache already holds the same or a newer version of the
+  // role, or a deletion happened since (then it is returned but not cached). Returns what
+  // the cache holds afterwards (or `file`). Keeps the cache monotonic against a publish or a
+  // deletion that overtakes a slow reader.
+  std::shared_ptr<const ServedFile> cache_put_loaded(std::string_view gun,
+                                                     std::string_view role,
+                                                     std::shared_ptr<const ServedFile> file,
+                                                     std::uint64_t generation);
+  std::uint64_t cache_generation();
   void cache_erase_gun(std::string_view gun);
   std::shared_ptr<const ServedFile> cache_get(std::string_view gun, std::string_view role);
   // Re-signs the timestamp (and the snapshot, if the server holds its key and it is due)
@@ -138,6 +152,9 @@ class Repository {
   std::shared_mutex cache_mu_;
   // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).
   std::unordered_map<std::string, std::shared_ptr<const ServedFile>> cache_;
+  // Bumped (under cache_mu_) by every deletion of a GUN: one counter for all GUNs, since
+  // deletions are rare and a loader that sees it move only skips caching.
+  std::uint64_t cache_generation_ = 0;
 
   std::mutex roots_mu_;
   std::map<std::string, std::shared_ptr<const tuf::Metadata<tuf::Root>>, std::less<>> roots_;

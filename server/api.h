@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/net/http_server.h"
+#include "common/work_queue.h"
 #include "server/auth.h"
 #include "server/repository.h"
 
@@ -29,8 +30,16 @@ struct ApiOptions {
   // Longest GUN accepted (Notary's SQL schema: 255).
   std::size_t max_gun_bytes = 255;
   // Threads for publishes, deletes and key operations (they fsync and may call a remote signer),
-  // so that the HTTP io threads never block on them.
+  // so that the HTTP io threads never block on them, and how many such requests may wait for
+  // a thread; beyond that a write is answered 503 UNAVAILABLE at once (a slow or unreachable
+  // signer then costs a bounded queue, not unbounded memory and latency). Defaults 2 and 256.
+  // server.worker_threads and server.max_queued_writes in the config.
   unsigned worker_threads = 2;
+  std::size_t max_queued_writes = 256;
+  // A queue to use instead (e.g. shared with Repository's background re-signing; it must
+  // outlive the NotaryApi); worker_threads and max_queued_writes are then ignored. nullptr:
+  // the NotaryApi makes its own.
+  WorkQueue* workers = nullptr;
 };
 
 // Notary's v1 HTTP API (REFERENCE §1.1) over a Repository: routes, Notary's error JSON and
@@ -53,7 +62,8 @@ class NotaryApi {
   // to max_publish_bytes, every other request no body at all.
   std::uint64_t body_limit(const net::Request& head) const;
 
-  // Waits for queued writes to finish (for a clean shutdown).
+  // Waits for queued writes to finish and stops the work queue (for a clean shutdown); writes
+  // that arrive afterwards are answered 503.
   void drain();
 
   struct Impl;

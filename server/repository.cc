@@ -61,9 +61,6 @@ Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& cloc
                        RepositoryOptions options)
     : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
 
-std::mutex& Repository::gun_lock(std::string_view gun) {
-  return gun_locks_[std::hash<std::string_view>{}(gun) % kLockStripes];
-}
 
 std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
                                                         std::string_view role) {
@@ -164,7 +161,7 @@ Status Repository::store_files(std::string_view gun, const std::vector<tuf::Role
 }
 
 Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart> parts) {
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   const TimePoint now = clock_.now();
   CurrentState state([&](std::string_view role) -> Result<std::shared_ptr<const ServedFile>> {
     if (auto cached = cache_get(gun, role)) return cached;
@@ -267,15 +264,16 @@ Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_vi
   const TimePoint now = clock_.now();
   if (now + options_.refresh_ahead < file->expires) return file;
 
-  // Due for re-signing. If it is still valid, whoever gets the lock first refreshes and the
-  // others serve what they have; an expired file makes everyone wait for the fresh one.
+  // Due for re-signing. If it is still valid, it is served as it is while the re-signing
+  // runs in the background (or, without a background runner, on this thread if no writer holds
+  // the GUN); an expired file makes everyone wait for the fresh one.
   const bool expired = file->expires < now;
-  std::unique_lock lock(gun_lock(gun), std::defer_lock);
-  if (expired) {
-    lock.lock();
-  } else if (!lock.try_lock()) {
+  if (!expired && options_.run_in_background) {
+    refresh_in_background(gun);
     return file;
   }
+  const GunLocks::Guard lock = expired ? locks_.lock(gun) : locks_.try_lock(gun);
+  if (!lock.owns()) return file;
   auto refreshed = refresh_locked(gun, now);
   if (!refreshed) {
     log::get("server")->warn("could not re-sign {} for {}: {}", role, gun,
@@ -286,6 +284,34 @@ Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_vi
   if (role == tuf::kTimestampRole) return *refreshed;
   auto current = cache_get(gun, role);
   return current ? current : file;
+}
+
+void Repository::refresh_in_background(std::string_view gun) {
+  {
+    std::lock_guard lock(refreshing_mu_);
+    if (!refreshing_.emplace(gun).second) return;  // already on its way
+  }
+  // Forgets the GUN once the task is done, however it ends (or if it never runs).
+  struct Done {
+    Repository* repo;
+    std::string gun;
+    ~Done() {
+      std::lock_guard lock(repo->refreshing_mu_);
+      repo->refreshing_.erase(gun);
+    }
+  };
+  auto done = std::make_shared<Done>(this, std::string(gun));
+  const bool queued = options_.run_in_background([done] {
+    Repository& repo = *done->repo;
+    const GunLocks::Guard lock = repo.locks_.lock(done->gun);
+    auto refreshed = repo.refresh_locked(done->gun, repo.clock_.now());
+    if (!refreshed) {
+      log::get("server")->warn("could not re-sign the timestamp of {}: {}", done->gun,
+                               refreshed.error().message);
+    }
+  });
+  // Refused (queue full): `done` goes with the task; the next read asks again.
+  (void)queued;
 }
 
 Result<StoredFile> Repository::get_version(std::string_view gun, std::string_view role,
@@ -303,7 +329,7 @@ Result<keys::PublicKey> Repository::get_or_create_key(std::string_view gun,
   if (!is_server_role(role)) {
     return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
   }
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   auto root = current_root(gun);
   if (root) {
     const tuf::Root& content = (*root)->content;
@@ -331,7 +357,7 @@ Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string
   if (!is_server_role(role)) {
     return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
   }
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   return create_pending_key_locked(gun, role);
 }
 
@@ -381,7 +407,7 @@ Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> Repository::current_root
 }
 
 Status Repository::delete_repository(std::string_view gun) {
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   VOUCH_RETURN_IF_ERROR(store_.delete_gun(gun));
   cache_erase_gun(gun);
   {

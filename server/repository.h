@@ -3,9 +3,11 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -17,6 +19,7 @@
 #include "common/result.h"
 #include "keys/public_key.h"
 #include "keys/signer.h"
+#include "server/gun_locks.h"
 #include "server/storage/meta_store.h"
 #include "tuf/update_validator.h"
 
@@ -50,6 +53,12 @@ struct RepositoryOptions {
   // does not decode the stored root's keys again (tuf::ValidationOptions::parsed_root_hint).
   // When full, an arbitrary entry is forgotten; 0 disables the cache. Default 4096.
   std::size_t max_cached_roots = 4096;
+  // Where a timestamp (or server-held snapshot) that is due but still valid is re-signed, so
+  // that a read never waits for the signer: called with the re-signing task, returns false
+  // if it cannot take it (then a later read asks again). At most one such task per GUN is
+  // outstanding. Empty (the default): the reader that finds the GUN's lock free re-signs on
+  // its own thread. vouch-server hands the task to its bounded work queue.
+  std::function<bool(std::function<void()>)> run_in_background;
   tuf::ValidationLimits limits;
 };
 
@@ -57,11 +66,15 @@ struct RepositoryOptions {
 // with server-signed timestamp/snapshot freshness, server-held keys, deletion.
 //
 // Thread-safety: all methods are safe to call concurrently. Writers of one GUN (publish,
-// regeneration, key rotation, deletion) are serialized by a striped per-GUN lock; reads of
-// current metadata are served from an in-memory cache of the stored bytes under a shared lock
-// and touch neither JSON nor the store unless the entry is missing or must be re-signed. The
-// cache never goes back: a reader that missed it and read from the store does not replace a
-// newer version a publish cached meanwhile, nor put back what a deletion removed.
+// regeneration, key rotation, deletion) are serialized by that GUN's own lock (GunLocks), so
+// a writer waiting for a slow signer holds up no other GUN; reads of current metadata are
+// served from an in-memory cache of the stored bytes under a shared lock and touch neither
+// JSON nor the store unless the entry is missing or must be re-signed. The cache never goes
+// back: a reader that missed it and read from the store does not replace a newer version a
+// publish cached meanwhile, nor put back what a deletion removed.
+//
+// Tasks handed to RepositoryOptions::run_in_background refer to this Repository: they must
+// have run (or been dropped) before it is destroyed.
 class Repository {
  public:
   Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
@@ -113,7 +126,6 @@ class Repository {
   MetaStore& store() { return store_; }
 
  private:
-  std::mutex& gun_lock(std::string_view gun);
   Result<std::shared_ptr<const ServedFile>> load_current(std::string_view gun,
                                                          std::string_view role);
   // Replaces the cached file unconditionally: for writers holding the GUN lock, whose file
@@ -135,6 +147,9 @@ class Repository {
   // Re-signs the timestamp (and the snapshot, if the server holds its key and it is due)
   // with the GUN lock held. Returns the current timestamp afterwards.
   Result<std::shared_ptr<const ServedFile>> refresh_locked(std::string_view gun, TimePoint now);
+  // Hands a re-signing of `gun`'s timestamp to options_.run_in_background, unless one is
+  // outstanding already.
+  void refresh_in_background(std::string_view gun);
   Result<bool> holds_key(const keys::PublicKey& key);
   Status store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files);
   Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role);
@@ -146,8 +161,10 @@ class Repository {
   const Clock& clock_;
   RepositoryOptions options_;
 
-  static constexpr std::size_t kLockStripes = 64;
-  std::array<std::mutex, kLockStripes> gun_locks_;
+  GunLocks locks_;
+
+  std::mutex refreshing_mu_;
+  std::set<std::string, std::less<>> refreshing_;  // GUNs with a background re-signing queued
 
   std::shared_mutex cache_mu_;
   // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).

@@ -358,6 +358,18 @@ Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string
     return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
   }
   const GunLocks::Guard lock = locks_.lock(gun);
+  auto root = current_root(gun);
+  if (!root && root.error().reason != Reason::kNotFound) return std::move(root).error();
+  {
+    // Notary's signer hands out an inactive (never used) key again for the same gun, role and
+    // algorithm; a pending key is such a key, unless a published root lists it by now.
+    std::lock_guard pending_lock(pending_mu_);
+    auto it = pending_keys_.find(cache_key(gun, role));
+    if (it != pending_keys_.end()) {
+      if (!root || (*root)->content.keys.count(it->second.id()) == 0) return it->second;
+      pending_keys_.erase(it);
+    }
+  }
   return create_pending_key_locked(gun, role);
 }
 

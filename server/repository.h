@@ -108,8 +108,12 @@ class Repository {
   // GetOrCreate*Key). kBadRole for any other role.
   Result<keys::PublicKey> get_or_create_key(std::string_view gun, std::string_view role);
 
-  // POST .../<role>.key: always creates a new pending key (the client then publishes a root
-  // that lists it). kBadRole for roles other than timestamp and snapshot.
+  // POST .../<role>.key: a key for the client to list in its next root, never one the current
+  // root lists. The pending key of (gun, role), if there is one that no published root lists
+  // yet (so repeated rotations mint nothing, as Notary's signer reuses a never-used key);
+  // else a new pending key, which replaces the old one. So each GUN has at most one pending
+  // key per role, and max_pending_keys bounds them all. kBadRole for roles other than
+  // timestamp and snapshot.
   Result<keys::PublicKey> rotate_key(std::string_view gun, std::string_view role);
 
   // DELETE /v2/<gun>/_trust/tuf/: removes every version of every role (and a deletion change).

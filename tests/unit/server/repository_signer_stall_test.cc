@@ -20,15 +20,16 @@
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
 #include "tests/support/repo_simulator.h"
+#include "tests/unit/server/stalling_signer.h"
 
 namespace vouch::server {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::MemorySigner;
 using testing::RepoSimulator;
+using testing::StallingSigner;
 
-constexpr auto kGuard = 60s;
+constexpr auto kGuard = testing::kStallGuard;
 
 std::vector<tuf::UploadPart> parts_of(const RepoSimulator& sim,
                                       std::initializer_list<const char*> roles) {
@@ -38,63 +39,6 @@ std::vector<tuf::UploadPart> parts_of(const RepoSimulator& sim,
   }
   return parts;
 }
-
-// Signs with whichever of its signers holds the key; signing with a stalled key waits until
-// release().
-class StallingSigner final : public keys::Signer {
- public:
-  explicit StallingSigner(std::vector<MemorySigner*> signers) : signers_(std::move(signers)) {}
-
-  void stall(const keys::PublicKey& key) {
-    std::lock_guard lock(mu_);
-    stalled_.insert(key.canonical_id());
-  }
-  void release() {
-    {
-      std::lock_guard lock(mu_);
-      stalled_.clear();
-    }
-    cv_.notify_all();
-  }
-  // Waits until a signature is held (or the guard runs out: false).
-  bool wait_stalled() {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kGuard, [&] { return waiting_ > 0; });
-  }
-
-  Result<keys::Signature> sign(const keys::PublicKey& key, ByteSpan content) override {
-    {
-      std::unique_lock lock(mu_);
-      if (stalled_.count(key.canonical_id()) != 0) {
-        ++waiting_;
-        cv_.notify_all();
-        cv_.wait(lock, [&] { return stalled_.count(key.canonical_id()) == 0; });
-        --waiting_;
-      }
-    }
-    for (MemorySigner* s : signers_) {
-      if (s->public_key(key.canonical_id())) return s->sign(key, content);
-    }
-    return make_error(Reason::kUnknownKey, "no signer holds " + key.canonical_id());
-  }
-  Result<keys::PublicKey> create_key(std::string_view gun, std::string_view role,
-                                     keys::KeyType type) override {
-    return signers_.front()->create_key(gun, role, type);
-  }
-  Result<keys::PublicKey> public_key(std::string_view key_id) override {
-    for (MemorySigner* s : signers_) {
-      if (auto k = s->public_key(key_id)) return k;
-    }
-    return make_error(Reason::kUnknownKey, "no signer holds " + std::string(key_id));
-  }
-
- private:
-  std::vector<MemorySigner*> signers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::set<std::string> stalled_;
-  int waiting_ = 0;
-};
 
 // Runs `fn` on a thread and reports whether it finished before the signer was released; a
 // stuck `fn` is let go after kGuard (by releasing the signer), so the test fails, not hangs.

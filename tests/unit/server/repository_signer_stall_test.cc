@@ -20,25 +20,18 @@
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
 #include "tests/support/repo_simulator.h"
+#include "tests/unit/server/repository_test_util.h"
 #include "tests/unit/server/stalling_signer.h"
 
 namespace vouch::server {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::parts_of;
 using testing::RepoSimulator;
 using testing::StallingSigner;
 
 constexpr auto kGuard = testing::kStallGuard;
-
-std::vector<tuf::UploadPart> parts_of(const RepoSimulator& sim,
-                                      std::initializer_list<const char*> roles) {
-  std::vector<tuf::UploadPart> parts;
-  for (const char* r : roles) {
-    parts.push_back({r, std::make_shared<const std::string>(sim.files.at(r))});
-  }
-  return parts;
-}
 
 // Runs `fn` on a thread and reports whether it finished before the signer was released; a
 // stuck `fn` is let go after kGuard (by releasing the signer), so the test fails, not hangs.

@@ -7,22 +7,15 @@
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
 #include "tests/support/repo_simulator.h"
+#include "tests/unit/server/repository_test_util.h"
 #include "tuf/verify.h"
 
 namespace vouch::server {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::parts_of;
 using testing::RepoSimulator;
-
-std::vector<tuf::UploadPart> parts_of(const RepoSimulator& sim,
-                                      std::initializer_list<const char*> roles) {
-  std::vector<tuf::UploadPart> parts;
-  for (const char* r : roles) {
-    parts.push_back({r, std::make_shared<const std::string>(sim.files.at(r))});
-  }
-  return parts;
-}
 
 // A repository whose server signs with the simulator's signer (so it holds the timestamp and
 // snapshot keys the simulator's root lists).

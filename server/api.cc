@@ -364,7 +364,12 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     const bool live_only = path == "/healthz";
     Status st = live_only ? Status{} : repository.store().check_health();
     if (st) {
-      finish(Op::kHealth, start, responder, Response::text(200, "{}", "application/json"));
+      // Degraded, not unready: reads need no signature.
+      const bool signer_down =
+          path == "/readyz" && options.signer_reachable && !options.signer_reachable();
+      finish(Op::kHealth, start, responder,
+             Response::text(200, signer_down ? R"({"signer":"unavailable"})" : "{}",
+                            "application/json"));
     } else {
       log::get("server")->warn("health check failed: {}", st.error().message);
       finish(Op::kHealth, start, responder,

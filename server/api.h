@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,11 +41,17 @@ struct ApiOptions {
   // outlive the NotaryApi); worker_threads and max_queued_writes are then ignored. nullptr:
   // the NotaryApi makes its own.
   WorkQueue* workers = nullptr;
+  // Whether the remote signer is reachable (must not block), reported by /readyz: when it
+  // returns false, /readyz still answers 200 (reads are served) with {"signer":"unavailable"}
+  // (degraded: publishes and key operations fail). Empty: nothing to report (local keys).
+  std::function<bool()> signer_reachable;
 };
 
 // Notary's v1 HTTP API (REFERENCE §1.1) over a Repository: routes, Notary's error JSON and
 // status codes, cache headers, authorization per route. Health and metrics endpoints are
-// served too (/_notary_server/health, /healthz, /readyz, /metrics).
+// served too (/_notary_server/health, /healthz, /readyz, /metrics). /readyz and
+// /_notary_server/health answer 503 when storage fails; /readyz also reports an unreachable
+// signer (200, degraded).
 //
 // handle() is the net::Handler; it answers reads inline from the Repository's cache and hands
 // writes to a worker pool. Thread-safe.

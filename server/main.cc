@@ -285,6 +285,7 @@ int main(int argc, char** argv) {
     die("trust_service.key_algorithm must be ecdsa, ed25519 or rsa");
   }
   std::unique_ptr<keys::Signer> signer;
+  signer::RemoteSigner* remote_signer = nullptr;  // the same object, when remote
   std::optional<keys::TrustDirKeyStore> key_store;
   std::unique_ptr<keys::StaticPassphraseSource> passphrases;
   if (c.trust_type == "local") {
@@ -309,6 +310,7 @@ int main(int argc, char** argv) {
     if (!options) die("trust_service: " + options.error().message);
     auto remote = signer::RemoteSigner::create(std::move(*options));
     if (!remote) die("trust_service: " + remote.error().message);
+    remote_signer = remote->get();
     signer = std::move(*remote);
     logger->info("remote signer {}:{}", c.signer_hostname, c.signer_port);
   } else {
@@ -332,6 +334,9 @@ int main(int argc, char** argv) {
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
   api_options.gun_prefixes = c.gun_prefixes;
   api_options.workers = &workers;
+  if (remote_signer != nullptr) {
+    api_options.signer_reachable = [remote_signer] { return remote_signer->reachable(); };
+  }
   if (c.max_publish_bytes > 0) {
     api_options.max_publish_bytes = static_cast<std::uint64_t>(c.max_publish_bytes);
   }

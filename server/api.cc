@@ -10,8 +10,8 @@
 #include <memory>
 
 #include "common/log.h"
-#include "common/work_queue.h"
 #include "common/net/multipart.h"
+#include "common/work_queue.h"
 #include "tuf/json.h"
 #include "tuf/metadata.h"
 

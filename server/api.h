@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "common/net/http_server.h"
-#include "common/work_queue.h"
 #include "server/auth.h"
 #include "server/repository.h"
 
 namespace prometheus {
 class Registry;
+}
+
+namespace vouch {
+class WorkQueue;  // common/work_queue.h
 }
 
 namespace vouch::server {

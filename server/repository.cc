@@ -61,7 +61,6 @@ Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& cloc
                        RepositoryOptions options)
     : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
 
-
 std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
                                                         std::string_view role) {
   const std::string key = cache_key(gun, role);
@@ -301,7 +300,9 @@ void Repository::refresh_in_background(std::string_view gun) {
     }
   };
   auto done = std::make_shared<Done>(this, std::string(gun));
-  const bool queued = options_.run_in_background([done] {
+  // If the runner refuses it (a full queue), `done` goes with the task: the next read asks
+  // again.
+  options_.run_in_background([done] {
     Repository& repo = *done->repo;
     const GunLocks::Guard lock = repo.locks_.lock(done->gun);
     auto refreshed = repo.refresh_locked(done->gun, repo.clock_.now());
@@ -310,8 +311,6 @@ void Repository::refresh_in_background(std::string_view gun) {
                                refreshed.error().message);
     }
   });
-  // Refused (queue full): `done` goes with the task; the next read asks again.
-  (void)queued;
 }
 
 Result<StoredFile> Repository::get_version(std::string_view gun, std::string_view role,

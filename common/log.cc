@@ -82,7 +82,8 @@ void init(const Options& options) {
   auto& r = registry();
   std::lock_guard lock(r.mu);
   r.options = options;
-  if (options.sink) r.sink = options.sink;
+  // No sink: stderr again (a sink a caller passed earlier may be gone by now).
+  r.sink = options.sink ? options.sink : std::make_shared<spdlog::sinks::stderr_sink_mt>();
   for (auto& [name, logger] : r.loggers) {
     logger->sinks().assign(1, r.sink);
     apply(*logger, options);

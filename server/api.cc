@@ -8,14 +8,11 @@
 
 #include <array>
 #include <charconv>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "common/log.h"
 #include "common/net/multipart.h"
+#include "common/work_queue.h"
 #include "tuf/json.h"
 #include "tuf/metadata.h"
 
@@ -211,71 +208,17 @@ std::optional<std::string_view> query_param(std::string_view query, std::string_
   return std::nullopt;
 }
 
-// A small pool for work that may block (fsync, remote signing).
-class WorkerPool {
- public:
-  explicit WorkerPool(unsigned threads) {
-    for (unsigned i = 0; i < std::max(1u, threads); ++i) {
-      threads_.emplace_back([this] { run(); });
-    }
-  }
-  ~WorkerPool() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-  }
-  // Takes move-only callables too (a task owns its net::Responder).
-  template <typename F>
-  void post(F&& fn) {
-    auto task = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
-    {
-      std::lock_guard lock(mu_);
-      queue_.emplace_back([task] { (*task)(); });
-    }
-    cv_.notify_one();
-  }
-  void drain() {
-    std::unique_lock lock(mu_);
-    idle_cv_.wait(lock, [this] { return queue_.empty() && busy_ == 0; });
-  }
-
- private:
-  void run() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-        ++busy_;
-      }
-      fn();
-      {
-        std::lock_guard lock(mu_);
-        --busy_;
-      }
-      idle_cv_.notify_all();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_, idle_cv_;
-  std::deque<std::function<void()>> queue_;
-  unsigned busy_ = 0;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
-};
-
 }  // namespace
 
 struct NotaryApi::Impl {
   Impl(Repository& r, const Authorizer& a, ApiOptions o, std::shared_ptr<prometheus::Registry> reg)
       : repository(r), authorizer(a), options(std::move(o)), registry(std::move(reg)),
-        workers(options.worker_threads),
+        own_workers(options.workers != nullptr
+                        ? nullptr
+                        : std::make_unique<WorkQueue>(options.worker_threads,
+                                                      options.max_queued_writes, "writes",
+                                                      "server")),
+        workers(options.workers != nullptr ? *options.workers : *own_workers),
         current_cache_control(cache_control(options.current_max_age, true)),
         consistent_cache_control(cache_control(options.consistent_max_age, false)) {
     if (!registry) registry = std::make_shared<prometheus::Registry>();
@@ -504,6 +447,20 @@ struct NotaryApi::Impl {
     return error_response(api);
   }
 
+  // Runs fn(responder) on a worker. A full queue answers 503 at once; a task that throws
+  // answers 500 (net::Responder's destructor), logged by the queue.
+  template <typename F>
+  void run_on_worker(Op op, std::chrono::steady_clock::time_point start, Responder responder,
+                     F&& fn) {
+    auto shared = std::make_shared<Responder>(std::move(responder));
+    auto task = std::make_shared<std::decay_t<F>>(std::forward<F>(fn));
+    if (!workers.post([shared, task] { (*task)(*shared); })) {
+      log::get("server")->warn("{}: work queue full, answering 503",
+                               kOpNames[static_cast<std::size_t>(op)]);
+      finish(op, start, *shared, error_response(kUnavailable));
+    }
+  }
+
   void handle(Request&& request, Responder responder);
   void handle_tuf(Request&& request, Responder responder, std::string gun, std::string_view tail,
                   std::chrono::steady_clock::time_point start);
@@ -516,7 +473,8 @@ struct NotaryApi::Impl {
   const Authorizer& authorizer;
   ApiOptions options;
   std::shared_ptr<prometheus::Registry> registry;
-  WorkerPool workers;
+  std::unique_ptr<WorkQueue> own_workers;
+  WorkQueue& workers;
   std::string current_cache_control;
   std::string consistent_cache_control;
   std::array<std::array<prometheus::Counter*, kStatuses.size()>, kOpNames.size()> counters{};
@@ -583,7 +541,12 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     const bool live_only = path == "/healthz";
     Status st = live_only ? Status{} : repository.store().check_health();
     if (st) {
-      finish(Op::kHealth, start, responder, Response::text(200, "{}", "application/json"));
+      // Degraded, not unready: reads need no signature.
+      const bool signer_down =
+          path == "/readyz" && options.signer_reachable && !options.signer_reachable();
+      finish(Op::kHealth, start, responder,
+             Response::text(200, signer_down ? R"({"signer":"unavailable"})" : "{}",
+                            "application/json"));
     } else {
       count_backend_error(st.error(), Backend::kStorage);
       log::get("server")->warn("health check failed: {}", st.error().message);
@@ -664,14 +627,15 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
       publish(std::move(request), std::move(responder), std::move(gun), start);
     } else if (request.method == "DELETE") {
       if (!authorize(Op::kDelete, start, request, responder, gun, {Access::kAll})) return;
-      workers.post([this, gun = std::move(gun), responder = std::move(responder), start]() mutable {
+      run_on_worker(Op::kDelete, start, std::move(responder),
+                    [this, gun = std::move(gun), start](Responder& reply) {
         auto st = repository.delete_repository(gun);
         if (!st) {
-          finish(Op::kDelete, start, responder, internal_error("delete " + gun, st.error(), kUpdating));
+          finish(Op::kDelete, start, reply, internal_error("delete " + gun, st.error(), kUpdating));
           return;
         }
         log::get("server")->info("deleted repository {}", gun);
-        finish(Op::kDelete, start, responder, Response::text(200, "", "text/plain"));
+        finish(Op::kDelete, start, reply, Response::text(200, "", "text/plain"));
       });
     } else {
       finish(Op::kNotFound, start, responder, error_response(kMethodNotAllowed));
@@ -697,16 +661,16 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
                           : std::vector<Access>{Access::kPush, Access::kPull})) {
       return;
     }
-    workers.post([this, gun = std::move(gun), role, rotate, op, responder = std::move(responder),
-                  start]() mutable {
+    run_on_worker(op, start, std::move(responder),
+                  [this, gun = std::move(gun), role, rotate, op, start](Responder& reply) {
       auto key = rotate ? repository.rotate_key(gun, role) : repository.get_or_create_key(gun, role);
       if (!key) {
-        finish(op, start, responder,
+        finish(op, start, reply,
                internal_error("key " + role + " for " + gun, key.error(), kNoCryptoService,
                               Backend::kSigner));
         return;
       }
-      finish(op, start, responder,
+      finish(op, start, reply,
              Response::text(200, json::canonical(tuf::to_json(*key)), "application/json"));
     });
     return;
@@ -783,9 +747,9 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
     return;
   }
   // The parts copy the body: they hold its share of the server's body budget until done.
-  workers.post([this, gun = std::move(gun), parts = std::move(parts),
-                budget = std::move(request.body_budget), responder = std::move(responder),
-                start]() mutable {
+  run_on_worker(Op::kPublish, start, std::move(responder),
+                [this, gun = std::move(gun), parts = std::move(parts),
+                 budget = std::move(request.body_budget), start](Responder& reply) {
     auto st = repository.publish(gun, parts);
     if (!st) {
       const auto cls = tuf::classify(st.error()).error_class;
@@ -798,14 +762,14 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
       } else {
         log::get("server")->info("publish {} rejected: {}", gun, st.error().message);
       }
-      finish(Op::kPublish, start, responder, publish_error(st.error()),
+      finish(Op::kPublish, start, reply, publish_error(st.error()),
              old_version ? Outcome::kOldVersion : Outcome::kFromStatus);
       return;
     }
     std::string roles;
     for (const auto& p : parts) roles.append(roles.empty() ? "" : ",").append(p.role);
     log::get("server")->info("published {} ({})", gun, roles);
-    finish(Op::kPublish, start, responder, Response::text(200, "", "text/plain"));
+    finish(Op::kPublish, start, reply, Response::text(200, "", "text/plain"));
   });
 }
 
@@ -915,6 +879,6 @@ std::optional<net::Response> NotaryApi::check_head(const net::Request& head) con
   return impl_->check_head(head);
 }
 
-void NotaryApi::drain() { impl_->workers.drain(); }
+void NotaryApi::drain() { impl_->workers.stop(); }
 
 }  // namespace vouch::server

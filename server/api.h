@@ -16,6 +16,10 @@ namespace prometheus {
 class Registry;
 }
 
+namespace vouch {
+class WorkQueue;  // common/work_queue.h
+}
+
 namespace vouch::server {
 
 struct ApiOptions {
@@ -31,13 +35,27 @@ struct ApiOptions {
   // Longest GUN accepted (Notary's SQL schema: 255).
   std::size_t max_gun_bytes = 255;
   // Threads for publishes, deletes and key operations (they fsync and may call a remote signer),
-  // so that the HTTP io threads never block on them.
+  // so that the HTTP io threads never block on them, and how many such requests may wait for
+  // a thread; beyond that a write is answered 503 UNAVAILABLE at once (a slow or unreachable
+  // signer then costs a bounded queue, not unbounded memory and latency). Defaults 2 and 256.
+  // server.worker_threads and server.max_queued_writes in the config.
   unsigned worker_threads = 2;
+  std::size_t max_queued_writes = 256;
+  // A queue to use instead (e.g. shared with Repository's background re-signing; it must
+  // outlive the NotaryApi); worker_threads and max_queued_writes are then ignored. nullptr:
+  // the NotaryApi makes its own.
+  WorkQueue* workers = nullptr;
+  // Whether the remote signer is reachable (must not block), reported by /readyz: when it
+  // returns false, /readyz still answers 200 (reads are served) with {"signer":"unavailable"}
+  // (degraded: publishes and key operations fail). Empty: nothing to report (local keys).
+  std::function<bool()> signer_reachable;
 };
 
 // Notary's v1 HTTP API (REFERENCE §1.1) over a Repository: routes, Notary's error JSON and
 // status codes, cache headers, authorization per route. Health and metrics endpoints are
-// served too (/_notary_server/health, /healthz, /readyz, /metrics).
+// served too (/_notary_server/health, /healthz, /readyz, /metrics). /readyz and
+// /_notary_server/health answer 503 when storage fails; /readyz also reports an unreachable
+// signer (200, degraded).
 //
 // handle() is the net::Handler; it answers reads inline from the Repository's cache and hands
 // writes to a worker pool. Thread-safe.
@@ -68,7 +86,8 @@ class NotaryApi {
   // metrics stay 0. Thread-safe; may be called while requests are being served.
   void set_transport_stats(std::function<net::HttpServerStats()> source);
 
-  // Waits for queued writes to finish (for a clean shutdown).
+  // Waits for queued writes to finish and stops the work queue (for a clean shutdown); writes
+  // that arrive afterwards are answered 503.
   void drain();
 
   struct Impl;

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "common/log.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
+#include "common/work_queue.h"
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
@@ -51,6 +53,10 @@ struct Config {
   long long max_connections_per_client = 128;
   // Serve plain HTTP with authentication on a non-loopback address (--insecure-plain-http).
   bool insecure_plain_http = false;
+  // Writes (publish, delete, key operations) and background re-signing: threads, and how many
+  // may wait for one before a write is answered 503 (server.worker_threads,
+  // server.max_queued_writes).
+  long long worker_threads = 2, max_queued_writes = 256;
   // trust_service
   std::string trust_type = "local";  // local (embedded encrypted key store) | remote
   std::string key_algorithm = "ecdsa";
@@ -128,6 +134,9 @@ void load_config(const fs::path& path, Config& c) {
   positive(server, "idle_timeout_seconds", c.idle_timeout_seconds);
   positive(server, "max_body_bytes_in_flight", c.max_body_bytes_in_flight);
   positive(server, "max_connections_per_client", c.max_connections_per_client);
+  positive(server, "worker_threads", c.worker_threads);
+  positive(server, "max_queued_writes", c.max_queued_writes);
+  if (c.worker_threads > 256) die("config: \"worker_threads\" must be at most 256");
   str(server, "tls_cert_file", c.tls_cert_file, true);
   str(server, "tls_key_file", c.tls_key_file, true);
   const auto* trust = section("trust_service");
@@ -317,6 +326,7 @@ int main(int argc, char** argv) {
     die("trust_service.key_algorithm must be ecdsa, ed25519 or rsa");
   }
   std::unique_ptr<keys::Signer> signer;
+  signer::RemoteSigner* remote_signer = nullptr;  // the same object, when remote
   std::optional<keys::TrustDirKeyStore> key_store;
   std::unique_ptr<keys::StaticPassphraseSource> passphrases;
   if (c.trust_type == "local") {
@@ -341,14 +351,22 @@ int main(int argc, char** argv) {
     if (!options) die("trust_service: " + options.error().message);
     auto remote = signer::RemoteSigner::create(std::move(*options));
     if (!remote) die("trust_service: " + remote.error().message);
+    remote_signer = remote->get();
     signer = std::move(*remote);
     logger->info("remote signer {}:{}", c.signer_hostname, c.signer_port);
   } else {
     die("trust_service.type \"" + c.trust_type + "\" is not supported (local, remote)");
   }
 
+  // One bounded queue for writes and for re-signing timestamps that are due, so that neither
+  // a read nor an HTTP io thread ever waits for the signer. Stopped by api.drain().
+  WorkQueue workers(static_cast<unsigned>(c.worker_threads),
+                    static_cast<std::size_t>(c.max_queued_writes), "writes", "server");
   server::RepositoryOptions repo_options;
   repo_options.key_algorithm = *algorithm;
+  repo_options.run_in_background = [&workers](std::function<void()> task) {
+    return workers.post(std::move(task));
+  };
   server::Repository repository(*store, *signer, SystemClock::instance(), repo_options);
 
   auto registry = std::make_shared<prometheus::Registry>();
@@ -356,6 +374,10 @@ int main(int argc, char** argv) {
   api_options.current_max_age = std::chrono::seconds(c.current_max_age);
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
   api_options.gun_prefixes = c.gun_prefixes;
+  api_options.workers = &workers;
+  if (remote_signer != nullptr) {
+    api_options.signer_reachable = [remote_signer] { return remote_signer->reachable(); };
+  }
   if (c.max_publish_bytes > 0) {
     api_options.max_publish_bytes = static_cast<std::uint64_t>(c.max_publish_bytes);
   }

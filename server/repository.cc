@@ -61,10 +61,6 @@ Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& cloc
                        RepositoryOptions options)
     : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
 
-std::mutex& Repository::gun_lock(std::string_view gun) {
-  return gun_locks_[std::hash<std::string_view>{}(gun) % kLockStripes];
-}
-
 std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
                                                         std::string_view role) {
   const std::string key = cache_key(gun, role);
@@ -90,9 +86,31 @@ void Repository::cache_put(std::string_view gun, std::string_view role,
   cache_.insert_or_assign(std::move(key), std::move(file));
 }
 
+std::uint64_t Repository::cache_generation() {
+  std::shared_lock lock(cache_mu_);
+  return cache_generation_;
+}
+
+std::shared_ptr<const ServedFile> Repository::cache_put_loaded(
+    std::string_view gun, std::string_view role, std::shared_ptr<const ServedFile> file,
+    std::uint64_t generation) {
+  std::string key = cache_key(gun, role);
+  std::unique_lock lock(cache_mu_);
+  // A deletion since the read: the file may be gone from the store; serve it to this reader
+  // (its read came first) but never put it back.
+  if (generation != cache_generation_) return file;
+  auto [it, inserted] = cache_.try_emplace(std::move(key), file);
+  if (inserted) return file;
+  // A publish (or another loader) got there first; never go back to an older version.
+  if (it->second->version >= file->version) return it->second;
+  it->second = file;
+  return file;
+}
+
 void Repository::cache_erase_gun(std::string_view gun) {
   const std::string prefix = cache_key(gun, "");
   std::unique_lock lock(cache_mu_);
+  ++cache_generation_;
   for (auto it = cache_.begin(); it != cache_.end();) {
     if (it->first.compare(0, prefix.size(), prefix) == 0) {
       it = cache_.erase(it);
@@ -104,6 +122,9 @@ void Repository::cache_erase_gun(std::string_view gun) {
 
 Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_view gun,
                                                                    std::string_view role) {
+  // Taken before the store read, so that a deletion between the read and the cache update
+  // is noticed (see cache_put_loaded).
+  const std::uint64_t generation = cache_generation();
   VOUCH_ASSIGN_OR_RETURN(StoredFile stored, store_.get_current(gun, role));
   auto file = std::make_shared<ServedFile>();
   file->version = stored.version;
@@ -117,9 +138,7 @@ Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_v
   }
   file->expires = *expires;
   file->bytes = std::move(stored.bytes);
-  std::shared_ptr<const ServedFile> result = std::move(file);
-  cache_put(gun, role, result);
-  return result;
+  return cache_put_loaded(gun, role, std::move(file), generation);
 }
 
 Result<bool> Repository::holds_key(const keys::PublicKey& key) {
@@ -151,7 +170,7 @@ Status Repository::store_files(std::string_view gun, const std::vector<tuf::Role
 }
 
 Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart> parts) {
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   const TimePoint now = clock_.now();
   CurrentState state([&](std::string_view role) -> Result<std::shared_ptr<const ServedFile>> {
     if (auto cached = cache_get(gun, role)) return cached;
@@ -254,15 +273,16 @@ Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_vi
   const TimePoint now = clock_.now();
   if (now + options_.refresh_ahead < file->expires) return file;
 
-  // Due for re-signing. If it is still valid, whoever gets the lock first refreshes and the
-  // others serve what they have; an expired file makes everyone wait for the fresh one.
+  // Due for re-signing. If it is still valid, it is served as it is while the re-signing
+  // runs in the background (or, without a background runner, on this thread if no writer holds
+  // the GUN); an expired file makes everyone wait for the fresh one.
   const bool expired = file->expires < now;
-  std::unique_lock lock(gun_lock(gun), std::defer_lock);
-  if (expired) {
-    lock.lock();
-  } else if (!lock.try_lock()) {
+  if (!expired && options_.run_in_background) {
+    refresh_in_background(gun);
     return file;
   }
+  const GunLocks::Guard lock = expired ? locks_.lock(gun) : locks_.try_lock(gun);
+  if (!lock.owns()) return file;
   auto refreshed = refresh_locked(gun, now);
   if (!refreshed) {
     log::get("server")->warn("could not re-sign {} for {}: {}", role, gun,
@@ -273,6 +293,34 @@ Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_vi
   if (role == tuf::kTimestampRole) return *refreshed;
   auto current = cache_get(gun, role);
   return current ? current : file;
+}
+
+void Repository::refresh_in_background(std::string_view gun) {
+  {
+    std::lock_guard lock(refreshing_mu_);
+    if (!refreshing_.emplace(gun).second) return;  // already on its way
+  }
+  // Forgets the GUN once the task is done, however it ends (or if it never runs).
+  struct Done {
+    Repository* repo;
+    std::string gun;
+    ~Done() {
+      std::lock_guard lock(repo->refreshing_mu_);
+      repo->refreshing_.erase(gun);
+    }
+  };
+  auto done = std::make_shared<Done>(this, std::string(gun));
+  // If the runner refuses it (a full queue), `done` goes with the task: the next read asks
+  // again.
+  options_.run_in_background([done] {
+    Repository& repo = *done->repo;
+    const GunLocks::Guard lock = repo.locks_.lock(done->gun);
+    auto refreshed = repo.refresh_locked(done->gun, repo.clock_.now());
+    if (!refreshed) {
+      log::get("server")->warn("could not re-sign the timestamp of {}: {}", done->gun,
+                               refreshed.error().message);
+    }
+  });
 }
 
 Result<StoredFile> Repository::get_version(std::string_view gun, std::string_view role,
@@ -290,7 +338,7 @@ Result<keys::PublicKey> Repository::get_or_create_key(std::string_view gun,
   if (!is_server_role(role)) {
     return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
   }
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   auto root = current_root(gun);
   if (root) {
     const tuf::Root& content = (*root)->content;
@@ -318,7 +366,19 @@ Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string
   if (!is_server_role(role)) {
     return make_error(Reason::kBadRole, "the server holds keys only for timestamp and snapshot");
   }
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
+  auto root = current_root(gun);
+  if (!root && root.error().reason != Reason::kNotFound) return std::move(root).error();
+  {
+    // Notary's signer hands out an inactive (never used) key again for the same gun, role and
+    // algorithm; a pending key is such a key, unless a published root lists it by now.
+    std::lock_guard pending_lock(pending_mu_);
+    auto it = pending_keys_.find(cache_key(gun, role));
+    if (it != pending_keys_.end()) {
+      if (!root || (*root)->content.keys.count(it->second.id()) == 0) return it->second;
+      pending_keys_.erase(it);
+    }
+  }
   return create_pending_key_locked(gun, role);
 }
 
@@ -368,7 +428,7 @@ Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> Repository::current_root
 }
 
 Status Repository::delete_repository(std::string_view gun) {
-  std::lock_guard lock(gun_lock(gun));
+  const GunLocks::Guard lock = locks_.lock(gun);
   VOUCH_RETURN_IF_ERROR(store_.delete_gun(gun));
   cache_erase_gun(gun);
   {

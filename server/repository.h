@@ -4,9 +4,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -18,6 +20,7 @@
 #include "common/result.h"
 #include "keys/public_key.h"
 #include "keys/signer.h"
+#include "server/gun_locks.h"
 #include "server/storage/meta_store.h"
 #include "tuf/update_validator.h"
 
@@ -51,6 +54,12 @@ struct RepositoryOptions {
   // does not decode the stored root's keys again (tuf::ValidationOptions::parsed_root_hint).
   // When full, an arbitrary entry is forgotten; 0 disables the cache. Default 4096.
   std::size_t max_cached_roots = 4096;
+  // Where a timestamp (or server-held snapshot) that is due but still valid is re-signed, so
+  // that a read never waits for the signer: called with the re-signing task, returns false
+  // if it cannot take it (then a later read asks again). At most one such task per GUN is
+  // outstanding. Empty (the default): the reader that finds the GUN's lock free re-signs on
+  // its own thread. vouch-server hands the task to its bounded work queue.
+  std::function<bool(std::function<void()>)> run_in_background;
   tuf::ValidationLimits limits;
 };
 
@@ -58,9 +67,15 @@ struct RepositoryOptions {
 // with server-signed timestamp/snapshot freshness, server-held keys, deletion.
 //
 // Thread-safety: all methods are safe to call concurrently. Writers of one GUN (publish,
-// regeneration, key rotation, deletion) are serialized by a striped per-GUN lock; reads of
-// current metadata are served from an in-memory cache of the stored bytes under a shared lock
-// and touch neither JSON nor the store unless the entry is missing or must be re-signed.
+// regeneration, key rotation, deletion) are serialized by that GUN's own lock (GunLocks), so
+// a writer waiting for a slow signer holds up no other GUN; reads of current metadata are
+// served from an in-memory cache of the stored bytes under a shared lock and touch neither
+// JSON nor the store unless the entry is missing or must be re-signed. The cache never goes
+// back: a reader that missed it and read from the store does not replace a newer version a
+// publish cached meanwhile, nor put back what a deletion removed.
+//
+// Tasks handed to RepositoryOptions::run_in_background refer to this Repository: they must
+// have run (or been dropped) before it is destroyed.
 class Repository {
  public:
   Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
@@ -94,8 +109,12 @@ class Repository {
   // GetOrCreate*Key). kBadRole for any other role.
   Result<keys::PublicKey> get_or_create_key(std::string_view gun, std::string_view role);
 
-  // POST .../<role>.key: always creates a new pending key (the client then publishes a root
-  // that lists it). kBadRole for roles other than timestamp and snapshot.
+  // POST .../<role>.key: a key for the client to list in its next root, never one the current
+  // root lists. The pending key of (gun, role), if there is one that no published root lists
+  // yet (so repeated rotations mint nothing, as Notary's signer reuses a never-used key);
+  // else a new pending key, which replaces the old one. So each GUN has at most one pending
+  // key per role, and max_pending_keys bounds them all. kBadRole for roles other than
+  // timestamp and snapshot.
   Result<keys::PublicKey> rotate_key(std::string_view gun, std::string_view role);
 
   // DELETE /v2/<gun>/_trust/tuf/: removes every version of every role (and a deletion change).
@@ -121,16 +140,30 @@ class Repository {
   CacheStats cache_stats();
 
  private:
-  std::mutex& gun_lock(std::string_view gun);
   Result<std::shared_ptr<const ServedFile>> load_current(std::string_view gun,
                                                          std::string_view role);
+  // Replaces the cached file unconditionally: for writers holding the GUN lock, whose file
+  // is the store's newest.
   void cache_put(std::string_view gun, std::string_view role,
                  std::shared_ptr<const ServedFile> file);
+  // For a file read from the store without the GUN lock, with cache_generation() taken before
+  // that read: caches it unless the cache already holds the same or a newer version of the
+  // role, or a deletion happened since (then it is returned but not cached). Returns what
+  // the cache holds afterwards (or `file`). Keeps the cache monotonic against a publish or a
+  // deletion that overtakes a slow reader.
+  std::shared_ptr<const ServedFile> cache_put_loaded(std::string_view gun,
+                                                     std::string_view role,
+                                                     std::shared_ptr<const ServedFile> file,
+                                                     std::uint64_t generation);
+  std::uint64_t cache_generation();
   void cache_erase_gun(std::string_view gun);
   std::shared_ptr<const ServedFile> cache_get(std::string_view gun, std::string_view role);
   // Re-signs the timestamp (and the snapshot, if the server holds its key and it is due)
   // with the GUN lock held. Returns the current timestamp afterwards.
   Result<std::shared_ptr<const ServedFile>> refresh_locked(std::string_view gun, TimePoint now);
+  // Hands a re-signing of `gun`'s timestamp to options_.run_in_background, unless one is
+  // outstanding already.
+  void refresh_in_background(std::string_view gun);
   Result<bool> holds_key(const keys::PublicKey& key);
   Status store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files);
   Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role);
@@ -142,14 +175,19 @@ class Repository {
   const Clock& clock_;
   RepositoryOptions options_;
 
-  static constexpr std::size_t kLockStripes = 64;
-  std::array<std::mutex, kLockStripes> gun_locks_;
+  GunLocks locks_;
+
+  std::mutex refreshing_mu_;
+  std::set<std::string, std::less<>> refreshing_;  // GUNs with a background re-signing queued
 
   std::shared_mutex cache_mu_;
   // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).
   std::unordered_map<std::string, std::shared_ptr<const ServedFile>> cache_;
   std::atomic<std::uint64_t> cache_hits_{0};
   std::atomic<std::uint64_t> cache_misses_{0};
+  // Bumped (under cache_mu_) by every deletion of a GUN: one counter for all GUNs, since
+  // deletions are rare and a loader that sees it move only skips caching.
+  std::uint64_t cache_generation_ = 0;
 
   std::mutex roots_mu_;
   std::map<std::string, std::shared_ptr<const tuf::Metadata<tuf::Root>>, std::less<>> roots_;

@@ -156,10 +156,21 @@ class KeyCache {
     return it->second.first;
   }
 
-  // Inserts unless present; returns the entry that is cached afterwards.
-  std::shared_ptr<CachedKey> insert(std::shared_ptr<CachedKey> entry) {
+  // Counts erase() calls in `key_id`'s shard. Read it before reading a record from the
+  // database and hand it to insert(): a deletion in between is then noticed.
+  std::uint64_t generation(std::string_view key_id) {
+    Shard& s = shard(key_id);
+    std::lock_guard lock(s.mu);
+    return s.erasures;
+  }
+
+  // Inserts unless present; returns the entry that is cached afterwards. If a key of the
+  // shard was erased since `generation` was read, nothing is inserted and `entry` is returned
+  // uncached: it may be a key deleted meanwhile, which must not come back.
+  std::shared_ptr<CachedKey> insert(std::shared_ptr<CachedKey> entry, std::uint64_t generation) {
     Shard& s = shard(entry->key_id);
     std::lock_guard lock(s.mu);
+    if (s.erasures != generation) return entry;
     auto it = s.map.find(entry->key_id);
     if (it != s.map.end()) return it->second.first;
     while (s.map.size() >= s.capacity && !s.lru.empty()) {
@@ -175,6 +186,7 @@ class KeyCache {
   void erase(std::string_view key_id) {
     Shard& s = shard(key_id);
     std::lock_guard lock(s.mu);
+    ++s.erasures;
     auto it = s.map.find(std::string(key_id));
     if (it == s.map.end()) return;
     s.lru.erase(it->second.second);
@@ -199,6 +211,7 @@ class KeyCache {
   struct Shard {
     mutable std::mutex mu;
     std::size_t capacity = 1;
+    std::uint64_t erasures = 0;  // see generation()
     std::list<std::string> lru;  // front = most recent
     std::unordered_map<std::string,
                        std::pair<std::shared_ptr<CachedKey>, std::list<std::string>::iterator>>
@@ -619,6 +632,8 @@ Result<keys::PublicKey> KeyStore::create_key(std::string_view role, std::string_
   r.set_last_used_unix_us(0);
   VOUCH_RETURN_IF_ERROR(m.seal_into(r, key, alias, kek));
 
+  // Before the write: a delete_key of the new ID after it must not be undone by the insert.
+  const std::uint64_t generation = m.cache.generation(r.key_id());
   {
     std::lock_guard lock(m.write_mu);
     VOUCH_ASSIGN_OR_RETURN(auto existing, find_unused());
@@ -628,7 +643,7 @@ Result<keys::PublicKey> KeyStore::create_key(std::string_view role, std::string_
     batch.Put(prefix + r.key_id(), rocksdb::Slice());
     VOUCH_RETURN_IF_ERROR(m.write(batch, /*sync=*/true));
   }
-  m.cache.insert(std::make_shared<CachedKey>(r.key_id(), std::move(key), 0));
+  m.cache.insert(std::make_shared<CachedKey>(r.key_id(), std::move(key), 0), generation);
   m.log->info("created key key_id={} algorithm={} alias={}", r.key_id(), alg, alias);
   return pub;
 }
@@ -677,11 +692,17 @@ Result<keys::Signature> KeyStore::sign(std::string_view key_id, ByteSpan content
   std::shared_ptr<CachedKey> entry = m.cache.get(key_id);
   if (!entry) {
     if (!is_key_id(key_id)) return make_error(Reason::kUnknownKey, "no such key");
+    // Taken before the read, so that a delete_key racing this miss cannot put the deleted
+    // key back into the cache (a sign that read the record before the deletion may still
+    // sign once: it is ordered before it).
+    const std::uint64_t generation = m.cache.generation(key_id);
     VOUCH_ASSIGN_OR_RETURN(auto rec, m.get_record(key_id));
     if (!rec) return make_error(Reason::kUnknownKey, "no key " + std::string(key_id));
+    if (m.options.test_hook_after_read) m.options.test_hook_after_read(key_id);
     VOUCH_ASSIGN_OR_RETURN(keys::PrivateKey key, m.unseal(*rec));
     entry = m.cache.insert(
-        std::make_shared<CachedKey>(std::string(key_id), std::move(key), rec->last_used_unix_us()));
+        std::make_shared<CachedKey>(std::string(key_id), std::move(key), rec->last_used_unix_us()),
+        generation);
   }
   VOUCH_ASSIGN_OR_RETURN(Bytes sig, entry->key.sign(content));
   m.mark_used(*entry, to_us(m.clock->now()));

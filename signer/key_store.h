@@ -92,6 +92,10 @@ struct KeyStoreOptions {
   int rsa_bits = 4096;
   // Time source for created/last-used stamps. nullptr: the system clock. Borrowed.
   const Clock* clock = nullptr;
+  // Tests only (leave empty): called by sign() with the key ID when it missed the cache and
+  // has read the key's record, before it decrypts and caches the key, so that a test can hold
+  // it there while delete_key runs.
+  std::function<void(std::string_view key_id)> test_hook_after_read;
 };
 
 // What the store knows about a key, without its private half.
@@ -140,7 +144,8 @@ class KeyStore {
   Result<keys::PublicKey> create_key(std::string_view role, std::string_view gun,
                                      keys::KeyType type);
 
-  // Deletes a key (durably) and drops it from the cache. Deleting an unknown key succeeds.
+  // Deletes a key (durably) and drops it from the cache; a sign() that missed the cache and
+  // races the deletion never puts the key back. Deleting an unknown key succeeds.
   Status delete_key(std::string_view key_id);
 
   // The stored description of a key. kUnknownKey if there is none (including IDs that are

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <utility>
@@ -112,13 +114,49 @@ Result<RemoteSignerOptions> remote_signer_options_from_files(std::string target,
 }
 
 struct RemoteSigner::Impl {
-  RemoteSignerOptions options;
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<::proto::KeyManagement::Stub> km;
-  std::unique_ptr<::proto::Signer::Stub> signer;
-  std::unique_ptr<::grpc::health::v1::Health::Stub> health;
+  // One channel to the signer and its stubs.
+  struct Connection {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<::proto::KeyManagement::Stub> km;
+    std::unique_ptr<::proto::Signer::Stub> signer;
+    std::unique_ptr<::grpc::health::v1::Health::Stub> health;
+  };
 
-  // Runs `fn(ctx)` with a fresh context and deadline per attempt; retries UNAVAILABLE.
+  RemoteSignerOptions options;
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  grpc::ChannelArguments args;
+  std::mutex mu;
+  std::shared_ptr<Connection> connection;  // guarded by mu; replaced, never changed
+  std::atomic<bool> reachable{true};        // reachable()'s last decided answer
+
+  void connect() {
+    auto c = std::make_shared<Connection>();
+    c->channel = grpc::CreateCustomChannel(options.target, creds, args);
+    c->km = ::proto::KeyManagement::NewStub(c->channel);
+    c->signer = ::proto::Signer::NewStub(c->channel);
+    c->health = ::grpc::health::v1::Health::NewStub(c->channel);
+    std::lock_guard lock(mu);
+    connection = std::move(c);
+  }
+  std::shared_ptr<Connection> current() {
+    std::lock_guard lock(mu);
+    return connection;
+  }
+  // After an UNAVAILABLE: a channel in TRANSIENT_FAILURE waits out its reconnect backoff
+  // (which grows while the signer is down) before it tries again, so a signer that is back
+  // would go on failing calls for seconds. A new channel (with its own subchannels) connects
+  // at once. Only the connection that failed is replaced, once.
+  void reconnect_if_failed(const std::shared_ptr<Connection>& failed) {
+    if (failed->channel->GetState(false) != GRPC_CHANNEL_TRANSIENT_FAILURE) return;
+    {
+      std::lock_guard lock(mu);
+      if (connection != failed) return;
+    }
+    connect();
+  }
+
+  // Runs `fn(ctx, connection)` with a fresh context and deadline per attempt; retries
+  // UNAVAILABLE, reconnecting on demand.
   template <typename Fn>
   grpc::Status call(Fn&& fn) {
     std::chrono::milliseconds backoff = options.initial_backoff;
@@ -126,7 +164,9 @@ struct RemoteSigner::Impl {
     for (int attempt = 1;; ++attempt) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + options.timeout);
-      status = fn(ctx);
+      std::shared_ptr<Connection> c = current();
+      status = fn(ctx, *c);
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) reconnect_if_failed(c);
       if (status.error_code() != grpc::StatusCode::UNAVAILABLE || attempt >= options.max_attempts) {
         return status;
       }
@@ -158,10 +198,10 @@ Result<std::unique_ptr<RemoteSigner>> RemoteSigner::create(RemoteSignerOptions o
   ssl.pem_cert_chain = options.tls_client_cert_pem;
   // gRPC keeps its own copy of the key; ours is wiped once the credentials exist.
   ssl.pem_private_key = std::string(options.tls_client_key_pem.view());
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::SslCredentials(ssl);
+  impl->creds = grpc::SslCredentials(ssl);
   OPENSSL_cleanse(ssl.pem_private_key.data(), ssl.pem_private_key.size());
 
-  grpc::ChannelArguments args;
+  grpc::ChannelArguments& args = impl->args;
   const int max_msg = static_cast<int>(std::min<std::size_t>(options.max_message_bytes, INT_MAX));
   args.SetMaxReceiveMessageSize(max_msg);
   args.SetMaxSendMessageSize(max_msg);
@@ -169,11 +209,11 @@ Result<std::unique_ptr<RemoteSigner>> RemoteSigner::create(RemoteSignerOptions o
   // Reconnect quickly after a signer restart; the retry loop covers the gap.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  impl->channel = grpc::CreateCustomChannel(options.target, creds, args);
-  impl->km = ::proto::KeyManagement::NewStub(impl->channel);
-  impl->signer = ::proto::Signer::NewStub(impl->channel);
-  impl->health = ::grpc::health::v1::Health::NewStub(impl->channel);
+  // Subchannels of our own: a replacement channel (reconnect_if_failed) must not inherit the
+  // failed one's backoff from gRPC's global subchannel pool.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   impl->options = std::move(options);
+  impl->connect();
   return std::unique_ptr<RemoteSigner>(new RemoteSigner(std::move(impl)));
 }
 
@@ -182,9 +222,9 @@ Result<keys::Signature> RemoteSigner::sign(const keys::PublicKey& key, ByteSpan 
   req.mutable_keyid()->set_id(key.canonical_id());
   req.set_content(std::string(as_string_view(content)));
   ::proto::Signature resp;
-  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
     resp.Clear();
-    return impl_->signer->Sign(&ctx, req, &resp);
+    return c.signer->Sign(&ctx, req, &resp);
   });
   if (!s.ok()) return status_to_error(s, Call::kSign, "Sign");
   if (!resp.keyinfo().keyid().id().empty() && resp.keyinfo().keyid().id() != key.canonical_id()) {
@@ -222,9 +262,9 @@ Result<keys::PublicKey> RemoteSigner::create_key(std::string_view gun, std::stri
   req.set_gun(std::string(gun));
   req.set_role(std::string(role));
   ::proto::PublicKey resp;
-  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
     resp.Clear();
-    return impl_->km->CreateKey(&ctx, req, &resp);
+    return c.km->CreateKey(&ctx, req, &resp);
   });
   if (!s.ok()) return status_to_error(s, Call::kCreateKey, "CreateKey");
   VOUCH_ASSIGN_OR_RETURN(keys::PublicKey pub,
@@ -240,9 +280,9 @@ Result<keys::PublicKey> RemoteSigner::public_key(std::string_view key_id) {
   ::proto::KeyID req;
   req.set_id(std::string(key_id));
   ::proto::GetKeyInfoResponse resp;
-  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
     resp.Clear();
-    return impl_->km->GetKeyInfo(&ctx, req, &resp);
+    return c.km->GetKeyInfo(&ctx, req, &resp);
   });
   if (!s.ok()) return status_to_error(s, Call::kOther, "GetKeyInfo");
   if (resp.keyinfo().keyid().id() != key_id) {
@@ -255,9 +295,9 @@ Result<std::string> RemoteSigner::key_role(std::string_view key_id) {
   ::proto::KeyID req;
   req.set_id(std::string(key_id));
   ::proto::GetKeyInfoResponse resp;
-  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
     resp.Clear();
-    return impl_->km->GetKeyInfo(&ctx, req, &resp);
+    return c.km->GetKeyInfo(&ctx, req, &resp);
   });
   if (!s.ok()) return status_to_error(s, Call::kOther, "GetKeyInfo");
   return resp.role();
@@ -268,9 +308,28 @@ Status RemoteSigner::delete_key(std::string_view key_id) {
   req.set_id(std::string(key_id));
   ::proto::Void resp;
   grpc::Status s =
-      impl_->call([&](grpc::ClientContext& ctx) { return impl_->km->DeleteKey(&ctx, req, &resp); });
+      impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
+        return c.km->DeleteKey(&ctx, req, &resp);
+      });
   if (!s.ok()) return status_to_error(s, Call::kOther, "DeleteKey");
   return ok_status();
+}
+
+bool RemoteSigner::reachable() {
+  std::shared_ptr<Impl::Connection> c = impl_->current();
+  switch (c->channel->GetState(/*try_to_connect=*/true)) {
+    case GRPC_CHANNEL_READY:
+    case GRPC_CHANNEL_IDLE:
+      impl_->reachable = true;
+      break;
+    case GRPC_CHANNEL_TRANSIENT_FAILURE:
+    case GRPC_CHANNEL_SHUTDOWN:
+      impl_->reachable = false;
+      break;
+    case GRPC_CHANNEL_CONNECTING:
+      break;  // undecided: the last answer stands
+  }
+  return impl_->reachable;
 }
 
 Status RemoteSigner::check_health() {
@@ -279,9 +338,9 @@ Status RemoteSigner::check_health() {
     ::grpc::health::v1::HealthCheckRequest req;
     req.set_service(service);
     ::grpc::health::v1::HealthCheckResponse resp;
-    grpc::Status s = impl_->call([&](grpc::ClientContext& ctx) {
+    grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
       resp.Clear();
-      return impl_->health->Check(&ctx, req, &resp);
+      return c.health->Check(&ctx, req, &resp);
     });
     if (!s.ok()) {
       Error e = status_to_error(s, Call::kOther, std::string("health ") + service);

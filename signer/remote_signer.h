@@ -7,7 +7,9 @@
 // signers). Every call has a deadline (`timeout`, per attempt); calls that fail with
 // UNAVAILABLE are retried up to `max_attempts` in all, with exponential backoff and jitter.
 // No other status is retried. Retrying CreateKey is safe: both signers return the same
-// never-used key for the same (role, gun, algorithm).
+// never-used key for the same (role, gun, algorithm). A call that finds the channel in
+// TRANSIENT_FAILURE replaces it with a new one before its next attempt (reconnect on demand),
+// so a signer that comes back is used within one retry, not after gRPC's reconnect backoff.
 //
 // Errors (Code / Reason):
 //   NOT_FOUND                      kNotFound / kUnknownKey
@@ -98,6 +100,12 @@ class RemoteSigner final : public keys::Signer {
   // The signer's grpc.health.v1 status for both Notary service names (as notary-server's
   // "Overall" check does). OK when both are SERVING; kUnavailable otherwise.
   Status check_health();
+
+  // False while the channel's last attempt to connect failed (TRANSIENT_FAILURE), i.e. the
+  // signer is known to be unreachable; while a connection attempt is under way the previous
+  // answer stands (true at first). Never blocks (no RPC); an idle channel is asked to
+  // connect. For readiness probes; a call is what replaces a failed channel.
+  bool reachable();
 
   struct Impl;
 

@@ -21,7 +21,7 @@
 #include "keys/secret.h"
 #include "verifier/metrics.h"
 #include "verifier/service.h"
-#include "verifier/work_queue.h"
+#include "common/work_queue.h"
 
 namespace vouch::verifier {
 

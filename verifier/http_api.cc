@@ -133,7 +133,7 @@ HttpApi::HttpApi(Verifier& verifier, HttpApiOptions options, VerifierMetrics* me
     : verifier_(verifier),
       options_(std::move(options)),
       metrics_(metrics),
-      workers_(options_.workers, options_.max_queued, "http") {}
+      workers_(options_.workers, options_.max_queued, "http", "verifier") {}
 
 HttpApi::~HttpApi() { stop(); }
 

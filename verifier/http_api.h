@@ -45,7 +45,7 @@
 #include "verifier/decide.h"
 #include "verifier/metrics.h"
 #include "verifier/service.h"
-#include "verifier/work_queue.h"
+#include "common/work_queue.h"
 
 namespace vouch::verifier {
 

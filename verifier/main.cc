@@ -43,7 +43,7 @@
 #include "verifier/policy_reloader.h"
 #include "verifier/service.h"
 #include "verifier/trust_cache.h"
-#include "verifier/work_queue.h"
+#include "common/work_queue.h"
 
 namespace fs = std::filesystem;
 namespace json = vouch::tuf::json;
@@ -420,7 +420,8 @@ int main(int argc, char** argv) {
     }
     if (!c.grpc_client_ca_file.empty()) go.client_ca_pem = read_text(c.grpc_client_ca_file, 1u << 20);
     grpc_workers = std::make_unique<WorkQueue>(static_cast<unsigned>(c.workers),
-                                               static_cast<std::size_t>(c.max_queued), "grpc");
+                                               static_cast<std::size_t>(c.max_queued), "grpc",
+                                               "verifier");
     auto g = GrpcApi::start(std::move(go), verifier, *grpc_workers, metrics->get());
     if (!g) die("gRPC listen " + c.grpc_listen + ": " + g.error().message);
     grpc = std::move(*g);

@@ -162,7 +162,8 @@ TrustCache::TrustCache(SourceFactory factory, const Clock& clock, TrustCacheOpti
       clock_(clock),
       options_(std::move(options)),
       observer_(observer),
-      workers_(options_.fetch_threads, options_.max_queued_fetches, "trust fetch") {}
+      workers_(options_.fetch_threads, options_.max_queued_fetches, "trust fetch",
+                 "verifier") {}
 
 TrustCache::~TrustCache() { stop(); }
 

@@ -79,7 +79,7 @@
 #include "tuf/trusted_set.h"
 #include "verifier/image_ref.h"
 #include "verifier/policy.h"
-#include "verifier/work_queue.h"
+#include "common/work_queue.h"
 
 namespace vouch::verifier {
 

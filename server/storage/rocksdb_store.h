@@ -142,8 +142,10 @@ class RocksDbStore final : public MetaStore {
   Status delete_gun(std::string_view gun) override;
   Result<std::vector<Change>> get_changes(std::string_view change_id, int records,
                                           std::string_view filter_gun) override;
-  // Fails if RocksDB has recorded a background error (e.g. a failed flush after a disk
-  // error, after which RocksDB refuses writes) or cannot read its format marker.
+  // Fails (kIo) while RocksDB reports a background error (e.g. a failed flush or log write
+  // after a disk error, after which it refuses writes; cleared when RocksDB recovers), or if
+  // it cannot read its format marker. Never writes: one point read, so an anonymous health
+  // probe costs no disk write.
   Status check_health() override;
 
   // Writers of one GUN are serialized by one of this many mutexes, chosen by
@@ -156,14 +158,16 @@ class RocksDbStore final : public MetaStore {
   Status flush();
 
  private:
-  class ChangeIds;  // change id allocation and the visibility watermark
+  class ChangeIds;         // change id allocation and the visibility watermark
+  class BackgroundErrors;  // RocksDB's event listener, for check_health
 
   RocksDbStore(std::unique_ptr<rocksdb::DB> db, const RocksDbStoreOptions& options,
-               std::int64_t next_change_id);
+               std::int64_t next_change_id, std::shared_ptr<BackgroundErrors> background_errors);
 
   std::mutex& stripe(std::string_view gun);
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::shared_ptr<BackgroundErrors> background_errors_;
   const Clock& clock_;
   const bool sync_writes_;
   const bool verify_sha256_on_read_;

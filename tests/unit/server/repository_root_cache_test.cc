@@ -10,20 +10,13 @@
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
 #include "tests/support/repo_simulator.h"
+#include "tests/unit/server/repository_test_util.h"
 
 namespace vouch::server {
 namespace {
 
+using testing::parts_of;
 using testing::RepoSimulator;
-
-std::vector<tuf::UploadPart> parts_of(const RepoSimulator& sim,
-                                      std::initializer_list<const char*> roles) {
-  std::vector<tuf::UploadPart> parts;
-  for (const char* r : roles) {
-    parts.push_back({r, std::make_shared<const std::string>(sim.files.at(r))});
-  }
-  return parts;
-}
 
 // Re-signs targets and a snapshot over it (the root's bytes stay as published: re-signing it
 // would change them, ECDSA signatures being randomized).

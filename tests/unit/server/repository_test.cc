@@ -7,22 +7,15 @@
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
 #include "tests/support/repo_simulator.h"
+#include "tests/unit/server/repository_test_util.h"
 #include "tuf/verify.h"
 
 namespace vouch::server {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::parts_of;
 using testing::RepoSimulator;
-
-std::vector<tuf::UploadPart> parts_of(const RepoSimulator& sim,
-                                      std::initializer_list<const char*> roles) {
-  std::vector<tuf::UploadPart> parts;
-  for (const char* r : roles) {
-    parts.push_back({r, std::make_shared<const std::string>(sim.files.at(r))});
-  }
-  return parts;
-}
 
 // A repository whose server signs with the simulator's signer (so it holds the timestamp and
 // snapshot keys the simulator's root lists).
@@ -146,21 +139,51 @@ TEST_CASE("an expiring server-held snapshot is re-signed with a new timestamp") 
   CHECK(ts.content.meta.at("snapshot").check(as_bytes(*snap.bytes)).ok());
 }
 
-TEST_CASE("server keys: get-or-create is stable, rotate makes a new pending key") {
+TEST_CASE("server keys: get-or-create is stable, rotate reuses the pending key") {
   Fixture f;
   const std::string gun = "example.com/other";
   auto k1 = f.repo.get_or_create_key(gun, "timestamp").value();
   auto k2 = f.repo.get_or_create_key(gun, "timestamp").value();
   CHECK(k1.id() == k2.id());
-  auto k3 = f.repo.rotate_key(gun, "timestamp").value();
-  CHECK(k3.id() != k1.id());
-  CHECK(f.repo.get_or_create_key(gun, "timestamp").value().id() == k3.id());
+  // No root lists k1 yet: it is still pending, and a rotation hands it out again.
+  CHECK(f.repo.rotate_key(gun, "timestamp").value().id() == k1.id());
   CHECK(f.repo.get_or_create_key(gun, "targets").error().reason == Reason::kBadRole);
 
   // With a published root, the key the root lists (and the server holds) is the answer.
   REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());
   CHECK(f.repo.get_or_create_key(f.sim.gun(), "timestamp").value().id() ==
         f.sim.timestamp_key.id());
+}
+
+TEST_CASE("rotating a key mints one pending key until a root lists it") {
+  Fixture f;
+  REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());
+  const std::size_t held = f.sim.signer.size();
+  // A rotation never answers the key the current root lists.
+  auto k1 = f.repo.rotate_key(f.sim.gun(), "timestamp").value();
+  CHECK(k1.id() != f.sim.timestamp_key.id());
+  // Repeated rotations (POST timestamp.key) return the same pending key and mint no more.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(f.repo.rotate_key(f.sim.gun(), "timestamp").value().id() == k1.id());
+  }
+  CHECK(f.sim.signer.size() == held + 1);
+  // Per role: the snapshot gets its own pending key.
+  auto s1 = f.repo.rotate_key(f.sim.gun(), "snapshot").value();
+  CHECK(s1.id() != k1.id());
+  CHECK(f.repo.rotate_key(f.sim.gun(), "snapshot").value().id() == s1.id());
+  CHECK(f.sim.signer.size() == held + 2);
+
+  // Once a published root lists the pending key, the next rotation makes a new one.
+  f.sim.use_timestamp_key(k1);
+  f.sim.root.version = 2;
+  f.sim.targets.version = 2;
+  f.sim.snapshot.version = 2;
+  f.sim.publish();
+  REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());
+  CHECK(f.repo.get_or_create_key(f.sim.gun(), "timestamp").value().id() == k1.id());
+  auto k2 = f.repo.rotate_key(f.sim.gun(), "timestamp").value();
+  CHECK(k2.id() != k1.id());
+  CHECK(f.repo.rotate_key(f.sim.gun(), "timestamp").value().id() == k2.id());
 }
 
 TEST_CASE("delete removes the repository and its cached files") {

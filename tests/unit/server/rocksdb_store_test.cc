@@ -260,6 +260,31 @@ TEST_CASE("reopen after close and after flush keeps everything, change ids keep 
   CHECK(store->check_health().ok());
 }
 
+// Bytes in the write-ahead log files of a database directory.
+std::uintmax_t wal_bytes(const fs::path& db) {
+  std::uintmax_t total = 0;
+  for (const auto& e : fs::directory_iterator(db)) {
+    if (e.path().extension() == ".log") total += e.file_size();
+  }
+  return total;
+}
+
+TEST_CASE("check_health reads and never writes (health probes are anonymous GETs)") {
+  TempDir dir;
+  auto o = options_for(dir.path() / "db");
+  auto store = open_store(o);
+  std::vector<NewFile> f{sample_file("gun", "timestamp", 1)};
+  REQUIRE(store->update_many("gun", f).ok());
+  const std::uintmax_t before = wal_bytes(o.path);
+  REQUIRE(before > 0);
+  for (int i = 0; i < 100; ++i) REQUIRE(store->check_health().ok());
+  CHECK(wal_bytes(o.path) == before);
+  // A write still lands in the same log (the measure above would have seen one).
+  std::vector<NewFile> g{sample_file("gun", "timestamp", 2)};
+  REQUIRE(store->update_many("gun", g).ok());
+  CHECK(wal_bytes(o.path) > before);
+}
+
 TEST_CASE("change ids stay above every stored change even when the counter lags") {
   // Batches of different GUNs can commit out of id order, leaving the counter below the last
   // change record; ids after a reopen must still be new.

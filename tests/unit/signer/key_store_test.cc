@@ -9,9 +9,12 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -426,6 +429,47 @@ TEST_CASE("delete, unknown keys and bad arguments") {
   CHECK(store->create_key("timestamp", std::string("g\n"), KeyType::kEcdsa).error().code ==
         Code::kInvalidArgument);
   CHECK(store->create_key(std::string(255, 'r'), "", KeyType::kEcdsa).ok());
+}
+
+TEST_CASE("a sign that missed the cache never puts back a key deleted meanwhile") {
+  TempDir dir;
+  auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p"}});
+  std::optional<keys::PublicKey> pub;
+  {
+    auto store = open_ok(options(dir, "alpha", pass));
+    pub = store->create_key("timestamp", "g", KeyType::kEcdsa).value();
+  }
+  // Reopened: the key is not cached. The first miss is held after reading the record.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool armed = true, paused = false, released = false;
+  auto o = options(dir, "alpha", pass);
+  o.test_hook_after_read = [&](std::string_view) {
+    std::unique_lock lock(mu);
+    if (!armed) return;
+    armed = false;
+    paused = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  };
+  auto store = open_ok(std::move(o));
+  std::thread signer([&] { (void)store->sign(pub->id(), bytes("before the deletion")); });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return paused; });
+  }
+  REQUIRE(store->delete_key(pub->id()).ok());
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  signer.join();
+
+  auto after = store->sign(pub->id(), bytes("after the deletion"));
+  REQUIRE_FALSE(after.ok());
+  CHECK(after.error().reason == Reason::kUnknownKey);
+  CHECK(store->cache_stats().entries == 0);
 }
 
 TEST_CASE("the decrypted-key cache is bounded and evicts least recently used keys") {

@@ -1,14 +1,15 @@
-#include "verifier/work_queue.h"
+#include "common/work_queue.h"
 
 #include <exception>
 #include <utility>
 
 #include "common/log.h"
 
-namespace vouch::verifier {
+namespace vouch {
 
-WorkQueue::WorkQueue(unsigned threads, std::size_t max_queued, std::string name)
-    : max_queued_(max_queued), name_(std::move(name)) {
+WorkQueue::WorkQueue(unsigned threads, std::size_t max_queued, std::string name,
+                     std::string log_component)
+    : max_queued_(max_queued), name_(std::move(name)), log_component_(std::move(log_component)) {
   if (threads == 0) threads = 1;
   threads_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
@@ -59,9 +60,9 @@ void WorkQueue::run() {
     try {
       task();
     } catch (const std::exception& e) {
-      log::get("verifier")->error("{}: task threw: {}", name_, e.what());
+      log::get(log_component_)->error("{}: task threw: {}", name_, e.what());
     } catch (...) {
-      log::get("verifier")->error("{}: task threw", name_);
+      log::get(log_component_)->error("{}: task threw", name_);
     }
     // Destroy what the task captured before taking the lock again.
     task = nullptr;
@@ -70,4 +71,4 @@ void WorkQueue::run() {
   }
 }
 
-}  // namespace vouch::verifier
+}  // namespace vouch

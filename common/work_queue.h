@@ -1,12 +1,14 @@
 #pragma once
 
-// A fixed pool of worker threads with a bounded queue, for the verifier's blocking work: trust
-// fetches (verifier/trust_cache.h) and requests that wait for them (the HTTP and gRPC
-// handlers, whose own threads must not block).
+// A fixed pool of worker threads with a bounded queue, for blocking work that must stay off
+// network io threads: the verifier's trust fetches (verifier/trust_cache.h) and the requests
+// that wait for them (its HTTP and gRPC handlers); vouch-server's publishes, deletions and key
+// operations (fsync, remote signing; server/api.cc).
 //
 // Tasks run in submission order on any worker. A full queue refuses new tasks instead of
-// growing: the caller answers "busy" (fail closed) rather than queueing work that would miss
-// its deadline anyway. Tasks must not throw (an exception is caught, logged and dropped).
+// growing: the caller answers "busy" (the verifier fails closed, the server answers 503)
+// rather than queueing work that would miss its deadline anyway. Tasks should not throw; an
+// exception that escapes one is caught, logged and dropped, and the worker goes on.
 
 #include <condition_variable>
 #include <cstddef>
@@ -17,14 +19,15 @@
 #include <thread>
 #include <vector>
 
-namespace vouch::verifier {
+namespace vouch {
 
 class WorkQueue {
  public:
   // Starts `threads` workers (0 means 1). At most `max_queued` tasks wait for a worker
-  // (0 means none may wait: a task is accepted only when a worker is idle). `name` is used in
-  // log lines.
-  WorkQueue(unsigned threads, std::size_t max_queued, std::string name);
+  // (0 means none may wait: a task is accepted only when a worker is idle). `name` starts
+  // this queue's log lines, written to the logger of `log_component` (log::get).
+  WorkQueue(unsigned threads, std::size_t max_queued, std::string name,
+            std::string log_component = "common");
   // stop().
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
@@ -46,6 +49,7 @@ class WorkQueue {
 
   const std::size_t max_queued_;
   const std::string name_;
+  const std::string log_component_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_;
@@ -55,4 +59,4 @@ class WorkQueue {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace vouch::verifier
+}  // namespace vouch

@@ -587,10 +587,10 @@ checks_root_rotation() {
     || fail "no trust anchor of $gun in trust.state_dir"
   verifier_start "$POLICY"
   allowed "$gun" "rot-$pass"
-  step "($pass) strict_pinning: root v2 does not match the pin -> denied"
+  step "($pass) strict_pinning: root v2 does not match the pin -> denied (exit 2: retrying cannot help)"
   jq --arg p "registry.example.com/$pass" '(.trust[] | select(.prefix == $p)) |= (.strict_pinning = true)' \
     "$POLICY" >"$WORK/policy-strict.json"
-  verify_image_json 3 "$WORK/policy-strict.json" "$gun:rot-$pass"
+  verify_image_json 2 "$WORK/policy-strict.json" "$gun:rot-$pass"
   check '.allowed == false and .code == "trust_unavailable" and (.message | contains("trust pinning"))' \
     "$out" "strict pinning after rotation"
 }

@@ -12,7 +12,8 @@ throwaway CA:
                    its embedded encrypted key store (trust_service local);
   * notary-server  Debian's, memory storage, trust_service local (the fixture script's
                    server #1), logging at warn: at info it writes three log lines per request
-                   (vouch-server none), which cost it CPU that is not serving;
+                   (vouch-server none), which cost it CPU that is not serving
+                   (--notary-log-level info reproduces the earlier reports);
   * nginx          serving the very bytes vouch-server serves for the same files (the
                    static-file baseline), two workers, no access log (vouch-server logs no
                    line per read either);
@@ -359,7 +360,7 @@ class Suite:
                        "tls_key_file": str(self.key)},
             "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
             "storage": {"backend": "memory"},
-            "logging": {"level": "warn"}}))
+            "logging": {"level": self.args.notary_log_level}}))
         p = self.procs.start("notary-server", ["notary-server", "-config", conf, "-logf",
                                                "logfmt"])
         wait_for(lambda: self.healthy(port, "/_notary_server/health"), "notary-server", p,
@@ -832,6 +833,9 @@ def main():
     ap.add_argument("--only", help="comma-separated subset: get,publish,signer,external "
                                    "(memory is measured whenever the servers run)")
     ap.add_argument("--out-dir", default="bench/results")
+    ap.add_argument("--notary-log-level", default="warn",
+                    help="notary-server's logging.level (default warn: no per-request log line, "
+                         "as vouch-server; info reproduces the earlier reports)")
     args = ap.parse_args()
     defaults = (2, 3, 3) if args.quick else (5, 8, 9)
     args.rounds = args.rounds or defaults[0]

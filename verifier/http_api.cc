@@ -156,29 +156,30 @@ void HttpApi::handle(net::Request&& request, net::Responder responder) {
     return;
   }
   const Deadline deadline = arrived + verifier_.options().deadline;
-  if (auto now = dispatch(request, deadline, /*now_only=*/true)) {
-    responder.respond(std::move(*now));
+  Answer answer = dispatch(request, deadline, /*now_only=*/true);
+  if (answer.now) {
+    responder.respond(std::move(*answer.now));
     return;
   }
-  // std::function needs copyable callables; the request and its responder are move-only.
-  auto req = std::make_shared<net::Request>(std::move(request));
+  // std::function needs copyable callables; the responder is move-only.
   auto resp = std::make_shared<net::Responder>(std::move(responder));
-  const bool queued = workers_.post([this, req, resp, deadline] {
-    resp->respond(serve(*req, deadline));
+  const bool queued = workers_.post([later = std::move(answer.later), resp] {
+    resp->respond(later());
   });
   if (!queued) {
-    if (metrics_ != nullptr) metrics_->request(endpoint_of(req->path()), 503, 0);
-    logger()->warn("busy: request refused path={}", std::string(req->path()));
+    if (metrics_ != nullptr) metrics_->request(endpoint_of(path), 503, 0);
+    logger()->warn("busy: request refused path={}", std::string(path));
     resp->respond(error_response(503, "unavailable", "the verifier is busy, try again"));
   }
 }
 
 net::Response HttpApi::serve(const net::Request& request, Deadline deadline) {
-  return *dispatch(request, deadline, /*now_only=*/false);
+  Answer answer = dispatch(request, deadline, /*now_only=*/false);
+  return answer.now ? std::move(*answer.now) : answer.later();
 }
 
-std::optional<net::Response> HttpApi::dispatch(const net::Request& request, Deadline deadline,
-                                               bool now_only) {
+HttpApi::Answer HttpApi::dispatch(const net::Request& request, Deadline deadline,
+                                  bool now_only) {
   const auto started = std::chrono::steady_clock::now();
   const std::string_view path = request.path();
   std::optional<net::Response> response;
@@ -192,7 +193,7 @@ std::optional<net::Response> HttpApi::dispatch(const net::Request& request, Dead
       } else {
         response = net::Response::text(200, "ok\n");
       }
-      return response;
+      return std::move(*response);
     }
     if (path == "/validate" || path == "/mutate" || path == "/v1/verify") {
       if (request.method != "POST") {
@@ -201,10 +202,33 @@ std::optional<net::Response> HttpApi::dispatch(const net::Request& request, Dead
       } else if (!is_json_content(request)) {
         response = error_response(415, "unsupported_media_type",
                                   "the body must be application/json");
-      } else if (path == "/v1/verify") {
-        response = serve_verify(request, deadline, now_only);
       } else {
-        response = serve_review(request, path == "/mutate", deadline, now_only);
+        Answer answer = path == "/v1/verify"
+                            ? serve_verify(request, deadline, now_only)
+                            : serve_review(request, path == "/mutate", deadline, now_only);
+        if (answer.now) {
+          response = std::move(answer.now);
+        } else {
+          // Counted when the worker has answered; a throw there is answered like one here.
+          const std::string_view endpoint = endpoint_of(path);
+          return Answer([this, endpoint, started, work = std::move(answer.later)] {
+                    net::Response r;
+                    try {
+                      r = work();
+                    } catch (const std::exception& e) {
+                      logger()->error("unexpected exception endpoint={}: {}",
+                                      std::string(endpoint), e.what());
+                      r = error_response(500, "internal", "internal error");
+                    } catch (...) {
+                      logger()->error("unexpected exception endpoint={}", std::string(endpoint));
+                      r = error_response(500, "internal", "internal error");
+                    }
+                    if (metrics_ != nullptr) {
+                      metrics_->request(endpoint, r.status, seconds_since(started));
+                    }
+                    return r;
+                  });
+        }
       }
     } else {
       response = error_response(404, "not_found", "no such endpoint");
@@ -216,28 +240,32 @@ std::optional<net::Response> HttpApi::dispatch(const net::Request& request, Dead
     logger()->error("unexpected exception path={}", std::string(path));
     response = error_response(500, "internal", "internal error");
   }
-  if (!response) return std::nullopt;  // deferred to a worker, which will count it
   if (metrics_ != nullptr) {
     metrics_->request(endpoint_of(path), response->status, seconds_since(started));
   }
-  return response;
+  return std::move(*response);
 }
 
-std::optional<net::Response> HttpApi::serve_review(const net::Request& request, bool mutate,
-                                                   Deadline deadline, bool now_only) {
-  auto review = parse_admission_review(request.body, options_.admission);
-  if (!review) {
+HttpApi::Answer HttpApi::serve_review(const net::Request& request, bool mutate,
+                                      Deadline deadline, bool now_only) {
+  auto parsed = parse_admission_review(request.body, options_.admission);
+  if (!parsed) {
     logger()->info("malformed AdmissionReview from {}: {}", request.remote_address,
-                   review.error().message);
-    return from_error(review.error());
+                   parsed.error().message);
+    return from_error(parsed.error());
   }
-  if (now_only && !verifier_.decidable_now(*review)) return std::nullopt;
-  const AdmissionResponse answer = verifier_.review(*review, mutate, deadline);
-  return json_response(200, encode_admission_review(answer));
+  auto review = std::make_shared<const AdmissionRequest>(std::move(*parsed));
+  std::shared_ptr<const RequestPlan> plan = verifier_.plan(*review);
+  auto decide = [this, review, plan, mutate, deadline] {
+    return json_response(200,
+                         encode_admission_review(verifier_.review(*review, *plan, mutate, deadline)));
+  };
+  if (now_only && !verifier_.decidable_now(*plan)) return Answer(std::move(decide));
+  return decide();
 }
 
-std::optional<net::Response> HttpApi::serve_verify(const net::Request& request,
-                                                   Deadline deadline, bool now_only) {
+HttpApi::Answer HttpApi::serve_verify(const net::Request& request, Deadline deadline,
+                                      bool now_only) {
   tuf::json::ParseLimits limits;
   limits.max_bytes = options_.max_verify_body_bytes;
   limits.max_depth = 4;
@@ -261,14 +289,20 @@ std::optional<net::Response> HttpApi::serve_verify(const net::Request& request,
     }
   }
   if (image.empty()) return error_response(400, "malformed", "\"image\" is required");
-  if (now_only && !verifier_.decidable_now(image)) return std::nullopt;
-  auto decision = verifier_.verify(image, context, deadline);
-  if (!decision) {
-    // Not ready, or the caller's reference does not parse (its own input: say why).
-    if (decision.error().code == Code::kFailedPrecondition) return from_error(decision.error());
-    return error_response(400, to_string(decision.error().reason), decision.error().message);
-  }
-  return json_response(200, decision_json(*decision));
+  const std::string images[] = {std::move(image)};
+  std::shared_ptr<const RequestPlan> plan = verifier_.plan(images);
+  auto decide = [this, plan, context = std::move(context), deadline]() -> net::Response {
+    const auto decisions = verifier_.verify_all(*plan, context, deadline);
+    const Result<Decision>& decision = decisions.front();
+    if (!decision) {
+      // Not ready, or the caller's reference does not parse (its own input: say why).
+      if (decision.error().code == Code::kFailedPrecondition) return from_error(decision.error());
+      return error_response(400, to_string(decision.error().reason), decision.error().message);
+    }
+    return json_response(200, decision_json(*decision));
+  };
+  if (now_only && !verifier_.decidable_now(*plan)) return Answer(std::move(decide));
+  return decide();
 }
 
 }  // namespace vouch::verifier

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,13 +91,19 @@ class HttpApi {
   void stop();
 
  private:
-  // serve(); with `now_only`, nullopt instead of any answer that would wait for trust data.
-  std::optional<net::Response> dispatch(const net::Request& request, Deadline deadline,
-                                        bool now_only);
-  std::optional<net::Response> serve_review(const net::Request& request, bool mutate,
-                                            Deadline deadline, bool now_only);
-  std::optional<net::Response> serve_verify(const net::Request& request, Deadline deadline,
-                                            bool now_only);
+  // A request's answer now, or (only with `now_only`, when the answer would wait for trust
+  // data) the work that makes it later: the request already decoded and its images planned
+  // (Verifier::plan), so a worker neither parses nor matches anything again.
+  struct Answer {
+    Answer(net::Response response) : now(std::move(response)) {}  // NOLINT: implicit on purpose
+    explicit Answer(std::function<net::Response()> work) : later(std::move(work)) {}
+    std::optional<net::Response> now;
+    std::function<net::Response()> later;
+  };
+  Answer dispatch(const net::Request& request, Deadline deadline, bool now_only);
+  Answer serve_review(const net::Request& request, bool mutate, Deadline deadline,
+                      bool now_only);
+  Answer serve_verify(const net::Request& request, Deadline deadline, bool now_only);
 
   Verifier& verifier_;
   HttpApiOptions options_;

@@ -131,30 +131,47 @@ void Verifier::log_decision(const RequestContext& context, std::string_view inpu
   }
 }
 
-Result<Decision> Verifier::decide_one(const Policy& policy, std::string_view text,
+std::shared_ptr<const RequestPlan> Verifier::plan(std::span<const std::string> images) const {
+  auto out = std::make_shared<RequestPlan>();
+  out->policy = policy();
+  out->images.reserve(images.size());
+  for (const std::string& text : images) {
+    ImagePlan& p = out->images.emplace_back(ImagePlan{text, parse_image_ref(text)});
+    if (!out->policy || !p.image) continue;
+    p.needs_trust = needs_trust(*out->policy, *p.image);
+    if (p.needs_trust) p.section = out->policy->trust_for(p.image->gun());
+  }
+  return out;
+}
+
+std::shared_ptr<const RequestPlan> Verifier::plan(const AdmissionRequest& request) const {
+  const bool checked = (request.operation == "CREATE" || request.operation == "UPDATE") &&
+                       request.workload;
+  return plan(checked ? images_to_check(request) : std::vector<std::string>());
+}
+
+Result<Decision> Verifier::decide_one(const Policy& policy, const ImagePlan& plan,
                                       const RequestContext& context, Deadline deadline) {
   const auto started = std::chrono::steady_clock::now();
-  auto image = parse_image_ref(text);
-  if (!image) {
-    Result<Decision> failed = std::move(image).error();
-    log_decision(context, text, failed, false);
+  if (!plan.image) {
+    Result<Decision> failed = plan.image.error();
+    log_decision(context, plan.text, failed, false);
     if (metrics_ != nullptr) metrics_->invalid_reference(seconds_since(started));
     return failed;
   }
-  const std::string ref = image->str();
+  const ImageRef& image = *plan.image;
+  std::string key = policy.version() + '\n' + image.str() + '\n';
 
   std::shared_ptr<const TrustData> data;
   Result<const tuf::TrustedSet*> trust = static_cast<const tuf::TrustedSet*>(nullptr);
-  std::string key = policy.version() + '\n' + ref + '\n';
   bool cacheable = true;
-  if (needs_trust(policy, *image)) {
-    const TrustSection* section = policy.trust_for(image->gun());
-    if (section == nullptr) {
+  if (plan.needs_trust) {
+    if (plan.section == nullptr) {
       trust = make_error(Reason::kNotFound,
-                         "no trust section of the policy covers " + image->gun());
+                         "no trust section of the policy covers " + image.gun());
       cacheable = false;
     } else {
-      auto got = trust_.get(*section, *image, deadline);
+      auto got = trust_.get(*plan.section, image, deadline);
       if (got) {
         data = std::move(*got);
         trust = &data->set;
@@ -178,49 +195,56 @@ Result<Decision> Verifier::decide_one(const Policy& policy, std::string_view tex
     if (metrics_ != nullptr) metrics_->decision_cache(cached);
   }
   if (!cached) {
-    decision = decide_image(policy, *image, trust, now);
+    decision = decide_image(policy, image, trust, now);
     if (cacheable) cache_put(key, decision);
   }
   Result<Decision> out = std::move(decision);
-  log_decision(context, text, out, cached);
+  log_decision(context, plan.text, out, cached);
   if (metrics_ != nullptr) metrics_->decision(*out, seconds_since(started));
   return out;
 }
 
-Result<Decision> Verifier::verify(std::string_view image, const RequestContext& context,
-                                  Deadline deadline) {
-  std::shared_ptr<const Policy> p = policy();
-  if (!p) {
-    return make_error(Code::kFailedPrecondition, Reason::kUnavailable,
-                      "vouch-verifier has no policy loaded yet");
-  }
-  return decide_one(*p, image, context, deadline);
+namespace {
+
+Error no_policy() {
+  return make_error(Code::kFailedPrecondition, Reason::kUnavailable,
+                    "vouch-verifier has no policy loaded yet");
 }
 
-std::vector<Result<Decision>> Verifier::decide_many(const Policy& policy,
-                                                    std::span<const std::string> images,
-                                                    const RequestContext& context,
-                                                    Deadline deadline) {
+}  // namespace
+
+Result<Decision> Verifier::verify(std::string_view image, const RequestContext& context,
+                                  Deadline deadline) {
+  const std::string text(image);
+  const auto planned = plan(std::span<const std::string>(&text, 1));
+  if (!planned->policy) return no_policy();
+  return decide_one(*planned->policy, planned->images.front(), context, deadline);
+}
+
+std::vector<Result<Decision>> Verifier::verify_all(const RequestPlan& plan,
+                                                   const RequestContext& context,
+                                                   Deadline deadline) {
+  std::vector<Result<Decision>> out;
+  out.reserve(plan.images.size());
+  if (!plan.policy) {
+    for (std::size_t i = 0; i < plan.images.size(); ++i) out.emplace_back(no_policy());
+    return out;
+  }
   // Start every fetch first, so that GUNs are fetched in parallel (one image: nothing to
-  // overlap, and parsing and matching it twice is a tenth of a cached decision).
-  for (const auto& text : images.size() > 1 ? images : std::span<const std::string>()) {
-    auto image = parse_image_ref(text);
-    if (!image) continue;
-    if (!needs_trust(policy, *image)) continue;
-    if (const TrustSection* section = policy.trust_for(image->gun())) {
-      trust_.prefetch(*section, *image);
+  // overlap).
+  if (plan.images.size() > 1) {
+    for (const ImagePlan& image : plan.images) {
+      if (image.section != nullptr) trust_.prefetch(*image.section, *image.image);
     }
   }
-  std::vector<Result<Decision>> out;
-  out.reserve(images.size());
   std::map<std::string_view, std::size_t> seen;
-  for (std::size_t i = 0; i < images.size(); ++i) {
-    auto [it, inserted] = seen.emplace(images[i], i);
+  for (std::size_t i = 0; i < plan.images.size(); ++i) {
+    auto [it, inserted] = seen.emplace(plan.images[i].text, i);
     if (!inserted) {
       out.push_back(out[it->second]);
       continue;
     }
-    out.push_back(decide_one(policy, images[i], context, deadline));
+    out.push_back(decide_one(*plan.policy, plan.images[i], context, deadline));
   }
   return out;
 }
@@ -228,16 +252,7 @@ std::vector<Result<Decision>> Verifier::decide_many(const Policy& policy,
 std::vector<Result<Decision>> Verifier::verify_all(std::span<const std::string> images,
                                                    const RequestContext& context,
                                                    Deadline deadline) {
-  std::shared_ptr<const Policy> p = policy();
-  if (!p) {
-    std::vector<Result<Decision>> out;
-    for (std::size_t i = 0; i < images.size(); ++i) {
-      out.emplace_back(make_error(Code::kFailedPrecondition, Reason::kUnavailable,
-                                  "vouch-verifier has no policy loaded yet"));
-    }
-    return out;
-  }
-  return decide_many(*p, images, context, deadline);
+  return verify_all(*plan(images), context, deadline);
 }
 
 std::vector<std::string> Verifier::images_to_check(const AdmissionRequest& request) const {
@@ -255,32 +270,20 @@ std::vector<std::string> Verifier::images_to_check(const AdmissionRequest& reque
   return to_check;
 }
 
-bool Verifier::decidable_now(const Policy& policy, std::string_view text) const {
-  auto image = parse_image_ref(text);
-  if (!image) return true;
-  if (!needs_trust(policy, *image)) return true;
-  const TrustSection* section = policy.trust_for(image->gun());
-  return section == nullptr || trust_.ready(*section, *image);
-}
-
-bool Verifier::decidable_now(std::string_view image) const {
-  std::shared_ptr<const Policy> p = policy();
-  return !p || decidable_now(*p, image);
-}
-
-bool Verifier::decidable_now(const AdmissionRequest& request) const {
-  if (request.operation != "CREATE" && request.operation != "UPDATE") return true;
-  if (!request.workload) return true;
-  std::shared_ptr<const Policy> p = policy();
-  if (!p) return true;
-  for (const std::string& image : images_to_check(request)) {
-    if (!decidable_now(*p, image)) return false;
+bool Verifier::decidable_now(const RequestPlan& plan) const {
+  for (const ImagePlan& image : plan.images) {
+    if (image.section != nullptr && !trust_.ready(*image.section, *image.image)) return false;
   }
   return true;
 }
 
 AdmissionResponse Verifier::review(const AdmissionRequest& request, bool mutate,
                                    Deadline deadline) {
+  return review(request, *plan(request), mutate, deadline);
+}
+
+AdmissionResponse Verifier::review(const AdmissionRequest& request, const RequestPlan& plan,
+                                   bool mutate, Deadline deadline) {
   AdmissionResponse response;
   response.uid = request.uid;
   if (request.operation != "CREATE" && request.operation != "UPDATE") {
@@ -295,8 +298,7 @@ AdmissionResponse Verifier::review(const AdmissionRequest& request, bool mutate,
                        ": remove it from the webhook's rules";
     return response;
   }
-  std::shared_ptr<const Policy> p = policy();
-  if (!p) {
+  if (!plan.policy) {
     response.allowed = false;
     response.status_code = 500;
     response.status_reason = "InternalError";
@@ -304,27 +306,27 @@ AdmissionResponse Verifier::review(const AdmissionRequest& request, bool mutate,
     return response;
   }
 
-  const std::vector<std::string> to_check = images_to_check(request);
   RequestContext context;
   context.source = "admission";
   context.namespace_name = request.namespace_name;
   context.object = request.kind + "/" + request.name;
   context.operation = request.operation;
-  // Every image of one review is decided under the one policy taken above.
-  const std::vector<Result<Decision>> results = decide_many(*p, to_check, context, deadline);
+  // Every image of one review is decided under the one policy its plan holds.
+  const std::vector<Result<Decision>> results = verify_all(plan, context, deadline);
 
   // One sentence per denied image, naming its containers; the pinned reference of each
   // admitted, signed image.
   std::vector<std::string> denials;
   std::map<std::string_view, std::string> pinned;
-  for (std::size_t i = 0; i < to_check.size(); ++i) {
+  for (std::size_t i = 0; i < plan.images.size(); ++i) {
+    const std::string& text = plan.images[i].text;
     std::vector<std::string> containers;
     for (const auto& c : request.images) {
-      if (c.image == to_check[i]) {
+      if (c.image == text) {
         containers.push_back(c.container.empty() ? std::string(to_string(c.kind)) : c.container);
       }
     }
-    const std::string where = "image " + to_check[i] + " (" +
+    const std::string where = "image " + text + " (" +
                               (containers.size() == 1 ? "container " : "containers ") +
                               join(containers, ", ") + ")";
     const Result<Decision>& r = results[i];
@@ -341,9 +343,9 @@ AdmissionResponse Verifier::review(const AdmissionRequest& request, bool mutate,
       response.warnings.push_back(where + ": " + d.message);
     }
     if (mutate) {
-      auto image = parse_image_ref(to_check[i]);
-      std::string to = image ? pinned_reference(d, *image, options_.mutate_keep_tag) : "";
-      if (!to.empty() && to != to_check[i]) pinned.emplace(to_check[i], std::move(to));
+      // A decision (not an error) means the reference parsed.
+      std::string to = pinned_reference(d, *plan.images[i].image, options_.mutate_keep_tag);
+      if (!to.empty() && to != text) pinned.emplace(text, std::move(to));
     }
   }
   std::vector<ImagePatch> patches;

@@ -73,6 +73,26 @@ struct VerifierOptions {
   bool verify_unchanged_images = true;
 };
 
+// One image of a request, parsed, matched and given its trust section once (Verifier::plan),
+// so that deciding it, checking whether it can be decided now, and pinning it for /mutate
+// repeat none of that work.
+struct ImagePlan {
+  std::string text;        // the reference as written
+  Result<ImageRef> image;  // parse_image_ref(text)
+  // needs_trust(policy, image), and then the trust section that covers the image's GUN
+  // (nullptr: none does, and the decision says so).
+  bool needs_trust = false;
+  const TrustSection* section = nullptr;
+};
+
+// The images of one request, planned under one policy, which the plan keeps alive: a request
+// handed to a worker carries its plan, and is decided under that policy even if it is
+// replaced in between. Immutable once made.
+struct RequestPlan {
+  std::shared_ptr<const Policy> policy;  // nullptr: no policy was loaded
+  std::vector<ImagePlan> images;         // in the order given
+};
+
 // Who asks, for logs.
 struct RequestContext {
   std::string source;  // "admission", "api", "grpc", "cli"
@@ -122,13 +142,25 @@ class Verifier {
   // object.
   AdmissionResponse review(const AdmissionRequest& request, bool mutate, Deadline deadline);
 
-  // Whether verify(image) / review(request) would answer without waiting for a trust server:
-  // every image to check is decided by policy alone, does not parse, or has its trust data
-  // cached (TrustCache::ready). Interfaces then answer on the connection's thread instead of
-  // handing the request to a worker, which was a third of the cost of a cached decision.
-  // Costs a parse, a rule match and a cache lookup per image; changes nothing.
-  bool decidable_now(std::string_view image) const;
-  bool decidable_now(const AdmissionRequest& request) const;
+  // Plans `images` (each parsed, matched and given its trust section once) under the policy in
+  // force. plan(request) plans the images that review() checks (distinct, in order; DELETE
+  // and CONNECT, and kinds vouch does not inspect, have none). Thread-safe; changes nothing.
+  std::shared_ptr<const RequestPlan> plan(std::span<const std::string> images) const;
+  std::shared_ptr<const RequestPlan> plan(const AdmissionRequest& request) const;
+
+  // The same as verify_all() and review(), on a plan made by plan() (the plan's policy, not the
+  // one in force now, decides). `plan` must have been made for `request`.
+  std::vector<Result<Decision>> verify_all(const RequestPlan& plan, const RequestContext& context,
+                                           Deadline deadline);
+  AdmissionResponse review(const AdmissionRequest& request, const RequestPlan& plan,
+                           bool mutate, Deadline deadline);
+
+  // Whether deciding `plan` would answer without waiting for a trust server: every image is
+  // decided by policy alone, does not parse, or has its trust data cached (TrustCache::ready).
+  // Interfaces then answer on the connection's thread instead of handing the request (with its
+  // plan) to a worker, which was a third of the cost of a cached decision. A cache lookup per
+  // image; changes nothing.
+  bool decidable_now(const RequestPlan& plan) const;
 
   // Decision cache statistics (tests, metrics).
   struct CacheStats {
@@ -139,14 +171,10 @@ class Verifier {
   CacheStats cache_stats() const;
 
  private:
-  bool decidable_now(const Policy& policy, std::string_view image) const;
   // The distinct images of `request` that review() checks, in order.
   std::vector<std::string> images_to_check(const AdmissionRequest& request) const;
-  Result<Decision> decide_one(const Policy& policy, std::string_view text,
+  Result<Decision> decide_one(const Policy& policy, const ImagePlan& image,
                               const RequestContext& context, Deadline deadline);
-  std::vector<Result<Decision>> decide_many(const Policy& policy,
-                                            std::span<const std::string> images,
-                                            const RequestContext& context, Deadline deadline);
   // A cached decision that is still valid at `now` (Decision::valid_until).
   std::optional<Decision> cache_get(const std::string& key, TimePoint now);
   void cache_put(const std::string& key, const Decision& decision);

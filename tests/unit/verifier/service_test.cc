@@ -527,30 +527,64 @@ TEST_CASE("decidable_now: true only when no trust server must be asked; asking s
   Fixture f;
   const std::string tag = kGun + ":1.0";
   const RequestContext ctx{"api", "prod", "", ""};
-  CHECK_FALSE(f.verifier.decidable_now(tag));
-  CHECK(f.verifier.decidable_now("nginx:1.25"));            // an allow rule
-  CHECK(f.verifier.decidable_now("quay.io/other/thing:1"));  // no rule: denied at once
-  CHECK(f.verifier.decidable_now("Not A Reference"));        // refused at once
+  struct Now {
+    Verifier& v;
+    bool operator()(const std::string& image) const {
+      return v.decidable_now(*v.plan(std::span<const std::string>(&image, 1)));
+    }
+    bool operator()(const AdmissionRequest& request) const {
+      return v.decidable_now(*v.plan(request));
+    }
+  } decidable_now{f.verifier};
+  CHECK_FALSE(decidable_now(tag));
+  CHECK(decidable_now(std::string("nginx:1.25")));            // an allow rule
+  CHECK(decidable_now(std::string("quay.io/other/thing:1")));  // no rule: denied at once
+  CHECK(decidable_now(std::string("Not A Reference")));        // refused at once
   const AdmissionRequest pod =
       parse(pod_review({{"containers", "app", tag}, {"initContainers", "lib", "nginx:1.25"}}));
-  CHECK_FALSE(f.verifier.decidable_now(pod));
+  CHECK_FALSE(decidable_now(pod));
   AdmissionRequest del = pod;
   del.operation = "DELETE";
-  CHECK(f.verifier.decidable_now(del));
+  CHECK(decidable_now(del));
   // Asking fetched nothing and counted no lookup.
   CHECK(f.cache.stats().fetches == 0);
   CHECK(f.cache.stats().misses == 0);
 
   REQUIRE(f.verifier.verify(tag, ctx, far_deadline()).ok());
   CHECK(f.cache.stats().fetches == 1);
-  CHECK(f.verifier.decidable_now(tag));
-  CHECK(f.verifier.decidable_now(pod));
+  CHECK(decidable_now(tag));
+  CHECK(decidable_now(pod));
   // A digest reference needs every delegation, which a tag's fetch did not load.
-  CHECK_FALSE(f.verifier.decidable_now(kGun + "@" + f.digest_of_1()));
+  CHECK_FALSE(decidable_now(kGun + "@" + f.digest_of_1()));
 
   // Without a policy every answer is immediate (not ready).
   f.verifier.set_policy(nullptr);
-  CHECK(f.verifier.decidable_now(kGun + ":2.0"));
+  CHECK(decidable_now(kGun + ":2.0"));
+}
+
+TEST_CASE("a request's plan keeps the policy it was made under, and parses each image once") {
+  Fixture f;
+  const std::string tag = kGun + ":1.0";
+  const AdmissionRequest pod = parse(pod_review(
+      {{"containers", "app", tag}, {"initContainers", "lib", "nginx:1.25"}, {"containers", "x", tag}}));
+  std::shared_ptr<const RequestPlan> plan = f.verifier.plan(pod);
+  REQUIRE(plan->policy != nullptr);
+  REQUIRE(plan->images.size() == 2);  // distinct images, in order
+  CHECK(plan->images[0].text == tag);
+  REQUIRE(plan->images[0].image.ok());
+  CHECK(plan->images[0].needs_trust);
+  CHECK(plan->images[0].section != nullptr);
+  CHECK(plan->images[1].text == "nginx:1.25");
+  CHECK_FALSE(plan->images[1].needs_trust);  // an allow rule
+
+  // The policy is replaced (here: removed) after planning, as a reload between a request's
+  // arrival and its worker would: the request is still decided under its plan's policy.
+  f.verifier.set_policy(nullptr);
+  const AdmissionResponse planned = f.verifier.review(pod, *plan, false, far_deadline());
+  CHECK_MESSAGE(planned.allowed, planned.message);
+  const AdmissionResponse now = f.verifier.review(pod, false, far_deadline());
+  CHECK_FALSE(now.allowed);  // no policy in force: not ready
+  CHECK(now.status_code == 500);
 }
 
 TEST_CASE("HTTP API: routes, the decision JSON, and errors") {

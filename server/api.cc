@@ -93,12 +93,8 @@ json::Value access_detail(std::string_view gun, const std::vector<Access>& actio
 
 // A publish error in Notary's terms (REFERENCE §1.1: INVALID_UPDATE carries a
 // validation.SerializableError the notary client decodes and prints).
-Response publish_error(const Error& error) {
-  if (error.reason == Reason::kRollback || error.reason == Reason::kConflict) {
-    return error_response(kOldVersion);  // the store lost a race to a newer version
-  }
-  const tuf::ClassifiedError c = tuf::classify(error);
-  switch (c.error_class) {
+Response publish_error(const tuf::UpdateError& error) {
+  switch (error.error_class) {
     case tuf::UpdateErrorClass::kMalformedUpload: return error_response(kMalformedUpload);
     case tuf::UpdateErrorClass::kTooLarge: return error_response(kTooLargeUpload);
     case tuf::UpdateErrorClass::kMalformedJson: return error_response(kMalformedJson);
@@ -110,12 +106,12 @@ Response publish_error(const Error& error) {
     case tuf::UpdateErrorClass::kBadHierarchy:
     case tuf::UpdateErrorClass::kValidation: {
       json::Object inner;
-      inner.set("Msg", std::string(c.detail));
-      if (c.error_class == tuf::UpdateErrorClass::kBadHierarchy) {
-        inner.set("Missing", std::string(c.missing));
+      inner.set("Msg", error.message);
+      if (error.error_class == tuf::UpdateErrorClass::kBadHierarchy) {
+        inner.set("Missing", error.missing);
       }
       json::Object detail;
-      detail.set("Name", std::string(tuf::to_string(c.error_class)));
+      detail.set("Name", std::string(tuf::to_string(error.error_class)));
       detail.set("Error", std::move(inner));
       const json::Value d(std::move(detail));
       return error_response(kInvalidUpdate, &d);
@@ -752,15 +748,14 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
                  budget = std::move(request.body_budget), start](Responder& reply) {
     auto st = repository.publish(gun, parts);
     if (!st) {
-      const auto cls = tuf::classify(st.error()).error_class;
-      const bool old_version = st.error().reason == Reason::kRollback ||
-                               st.error().reason == Reason::kConflict ||
-                               cls == tuf::UpdateErrorClass::kOldVersion;
-      if (cls == tuf::UpdateErrorClass::kInternal && !old_version) {
+      const tuf::UpdateErrorClass cls = st.error().error_class;
+      const bool old_version = cls == tuf::UpdateErrorClass::kOldVersion;
+      if (cls == tuf::UpdateErrorClass::kInternal) {
         count_backend_error(st.error(), Backend::kStorage);
         log::get("server")->error("publish {}: {}", gun, st.error().message);
       } else {
-        log::get("server")->info("publish {} rejected: {}", gun, st.error().message);
+        log::get("server")->info("publish {} rejected ({}): {}", gun, tuf::to_string(cls),
+                                 st.error().message);
       }
       finish(Op::kPublish, start, reply, publish_error(st.error()),
              old_version ? Outcome::kOldVersion : Outcome::kFromStatus);

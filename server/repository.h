@@ -84,10 +84,11 @@ class Repository {
   // POST /v2/<gun>/_trust/tuf/: validates `parts` against the stored state (tuf::validate_update:
   // every Notary rule plus vouch's hardening), generates the snapshot (when none is uploaded and
   // the server holds the snapshot key) and always a new timestamp, and stores every file in one
-  // atomic, durable MetaStore::update_many. All or nothing. Errors are classifiable with
-  // tuf::classify (validation) or carry the store's Reason (e.g. kRollback if another publisher
-  // won the version race).
-  Status publish(std::string_view gun, std::span<const tuf::UploadPart> parts);
+  // atomic, durable MetaStore::update_many. All or nothing. A failure's error_class is the
+  // validation rule's class (tuf::validate_update); store and signer failures are kInternal,
+  // except the store's kConflict and kRollback (another publisher won the version race),
+  // which are kOldVersion with the store's Reason.
+  tuf::UpdateStatus publish(std::string_view gun, std::span<const tuf::UploadPart> parts);
 
   // The current file of `role` (root, targets, targets/..., snapshot, timestamp). The timestamp
   // is re-signed (version + 1) when expired or within refresh_ahead of expiry; a server-held

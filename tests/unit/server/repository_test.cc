@@ -82,19 +82,19 @@ TEST_CASE("rejected uploads change nothing") {
   // A client-sent timestamp is refused: the timestamp is the server's.
   auto st = f.repo.publish(f.sim.gun(), parts_of(f.sim, {"timestamp"}));
   REQUIRE_FALSE(st.ok());
-  CHECK(tuf::classify(st.error()).error_class == tuf::UpdateErrorClass::kInvalidRole);
+  CHECK(st.error().error_class == tuf::UpdateErrorClass::kInvalidRole);
 
   // The same versions again are old versions.
   st = f.repo.publish(f.sim.gun(), parts_of(f.sim, {"targets", "snapshot"}));
   REQUIRE_FALSE(st.ok());
-  CHECK(tuf::classify(st.error()).error_class == tuf::UpdateErrorClass::kOldVersion);
+  CHECK(st.error().error_class == tuf::UpdateErrorClass::kOldVersion);
 
   // Targets signed by the wrong key.
   f.sim.targets.version = 2;
   f.sim.files["targets"] = f.sim.sign(tuf::to_json(f.sim.targets), {f.sim.snapshot_key});
   st = f.repo.publish(f.sim.gun(), parts_of(f.sim, {"targets"}));
   REQUIRE_FALSE(st.ok());
-  CHECK(tuf::classify(st.error()).error_class == tuf::UpdateErrorClass::kBadTargets);
+  CHECK(st.error().error_class == tuf::UpdateErrorClass::kBadTargets);
 
   CHECK(f.repo.get_current(f.sim.gun(), "timestamp").value()->bytes == before->bytes);
 }

@@ -535,7 +535,7 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
 
   if (path == "/_notary_server/health" || path == "/healthz" || path == "/readyz") {
     const bool live_only = path == "/healthz";
-    Status st = live_only ? Status{} : repository.store().check_health();
+    Status st = live_only ? Status{} : repository.health();
     if (st) {
       // Degraded, not unready: reads need no signature.
       const bool signer_down =
@@ -793,7 +793,7 @@ void NotaryApi::Impl::handle_changefeed(const Request& request, Responder& respo
       return;
     }
   }
-  auto changes = repository.store().get_changes(change_id, records, gun);
+  auto changes = repository.changes(change_id, records, gun);
   if (!changes) {
     finish(Op::kChangefeed, start, responder,
            changes.error().code == Code::kInvalidArgument

@@ -215,6 +215,13 @@ tuf::UpdateStatus Repository::publish(std::string_view gun,
   return {};
 }
 
+Result<std::vector<Change>> Repository::changes(std::string_view change_id, int records,
+                                                std::string_view gun) {
+  return store_.get_changes(change_id, records, gun);
+}
+
+Status Repository::health() { return store_.check_health(); }
+
 Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string_view gun,
                                                                      TimePoint now) {
   // Re-read under the lock: another reader may have refreshed already.

@@ -129,7 +129,16 @@ class Repository {
   // changes); a deletion forgets it. kInternal if the stored root does not parse.
   Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> current_root(std::string_view gun);
 
-  MetaStore& store() { return store_; }
+  // The change feed (GET /v2/_trust/changefeed, /v2/<gun>/_trust/changefeed): up to |records|
+  // changes after (records > 0) or before (records < 0) change_id, only those of `gun` unless
+  // it is empty; records 0 means the default page. As MetaStore::get_changes, whose contract
+  // (paging, clamping, kInvalidArgument for a change_id that is not an integer) applies.
+  Result<std::vector<Change>> changes(std::string_view change_id, int records,
+                                      std::string_view gun);
+
+  // OK if the store can serve reads and writes (MetaStore::check_health), for the health
+  // endpoints. Cheap: reads no metadata and writes nothing.
+  Status health();
 
   // The in-memory cache of current files, for metrics: files held now, and lookups that found
   // or missed their file since start (monotonic). Thread-safe.

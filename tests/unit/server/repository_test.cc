@@ -99,6 +99,32 @@ TEST_CASE("rejected uploads change nothing") {
   CHECK(f.repo.get_current(f.sim.gun(), "timestamp").value()->bytes == before->bytes);
 }
 
+template <typename R>
+constexpr bool kExposesStore = requires(R& r) { r.store(); };
+
+TEST_CASE("the change feed and the health check are the repository's, not the store's") {
+  // The HTTP layer talks to the service only: there is no way around it to the store.
+  static_assert(!kExposesStore<Repository>);
+  Fixture f;
+  CHECK(f.repo.health().ok());
+  REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());
+  REQUIRE(f.repo.delete_repository(f.sim.gun()).ok());
+
+  auto all = f.repo.changes("0", 0, "");
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].gun == f.sim.gun());
+  CHECK((*all)[0].category == Change::Category::kUpdate);
+  CHECK((*all)[1].category == Change::Category::kDeletion);
+  // Paging and the GUN filter are the store's: one record after the first, none elsewhere.
+  auto next = f.repo.changes(std::to_string((*all)[0].id), 1, f.sim.gun());
+  REQUIRE(next.ok());
+  REQUIRE(next->size() == 1);
+  CHECK((*next)[0].id == (*all)[1].id);
+  CHECK(f.repo.changes("0", 0, "other/gun")->empty());
+  CHECK(f.repo.changes("not-a-number", 0, "").error().code == Code::kInvalidArgument);
+}
+
 TEST_CASE("an expiring timestamp is re-signed once, however many readers ask") {
   Fixture f;
   REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());

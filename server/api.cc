@@ -62,6 +62,8 @@ constexpr ApiError kUnauthorized{"UNAUTHORIZED", 401, "authentication required"}
 constexpr ApiError kDenied{"DENIED", 403, "requested access to the resource is denied"};
 constexpr ApiError kMethodNotAllowed{"UNSUPPORTED", 405, "The operation is unsupported."};
 constexpr ApiError kUnavailable{"UNAVAILABLE", 503, "service unavailable"};
+// The "Reason" of a 404's detail for a GUN outside repositories.gun_prefixes (vouch's own).
+constexpr const char* kGunNotServed = "GUN_NOT_SERVED";
 
 Response error_response(const ApiError& e, const json::Value* detail = nullptr) {
   json::Object err;
@@ -89,6 +91,30 @@ json::Value access_detail(std::string_view gun, const std::vector<Access>& actio
     records.emplace_back(std::move(r));
   }
   return records;
+}
+
+// The answer to a request for a GUN outside repositories.gun_prefixes, with Notary's codes
+// (400 INVALID_GUN to a publish, 404 METADATA_NOT_FOUND otherwise) and a detail that says
+// so: a string for INVALID_GUN, as Notary's ("Require GUNs with prefix: ..."), and for the
+// 404, where Notary sends none, {"Reason":"GUN_NOT_SERVED","Msg":...} so that a client can
+// tell it from a role that does not exist (client/remote.cc reads it). `gun` has passed
+// gun_valid: bounded, no control characters.
+Response gun_not_served(bool publish, std::string_view gun,
+                        const std::vector<std::string>& prefixes) {
+  std::string msg = "repository \"" + std::string(gun) +
+                    "\" is not served here; this server serves only GUNs starting with ";
+  for (std::size_t i = 0; i < prefixes.size(); ++i) {
+    msg += (i == 0 ? "\"" : ", \"") + prefixes[i] + "\"";
+  }
+  if (publish) {
+    const json::Value detail(std::move(msg));
+    return error_response(kInvalidGun, &detail);
+  }
+  json::Object detail;
+  detail.set("Reason", kGunNotServed);
+  detail.set("Msg", std::move(msg));
+  const json::Value d(std::move(detail));
+  return error_response(kMetadataNotFound, &d);
 }
 
 // A publish error in Notary's terms (REFERENCE §1.1: INVALID_UPDATE carries a
@@ -374,6 +400,14 @@ struct NotaryApi::Impl {
     return false;
   }
 
+  // The answer to a valid GUN that gun_allowed refuses, logged (one line: an operator sees
+  // why a client's requests fail).
+  Response refuse_unserved(std::string_view method, std::string_view gun) const {
+    log::get("server")->info("{} for GUN {}: not served (repositories.gun_prefixes)", method,
+                             gun);
+    return gun_not_served(method == "POST", gun, options.gun_prefixes);
+  }
+
   // GUNs as Notary's route takes them ([^*]+), minus what could alias or escape: no control
   // characters, no empty, "." or ".." segments, bounded length.
   bool gun_valid(std::string_view gun) const {
@@ -506,8 +540,10 @@ std::optional<Response> NotaryApi::Impl::check_head(const Request& head) const {
   }
   const std::string_view gun = path.substr(kV2.size(), path.size() - kV2.size() - kTuf.size());
   std::optional<Response> answer;
-  if (!gun_valid(gun) || !gun_allowed(gun)) {
+  if (!gun_valid(gun)) {
     answer = error_response(kInvalidGun);
+  } else if (!gun_allowed(gun)) {
+    answer = refuse_unserved(head.method, gun);
   } else {
     answer = refusal(head, gun, {Access::kPush, Access::kPull});
   }
@@ -612,8 +648,7 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
     return;
   }
   if (!gun_allowed(gun)) {
-    finish(Op::kNotFound, start, responder,
-           error_response(request.method == "POST" ? kInvalidGun : kMetadataNotFound));
+    finish(Op::kNotFound, start, responder, refuse_unserved(request.method, gun));
     return;
   }
 
@@ -775,8 +810,12 @@ void NotaryApi::Impl::handle_changefeed(const Request& request, Responder& respo
     finish(Op::kChangefeed, start, responder, error_response(kMethodNotAllowed));
     return;
   }
-  if (!gun.empty() && (!gun_valid(gun) || !gun_allowed(gun))) {
+  if (!gun.empty() && !gun_valid(gun)) {
     finish(Op::kChangefeed, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  if (!gun.empty() && !gun_allowed(gun)) {
+    finish(Op::kChangefeed, start, responder, refuse_unserved(request.method, gun));
     return;
   }
   if (!authorize(Op::kChangefeed, start, request, responder, gun,

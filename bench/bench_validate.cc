@@ -72,6 +72,15 @@ T must(Result<T> r, const char* what) {
   return std::move(r).value();
 }
 
+template <typename T>
+T must(tuf::UpdateResult<T> r, const char* what) {
+  if (!r.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, r.error().message.c_str());
+    std::exit(1);
+  }
+  return std::move(r).value();
+}
+
 std::shared_ptr<const std::string> share(const std::string& s) {
   return std::make_shared<const std::string>(s);
 }

@@ -52,6 +52,8 @@ struct ServerError {
   std::string code;
   std::string message;
   std::string detail;  // "ErrBadRoot: <Msg>" when present
+  // The detail's "Reason" (vouch-server's 404 for a GUN it does not serve: "GUN_NOT_SERVED").
+  std::string detail_reason;
 };
 
 std::optional<ServerError> parse_server_error(std::string_view body) {
@@ -70,9 +72,11 @@ std::optional<ServerError> parse_server_error(std::string_view body) {
     if (detail->is_string()) {
       out.detail = detail->as_string();
     } else if (detail->is_object()) {
+      if (const auto* reason = string_member(*detail, "Reason")) out.detail_reason = *reason;
       const std::string* name = string_member(*detail, "Name");
       const json::Value* err = detail->find("Error");
-      const std::string* msg = err != nullptr ? string_member(*err, "Msg") : nullptr;
+      const std::string* msg =
+          err != nullptr ? string_member(*err, "Msg") : string_member(*detail, "Msg");
       if (name != nullptr) out.detail = *name;
       if (msg != nullptr) out.detail += (out.detail.empty() ? "" : ": ") + *msg;
     }
@@ -93,8 +97,17 @@ Error notary_http_error(const HttpResponse& response, std::string_view what,
           ? "check the credentials in NOTARY_AUTH"
           : "set NOTARY_AUTH to the base64 of <username>:<password>";
   switch (response.status) {
-    case 404:
+    case 404: {
+      // vouch-server says when the GUN itself is outside its repositories.gun_prefixes:
+      // nothing under it will ever be found there.
+      const auto parsed = parse_server_error(response.body);
+      if (parsed && parsed->detail_reason == "GUN_NOT_SERVED") {
+        return make_error(Code::kNotFound, Reason::kBadGun,
+                          s + " does not serve this repository: " +
+                              printable(parsed->detail, 2048) + " (asked for " + w + ")");
+      }
       return make_error(Reason::kNotFound, w + " not found on " + s);
+    }
     case 401:
       return make_error(Code::kUnauthenticated, Reason::kNone,
                         s + " requires authentication for " + w + ": " + advice);

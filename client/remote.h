@@ -18,7 +18,9 @@
 //
 // HTTP results, as errors (the table Notary's translateStatusToError implies, made precise):
 //   200..299      success
-//   404           kNotFound ("no such role/version/repository")
+//   404           kNotFound ("no such role/version/repository"); but kBadGun (Code kNotFound)
+//                 when the detail says the server does not serve the GUN at all
+//                 ({"Reason":"GUN_NOT_SERVED","Msg":...}, vouch-server's gun_prefixes)
 //   400           Notary's error JSON {"errors":[{"code","message","detail"}]}, by code:
 //                   VERSION                        kConflict (Code kAborted): the server has
 //                                                  a version at least as new; fetch, re-apply

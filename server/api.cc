@@ -62,6 +62,8 @@ constexpr ApiError kUnauthorized{"UNAUTHORIZED", 401, "authentication required"}
 constexpr ApiError kDenied{"DENIED", 403, "requested access to the resource is denied"};
 constexpr ApiError kMethodNotAllowed{"UNSUPPORTED", 405, "The operation is unsupported."};
 constexpr ApiError kUnavailable{"UNAVAILABLE", 503, "service unavailable"};
+// The "Reason" of a 404's detail for a GUN outside repositories.gun_prefixes (vouch's own).
+constexpr const char* kGunNotServed = "GUN_NOT_SERVED";
 
 Response error_response(const ApiError& e, const json::Value* detail = nullptr) {
   json::Object err;
@@ -91,14 +93,34 @@ json::Value access_detail(std::string_view gun, const std::vector<Access>& actio
   return records;
 }
 
+// The answer to a request for a GUN outside repositories.gun_prefixes, with Notary's codes
+// (400 INVALID_GUN to a publish, 404 METADATA_NOT_FOUND otherwise) and a detail that says
+// so: a string for INVALID_GUN, as Notary's ("Require GUNs with prefix: ..."), and for the
+// 404, where Notary sends none, {"Reason":"GUN_NOT_SERVED","Msg":...} so that a client can
+// tell it from a role that does not exist (client/remote.cc reads it). `gun` has passed
+// gun_valid: bounded, no control characters.
+Response gun_not_served(bool publish, std::string_view gun,
+                        const std::vector<std::string>& prefixes) {
+  std::string msg = "repository \"" + std::string(gun) +
+                    "\" is not served here; this server serves only GUNs starting with ";
+  for (std::size_t i = 0; i < prefixes.size(); ++i) {
+    msg += (i == 0 ? "\"" : ", \"") + prefixes[i] + "\"";
+  }
+  if (publish) {
+    const json::Value detail(std::move(msg));
+    return error_response(kInvalidGun, &detail);
+  }
+  json::Object detail;
+  detail.set("Reason", kGunNotServed);
+  detail.set("Msg", std::move(msg));
+  const json::Value d(std::move(detail));
+  return error_response(kMetadataNotFound, &d);
+}
+
 // A publish error in Notary's terms (REFERENCE §1.1: INVALID_UPDATE carries a
 // validation.SerializableError the notary client decodes and prints).
-Response publish_error(const Error& error) {
-  if (error.reason == Reason::kRollback || error.reason == Reason::kConflict) {
-    return error_response(kOldVersion);  // the store lost a race to a newer version
-  }
-  const tuf::ClassifiedError c = tuf::classify(error);
-  switch (c.error_class) {
+Response publish_error(const tuf::UpdateError& error) {
+  switch (error.error_class) {
     case tuf::UpdateErrorClass::kMalformedUpload: return error_response(kMalformedUpload);
     case tuf::UpdateErrorClass::kTooLarge: return error_response(kTooLargeUpload);
     case tuf::UpdateErrorClass::kMalformedJson: return error_response(kMalformedJson);
@@ -110,12 +132,12 @@ Response publish_error(const Error& error) {
     case tuf::UpdateErrorClass::kBadHierarchy:
     case tuf::UpdateErrorClass::kValidation: {
       json::Object inner;
-      inner.set("Msg", std::string(c.detail));
-      if (c.error_class == tuf::UpdateErrorClass::kBadHierarchy) {
-        inner.set("Missing", std::string(c.missing));
+      inner.set("Msg", error.message);
+      if (error.error_class == tuf::UpdateErrorClass::kBadHierarchy) {
+        inner.set("Missing", error.missing);
       }
       json::Object detail;
-      detail.set("Name", std::string(tuf::to_string(c.error_class)));
+      detail.set("Name", std::string(tuf::to_string(error.error_class)));
       detail.set("Error", std::move(inner));
       const json::Value d(std::move(detail));
       return error_response(kInvalidUpdate, &d);
@@ -378,6 +400,14 @@ struct NotaryApi::Impl {
     return false;
   }
 
+  // The answer to a valid GUN that gun_allowed refuses, logged (one line: an operator sees
+  // why a client's requests fail).
+  Response refuse_unserved(std::string_view method, std::string_view gun) const {
+    log::get("server")->info("{} for GUN {}: not served (repositories.gun_prefixes)", method,
+                             gun);
+    return gun_not_served(method == "POST", gun, options.gun_prefixes);
+  }
+
   // GUNs as Notary's route takes them ([^*]+), minus what could alias or escape: no control
   // characters, no empty, "." or ".." segments, bounded length.
   bool gun_valid(std::string_view gun) const {
@@ -510,8 +540,10 @@ std::optional<Response> NotaryApi::Impl::check_head(const Request& head) const {
   }
   const std::string_view gun = path.substr(kV2.size(), path.size() - kV2.size() - kTuf.size());
   std::optional<Response> answer;
-  if (!gun_valid(gun) || !gun_allowed(gun)) {
+  if (!gun_valid(gun)) {
     answer = error_response(kInvalidGun);
+  } else if (!gun_allowed(gun)) {
+    answer = refuse_unserved(head.method, gun);
   } else {
     answer = refusal(head, gun, {Access::kPush, Access::kPull});
   }
@@ -539,7 +571,7 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
 
   if (path == "/_notary_server/health" || path == "/healthz" || path == "/readyz") {
     const bool live_only = path == "/healthz";
-    Status st = live_only ? Status{} : repository.store().check_health();
+    Status st = live_only ? Status{} : repository.health();
     if (st) {
       // Degraded, not unready: reads need no signature.
       const bool signer_down =
@@ -616,8 +648,7 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
     return;
   }
   if (!gun_allowed(gun)) {
-    finish(Op::kNotFound, start, responder,
-           error_response(request.method == "POST" ? kInvalidGun : kMetadataNotFound));
+    finish(Op::kNotFound, start, responder, refuse_unserved(request.method, gun));
     return;
   }
 
@@ -752,15 +783,14 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
                  budget = std::move(request.body_budget), start](Responder& reply) {
     auto st = repository.publish(gun, parts);
     if (!st) {
-      const auto cls = tuf::classify(st.error()).error_class;
-      const bool old_version = st.error().reason == Reason::kRollback ||
-                               st.error().reason == Reason::kConflict ||
-                               cls == tuf::UpdateErrorClass::kOldVersion;
-      if (cls == tuf::UpdateErrorClass::kInternal && !old_version) {
+      const tuf::UpdateErrorClass cls = st.error().error_class;
+      const bool old_version = cls == tuf::UpdateErrorClass::kOldVersion;
+      if (cls == tuf::UpdateErrorClass::kInternal) {
         count_backend_error(st.error(), Backend::kStorage);
         log::get("server")->error("publish {}: {}", gun, st.error().message);
       } else {
-        log::get("server")->info("publish {} rejected: {}", gun, st.error().message);
+        log::get("server")->info("publish {} rejected ({}): {}", gun, tuf::to_string(cls),
+                                 st.error().message);
       }
       finish(Op::kPublish, start, reply, publish_error(st.error()),
              old_version ? Outcome::kOldVersion : Outcome::kFromStatus);
@@ -780,8 +810,12 @@ void NotaryApi::Impl::handle_changefeed(const Request& request, Responder& respo
     finish(Op::kChangefeed, start, responder, error_response(kMethodNotAllowed));
     return;
   }
-  if (!gun.empty() && (!gun_valid(gun) || !gun_allowed(gun))) {
+  if (!gun.empty() && !gun_valid(gun)) {
     finish(Op::kChangefeed, start, responder, error_response(kMetadataNotFound));
+    return;
+  }
+  if (!gun.empty() && !gun_allowed(gun)) {
+    finish(Op::kChangefeed, start, responder, refuse_unserved(request.method, gun));
     return;
   }
   if (!authorize(Op::kChangefeed, start, request, responder, gun,
@@ -798,7 +832,7 @@ void NotaryApi::Impl::handle_changefeed(const Request& request, Responder& respo
       return;
     }
   }
-  auto changes = repository.store().get_changes(change_id, records, gun);
+  auto changes = repository.changes(change_id, records, gun);
   if (!changes) {
     finish(Op::kChangefeed, start, responder,
            changes.error().code == Code::kInvalidArgument

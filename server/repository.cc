@@ -169,7 +169,8 @@ Status Repository::store_files(std::string_view gun, const std::vector<tuf::Role
   return {};
 }
 
-Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart> parts) {
+tuf::UpdateStatus Repository::publish(std::string_view gun,
+                                      std::span<const tuf::UploadPart> parts) {
   const GunLocks::Guard lock = locks_.lock(gun);
   const TimePoint now = clock_.now();
   CurrentState state([&](std::string_view role) -> Result<std::shared_ptr<const ServedFile>> {
@@ -187,7 +188,14 @@ Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart
   VOUCH_ASSIGN_OR_RETURN(std::vector<tuf::RoleFile> files,
                          tuf::complete_update(update, signer_, now, options_.snapshot_lifetime,
                                               options_.timestamp_lifetime));
-  VOUCH_RETURN_IF_ERROR(store_files(gun, files));
+  if (auto stored = store_files(gun, files); !stored) {
+    // Another publisher stored these versions (or newer ones) first: Notary's VERSION.
+    const Reason why = stored.error().reason;
+    const bool lost_race = why == Reason::kConflict || why == Reason::kRollback;
+    return tuf::UpdateError(
+        lost_race ? tuf::UpdateErrorClass::kOldVersion : tuf::UpdateErrorClass::kInternal,
+        std::move(stored).error());
+  }
   remember_root(gun, update.root);
   // Roles that the update stopped delegating are gone from the snapshot; forget them.
   for (const auto& removed : update.snapshot_changes.removed) {
@@ -206,6 +214,13 @@ Status Repository::publish(std::string_view gun, std::span<const tuf::UploadPart
   }
   return {};
 }
+
+Result<std::vector<Change>> Repository::changes(std::string_view change_id, int records,
+                                                std::string_view gun) {
+  return store_.get_changes(change_id, records, gun);
+}
+
+Status Repository::health() { return store_.check_health(); }
 
 Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string_view gun,
                                                                      TimePoint now) {

@@ -84,10 +84,11 @@ class Repository {
   // POST /v2/<gun>/_trust/tuf/: validates `parts` against the stored state (tuf::validate_update:
   // every Notary rule plus vouch's hardening), generates the snapshot (when none is uploaded and
   // the server holds the snapshot key) and always a new timestamp, and stores every file in one
-  // atomic, durable MetaStore::update_many. All or nothing. Errors are classifiable with
-  // tuf::classify (validation) or carry the store's Reason (e.g. kRollback if another publisher
-  // won the version race).
-  Status publish(std::string_view gun, std::span<const tuf::UploadPart> parts);
+  // atomic, durable MetaStore::update_many. All or nothing. A failure's error_class is the
+  // validation rule's class (tuf::validate_update); store and signer failures are kInternal,
+  // except the store's kConflict and kRollback (another publisher won the version race),
+  // which are kOldVersion with the store's Reason.
+  tuf::UpdateStatus publish(std::string_view gun, std::span<const tuf::UploadPart> parts);
 
   // The current file of `role` (root, targets, targets/..., snapshot, timestamp). The timestamp
   // is re-signed (version + 1) when expired or within refresh_ahead of expiry; a server-held
@@ -128,7 +129,16 @@ class Repository {
   // changes); a deletion forgets it. kInternal if the stored root does not parse.
   Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> current_root(std::string_view gun);
 
-  MetaStore& store() { return store_; }
+  // The change feed (GET /v2/_trust/changefeed, /v2/<gun>/_trust/changefeed): up to |records|
+  // changes after (records > 0) or before (records < 0) change_id, only those of `gun` unless
+  // it is empty; records 0 means the default page. As MetaStore::get_changes, whose contract
+  // (paging, clamping, kInvalidArgument for a change_id that is not an integer) applies.
+  Result<std::vector<Change>> changes(std::string_view change_id, int records,
+                                      std::string_view gun);
+
+  // OK if the store can serve reads and writes (MetaStore::check_health), for the health
+  // endpoints. Cheap: reads no metadata and writes nothing.
+  Status health();
 
   // The in-memory cache of current files, for metrics: files held now, and lookups that found
   // or missed their file since start (monotonic). Thread-safe.

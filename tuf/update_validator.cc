@@ -11,28 +11,18 @@ namespace vouch::tuf {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Error tags. Every error leaving validate_update starts with "[<class>] " (or
-// "[ErrBadHierarchy missing=<role>] "); classify() reads it back. Tag once, at the point where
-// the class is known, and never wrap afterwards.
+// Errors: each rule classifies its failure where it knows the class, once.
 
-Error tag(UpdateErrorClass cls, Error e, std::string_view missing = {}) {
-  std::string prefix = "[";
-  prefix += to_string(cls);
-  if (!missing.empty()) {
-    prefix += " missing=";
-    prefix += missing;
-  }
-  prefix += "] ";
-  e.message.insert(0, prefix);
-  return e;
+UpdateError tag(UpdateErrorClass cls, Error e, std::string_view missing = {}) {
+  return UpdateError(cls, std::move(e), std::string(missing));
 }
 
-Error tagged(UpdateErrorClass cls, Reason reason, std::string message,
-             std::string_view missing = {}) {
+UpdateError tagged(UpdateErrorClass cls, Reason reason, std::string message,
+                   std::string_view missing = {}) {
   return tag(cls, make_error(reason, std::move(message)), missing);
 }
 
-Error internal(Error e, std::string_view context) {
+UpdateError internal(Error e, std::string_view context) {
   return tag(UpdateErrorClass::kInternal, std::move(e.wrap(context)));
 }
 
@@ -204,7 +194,7 @@ class Validator {
             const ValidationOptions& options)
       : state_(state), parts_(parts), opt_(options) {}
 
-  Result<ValidatedUpdate> run() {
+  UpdateResult<ValidatedUpdate> run() {
     VOUCH_RETURN_IF_ERROR(read_parts());
     VOUCH_RETURN_IF_ERROR(validate_root_step());
     VOUCH_RETURN_IF_ERROR(validate_targets_step());
@@ -231,7 +221,7 @@ class Validator {
   };
 
   // ---- state lookups (cached: each role is read at most once)
-  Result<const std::optional<StoredRole>*> stored(std::string_view role) {
+  UpdateResult<const std::optional<StoredRole>*> stored(std::string_view role) {
     auto it = stored_.find(role);
     if (it == stored_.end()) {
       auto r = state_.current(role);
@@ -246,7 +236,7 @@ class Validator {
   }
 
   // ---- step 1: the parts
-  Status read_parts() {
+  UpdateStatus read_parts() {
     if (parts_.size() > opt_.limits.max_parts) {
       return tagged(UpdateErrorClass::kTooLarge, Reason::kTooLarge,
                     "upload has " + std::to_string(parts_.size()) + " parts, at most " +
@@ -300,7 +290,7 @@ class Validator {
   }
 
   // ---- step 2: root
-  Status validate_root_step() {
+  UpdateStatus validate_root_step() {
     VOUCH_ASSIGN_OR_RETURN(const std::optional<StoredRole>* stored_root, stored(kRootRole));
     std::shared_ptr<const Metadata<Root>> previous;
     if (*stored_root) {
@@ -375,7 +365,7 @@ class Validator {
   }
 
   // ---- step 3: targets and delegations
-  Status validate_targets_step() {
+  UpdateStatus validate_targets_step() {
     std::vector<std::string> order;
     order.reserve(up_targets_.size());
     for (const auto& [name, _] : up_targets_) order.push_back(name);
@@ -423,7 +413,7 @@ class Validator {
 
   // How `role`'s parent delegates to it. For a delegation, loads the parent (and, through
   // node(), the chain above it) and checks the parent delegates to the role.
-  Result<Authority> authority(const std::string& role) {
+  UpdateResult<Authority> authority(const std::string& role) {
     if (role == kTargetsRole) {
       return Authority{&root_->content.keys, root_->content.roles.at(std::string(kTargetsRole)),
                        std::nullopt};
@@ -458,7 +448,7 @@ class Validator {
 
   // The parsed, verified targets role `role` (an ancestor of `child`): from the upload (already
   // validated, as shallower roles go first) or from the state.
-  Result<const Node*> node(const std::string& role, const std::string& child) {
+  UpdateResult<const Node*> node(const std::string& role, const std::string& child) {
     if (auto it = nodes_.find(role); it != nodes_.end()) return &it->second;
     VOUCH_ASSIGN_OR_RETURN(const std::optional<StoredRole>* st, stored(role));
     if (!*st) {
@@ -483,7 +473,7 @@ class Validator {
   }
 
   // The store requires versions newer than the stored ones; report an old one as VERSION.
-  Status check_newer(const std::string& role, std::int64_t version) {
+  UpdateStatus check_newer(const std::string& role, std::int64_t version) {
     VOUCH_ASSIGN_OR_RETURN(const std::optional<StoredRole>* st, stored(role));
     if (*st && version <= (*st)->version) {
       return tagged(UpdateErrorClass::kOldVersion, Reason::kRollback,
@@ -495,7 +485,7 @@ class Validator {
   }
 
   // ---- step 4: snapshot
-  Status validate_snapshot_step() {
+  UpdateStatus validate_snapshot_step() {
     VOUCH_ASSIGN_OR_RETURN(const std::optional<StoredRole>* st, stored(kSnapshotRole));
     if (*st) {
       auto m = parse_snapshot(*(*st)->bytes, opt_.limits.metadata);
@@ -505,7 +495,7 @@ class Validator {
     return up_snapshot_ ? check_uploaded_snapshot() : plan_generated_snapshot();
   }
 
-  Status check_uploaded_snapshot() {
+  UpdateStatus check_uploaded_snapshot() {
     const Metadata<Snapshot>& m = *up_snapshot_;
     const Snapshot& s = m.content;
     auto bad = [](Error e) { return tag(UpdateErrorClass::kBadSnapshot, std::move(e)); };
@@ -551,7 +541,7 @@ class Validator {
     }
 
     // ... and every role that exists must be listed.
-    auto require = [&](std::string_view name, std::string_view why) -> Status {
+    auto require = [&](std::string_view name, std::string_view why) -> UpdateStatus {
       if (s.meta.find(name) != s.meta.end()) return {};
       return bad(make_error(Reason::kHashMismatch, "snapshot does not list " +
                                                        std::string(name) + std::string(why)));
@@ -578,7 +568,7 @@ class Validator {
   // asked about roles an uploaded snapshot leaves out; reads the ancestors that are not
   // uploaded from the state, unverified: the question is whether the snapshot may forget the
   // role, and a role its parents name must stay listed.
-  Result<bool> still_delegated(const std::string& role) {
+  UpdateResult<bool> still_delegated(const std::string& role) {
     std::string child = role;
     while (child != kTargetsRole) {
       const std::string parent(parent_role(child));
@@ -589,7 +579,7 @@ class Validator {
     return true;
   }
 
-  Result<const Targets*> peek(const std::string& role) {
+  UpdateResult<const Targets*> peek(const std::string& role) {
     if (auto it = nodes_.find(role); it != nodes_.end()) return &it->second.meta->content;
     if (auto it = peeked_.find(role); it != peeked_.end()) return it->second.get();
     VOUCH_ASSIGN_OR_RETURN(const std::optional<StoredRole>* st, stored(role));
@@ -602,7 +592,7 @@ class Validator {
     return peeked_.emplace(role, std::move(t)).first->second.get();
   }
 
-  Status plan_generated_snapshot() {
+  UpdateStatus plan_generated_snapshot() {
     auto keys = server_signing_keys(root_->content, kSnapshotRole, opt_.server_holds_key);
     if (!keys) {
       if (keys.error().reason != Reason::kThresholdNotMet) {
@@ -661,7 +651,7 @@ class Validator {
   }
 
   // ---- step 5: timestamp
-  Status timestamp_step() {
+  UpdateStatus timestamp_step() {
     auto keys = server_signing_keys(root_->content, kTimestampRole, opt_.server_holds_key);
     if (!keys) {
       if (keys.error().reason != Reason::kThresholdNotMet) {
@@ -705,8 +695,9 @@ class Validator {
 
 }  // namespace
 
-Result<ValidatedUpdate> validate_update(const RepoState& state, std::span<const UploadPart> parts,
-                                        const ValidationOptions& options) {
+UpdateResult<ValidatedUpdate> validate_update(const RepoState& state,
+                                              std::span<const UploadPart> parts,
+                                              const ValidationOptions& options) {
   return Validator(state, parts, options).run();
 }
 
@@ -778,10 +769,10 @@ Result<RoleFile> make_timestamp(std::string_view snapshot_bytes, std::int64_t ve
                   std::move(meta)};
 }
 
-Result<std::vector<RoleFile>> complete_update(const ValidatedUpdate& update, keys::Signer& signer,
-                                              TimePoint now,
-                                              std::chrono::microseconds snapshot_lifetime,
-                                              std::chrono::microseconds timestamp_lifetime) {
+UpdateResult<std::vector<RoleFile>> complete_update(const ValidatedUpdate& update,
+                                                    keys::Signer& signer, TimePoint now,
+                                                    std::chrono::microseconds snapshot_lifetime,
+                                                    std::chrono::microseconds timestamp_lifetime) {
   std::vector<RoleFile> files = update.files;
   std::shared_ptr<const std::string> snapshot;
   if (update.needs_snapshot) {
@@ -825,37 +816,11 @@ std::string_view to_string(UpdateErrorClass error_class) {
   return "INTERNAL";
 }
 
-ClassifiedError classify(const Error& error) {
-  const std::string_view msg = error.message;
-  if (msg.size() > 2 && msg.front() == '[') {
-    const auto close = msg.find(']');
-    if (close != std::string_view::npos && close < 64) {
-      std::string_view token = msg.substr(1, close - 1);
-      std::string_view missing;
-      if (auto space = token.find(' '); space != std::string_view::npos) {
-        constexpr std::string_view kMissing = "missing=";
-        std::string_view rest = token.substr(space + 1);
-        if (rest.substr(0, kMissing.size()) == kMissing) missing = rest.substr(kMissing.size());
-        token = token.substr(0, space);
-      }
-      for (auto cls : {UpdateErrorClass::kMalformedUpload, UpdateErrorClass::kTooLarge,
-                       UpdateErrorClass::kMalformedJson, UpdateErrorClass::kInvalidRole,
-                       UpdateErrorClass::kOldVersion, UpdateErrorClass::kBadRoot,
-                       UpdateErrorClass::kBadTargets, UpdateErrorClass::kBadSnapshot,
-                       UpdateErrorClass::kBadHierarchy, UpdateErrorClass::kValidation,
-                       UpdateErrorClass::kInternal}) {
-        if (to_string(cls) == token) {
-          std::string_view detail = msg.substr(close + 1);
-          if (!detail.empty() && detail.front() == ' ') detail.remove_prefix(1);
-          return {cls, missing, detail};
-        }
-      }
-    }
-  }
+UpdateError UpdateError::unclassified(Error error) {
   switch (error.reason) {
-    case Reason::kRollback: return {UpdateErrorClass::kOldVersion, {}, msg};
-    case Reason::kTooLarge: return {UpdateErrorClass::kTooLarge, {}, msg};
-    default: return {UpdateErrorClass::kInternal, {}, msg};
+    case Reason::kRollback: return UpdateError(UpdateErrorClass::kOldVersion, std::move(error));
+    case Reason::kTooLarge: return UpdateError(UpdateErrorClass::kTooLarge, std::move(error));
+    default: return UpdateError(UpdateErrorClass::kInternal, std::move(error));
   }
 }
 

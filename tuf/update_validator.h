@@ -19,8 +19,9 @@
 //   VOUCH_ASSIGN_OR_RETURN(std::vector<RoleFile> files, complete_update(update, signer, now));
 //   store.update_many(gun, files);   // atomic; versions must be new
 //
-// On failure, classify(error) gives the answer Notary would send (see UpdateErrorClass).
+// On failure, error().error_class is the answer Notary would send (see UpdateErrorClass).
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/clock.h"
@@ -39,6 +42,116 @@
 #include "tuf/metadata.h"
 
 namespace vouch::tuf {
+
+// ---------------------------------------------------------------------------------------------
+// Errors: what Notary would answer
+
+// The class of a validation failure, i.e. which Notary error the HTTP layer answers with
+// (notary:server/errors/errors.go, tuf/validation/errors.go):
+enum class UpdateErrorClass : std::uint8_t {
+  kMalformedUpload,  // 400 MALFORMED_UPLOAD: a part repeated or without bytes
+  kTooLarge,         // 413 (Notary has no limit): too many parts, or a file over a limit
+  kMalformedJson,    // 400 MALFORMED_JSON: a part is not valid JSON / Notary metadata
+  kInvalidRole,      // 400 INVALID_ROLE: unknown role name, or the server-owned timestamp
+  kOldVersion,       // 400 VERSION: a version not newer than the stored one
+  kBadRoot,          // 400 INVALID_UPDATE, detail {"Name":"ErrBadRoot","Error":{"Msg":...}}
+  kBadTargets,       // 400 INVALID_UPDATE, "ErrBadTargets"
+  kBadSnapshot,      // 400 INVALID_UPDATE, "ErrBadSnapshot"
+  kBadHierarchy,     // 400 INVALID_UPDATE, "ErrBadHierarchy" (Error also has "Missing")
+  kValidation,       // 400 INVALID_UPDATE, "ErrValidation"
+  kInternal,         // 500: state, signer or key lookups failed; never show the message
+};
+
+// "MALFORMED_UPLOAD", "TOO_LARGE", "MALFORMED_JSON", "INVALID_ROLE", "VERSION", "ErrBadRoot",
+// "ErrBadTargets", "ErrBadSnapshot", "ErrBadHierarchy", "ErrValidation", "INTERNAL".
+std::string_view to_string(UpdateErrorClass error_class);
+
+// A failed publish: an Error (code, reason, message) that also says which Notary error it is.
+// The class travels as a field, never inside the message: the message is Notary's "Msg" as
+// it is (safe to send to the client for every class except kInternal), and wrap() adds
+// context without losing the class.
+struct UpdateError : Error {
+  UpdateErrorClass error_class = UpdateErrorClass::kInternal;
+  // For kBadHierarchy: the missing role ("snapshot", "targets"); empty otherwise.
+  std::string missing;
+
+  UpdateError() = default;
+  UpdateError(UpdateErrorClass cls, Error error, std::string missing_role = {})
+      : Error(std::move(error)), error_class(cls), missing(std::move(missing_role)) {}
+  // An error that no validation rule classified (e.g. from the store or the signer), by its
+  // Reason: kRollback -> kOldVersion, kTooLarge -> kTooLarge, anything else -> kInternal.
+  static UpdateError unclassified(Error error);
+
+  // As Error::wrap, keeping the class.
+  UpdateError& wrap(std::string_view context) & {
+    Error::wrap(context);
+    return *this;
+  }
+  UpdateError&& wrap(std::string_view context) && {
+    Error::wrap(context);
+    return std::move(*this);
+  }
+};
+
+// Result<T> with an UpdateError: what validate_update, complete_update and the server's
+// publish return. An Error converts implicitly, through UpdateError::unclassified, so that
+// VOUCH_RETURN_IF_ERROR / VOUCH_ASSIGN_OR_RETURN propagate plain errors into it; an
+// UpdateError keeps its class. Accessing value() of an error, or error() of a value, is a
+// programming error (asserted).
+template <typename T>
+class [[nodiscard]] UpdateResult {
+ public:
+  using value_type = T;
+
+  UpdateResult(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  UpdateResult(UpdateError error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  UpdateResult(Error error)  // NOLINT: implicit
+      : data_(std::in_place_index<1>, UpdateError::unclassified(std::move(error))) {}
+
+  bool ok() const { return data_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { assert(ok()); return std::get<0>(data_); }
+  const T& value() const& { assert(ok()); return std::get<0>(data_); }
+  T&& value() && { assert(ok()); return std::get<0>(std::move(data_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  UpdateError& error() & { assert(!ok()); return std::get<1>(data_); }
+  const UpdateError& error() const& { assert(!ok()); return std::get<1>(data_); }
+  UpdateError&& error() && { assert(!ok()); return std::get<1>(std::move(data_)); }
+
+ private:
+  std::variant<T, UpdateError> data_;
+};
+
+template <>
+class [[nodiscard]] UpdateResult<void> {
+ public:
+  using value_type = void;
+
+  UpdateResult() = default;
+  UpdateResult(UpdateError error) : error_(std::move(error)), ok_(false) {}  // NOLINT
+  UpdateResult(Error error)  // NOLINT: implicit
+      : error_(UpdateError::unclassified(std::move(error))), ok_(false) {}
+
+  bool ok() const { return ok_; }
+  explicit operator bool() const { return ok_; }
+  void value() const { assert(ok_); }
+
+  UpdateError& error() & { assert(!ok_); return error_; }
+  const UpdateError& error() const& { assert(!ok_); return error_; }
+  UpdateError&& error() && { assert(!ok_); return std::move(error_); }
+
+ private:
+  UpdateError error_;
+  bool ok_ = true;
+};
+
+using UpdateStatus = UpdateResult<void>;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
@@ -225,8 +338,9 @@ struct ValidatedUpdate {
 // the stored snapshot, and the stored versions of uploaded roles are read, plus the stored
 // parents of uploaded delegations (parsed and verified). With trust_stored_snapshot, stored
 // roles whose snapshot entry did not change are not read at all.
-Result<ValidatedUpdate> validate_update(const RepoState& state, std::span<const UploadPart> parts,
-                                        const ValidationOptions& options);
+UpdateResult<ValidatedUpdate> validate_update(const RepoState& state,
+                                              std::span<const UploadPart> parts,
+                                              const ValidationOptions& options);
 
 // Notary's MinThreshold (const.go): thresholds below this are invalid.
 inline constexpr std::int64_t kMinThreshold = 1;
@@ -263,49 +377,9 @@ Result<RoleFile> make_timestamp(std::string_view snapshot_bytes, std::int64_t ve
 // update.needs_snapshot; expiring now + snapshot_lifetime), then the timestamp over the
 // uploaded or generated snapshot (expiring now + timestamp_lifetime) — every file the store
 // must write, in order. Signer errors are returned as they are (UpdateErrorClass::kInternal).
-Result<std::vector<RoleFile>> complete_update(
+UpdateResult<std::vector<RoleFile>> complete_update(
     const ValidatedUpdate& update, keys::Signer& signer, TimePoint now,
     std::chrono::microseconds snapshot_lifetime = kSnapshotLifetime,
     std::chrono::microseconds timestamp_lifetime = kTimestampLifetime);
-
-// ---------------------------------------------------------------------------------------------
-// Errors: what Notary would answer
-
-// The class of a validation failure, i.e. which Notary error the HTTP layer answers with
-// (notary:server/errors/errors.go, tuf/validation/errors.go):
-enum class UpdateErrorClass : std::uint8_t {
-  kMalformedUpload,  // 400 MALFORMED_UPLOAD: a part repeated or without bytes
-  kTooLarge,         // 413 (Notary has no limit): too many parts, or a file over a limit
-  kMalformedJson,    // 400 MALFORMED_JSON: a part is not valid JSON / Notary metadata
-  kInvalidRole,      // 400 INVALID_ROLE: unknown role name, or the server-owned timestamp
-  kOldVersion,       // 400 VERSION: a version not newer than the stored one
-  kBadRoot,          // 400 INVALID_UPDATE, detail {"Name":"ErrBadRoot","Error":{"Msg":...}}
-  kBadTargets,       // 400 INVALID_UPDATE, "ErrBadTargets"
-  kBadSnapshot,      // 400 INVALID_UPDATE, "ErrBadSnapshot"
-  kBadHierarchy,     // 400 INVALID_UPDATE, "ErrBadHierarchy" (Error also has "Missing")
-  kValidation,       // 400 INVALID_UPDATE, "ErrValidation"
-  kInternal,         // 500: state, signer or key lookups failed; never show the message
-};
-
-// "MALFORMED_UPLOAD", "TOO_LARGE", "MALFORMED_JSON", "INVALID_ROLE", "VERSION", "ErrBadRoot",
-// "ErrBadTargets", "ErrBadSnapshot", "ErrBadHierarchy", "ErrValidation", "INTERNAL".
-std::string_view to_string(UpdateErrorClass error_class);
-
-struct ClassifiedError {
-  UpdateErrorClass error_class = UpdateErrorClass::kInternal;
-  // For ErrBadHierarchy: the missing role ("snapshot", "targets"); empty otherwise.
-  std::string_view missing;
-  // The message without its class tag: Notary's "Msg". Safe to send to the client for every
-  // class except kInternal.
-  std::string_view detail;
-};
-
-// Classifies an error returned by validate_update or complete_update. The returned views
-// point into `error.message`. Every error validate_update returns carries its class as a
-// leading tag in the message ("[ErrBadTargets] targets/releases: ...", "[ErrBadHierarchy
-// missing=snapshot] ..."); do not wrap() such an error before classifying it. An error
-// without a tag (e.g. from complete_update's signer) is classified by its Reason: kRollback
-// -> kOldVersion, kTooLarge -> kTooLarge, everything else -> kInternal.
-ClassifiedError classify(const Error& error);
 
 }  // namespace vouch::tuf

@@ -87,7 +87,7 @@ class FakeRemote final : public client::Remote {
     auto validated = tuf::validate_update(state, upload, options);
     if (!validated.ok()) {
       last_error = validated.error();
-      if (tuf::classify(validated.error()).error_class == tuf::UpdateErrorClass::kOldVersion) {
+      if (validated.error().error_class == tuf::UpdateErrorClass::kOldVersion) {
         return make_error(Reason::kConflict, validated.error().message);
       }
       return validated.error();

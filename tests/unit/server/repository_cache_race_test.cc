@@ -102,7 +102,7 @@ struct Fixture {
     REQUIRE_MESSAGE(st.ok(), st.error().message);
   }
 
-  Status publish_targets(std::int64_t version) {
+  tuf::UpdateStatus publish_targets(std::int64_t version) {
     sim.add_target("t" + std::to_string(version), "content");
     sim.targets.version = version;
     sim.publish();

@@ -65,7 +65,7 @@ std::string same_stripe_as(const std::string& gun) {
   }
 }
 
-Status publish_next_targets(Repository& repo, RepoSimulator& sim) {
+tuf::UpdateStatus publish_next_targets(Repository& repo, RepoSimulator& sim) {
   sim.targets.version += 1;
   sim.add_target("t" + std::to_string(sim.targets.version), "content");
   sim.publish();
@@ -104,11 +104,11 @@ struct Fixture {
 TEST_CASE("a publish waiting for the signer holds up no other repository") {
   Fixture f;
   f.signer.stall(f.a.timestamp_key);
-  Status stalled_publish;
+  tuf::UpdateStatus stalled_publish;
   std::thread stalled([&] { stalled_publish = publish_next_targets(f.repo, f.a); });
   REQUIRE(f.signer.wait_stalled());
 
-  Status other;
+  tuf::UpdateStatus other;
   CHECK(finishes_while_stalled(f.signer, [&] { other = publish_next_targets(f.repo, f.b); }));
   CHECK_MESSAGE(other.ok(), other.error().message);
   // Reads of the stalled repository are served meanwhile.

@@ -82,21 +82,47 @@ TEST_CASE("rejected uploads change nothing") {
   // A client-sent timestamp is refused: the timestamp is the server's.
   auto st = f.repo.publish(f.sim.gun(), parts_of(f.sim, {"timestamp"}));
   REQUIRE_FALSE(st.ok());
-  CHECK(tuf::classify(st.error()).error_class == tuf::UpdateErrorClass::kInvalidRole);
+  CHECK(st.error().error_class == tuf::UpdateErrorClass::kInvalidRole);
 
   // The same versions again are old versions.
   st = f.repo.publish(f.sim.gun(), parts_of(f.sim, {"targets", "snapshot"}));
   REQUIRE_FALSE(st.ok());
-  CHECK(tuf::classify(st.error()).error_class == tuf::UpdateErrorClass::kOldVersion);
+  CHECK(st.error().error_class == tuf::UpdateErrorClass::kOldVersion);
 
   // Targets signed by the wrong key.
   f.sim.targets.version = 2;
   f.sim.files["targets"] = f.sim.sign(tuf::to_json(f.sim.targets), {f.sim.snapshot_key});
   st = f.repo.publish(f.sim.gun(), parts_of(f.sim, {"targets"}));
   REQUIRE_FALSE(st.ok());
-  CHECK(tuf::classify(st.error()).error_class == tuf::UpdateErrorClass::kBadTargets);
+  CHECK(st.error().error_class == tuf::UpdateErrorClass::kBadTargets);
 
   CHECK(f.repo.get_current(f.sim.gun(), "timestamp").value()->bytes == before->bytes);
+}
+
+template <typename R>
+constexpr bool kExposesStore = requires(R& r) { r.store(); };
+
+TEST_CASE("the change feed and the health check are the repository's, not the store's") {
+  // The HTTP layer talks to the service only: there is no way around it to the store.
+  static_assert(!kExposesStore<Repository>);
+  Fixture f;
+  CHECK(f.repo.health().ok());
+  REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());
+  REQUIRE(f.repo.delete_repository(f.sim.gun()).ok());
+
+  auto all = f.repo.changes("0", 0, "");
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].gun == f.sim.gun());
+  CHECK((*all)[0].category == Change::Category::kUpdate);
+  CHECK((*all)[1].category == Change::Category::kDeletion);
+  // Paging and the GUN filter are the store's: one record after the first, none elsewhere.
+  auto next = f.repo.changes(std::to_string((*all)[0].id), 1, f.sim.gun());
+  REQUIRE(next.ok());
+  REQUIRE(next->size() == 1);
+  CHECK((*next)[0].id == (*all)[1].id);
+  CHECK(f.repo.changes("0", 0, "other/gun")->empty());
+  CHECK(f.repo.changes("not-a-number", 0, "").error().code == Code::kInvalidArgument);
 }
 
 TEST_CASE("an expiring timestamp is re-signed once, however many readers ask") {

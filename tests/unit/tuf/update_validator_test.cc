@@ -69,10 +69,10 @@ class Server {
     return out;
   }
 
-  Result<ValidatedUpdate> validate(const std::vector<UploadPart>& parts) const {
+  UpdateResult<ValidatedUpdate> validate(const std::vector<UploadPart>& parts) const {
     return validate_update(state, parts, options());
   }
-  Result<ValidatedUpdate> validate(const std::vector<std::string>& roles) const {
+  UpdateResult<ValidatedUpdate> validate(const std::vector<std::string>& roles) const {
     return validate(parts(roles));
   }
 
@@ -123,7 +123,7 @@ void resign_snapshot(RepoSimulator& sim, std::int64_t version) {
     const auto& r_ = (result);                                  \
     REQUIRE_FALSE(r_.ok());                                     \
     INFO(r_.error().message);                                   \
-    CHECK(classify(r_.error()).error_class == (cls));           \
+    CHECK(r_.error().error_class == (cls));           \
     CHECK(r_.error().reason == (why));                          \
   } while (false)
 
@@ -599,8 +599,7 @@ TEST_CASE("negative: a new root that changes the targets keys needs targets sign
   resign_snapshot(sim, 2);
   CHECK_REJECTED(srv.validate(std::vector<std::string>{"root", "snapshot"}),
                  UpdateErrorClass::kBadHierarchy, Reason::kThresholdNotMet);
-  CHECK(classify(srv.validate(std::vector<std::string>{"root", "snapshot"}).error()).missing ==
-        "targets");
+  CHECK(srv.validate(std::vector<std::string>{"root", "snapshot"}).error().missing == "targets");
   // Uploading targets signed with the new key is the way.
   sim.targets_key = fresh;
   sim.targets.version = 2;
@@ -653,7 +652,7 @@ TEST_CASE("negative: targets must exist after the update") {
   Server srv(sim);
   auto update = srv.validate(std::vector<std::string>{"root", "snapshot"});
   CHECK_REJECTED(update, UpdateErrorClass::kBadHierarchy, Reason::kNotFound);
-  CHECK(classify(update.error()).missing == "targets");
+  CHECK(update.error().missing == "targets");
 }
 
 TEST_CASE("negative: a delegation its parent does not delegate to") {
@@ -810,7 +809,7 @@ TEST_CASE("negative: a snapshot pointing at targets bytes that were never upload
   resign_snapshot(sim, 2);
   auto update = srv.validate(std::vector<std::string>{"snapshot"});
   REQUIRE_FALSE(update.ok());
-  CHECK(classify(update.error()).error_class == UpdateErrorClass::kBadSnapshot);
+  CHECK(update.error().error_class == UpdateErrorClass::kBadSnapshot);
   CHECK((update.error().reason == Reason::kLengthMismatch ||
          update.error().reason == Reason::kHashMismatch));
 }
@@ -923,7 +922,7 @@ TEST_CASE("hardening: one byte string is verified, hashed, stored and served") {
     parts[0].bytes = share(odd);
     auto update = srv.validate(parts);
     REQUIRE_FALSE(update.ok());
-    CHECK(classify(update.error()).error_class == UpdateErrorClass::kBadSnapshot);
+    CHECK(update.error().error_class == UpdateErrorClass::kBadSnapshot);
   }
 }
 
@@ -935,7 +934,7 @@ TEST_CASE("negative: no snapshot uploaded and the server lacks the snapshot key"
   Server srv(sim);
   auto update = srv.validate(std::vector<std::string>{"root", "targets"});
   CHECK_REJECTED(update, UpdateErrorClass::kBadHierarchy, Reason::kUnknownKey);
-  CHECK(classify(update.error()).missing == "snapshot");
+  CHECK(update.error().missing == "snapshot");
 }
 
 TEST_CASE("negative: the server holds no timestamp key the root lists") {
@@ -992,7 +991,7 @@ TEST_CASE("robustness: corrupted parts are rejected with a class, never accepted
       continue;
     }
     INFO(update.error().message);
-    CHECK(classify(update.error()).error_class != UpdateErrorClass::kInternal);
+    CHECK(update.error().error_class != UpdateErrorClass::kInternal);
   }
 }
 
@@ -1055,30 +1054,36 @@ TEST_CASE("server_signing_keys: exactly threshold many held keys, distinct by ma
   CHECK(server_signing_keys(r, "root", all).error().reason == Reason::kThresholdNotMet);
 }
 
-TEST_CASE("classify: tags, Notary names and the fallback") {
-  Error e = make_error(Reason::kThresholdNotMet, "[ErrBadTargets] targets: 0 valid");
-  auto c = classify(e);
-  CHECK(c.error_class == UpdateErrorClass::kBadTargets);
-  CHECK(c.detail == "targets: 0 valid");
-  CHECK(c.missing.empty());
-  e.message = "[ErrBadHierarchy missing=snapshot] no snapshot";
-  c = classify(e);
-  CHECK(c.error_class == UpdateErrorClass::kBadHierarchy);
-  CHECK(c.missing == "snapshot");
-  CHECK(c.detail == "no snapshot");
-  e = make_error(Reason::kRollback, "old");
-  CHECK(classify(e).error_class == UpdateErrorClass::kOldVersion);
-  e = make_error(Reason::kBadSignature, "[Nonsense] x");
-  CHECK(classify(e).error_class == UpdateErrorClass::kInternal);
-  for (auto cls : {UpdateErrorClass::kBadRoot, UpdateErrorClass::kBadTargets,
-                   UpdateErrorClass::kBadSnapshot, UpdateErrorClass::kBadHierarchy,
-                   UpdateErrorClass::kValidation, UpdateErrorClass::kOldVersion,
-                   UpdateErrorClass::kInvalidRole, UpdateErrorClass::kMalformedJson,
-                   UpdateErrorClass::kMalformedUpload, UpdateErrorClass::kTooLarge,
-                   UpdateErrorClass::kInternal}) {
-    e.message = "[" + std::string(to_string(cls)) + "] m";
-    CHECK(classify(e).error_class == cls);
-  }
+TEST_CASE("update errors: the class travels beside the message, never inside it") {
+  RepoSimulator sim;
+  Server srv(sim);
+  srv.publish(kFirst);
+  sim.targets.version = 2;
+  sim.files["targets"] = sim.sign(to_json(sim.targets), {sim.snapshot_key});
+  auto update = srv.validate(std::vector<std::string>{"targets"});
+  REQUIRE_FALSE(update.ok());
+  UpdateError e = std::move(update).error();
+  CHECK(e.error_class == UpdateErrorClass::kBadTargets);
+  CHECK(e.missing.empty());
+  // The message is Notary's "Msg" as it is: nothing for a reader to strip or parse.
+  REQUIRE_FALSE(e.message.empty());
+  CHECK(e.message.front() != '[');
+  // Context added on the way up keeps the class.
+  e.wrap("publish");
+  CHECK(e.error_class == UpdateErrorClass::kBadTargets);
+  CHECK(std::move(e).wrap("again").error_class == UpdateErrorClass::kBadTargets);
+
+  // Errors no rule classified: by Reason, whatever their message says.
+  CHECK(UpdateError::unclassified(make_error(Reason::kRollback, "old")).error_class ==
+        UpdateErrorClass::kOldVersion);
+  CHECK(UpdateError::unclassified(make_error(Reason::kTooLarge, "big")).error_class ==
+        UpdateErrorClass::kTooLarge);
+  CHECK(UpdateError::unclassified(make_error(Reason::kIo, "[ErrBadRoot] disk")).error_class ==
+        UpdateErrorClass::kInternal);
+  // ... also when they reach an UpdateResult through the propagation macros.
+  const UpdateStatus st = make_error(Reason::kIo, "[ErrBadTargets] disk");
+  CHECK(st.error().error_class == UpdateErrorClass::kInternal);
+
   CHECK(to_string(UpdateErrorClass::kBadRoot) == "ErrBadRoot");
   CHECK(to_string(UpdateErrorClass::kOldVersion) == "VERSION");
 }

@@ -12,8 +12,12 @@
 #   - vouch-server starts as its user from the packaged /etc/vouch/server.json, with the key
 #     passphrase where systemd's LoadCredential= puts it, answers its health check over TLS, and
 #     exits 0 on SIGTERM; vouch-signer starts from /etc/vouch/signer.json the same way and
-#     answers /readyz.
-# Exit 77 (skipped) when the Debian mirror cannot be reached; any other failure fails.
+#     answers /readyz;
+#   - the Dockerfiles in packaging/docker build with buildah (chroot isolation, no daemon) on
+#     the same clean Debian 12 as base image (debian:12-slim cannot be pulled here), and each
+#     image runs its daemon's --help as UID 65532 with no generated passphrase inside.
+# Exit 77 (skipped) when the Debian mirror cannot be reached; any other failure fails. The mirror
+# is the one apt uses here (VOUCH_DEBIAN_MIRROR overrides it).
 # Usage: debs_in_debootstrap_test.sh <source-dir> <package-build-dir> <cache-dir>
 set -euo pipefail
 src=$(cd "$1" && pwd)
@@ -32,9 +36,9 @@ if [ -z "$mirror" ]; then
   mirror=$(awk '$1=="deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' \
     /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
 fi
-mirror=${mirror:-http://deb.debian.org/debian}
+mirror=${VOUCH_DEBIAN_MIRROR:-${mirror:-http://deb.debian.org/debian}}
 mirror=${mirror%/}
-for tool in debootstrap dpkg-deb curl openssl; do
+for tool in debootstrap dpkg-deb curl openssl buildah; do
   command -v "$tool" >/dev/null || fail "$tool is missing: run scripts/install-deps.sh"
 done
 if ! curl -fsS -o /dev/null --connect-timeout 10 --max-time 30 "$mirror/dists/bookworm/Release"; then
@@ -69,10 +73,17 @@ done
 
 # ---- the Debian 12 root ----
 root=$(mktemp -d /tmp/vouch-debootstrap.XXXXXX)
+# buildah's own storage (vfs: plain directories, no mounts), removed with the root.
+images=$root.buildah
+bah() { buildah --storage-driver vfs --root "$images/storage" --runroot "$images/run" "$@"; }
 pids=()
 cleanup() {
   local rc=$?
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  if [ -d "$images" ]; then
+    bah rm --all >/dev/null 2>&1 || true
+    rm -rf "$images"
+  fi
   for m in "$root/proc" "$root/dev/pts" "$root/dev"; do
     if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
   done
@@ -101,6 +112,12 @@ step "debootstrap --unpack-tarball into $root"
 debootstrap --variant=minbase --unpack-tarball="$tarball" bookworm "$root" "$mirror" \
   >"$root.debootstrap.log" 2>&1 || { tail -20 "$root.debootstrap.log" >&2; rm -f "$root.debootstrap.log"; fail "debootstrap"; }
 rm -f "$root.debootstrap.log"
+# The clean root, before anything is installed, is the images' base.
+base=$(bah from scratch)
+cp -a "$root/." "$(bah mount "$base")/"
+bah umount "$base" >/dev/null
+bah commit -q "$base" localhost/vouch-test-base:bookworm >/dev/null
+bah rm "$base" >/dev/null
 # mktemp made the root 0700: the daemons' users and apt's _apt must be able to walk it.
 chmod 0755 "$root"
 mount -t proc proc "$root/proc"
@@ -224,4 +241,21 @@ rc=0; wait "$pid" || rc=$?
 pids=()
 [ $rc -eq 0 ] || { cat "$log" >&2; fail "vouch-signer exited $rc on SIGTERM"; }
 
-echo "PASS: the packages install and run in a clean Debian 12"
+for d in server signer verifier; do
+  step "image vouch-$d: buildah bud packaging/docker/Dockerfile.vouch-$d"
+  bah bud -q --isolation chroot --build-arg BASE=localhost/vouch-test-base:bookworm \
+    -f "$src/packaging/docker/Dockerfile.vouch-$d" -t "localhost/vouch-$d:test" \
+    "$pkg_build/packages" >"$cache/bud-$d.log" 2>&1 || { tail -30 "$cache/bud-$d.log" >&2; fail "buildah bud vouch-$d"; }
+  config=$(bah inspect --type image --format '{{.OCIv1.Config.User}} {{.OCIv1.Config.Entrypoint}}' "localhost/vouch-$d:test")
+  [ "$config" = "65532:65532 [/usr/bin/vouch-$d]" ] || fail "vouch-$d image: user and entrypoint: $config"
+  c=$(bah from -q "localhost/vouch-$d:test")
+  [ "$(bah run --isolation chroot "$c" -- /usr/bin/id -u)" = 65532 ] || fail "vouch-$d image: not UID 65532"
+  bah run --isolation chroot "$c" -- "/usr/bin/vouch-$d" --help >/dev/null || fail "vouch-$d image: --help"
+  [ "$(bah run --isolation chroot "$c" -- /usr/bin/stat -c %u "/var/lib/vouch-$d")" = 65532 ] \
+    || fail "vouch-$d image: /var/lib/vouch-$d not owned by 65532"
+  leftovers=$(bah run --isolation chroot "$c" -- /usr/bin/find /etc/vouch -name '*passphrase*')
+  [ -z "$leftovers" ] || fail "vouch-$d image keeps a passphrase: $leftovers"
+  bah rm "$c" >/dev/null
+done
+
+echo "PASS: the packages install and run in a clean Debian 12, and the images build"

@@ -25,6 +25,11 @@ for d in server signer verifier; do
   grep -q "^ExecStart=$prefix/bin/vouch-$d --config $etc/vouch/$d.json\$" "$unit" \
     || fail "vouch-$d.service: ExecStart does not name $prefix/bin and $etc/vouch: $(grep ExecStart= "$unit")"
   [ -f "$dest$etc/vouch/$d.json" ] || fail "$etc/vouch/$d.json not installed"
+  # The configuration examples name files in the installed configuration directory.
+  grep -q "\"$etc/vouch/" "$dest$etc/vouch/$d.json" || fail "$d.json does not name $etc/vouch"
+  if [ "$etc" != /etc ] && grep -q '"/etc/vouch/' "$dest$etc/vouch/$d.json"; then
+    fail "$d.json names /etc/vouch under the prefix $prefix"
+  fi
   [ -f "$dest$prefix/share/doc/vouch-$d/README.md" ] || fail "vouch-$d README not installed"
 done
 [ -f "$dest$etc/vouch/policy.yaml" ] || fail "$etc/vouch/policy.yaml not installed"

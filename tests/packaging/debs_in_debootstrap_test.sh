@@ -17,9 +17,13 @@
 #     the same clean Debian 12 as base image (debian:12-slim cannot be pulled here), and each
 #     image runs its daemon's --help as UID 65532 with no generated passphrase inside.
 # Exit 77 (skipped) when the Debian mirror cannot be reached; any other failure fails. The mirror
-# is the one apt uses here (VOUCH_DEBIAN_MIRROR overrides it).
+# is the one apt uses here (VOUCH_DEBIAN_MIRROR overrides it). Also skipped when not root.
 # Usage: debs_in_debootstrap_test.sh <source-dir> <package-build-dir> <cache-dir>
 set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: debootstrap, chroot and mounting /proc need root (CI runs as root)"
+  exit 77
+fi
 src=$(cd "$1" && pwd)
 pkg_build=$2
 cache=$3

@@ -28,7 +28,6 @@ src=$(cd "$1" && pwd)
 pkg_build=$2
 cache=$3
 mkdir -p "$cache" && cache=$(cd "$cache" && pwd)
-mkdir -p "$cache"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "== $*"; }

@@ -30,7 +30,7 @@ cache=$3
 mkdir -p "$cache" && cache=$(cd "$cache" && pwd)
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "== $*"; }
+step() { echo "== [${SECONDS}s] $*"; }
 
 # The mirror apt uses here (deb822 sources first, then sources.list).
 mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)\/\{0,1\}$/\1/p' \
@@ -261,4 +261,4 @@ for d in server signer verifier; do
   bah rm "$c" >/dev/null
 done
 
-echo "PASS: the packages install and run in a clean Debian 12, and the images build"
+echo "PASS [${SECONDS}s]: the packages install and run in a clean Debian 12, and the images build"

@@ -31,6 +31,8 @@ for d in server signer verifier; do
     fail "$d.json names /etc/vouch under the prefix $prefix"
   fi
   [ -f "$dest$prefix/share/doc/vouch-$d/README.md" ] || fail "vouch-$d README not installed"
+  grep -q "^Documentation=file:$prefix/share/doc/vouch-$d/README.md\$" "$unit" \
+    || fail "vouch-$d.service: Documentation= does not name the installed README"
 done
 [ -f "$dest$etc/vouch/policy.yaml" ] || fail "$etc/vouch/policy.yaml not installed"
 "$dest$prefix/bin/vouch" --version | grep -q . || fail "installed vouch --version"

@@ -83,13 +83,14 @@ pids=()
 cleanup() {
   local rc=$?
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  # Mounts first: removing buildah's storage takes a while on a loaded machine.
+  for m in "$root/proc" "$root/dev/pts" "$root/dev"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
+  done
   if [ -d "$images" ]; then
     bah rm --all >/dev/null 2>&1 || true
     rm -rf "$images"
   fi
-  for m in "$root/proc" "$root/dev/pts" "$root/dev"; do
-    if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
-  done
   # Only remove the root once nothing is mounted under it.
   if ! grep -q " $root/" /proc/mounts; then rm -rf "$root"; fi
   exit $rc

@@ -1,12 +1,13 @@
 # The two commands of the README's Quick start, and a few conveniences.
 #   make run    install what is missing, build Release, start the service
-#   make test   install what is missing, build, run every test with ctest
+#   make test   install what is missing, build, run every test with ctest (the packaging test
+#               too, so it builds the Debian packages first: make packages)
 SHELL := /bin/bash
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build build-release test test-sanitize test-tsan run demo bench bench-quick bench-micro bench-deps fuzz clean fixtures
+.PHONY: deps configure build build-release packages install test test-sanitize test-tsan run demo bench bench-quick bench-micro bench-deps fuzz clean fixtures
 
 deps:
 	@scripts/install-deps.sh
@@ -17,12 +18,28 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-test: build
+test: build packages
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 build-release: deps
-	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DVOUCH_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DVOUCH_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-release -j $(JOBS)
+
+# The Debian packages vouch, vouch-server, vouch-signer and vouch-verifier (CPack, from the
+# Release build) in build-release/packages/; tests/packaging checks them in a Debian 12 root.
+packages: build-release
+	@rm -rf build-release/packages
+	@cd build-release && cpack -G DEB >/dev/null
+	@ls build-release/packages/*.deb
+
+# Installs the binaries, systemd units and configuration examples from a source build:
+# PREFIX (default /usr/local; configuration in <PREFIX>/etc/vouch, or /etc/vouch for /usr),
+# DESTDIR for staging.
+PREFIX ?= /usr/local
+install: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target vouch vouch-server vouch-signer vouch-verifier
+	@cmake --install $(BUILD_DIR) --strip
 
 run: build-release
 	@scripts/run.sh build-release

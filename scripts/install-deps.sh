@@ -26,6 +26,9 @@ packages=(
   python3 jq curl
   # a terminal for the CLI's prompt tests (tests/integration/vouch_cli_tty_test.sh)
   tmux
+  # the Debian packages (make packages: dpkg-shlibdeps) and their test in a Debian 12 root
+  # (tests/packaging); buildah builds the container images without a daemon
+  dpkg-dev debootstrap buildah
 )
 # docker's trust commands (tests/interop/docker_trust_vs_vouch_server.sh): any docker CLI on
 # PATH will do; only when there is none, Debian's docker.io.

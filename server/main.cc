@@ -15,12 +15,14 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
+#include "common/rocksdb_backup.h"
 #include "common/work_queue.h"
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
@@ -219,6 +221,93 @@ keys::SecretString key_passphrase(const Config& c) {
   return keys::SecretString(env);
 }
 
+// Backup layout (server/README.md "Backup and restore"): <dir>/db is a RocksDB copy of the
+// metadata store, <dir>/keys the embedded key store's files, and <dir>/vouch-backup.json,
+// written last, marks the backup as complete.
+constexpr const char* kBackupMarker = "vouch-backup.json";
+
+fs::path local_key_dir(const Config& c) {
+  return c.key_dir.empty() ? fs::path(c.db_path) / "keys" : fs::path(c.key_dir);
+}
+
+// vouch-server backup <dir>: while the server serves (or not), one consistent copy of the
+// store, then the key files (keys are only ever added before the metadata naming them is
+// stored, so copying them after the store's snapshot never misses a key the copy needs).
+int run_backup(const Config& c, const fs::path& dir) {
+  if (c.backend != "rocksdb") die("backup: storage.backend must be rocksdb");
+  auto empty = rocksdb_backup::is_empty_or_missing(dir);
+  if (!empty) die("backup: " + empty.error().message);
+  if (!*empty) die("backup: " + dir.string() + " is not empty");
+  auto stats = rocksdb_backup::copy_database(c.db_path, dir / "db");
+  if (!stats) die("backup: " + stats.error().message);
+  std::uint64_t key_files = 0;
+  if (c.trust_type == "local") {
+    auto copied = rocksdb_backup::copy_tree(local_key_dir(c), dir / "keys");
+    if (!copied) die("backup: keys: " + copied.error().message);
+    key_files = *copied;
+  }
+  {
+    std::ofstream marker(dir / kBackupMarker, std::ios::binary | std::ios::trunc);
+    marker << "{\"format\":1,\"records\":" << stats->keys << ",\"key_files\":" << key_files
+           << "}\n";
+    if (!marker.flush()) die("backup: cannot write " + (dir / kBackupMarker).string());
+  }
+  if (auto st = rocksdb_backup::fsync_path(dir / kBackupMarker); !st) die("backup: " + st.error().message);
+  if (auto st = rocksdb_backup::fsync_path(dir); !st) die("backup: " + st.error().message);
+  std::printf("backup of %s in %s: %llu records, %llu key files\n", c.db_path.c_str(),
+              dir.string().c_str(), static_cast<unsigned long long>(stats->keys),
+              static_cast<unsigned long long>(key_files));
+  return 0;
+}
+
+// vouch-server restore <dir>, first half: the files, into an empty data directory.
+void restore_files(const Config& c, const fs::path& dir) {
+  if (c.backend != "rocksdb") die("restore: storage.backend must be rocksdb");
+  std::error_code ec;
+  if (!fs::exists(dir / kBackupMarker, ec)) {
+    die("restore: " + dir.string() + " is not a complete vouch-server backup (no " +
+        kBackupMarker + ")");
+  }
+  auto empty = rocksdb_backup::is_empty_or_missing(c.db_path);
+  if (!empty) die("restore: " + empty.error().message);
+  if (!*empty) die("restore: " + c.db_path + " is not empty; restore only into a new directory");
+  if (c.trust_type == "local" && !c.key_dir.empty()) {
+    auto keys_empty = rocksdb_backup::is_empty_or_missing(c.key_dir);
+    if (!keys_empty || !*keys_empty) die("restore: " + c.key_dir + " is not empty");
+  }
+  auto stats = rocksdb_backup::copy_database(dir / "db", c.db_path);
+  if (!stats) die("restore: " + stats.error().message);
+  if (c.trust_type == "local") {
+    auto copied = rocksdb_backup::copy_tree(dir / "keys", local_key_dir(c));
+    if (!copied) die("restore: keys: " + copied.error().message);
+  }
+}
+
+// vouch-server restore <dir>, second half: every GUN's timestamp (and server-held snapshot)
+// re-signed version_gap above the restored one, so that clients that saw newer versions
+// before the restore accept them.
+int reseal_all(server::Repository& repository, std::int64_t version_gap) {
+  std::set<std::string> guns;
+  std::string after = "0";
+  for (;;) {
+    auto page = repository.store().get_changes(after, server::kMaxChangesPage, "");
+    if (!page) die("restore: changefeed: " + page.error().message);
+    if (page->empty()) break;
+    for (const auto& change : *page) guns.insert(change.gun);
+    after = std::to_string(page->back().id);
+  }
+  std::size_t resealed = 0;
+  for (const auto& gun : guns) {
+    auto version = repository.reseal(gun, version_gap);
+    if (!version && version.error().code == Code::kNotFound) continue;  // deleted since
+    if (!version) die("restore: re-signing " + gun + ": " + version.error().message);
+    ++resealed;
+  }
+  std::printf("restored; re-signed the timestamps of %zu repositories %lld versions ahead\n",
+              resealed, static_cast<long long>(version_gap));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -252,6 +341,20 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-plain-http", f_plain_http,
                "with authentication, serve plain HTTP on a non-loopback address (bearer "
                "tokens then travel in clear text)");
+  std::string backup_dir, restore_dir;
+  long long version_gap = 1'000'000;
+  auto* backup = app.add_subcommand(
+      "backup", "copy the store (and embedded keys) into a new directory, also while serving");
+  backup->add_option("dir", backup_dir, "backup directory (new or empty)")->required();
+  auto* restore = app.add_subcommand(
+      "restore", "restore a backup into an empty --db-path and re-sign every timestamp");
+  restore->add_option("dir", restore_dir, "a directory written by backup")->required();
+  restore->add_option("--version-gap", version_gap,
+                      "added to every timestamp (and server-held snapshot) version")
+      ->check(CLI::Range(1LL, 1'000'000'000'000LL));
+  // Options of the server (--db-path, -c, ...) may follow the subcommand too.
+  backup->fallthrough();
+  restore->fallthrough();
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) load_config(config_file, c);
@@ -271,9 +374,12 @@ int main(int argc, char** argv) {
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
              nullptr});
   auto logger = log::get("server");
+  if (backup->parsed()) return run_backup(c, backup_dir);
+  const bool restoring = restore->parsed();
+  if (restoring) restore_files(c, restore_dir);
 
   // Bearer tokens in clear text: only on loopback, or when explicitly asked for.
-  if (c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
+  if (!restoring && c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
       !is_loopback_listen(listen_address(c.http_addr))) {
     die("auth is configured but " + c.http_addr +
         " is not a loopback address and there is no TLS certificate (server.tls_cert_file): "
@@ -283,7 +389,9 @@ int main(int argc, char** argv) {
 
   // Authentication: token auth, or nothing only when explicitly asked for.
   std::unique_ptr<server::Authorizer> authorizer;
-  if (c.auth_type == "token") {
+  if (restoring) {
+    // No requests are served.
+  } else if (c.auth_type == "token") {
     auto token = server::TokenAuthorizer::create(
         {c.realm, c.service, c.issuer, c.rootcertbundle});
     if (!token) die("auth: " + token.error().message);
@@ -368,6 +476,7 @@ int main(int argc, char** argv) {
     return workers.post(std::move(task));
   };
   server::Repository repository(*store, *signer, SystemClock::instance(), repo_options);
+  if (restoring) return reseal_all(repository, version_gap);
 
   auto registry = std::make_shared<prometheus::Registry>();
   server::ApiOptions api_options;

@@ -260,8 +260,11 @@ int run_backup(const Config& c, const fs::path& dir) {
   return 0;
 }
 
-// vouch-server restore <dir>, first half: the files, into an empty data directory.
-void restore_files(const Config& c, const fs::path& dir) {
+// vouch-server restore <dir>, first half: the files, into <db>.restoring beside the empty (or
+// missing) data directory; returns that path, where the server then opens the store and
+// re-seals. Only finish_restore renames it into place, so a restore that fails half-way
+// leaves nothing a server could start on without the re-sealing.
+fs::path restore_files(const Config& c, const fs::path& dir) {
   if (c.backend != "rocksdb") die("restore: storage.backend must be rocksdb");
   std::error_code ec;
   if (!fs::exists(dir / kBackupMarker, ec)) {
@@ -275,11 +278,33 @@ void restore_files(const Config& c, const fs::path& dir) {
     auto keys_empty = rocksdb_backup::is_empty_or_missing(c.key_dir);
     if (!keys_empty || !*keys_empty) die("restore: " + c.key_dir + " is not empty");
   }
-  auto stats = rocksdb_backup::copy_database(dir / "db", c.db_path);
+  fs::path target = fs::absolute(c.db_path, ec).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  const fs::path staging = target.string() + ".restoring";
+  auto staging_empty = rocksdb_backup::is_empty_or_missing(staging);
+  if (!staging_empty || !*staging_empty) {
+    die("restore: " + staging.string() + " is left from a failed restore; remove it first");
+  }
+  auto stats = rocksdb_backup::copy_database(dir / "db", staging);
   if (!stats) die("restore: " + stats.error().message);
   if (c.trust_type == "local") {
-    auto copied = rocksdb_backup::copy_tree(dir / "keys", local_key_dir(c));
+    Config staged = c;
+    staged.db_path = staging.string();
+    auto copied = rocksdb_backup::copy_tree(dir / "keys", local_key_dir(staged));
     if (!copied) die("restore: keys: " + copied.error().message);
+  }
+  return staging;
+}
+
+// Moves the re-sealed store into place (rename(2) replaces an empty directory).
+void finish_restore(const fs::path& staging, const std::string& db_path) {
+  std::error_code ec;
+  fs::path target = fs::absolute(db_path, ec).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  fs::rename(staging, target, ec);
+  if (ec) die("restore: rename " + staging.string() + " to " + db_path + ": " + ec.message());
+  if (auto st = rocksdb_backup::fsync_path(target.parent_path()); !st) {
+    die("restore: " + st.error().message);
   }
 }
 
@@ -376,7 +401,8 @@ int main(int argc, char** argv) {
   auto logger = log::get("server");
   if (backup->parsed()) return run_backup(c, backup_dir);
   const bool restoring = restore->parsed();
-  if (restoring) restore_files(c, restore_dir);
+  const std::string restore_target = c.db_path;
+  if (restoring) c.db_path = restore_files(c, restore_dir).string();
 
   // Bearer tokens in clear text: only on loopback, or when explicitly asked for.
   if (!restoring && c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
@@ -476,7 +502,12 @@ int main(int argc, char** argv) {
     return workers.post(std::move(task));
   };
   server::Repository repository(*store, *signer, SystemClock::instance(), repo_options);
-  if (restoring) return reseal_all(repository, version_gap);
+  if (restoring) {
+    const int rc = reseal_all(repository, version_gap);
+    store.reset();  // closes the database before it moves
+    finish_restore(c.db_path, restore_target);
+    return rc;
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   server::ApiOptions api_options;

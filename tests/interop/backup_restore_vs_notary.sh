@@ -99,10 +99,17 @@ mkdir "$WORK/not-a-backup"
 run 1 "$VOUCH_SERVER" restore "$WORK/not-a-backup" --db-path "$WORK/db3"
 expect_in "not a complete vouch-server backup" "$out"
 [ ! -e "$WORK/db3" ] || fail "a refused restore created its data directory"
+# A restore that fails half-way (here: the key store does not unlock) leaves no store that a
+# server could start on without the re-sealing, and a retry says what is left over.
+run 1 env VOUCH_SERVER_KEY_PASSPHRASE=wrong "$VOUCH_SERVER" restore "$WORK/backup" --db-path "$WORK/db4"
+[ ! -e "$WORK/db4" ] || fail "a failed restore left a data directory"
+run 1 "$VOUCH_SERVER" restore "$WORK/backup" --db-path "$WORK/db4"
+expect_in "left from a failed restore; remove it first" "$out"
 
 step "restore into a new data directory; timestamps and snapshots re-signed 1,000,000 ahead"
 run 0 "$VOUCH_SERVER" restore "$WORK/backup" --db-path "$WORK/db2"
 expect_in "re-signed the timestamps of 1 repositories 1000000 versions ahead" "$out"
+[ -f "$WORK/db2/CURRENT" ] && [ ! -e "$WORK/db2.restoring" ] || fail "the restored store is not in place"
 VOUCH_DB_PATH="$WORK/db2" vouch_start 127.0.0.1:0
 TS=$(served_version timestamp); SNAPSHOT=$(served_version snapshot); TARGETS=$(served_version targets)
 [ "$TS" -gt "$BUSY_TS" ] && [ "$TS" -gt 1000000 ] || fail "timestamp $TS not above $BUSY_TS"

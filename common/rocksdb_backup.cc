@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,22 @@ Result<bool> is_empty_or_missing(const fs::path& dir) {
   return it == fs::directory_iterator();
 }
 
+Status require_empty(const fs::path& dir) {
+  VOUCH_ASSIGN_OR_RETURN(bool empty, is_empty_or_missing(dir));
+  if (!empty) return make_error(Reason::kConflict, dir.string() + " is not empty");
+  return ok_status();
+}
+
+Status write_durably(const fs::path& path, std::string_view contents) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
+    if (!out.flush()) return make_error(Reason::kIo, "cannot write " + path.string());
+  }
+  VOUCH_RETURN_IF_ERROR(fsync_path(path));
+  return fsync_path(fs::absolute(path).parent_path());
+}
+
 Status fsync_path(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return os_error("open " + path.string());
@@ -72,8 +89,7 @@ Result<CopyStats> copy_database(const fs::path& source, const fs::path& dest) {
   if (!fs::exists(source / "CURRENT", ec)) {
     return make_error(Reason::kIo, "no RocksDB database in " + source.string());
   }
-  VOUCH_ASSIGN_OR_RETURN(bool empty, is_empty_or_missing(dest));
-  if (!empty) return make_error(Reason::kConflict, dest.string() + " is not empty");
+  VOUCH_RETURN_IF_ERROR(require_empty(dest));
 
   std::vector<std::string> families;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), source.string(),
@@ -158,8 +174,7 @@ Result<CopyStats> copy_database(const fs::path& source, const fs::path& dest) {
 Result<std::uint64_t> copy_tree(const fs::path& source, const fs::path& dest) {
   std::error_code ec;
   if (!fs::exists(source, ec)) return std::uint64_t{0};
-  VOUCH_ASSIGN_OR_RETURN(bool empty, is_empty_or_missing(dest));
-  if (!empty) return make_error(Reason::kConflict, dest.string() + " is not empty");
+  VOUCH_RETURN_IF_ERROR(require_empty(dest));
   auto make_dir = [](const fs::path& from, const fs::path& to) -> Status {
     std::error_code e;
     fs::create_directories(to, e);

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string_view>
 
 #include "common/result.h"
 
@@ -42,6 +43,13 @@ Result<CopyStats> copy_database(const std::filesystem::path& source,
 // True if `dir` does not exist or is an empty directory; kIo if it cannot be read, or is
 // not a directory.
 Result<bool> is_empty_or_missing(const std::filesystem::path& dir);
+
+// ok if is_empty_or_missing(dir); else kConflict "<dir> is not empty" (or its kIo).
+Status require_empty(const std::filesystem::path& dir);
+
+// Writes `contents` to `path` (replacing it), then fsyncs the file and its directory: for the
+// marker a backup writes last to say that it is complete.
+Status write_durably(const std::filesystem::path& path, std::string_view contents);
 
 // fsync of a file or directory (a directory to make the names of new files in it durable).
 Status fsync_path(const std::filesystem::path& path);

@@ -235,9 +235,7 @@ fs::path local_key_dir(const Config& c) {
 // stored, so copying them after the store's snapshot never misses a key the copy needs).
 int run_backup(const Config& c, const fs::path& dir) {
   if (c.backend != "rocksdb") die("backup: storage.backend must be rocksdb");
-  auto empty = rocksdb_backup::is_empty_or_missing(dir);
-  if (!empty) die("backup: " + empty.error().message);
-  if (!*empty) die("backup: " + dir.string() + " is not empty");
+  if (auto st = rocksdb_backup::require_empty(dir); !st) die("backup: " + st.error().message);
   auto stats = rocksdb_backup::copy_database(c.db_path, dir / "db");
   if (!stats) die("backup: " + stats.error().message);
   std::uint64_t key_files = 0;
@@ -246,14 +244,12 @@ int run_backup(const Config& c, const fs::path& dir) {
     if (!copied) die("backup: keys: " + copied.error().message);
     key_files = *copied;
   }
-  {
-    std::ofstream marker(dir / kBackupMarker, std::ios::binary | std::ios::trunc);
-    marker << "{\"format\":1,\"records\":" << stats->keys << ",\"key_files\":" << key_files
-           << "}\n";
-    if (!marker.flush()) die("backup: cannot write " + (dir / kBackupMarker).string());
+  if (auto st = rocksdb_backup::write_durably(
+          dir / kBackupMarker, "{\"format\":1,\"records\":" + std::to_string(stats->keys) +
+                                   ",\"key_files\":" + std::to_string(key_files) + "}\n");
+      !st) {
+    die("backup: " + st.error().message);
   }
-  if (auto st = rocksdb_backup::fsync_path(dir / kBackupMarker); !st) die("backup: " + st.error().message);
-  if (auto st = rocksdb_backup::fsync_path(dir); !st) die("backup: " + st.error().message);
   std::printf("backup of %s in %s: %llu records, %llu key files\n", c.db_path.c_str(),
               dir.string().c_str(), static_cast<unsigned long long>(stats->keys),
               static_cast<unsigned long long>(key_files));
@@ -271,18 +267,18 @@ fs::path restore_files(const Config& c, const fs::path& dir) {
     die("restore: " + dir.string() + " is not a complete vouch-server backup (no " +
         kBackupMarker + ")");
   }
-  auto empty = rocksdb_backup::is_empty_or_missing(c.db_path);
-  if (!empty) die("restore: " + empty.error().message);
-  if (!*empty) die("restore: " + c.db_path + " is not empty; restore only into a new directory");
+  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
+    die("restore: " + st.error().message + "; restore only into a new directory");
+  }
   if (c.trust_type == "local" && !c.key_dir.empty()) {
-    auto keys_empty = rocksdb_backup::is_empty_or_missing(c.key_dir);
-    if (!keys_empty || !*keys_empty) die("restore: " + c.key_dir + " is not empty");
+    if (auto st = rocksdb_backup::require_empty(c.key_dir); !st) {
+      die("restore: " + st.error().message);
+    }
   }
   fs::path target = fs::absolute(c.db_path, ec).lexically_normal();
   if (!target.has_filename()) target = target.parent_path();
   const fs::path staging = target.string() + ".restoring";
-  auto staging_empty = rocksdb_backup::is_empty_or_missing(staging);
-  if (!staging_empty || !*staging_empty) {
+  if (!rocksdb_backup::require_empty(staging)) {
     die("restore: " + staging.string() + " is left from a failed restore; remove it first");
   }
   auto stats = rocksdb_backup::copy_database(dir / "db", staging);

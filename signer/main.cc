@@ -290,20 +290,14 @@ std::unique_ptr<signer::KeyStore> open_store(const Config& c) {
 constexpr const char* kBackupMarker = "vouch-signer-backup.json";
 
 int backup(const Config& c, const fs::path& dir) {
-  auto empty = rocksdb_backup::is_empty_or_missing(dir);
-  if (!empty) die("backup: " + empty.error().message);
-  if (!*empty) die("backup: " + dir.string() + " is not empty");
+  if (auto st = rocksdb_backup::require_empty(dir); !st) die("backup: " + st.error().message);
   auto stats = rocksdb_backup::copy_database(c.db_path, dir / "db");
   if (!stats) die("backup: " + stats.error().message);
-  {
-    std::ofstream marker(dir / kBackupMarker, std::ios::binary | std::ios::trunc);
-    marker << "{\"format\":1,\"records\":" << stats->keys << "}\n";
-    if (!marker.flush()) die("backup: cannot write " + (dir / kBackupMarker).string());
-  }
-  if (auto st = rocksdb_backup::fsync_path(dir / kBackupMarker); !st) {
+  if (auto st = rocksdb_backup::write_durably(
+          dir / kBackupMarker, "{\"format\":1,\"records\":" + std::to_string(stats->keys) + "}\n");
+      !st) {
     die("backup: " + st.error().message);
   }
-  if (auto st = rocksdb_backup::fsync_path(dir); !st) die("backup: " + st.error().message);
   std::printf("backup of %s in %s: %llu records\n", c.db_path.c_str(), dir.string().c_str(),
               static_cast<unsigned long long>(stats->keys));
   return 0;
@@ -317,9 +311,9 @@ int restore(const Config& c, const fs::path& dir) {
     die("restore: " + dir.string() + " is not a complete vouch-signer backup (no " +
         kBackupMarker + ")");
   }
-  auto empty = rocksdb_backup::is_empty_or_missing(c.db_path);
-  if (!empty) die("restore: " + empty.error().message);
-  if (!*empty) die("restore: " + c.db_path + " is not empty; restore only into a new directory");
+  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
+    die("restore: " + st.error().message + "; restore only into a new directory");
+  }
   auto stats = rocksdb_backup::copy_database(dir / "db", c.db_path);
   if (!stats) die("restore: " + stats.error().message);
   auto store = open_store(c);

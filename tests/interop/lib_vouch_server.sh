@@ -99,6 +99,9 @@ export VOUCH_SERVER_KEY_PASSPHRASE="interop-server-keys"
 
 vouch_start() {  # vouch_start [listen address]
   local addr=${1:-127.0.0.1:0} listen _
+  # Emptied here, not by the child's redirection, which may run after the first check below
+  # and let a restart read the previous server's address.
+  : >"$WORK/server.out"
   "$VOUCH_SERVER" --http-addr "$addr" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
     --storage rocksdb --db-path "${VOUCH_DB_PATH:-$WORK/db}" --insecure-no-auth \
     >"$WORK/server.out" 2>>"$WORK/server.log" </dev/null &

@@ -15,12 +15,14 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
+#include "common/rocksdb_backup.h"
 #include "common/work_queue.h"
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
@@ -219,6 +221,114 @@ keys::SecretString key_passphrase(const Config& c) {
   return keys::SecretString(env);
 }
 
+// Backup layout (server/README.md "Backup and restore"): <dir>/db is a RocksDB copy of the
+// metadata store, <dir>/keys the embedded key store's files, and <dir>/vouch-backup.json,
+// written last, marks the backup as complete.
+constexpr const char* kBackupMarker = "vouch-backup.json";
+
+fs::path local_key_dir(const Config& c) {
+  return c.key_dir.empty() ? fs::path(c.db_path) / "keys" : fs::path(c.key_dir);
+}
+
+// vouch-server backup <dir>: while the server serves (or not), one consistent copy of the
+// store, then the key files (keys are only ever added before the metadata naming them is
+// stored, so copying them after the store's snapshot never misses a key the copy needs).
+int run_backup(const Config& c, const fs::path& dir) {
+  if (c.backend != "rocksdb") die("backup: storage.backend must be rocksdb");
+  if (auto st = rocksdb_backup::require_empty(dir); !st) die("backup: " + st.error().message);
+  auto stats = rocksdb_backup::copy_database(c.db_path, dir / "db");
+  if (!stats) die("backup: " + stats.error().message);
+  std::uint64_t key_files = 0;
+  if (c.trust_type == "local") {
+    auto copied = rocksdb_backup::copy_tree(local_key_dir(c), dir / "keys");
+    if (!copied) die("backup: keys: " + copied.error().message);
+    key_files = *copied;
+  }
+  if (auto st = rocksdb_backup::write_durably(
+          dir / kBackupMarker, "{\"format\":1,\"records\":" + std::to_string(stats->keys) +
+                                   ",\"key_files\":" + std::to_string(key_files) + "}\n");
+      !st) {
+    die("backup: " + st.error().message);
+  }
+  std::printf("backup of %s in %s: %llu records, %llu key files\n", c.db_path.c_str(),
+              dir.string().c_str(), static_cast<unsigned long long>(stats->keys),
+              static_cast<unsigned long long>(key_files));
+  return 0;
+}
+
+// vouch-server restore <dir>, first half: the files, into <db>.restoring beside the empty (or
+// missing) data directory; returns that path, where the server then opens the store and
+// re-seals. Only finish_restore renames it into place, so a restore that fails half-way
+// leaves nothing a server could start on without the re-sealing.
+fs::path restore_files(const Config& c, const fs::path& dir) {
+  if (c.backend != "rocksdb") die("restore: storage.backend must be rocksdb");
+  std::error_code ec;
+  if (!fs::exists(dir / kBackupMarker, ec)) {
+    die("restore: " + dir.string() + " is not a complete vouch-server backup (no " +
+        kBackupMarker + ")");
+  }
+  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
+    die("restore: " + st.error().message + "; restore only into a new directory");
+  }
+  if (c.trust_type == "local" && !c.key_dir.empty()) {
+    if (auto st = rocksdb_backup::require_empty(c.key_dir); !st) {
+      die("restore: " + st.error().message);
+    }
+  }
+  fs::path target = fs::absolute(c.db_path, ec).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  const fs::path staging = target.string() + ".restoring";
+  if (!rocksdb_backup::require_empty(staging)) {
+    die("restore: " + staging.string() + " is left from a failed restore; remove it first");
+  }
+  auto stats = rocksdb_backup::copy_database(dir / "db", staging);
+  if (!stats) die("restore: " + stats.error().message);
+  if (c.trust_type == "local") {
+    Config staged = c;
+    staged.db_path = staging.string();
+    auto copied = rocksdb_backup::copy_tree(dir / "keys", local_key_dir(staged));
+    if (!copied) die("restore: keys: " + copied.error().message);
+  }
+  return staging;
+}
+
+// Moves the re-sealed store into place (rename(2) replaces an empty directory).
+void finish_restore(const fs::path& staging, const std::string& db_path) {
+  std::error_code ec;
+  fs::path target = fs::absolute(db_path, ec).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  fs::rename(staging, target, ec);
+  if (ec) die("restore: rename " + staging.string() + " to " + db_path + ": " + ec.message());
+  if (auto st = rocksdb_backup::fsync_path(target.parent_path()); !st) {
+    die("restore: " + st.error().message);
+  }
+}
+
+// vouch-server restore <dir>, second half: every GUN's timestamp (and server-held snapshot)
+// re-signed version_gap above the restored one, so that clients that saw newer versions
+// before the restore accept them.
+int reseal_all(server::Repository& repository, std::int64_t version_gap) {
+  std::set<std::string> guns;
+  std::string after = "0";
+  for (;;) {
+    auto page = repository.store().get_changes(after, server::kMaxChangesPage, "");
+    if (!page) die("restore: changefeed: " + page.error().message);
+    if (page->empty()) break;
+    for (const auto& change : *page) guns.insert(change.gun);
+    after = std::to_string(page->back().id);
+  }
+  std::size_t resealed = 0;
+  for (const auto& gun : guns) {
+    auto version = repository.reseal(gun, version_gap);
+    if (!version && version.error().code == Code::kNotFound) continue;  // deleted since
+    if (!version) die("restore: re-signing " + gun + ": " + version.error().message);
+    ++resealed;
+  }
+  std::printf("restored; re-signed the timestamps of %zu repositories %lld versions ahead\n",
+              resealed, static_cast<long long>(version_gap));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -252,6 +362,20 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-plain-http", f_plain_http,
                "with authentication, serve plain HTTP on a non-loopback address (bearer "
                "tokens then travel in clear text)");
+  std::string backup_dir, restore_dir;
+  long long version_gap = 1'000'000;
+  auto* backup = app.add_subcommand(
+      "backup", "copy the store (and embedded keys) into a new directory, also while serving");
+  backup->add_option("dir", backup_dir, "backup directory (new or empty)")->required();
+  auto* restore = app.add_subcommand(
+      "restore", "restore a backup into an empty --db-path and re-sign every timestamp");
+  restore->add_option("dir", restore_dir, "a directory written by backup")->required();
+  restore->add_option("--version-gap", version_gap,
+                      "added to every timestamp (and server-held snapshot) version")
+      ->check(CLI::Range(1LL, 1'000'000'000'000LL));
+  // Options of the server (--db-path, -c, ...) may follow the subcommand too.
+  backup->fallthrough();
+  restore->fallthrough();
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) load_config(config_file, c);
@@ -271,9 +395,13 @@ int main(int argc, char** argv) {
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
              nullptr});
   auto logger = log::get("server");
+  if (backup->parsed()) return run_backup(c, backup_dir);
+  const bool restoring = restore->parsed();
+  const std::string restore_target = c.db_path;
+  if (restoring) c.db_path = restore_files(c, restore_dir).string();
 
   // Bearer tokens in clear text: only on loopback, or when explicitly asked for.
-  if (c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
+  if (!restoring && c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
       !is_loopback_listen(listen_address(c.http_addr))) {
     die("auth is configured but " + c.http_addr +
         " is not a loopback address and there is no TLS certificate (server.tls_cert_file): "
@@ -283,7 +411,9 @@ int main(int argc, char** argv) {
 
   // Authentication: token auth, or nothing only when explicitly asked for.
   std::unique_ptr<server::Authorizer> authorizer;
-  if (c.auth_type == "token") {
+  if (restoring) {
+    // No requests are served.
+  } else if (c.auth_type == "token") {
     auto token = server::TokenAuthorizer::create(
         {c.realm, c.service, c.issuer, c.rootcertbundle});
     if (!token) die("auth: " + token.error().message);
@@ -368,6 +498,12 @@ int main(int argc, char** argv) {
     return workers.post(std::move(task));
   };
   server::Repository repository(*store, *signer, SystemClock::instance(), repo_options);
+  if (restoring) {
+    const int rc = reseal_all(repository, version_gap);
+    store.reset();  // closes the database before it moves
+    finish_restore(c.db_path, restore_target);
+    return rc;
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   server::ApiOptions api_options;

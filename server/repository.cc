@@ -1,5 +1,8 @@
 #include "server/repository.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <functional>
 
 #include "common/encoding.h"
@@ -223,7 +226,9 @@ Result<std::vector<Change>> Repository::changes(std::string_view change_id, int 
 Status Repository::health() { return store_.check_health(); }
 
 Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string_view gun,
-                                                                     TimePoint now) {
+                                                                     TimePoint now,
+                                                                     std::int64_t version_gap) {
+  const std::int64_t step = version_gap > 0 ? version_gap : 1;
   // Re-read under the lock: another reader may have refreshed already.
   VOUCH_ASSIGN_OR_RETURN(auto timestamp, load_current(gun, tuf::kTimestampRole));
   VOUCH_ASSIGN_OR_RETURN(auto snapshot, load_current(gun, tuf::kSnapshotRole));
@@ -232,13 +237,13 @@ Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string
 
   std::vector<tuf::RoleFile> files;
   std::shared_ptr<const std::string> snapshot_bytes = snapshot->bytes;
-  if (now + options_.refresh_ahead >= snapshot->expires) {
+  if (version_gap > 0 || now + options_.refresh_ahead >= snapshot->expires) {
     auto snapshot_keys = tuf::server_signing_keys(root->content, tuf::kSnapshotRole, holds);
     if (snapshot_keys) {
       VOUCH_ASSIGN_OR_RETURN(auto previous, tuf::parse_snapshot(*snapshot->bytes));
       VOUCH_ASSIGN_OR_RETURN(
           tuf::RoleFile next,
-          tuf::make_snapshot(&previous.content, tuf::SnapshotChanges{}, snapshot->version + 1,
+          tuf::make_snapshot(&previous.content, tuf::SnapshotChanges{}, snapshot->version + step,
                              tuf::Expiry::at(now + options_.snapshot_lifetime), *snapshot_keys,
                              signer_));
       snapshot_bytes = next.bytes;
@@ -257,21 +262,22 @@ Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string
     names_snapshot = meta != ts->content.meta.end() &&
                      meta->second.check(as_bytes(*snapshot_bytes)).ok();
   }
-  if (files.empty() && names_snapshot && now + options_.refresh_ahead < timestamp->expires) {
+  if (version_gap == 0 && files.empty() && names_snapshot &&
+      now + options_.refresh_ahead < timestamp->expires) {
     return timestamp;
   }
   VOUCH_ASSIGN_OR_RETURN(auto timestamp_keys,
                          tuf::server_signing_keys(root->content, tuf::kTimestampRole, holds));
   VOUCH_ASSIGN_OR_RETURN(
       tuf::RoleFile next_ts,
-      tuf::make_timestamp(*snapshot_bytes, timestamp->version + 1,
+      tuf::make_timestamp(*snapshot_bytes, timestamp->version + step,
                           tuf::Expiry::at(now + options_.timestamp_lifetime), timestamp_keys,
                           signer_));
   files.push_back(std::move(next_ts));
   VOUCH_RETURN_IF_ERROR(store_files(gun, files));
   log::get("server")->info("re-signed {} for {} (timestamp v{})",
                            files.size() == 2 ? "snapshot and timestamp" : "timestamp", gun,
-                           timestamp->version + 1);
+                           timestamp->version + step);
   auto fresh = cache_get(gun, tuf::kTimestampRole);
   if (!fresh) return make_error(Reason::kInternal, "timestamp missing after refresh");
   return fresh;
@@ -440,6 +446,18 @@ Result<std::shared_ptr<const tuf::Metadata<tuf::Root>>> Repository::current_root
   auto root = std::make_shared<const tuf::Metadata<tuf::Root>>(std::move(*parsed));
   remember_root(gun, root);
   return root;
+}
+
+Result<std::int64_t> Repository::reseal(std::string_view gun, std::int64_t version_gap) {
+  if (version_gap <= 0) return make_error(Reason::kBadVersion, "reseal: the gap must be positive");
+  const GunLocks::Guard lock = locks_.lock(gun);
+  VOUCH_ASSIGN_OR_RETURN(auto timestamp, load_current(gun, tuf::kTimestampRole));
+  VOUCH_ASSIGN_OR_RETURN(auto snapshot, load_current(gun, tuf::kSnapshotRole));
+  if (std::max(timestamp->version, snapshot->version) > INT64_MAX - version_gap) {
+    return make_error(Reason::kBadVersion, "reseal: a version would overflow");
+  }
+  VOUCH_ASSIGN_OR_RETURN(auto fresh, refresh_locked(gun, clock_.now(), version_gap));
+  return fresh->version;
 }
 
 Status Repository::delete_repository(std::string_view gun) {

@@ -121,6 +121,14 @@ class Repository {
   // DELETE /v2/<gun>/_trust/tuf/: removes every version of every role (and a deletion change).
   Status delete_repository(std::string_view gun);
 
+  // For `vouch-server restore` (server/README.md "Backup and restore"): re-signs the
+  // timestamp, and the snapshot when the server holds its key, with version + version_gap
+  // whatever their expiry, so that clients that saw versions newer than a restored backup
+  // accept them (TUF 5.4.3/5.5.5: a client refuses a version below the one it trusts).
+  // version_gap must be positive (kBadVersion). Returns the new timestamp version; kNotFound
+  // if the GUN has no timestamp; signer and store errors as for a re-signing on read.
+  Result<std::int64_t> reseal(std::string_view gun, std::int64_t version_gap);
+
   // The current root of `gun`, parsed (kNotFound if the GUN has none). Served from the per-GUN
   // cache of parsed roots when the cached root's bytes are the stored root's bytes (compared
   // in full, so a stale entry is never used); else parsed from the store and remembered.
@@ -170,7 +178,9 @@ class Repository {
   std::shared_ptr<const ServedFile> cache_get(std::string_view gun, std::string_view role);
   // Re-signs the timestamp (and the snapshot, if the server holds its key and it is due)
   // with the GUN lock held. Returns the current timestamp afterwards.
-  Result<std::shared_ptr<const ServedFile>> refresh_locked(std::string_view gun, TimePoint now);
+  // With version_gap > 0 (reseal), both are re-signed unconditionally, version + version_gap.
+  Result<std::shared_ptr<const ServedFile>> refresh_locked(std::string_view gun, TimePoint now,
+                                                           std::int64_t version_gap = 0);
   // Hands a re-signing of `gun`'s timestamp to options_.run_in_background, unless one is
   // outstanding already.
   void refresh_in_background(std::string_view gun);

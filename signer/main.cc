@@ -28,6 +28,7 @@
 #include "common/log.h"
 #include "common/net/admin_server.h"
 #include "common/net/signals.h"
+#include "common/rocksdb_backup.h"
 #include "common/net/tls.h"
 #include "keys/passphrase.h"
 #include "keys/secret.h"
@@ -281,6 +282,48 @@ std::unique_ptr<signer::KeyStore> open_store(const Config& c) {
   return std::move(store).value();
 }
 
+// ---- backup, restore -----------------------------------------------------------------------
+// Layout (signer/README.md "Backup and restore"): <dir>/db, a RocksDB copy of the key
+// database (keys stay encrypted under their aliases), and <dir>/vouch-signer-backup.json,
+// written last, marking the backup complete.
+
+constexpr const char* kBackupMarker = "vouch-signer-backup.json";
+
+int backup(const Config& c, const fs::path& dir) {
+  if (auto st = rocksdb_backup::require_empty(dir); !st) die("backup: " + st.error().message);
+  auto stats = rocksdb_backup::copy_database(c.db_path, dir / "db");
+  if (!stats) die("backup: " + stats.error().message);
+  if (auto st = rocksdb_backup::write_durably(
+          dir / kBackupMarker, "{\"format\":1,\"records\":" + std::to_string(stats->keys) + "}\n");
+      !st) {
+    die("backup: " + st.error().message);
+  }
+  std::printf("backup of %s in %s: %llu records\n", c.db_path.c_str(), dir.string().c_str(),
+              static_cast<unsigned long long>(stats->keys));
+  return 0;
+}
+
+// Into an empty --db-path only; then opened as the daemon would, so that a missing or wrong
+// passphrase is found now rather than at the next start.
+int restore(const Config& c, const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir / kBackupMarker, ec)) {
+    die("restore: " + dir.string() + " is not a complete vouch-signer backup (no " +
+        kBackupMarker + ")");
+  }
+  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
+    die("restore: " + st.error().message + "; restore only into a new directory");
+  }
+  auto stats = rocksdb_backup::copy_database(dir / "db", c.db_path);
+  if (!stats) die("restore: " + stats.error().message);
+  auto store = open_store(c);
+  auto count = store->key_count();
+  if (!count) die("restore: " + count.error().message);
+  std::printf("restored %s from %s: %llu keys\n", c.db_path.c_str(), dir.string().c_str(),
+              static_cast<unsigned long long>(*count));
+  return 0;
+}
+
 // ---- rotate-passphrase --------------------------------------------------------------------
 
 int rotate(const Config& c, const std::string& new_alias, bool make_default) {
@@ -456,6 +499,16 @@ int main(int argc, char** argv) {
   rot->add_option("--new-alias", new_alias, "alias to re-encrypt every key under")->required();
   rot->add_flag("--keep-default", keep_default,
                 "do not make the new alias the alias for new keys in the running daemon");
+  std::string backup_dir, restore_dir;
+  auto* backup_cmd = app.add_subcommand(
+      "backup", "copy the key database into a new directory, also while the daemon serves");
+  backup_cmd->add_option("dir", backup_dir, "backup directory (new or empty)")->required();
+  auto* restore_cmd =
+      app.add_subcommand("restore", "restore a backup into an empty --db-path");
+  restore_cmd->add_option("dir", restore_dir, "a directory written by backup")->required();
+  // Options of the daemon (--db-path, --config, ...) may follow the subcommand too.
+  backup_cmd->fallthrough();
+  restore_cmd->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -500,6 +553,14 @@ int main(int argc, char** argv) {
   if (rot->parsed()) {
     validate_storage(c);
     return rotate(c, new_alias, !keep_default);
+  }
+  if (backup_cmd->parsed()) {
+    if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");
+    return backup(c, backup_dir);
+  }
+  if (restore_cmd->parsed()) {
+    validate_storage(c);
+    return restore(c, restore_dir);
   }
   return serve(c);
 }

@@ -1,7 +1,8 @@
 // The real vouch-signer binary as a child process: it refuses to start half-working (wrong or
 // missing passphrase, no client CA), serves with mutual TLS, writes one audit line per
 // signature, exposes metrics and probes on its HTTP port, drains on SIGTERM, and rotates
-// passphrase aliases online (through its control socket) and offline.
+// passphrase aliases online (through its control socket) and offline, and backs its key
+// database up while serving (`backup`) and restores it into a new directory (`restore`).
 
 #include <doctest/doctest.h>
 
@@ -254,6 +255,61 @@ TEST_CASE("passphrase rotation: online through the running daemon, then offline"
   auto remote3 = s.remote(ports3->grpc);
   for (const auto& pub : pubs) CHECK(remote3->sign(pub, bytes("after offline rotation")).ok());
   stop(*p3);
+}
+
+TEST_CASE("backup while serving, restore into a new directory: the keys still sign") {
+  Setup s;
+  const std::map<std::string, std::string> env = {{"NOTARY_SIGNER_PROD", "a passphrase"}};
+  auto p = s.start(env);
+  auto ports = read_ready_file(s.ready());
+  REQUIRE_MESSAGE(ports.has_value(), p->err());
+  auto remote = s.remote(ports->grpc);
+  std::vector<keys::PublicKey> pubs;
+  for (int i = 0; i < 3; ++i) {
+    pubs.push_back(*remote->create_key("g" + std::to_string(i), "timestamp", KeyType::kEcdsa));
+  }
+  // The daemon holds the database (RocksDB's LOCK) while the backup copies it.
+  const std::string backup_dir = s.dir_ / "backup";
+  auto [rc, out] = run(kBinary, {"--config", s.config(), "backup", backup_dir}, {}, s.dir_);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(fs::exists(fs::path(backup_dir) / "vouch-signer-backup.json"));
+  std::tie(rc, out) = run(kBinary, {"--config", s.config(), "backup", backup_dir}, {}, s.dir_);
+  CHECK(rc == 1);
+  CHECK(out.find("is not empty") != std::string::npos);
+  // A key created after the backup is not in it.
+  auto later = remote->create_key("g-later", "timestamp", KeyType::kEcdsa);
+  REQUIRE(later.ok());
+  stop(*p);
+
+  // Restore refuses a database that exists, and a directory that is no backup.
+  std::tie(rc, out) = run(kBinary, {"--config", s.config(), "restore", backup_dir}, env, s.dir_);
+  CHECK(rc == 1);
+  CHECK(out.find("is not empty") != std::string::npos);
+  const std::string restored = s.dir_ / "restored.db";
+  std::tie(rc, out) = run(
+      kBinary, {"--config", s.config(), "--db-path", restored, "restore", s.dir_ / "keys.db"},
+      env, s.dir_);
+  CHECK(rc == 1);
+  CHECK(out.find("not a complete vouch-signer backup") != std::string::npos);
+  CHECK_FALSE(fs::exists(restored));
+  // Restoring checks the passphrases as a start would.
+  std::tie(rc, out) = run(kBinary,
+                          {"--config", s.config(), "--db-path", restored, "restore", backup_dir},
+                          {{"NOTARY_SIGNER_PROD", "a wrong passphrase"}}, s.dir_);
+  CHECK(rc == 1);
+  fs::remove_all(restored);
+  std::tie(rc, out) = run(
+      kBinary, {"--config", s.config(), "--db-path", restored, "restore", backup_dir}, env, s.dir_);
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(out.find("3 keys") != std::string::npos);
+
+  auto p2 = s.start(env, {"--db-path", restored});
+  auto ports2 = read_ready_file(s.ready());
+  REQUIRE_MESSAGE(ports2.has_value(), p2->err());
+  auto remote2 = s.remote(ports2->grpc);
+  for (const auto& pub : pubs) CHECK(remote2->sign(pub, bytes("after restore")).ok());
+  CHECK_FALSE(remote2->sign(*later, bytes("after restore")).ok());
+  stop(*p2);
 }
 
 TEST_SUITE_END();

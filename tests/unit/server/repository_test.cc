@@ -165,6 +165,33 @@ TEST_CASE("an expiring server-held snapshot is re-signed with a new timestamp") 
   CHECK(ts.content.meta.at("snapshot").check(as_bytes(*snap.bytes)).ok());
 }
 
+TEST_CASE("reseal re-signs timestamp and server-held snapshot a gap ahead, whatever expiry") {
+  Fixture f;
+  REQUIRE(f.repo.publish(f.sim.gun(), parts_of(f.sim, {"root", "targets", "snapshot"})).ok());
+  // Fresh: a re-signing on read would change nothing; reseal changes both.
+  auto version = f.repo.reseal(f.sim.gun(), 1'000'000);
+  REQUIRE_MESSAGE(version.ok(), (version.ok() ? "" : version.error().message));
+  CHECK(*version == 1'000'001);
+  auto snap =
+      tuf::parse_snapshot(*f.repo.get_current(f.sim.gun(), "snapshot").value()->bytes).value();
+  CHECK(snap.content.version == 1'000'001);
+  CHECK(snap.content.meta.at("targets").check(as_bytes(f.sim.files.at("targets"))).ok());
+  auto ts = current_timestamp(f.repo, f.sim.gun());
+  CHECK(ts.content.version == 1'000'001);
+  CHECK(ts.content.meta.at("snapshot").check(as_bytes(*snap.bytes)).ok());
+  auto root = tuf::parse_root(f.sim.files.at("root")).value();
+  CHECK(tuf::verify_signatures(ts, root.content.keys, root.content.roles.at("timestamp"),
+                               "timestamp")
+            .ok());
+  // Stored, not only cached; later re-signings count on from there.
+  CHECK(f.store.get_current(f.sim.gun(), "timestamp").value().version == 1'000'001);
+  f.clock.advance(std::chrono::hours(24 * 14));
+  CHECK(current_timestamp(f.repo, f.sim.gun()).content.version == 1'000'002);
+
+  CHECK(f.repo.reseal(f.sim.gun(), 0).error().reason == Reason::kBadVersion);
+  CHECK(f.repo.reseal("example.com/none", 10).error().reason == Reason::kNotFound);
+}
+
 TEST_CASE("server keys: get-or-create is stable, rotate reuses the pending key") {
   Fixture f;
   const std::string gun = "example.com/other";

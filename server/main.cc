@@ -311,7 +311,7 @@ int reseal_all(server::Repository& repository, std::int64_t version_gap) {
   std::set<std::string> guns;
   std::string after = "0";
   for (;;) {
-    auto page = repository.store().get_changes(after, server::kMaxChangesPage, "");
+    auto page = repository.changes(after, static_cast<int>(server::kMaxChangesPage), "");
     if (!page) die("restore: changefeed: " + page.error().message);
     if (page->empty()) break;
     for (const auto& change : *page) guns.insert(change.gun);

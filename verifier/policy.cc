@@ -953,6 +953,10 @@ tuf::TrustPinning TrustSection::pinning_for(std::string_view gun) const {
   if (!root_ca.empty()) pinning.ca.emplace(std::string(gun), root_ca);
   pinning.disable_tofu = !tofu;
   pinning.anchor_only = !strict_pinning;
+  // A root key's canonical ID pins every repository made with it; its certificate ID, one.
+  pinning.certs_match_canonical_id = true;
+  pinning.certs_source = "root_keys of the trust section for \"" + prefix + "\"";
+  pinning.ca_source = "root_ca of the trust section for \"" + prefix + "\"";
   return pinning;
 }
 

@@ -356,7 +356,7 @@ TEST_CASE("the root is pinned as the trust section says") {
   CHECK(trust_section_id(pinned) == trust_section_id(TrustSection(pinned)));
 }
 
-TEST_CASE("root_keys: the root key's canonical ID pins; a refusal names root_keys") {
+TEST_CASE("root_keys: the root key's canonical ID pins, and a refusal names root_keys") {
   FakeServer server;
   Repo& repo = standard_repo(server);
   Repo& other = server.add("registry.example.com/prod/other");  // another root key

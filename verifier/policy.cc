@@ -518,8 +518,8 @@ class PolicyBuilder {
           for (std::size_t k = 0; k < ids->size(); ++k) {
             if (!is_lower_hex64((*ids)[k])) {
               problem(at(at(path, "root_keys"), k), Reason::kMalformed,
-                      "a root key ID is 64 lower-case hex digits (the ID root.json lists for "
-                      "the root certificate)");
+                      "a root key ID is 64 lower-case hex digits (the root key's ID as "
+                      "`vouch key list` shows it, or its certificate's ID in root.json)");
             }
           }
           t.root_keys = std::move(*ids);

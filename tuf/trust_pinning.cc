@@ -84,6 +84,8 @@ GunPinning resolve_pinning(const TrustPinning& pinning, std::string_view gun) {
     out.mode = PinMode::kCertIds;
     out.matched = it->first;
     out.cert_ids = it->second;
+    out.canonical_ids = pinning.certs_match_canonical_id;
+    out.source = pinning.certs_source;
     return out;
   }
   const std::vector<std::string>* best = nullptr;
@@ -100,6 +102,8 @@ GunPinning resolve_pinning(const TrustPinning& pinning, std::string_view gun) {
   if (best != nullptr) {
     out.mode = PinMode::kCertIds;
     out.cert_ids = *best;
+    out.canonical_ids = pinning.certs_match_canonical_id;
+    out.source = pinning.certs_source;
     return out;
   }
   // getPinnedCAFilepathByPrefix: the longest prefix of the GUN.
@@ -114,6 +118,7 @@ GunPinning resolve_pinning(const TrustPinning& pinning, std::string_view gun) {
   if (ca != nullptr) {
     out.mode = PinMode::kCa;
     out.cas = *ca;
+    out.source = pinning.ca_source;
     return out;
   }
   out.matched.clear();
@@ -124,9 +129,13 @@ bool pin_accepts(const GunPinning& pin, const keys::PublicKey& key, std::optiona
   switch (pin.mode) {
     case PinMode::kTofu:
       return true;
-    case PinMode::kCertIds:
-      return key.certificate() != nullptr &&
-             std::find(pin.cert_ids.begin(), pin.cert_ids.end(), key.id()) != pin.cert_ids.end();
+    case PinMode::kCertIds: {
+      if (key.certificate() == nullptr) return false;
+      const auto pinned = [&](const std::string& id) {
+        return std::find(pin.cert_ids.begin(), pin.cert_ids.end(), id) != pin.cert_ids.end();
+      };
+      return pinned(key.id()) || (pin.canonical_ids && pinned(key.canonical_id()));
+    }
     case PinMode::kCa: {
       if (key.certificate() == nullptr) return false;
       std::vector<const keys::Certificate*> valid;
@@ -146,8 +155,10 @@ bool pin_accepts(const GunPinning& pin, const keys::PublicKey& key, std::optiona
 std::string describe(const GunPinning& pin) {
   switch (pin.mode) {
     case PinMode::kCertIds:
+      if (!pin.source.empty()) return pin.source;
       return "trust pinning by certificate ID (config entry \"" + pin.matched + "\")";
     case PinMode::kCa:
+      if (!pin.source.empty()) return pin.source;
       return "trust pinning by CA (config entry \"" + pin.matched + "\")";
     case PinMode::kTofu:
       return "trust on first use";

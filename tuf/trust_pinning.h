@@ -50,6 +50,18 @@ struct TrustPinning {
   // root's keys could not forge would buy nothing: they can always sign a new root that
   // keeps them. The verifier's default (TrustSection::strict_pinning turns it off).
   bool anchor_only = false;
+  // Whether a `certs` ID may also be a root key's canonical ID (keys::PublicKey::canonical_id:
+  // the ID of the bare public key, which `vouch key list`, `vouch init` and `notary key list`
+  // show). A root key is one certificate per GUN, so its certificate ID differs per repository
+  // while its canonical ID is shared by every repository made with the same private key: only
+  // the canonical ID can pin a whole prefix. Default false: Notary's config.json pins
+  // certificate IDs only (vouch's client stays compatible); the verifier's root_keys accept
+  // both.
+  bool certs_match_canonical_id = false;
+  // How error messages name the `certs` and `ca` pinning, e.g. the verifier's "root_keys of the
+  // trust section for \"example.com\"". Empty (default): in config.json's terms (describe()).
+  std::string certs_source;
+  std::string ca_source;
 };
 
 enum class PinMode { kCertIds, kCa, kTofu };
@@ -60,6 +72,9 @@ struct GunPinning {
   // The `certs` or `ca` key that matched (empty for TOFU); for messages.
   std::string matched;
   std::vector<std::string> cert_ids;   // kCertIds
+  bool canonical_ids = false;          // kCertIds: TrustPinning::certs_match_canonical_id
+  // TrustPinning::certs_source or ca_source for the mode (empty for TOFU or when not given).
+  std::string source;
   std::vector<keys::Certificate> cas;  // kCa: all configured, validity checked per use
   bool tofu_allowed = true;            // kTofu: !disable_tofu
 };
@@ -68,14 +83,16 @@ struct GunPinning {
 GunPinning resolve_pinning(const TrustPinning& pinning, std::string_view gun);
 
 // Whether root key `key` (an x509 key listed in root.json for the root role) satisfies `pin`:
-// kCertIds -> key.id() is pinned; kCa -> its certificate was issued by one of the CA
-// certificates (signature checked; with `at`, both must be valid at `at` and SHA-1 signed CAs
-// are ignored; without `at`, validity periods are not checked); kTofu -> always. A key
-// without a certificate never satisfies kCertIds or kCa.
+// kCertIds -> key.id() is pinned (with canonical_ids, key.canonical_id() too); kCa -> its
+// certificate was issued by one of the CA certificates (signature checked; with `at`, both
+// must be valid at `at` and SHA-1 signed CAs are ignored; without `at`, validity periods are
+// not checked); kTofu -> always. A key without a certificate never satisfies kCertIds or kCa.
 bool pin_accepts(const GunPinning& pin, const keys::PublicKey& key, std::optional<TimePoint> at);
 
-// A one-line description of `pin` for error messages ("pinned certificate IDs for
-// \"docker.io/*\"", "CA pinned for prefix \"docker.io/\"", "trust on first use").
+// A one-line description of `pin` for error messages: its `source` when given ("root_keys of
+// the trust section for \"example.com\""), else in config.json's terms ("trust pinning by
+// certificate ID (config entry \"docker.io/*\")", "trust pinning by CA (config entry
+// \"docker.io/\")"), or "trust on first use".
 std::string describe(const GunPinning& pin);
 
 }  // namespace vouch::tuf

@@ -136,13 +136,19 @@ KeyMap countable_root_keys(const Root& root, std::string_view gun, const GunPinn
   return out;
 }
 
-std::string root_key_ids(const Root& root) {
+// The root role's key IDs for messages; `with_canonical` adds each certificate's canonical ID
+// ("<id> (canonical <id>)"), for pins that accept either.
+std::string root_key_ids(const Root& root, bool with_canonical = false) {
   std::string out;
   auto role = root.roles.find(kRootRole);
   if (role == root.roles.end()) return "none";
   for (const auto& id : role->second.keyids) {
     if (!out.empty()) out += ", ";
     out += id;
+    auto key = root.keys.find(id);
+    if (with_canonical && key != root.keys.end() && key->second.canonical_id() != id) {
+      out += " (canonical " + key->second.canonical_id() + ")";
+    }
   }
   return out.empty() ? "none" : out;
 }
@@ -163,7 +169,8 @@ Status verify_root_with_own_keys(const Metadata<Root>& root, std::string_view gu
     }
     return make_error(Reason::kBadCertificate,
                       cat(what, " has no root certificate that satisfies the ", describe(pin),
-                          "; its root keys are: ", root_key_ids(root.content)));
+                          "; its root keys are: ",
+                          root_key_ids(root.content, pin.canonical_ids)));
   }
   auto st = verify_signatures(root.canonical_signed, root.signatures, keys,
                               root.content.roles.at(std::string(kRootRole)), VerifyOptions{what});

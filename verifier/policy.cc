@@ -518,8 +518,8 @@ class PolicyBuilder {
           for (std::size_t k = 0; k < ids->size(); ++k) {
             if (!is_lower_hex64((*ids)[k])) {
               problem(at(at(path, "root_keys"), k), Reason::kMalformed,
-                      "a root key ID is 64 lower-case hex digits (the ID root.json lists for "
-                      "the root certificate)");
+                      "a root key ID is 64 lower-case hex digits (the root key's ID as "
+                      "`vouch key list` shows it, or its certificate's ID in root.json)");
             }
           }
           t.root_keys = std::move(*ids);
@@ -953,6 +953,10 @@ tuf::TrustPinning TrustSection::pinning_for(std::string_view gun) const {
   if (!root_ca.empty()) pinning.ca.emplace(std::string(gun), root_ca);
   pinning.disable_tofu = !tofu;
   pinning.anchor_only = !strict_pinning;
+  // A root key's canonical ID pins every repository made with it; its certificate ID, one.
+  pinning.certs_match_canonical_id = true;
+  pinning.certs_source = "root_keys of the trust section for \"" + prefix + "\"";
+  pinning.ca_source = "root_ca of the trust section for \"" + prefix + "\"";
   return pinning;
 }
 

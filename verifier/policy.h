@@ -26,7 +26,7 @@
 //       server: https://notary.example.com:4443
 //       tls_ca: "-----BEGIN CERTIFICATE-----..."   # optional; else the system roots
 //       credentials: {username: ci, password_file: /var/run/secrets/notary}   # optional
-//       root_keys: [<root certificate key ID>, ...] # pinned root keys (as root.json lists them)
+//       root_keys: [<root key ID>, ...]             # canonical (`vouch key list`) or certificate
 //       root_ca: "-----BEGIN CERTIFICATE-----..."  # or a CA that issues the root certificates
 //       tofu: false                                 # trust on first use: only when true
 //       strict_pinning: false                       # true: every root must match the pin
@@ -64,8 +64,12 @@
 //             one or more certificates. credentials: username with password_file or
 //             password_env, or token_file or token_env alone; the policy names where a secret
 //             is, never the secret (only main.cc reads files and the environment). root_keys:
-//             64-hex-digit key IDs. The pin (root_keys or root_ca) anchors the root chain: the
-//             first root the verifier trusts for a GUN must satisfy it (the current root, or
+//             64-hex-digit key IDs, each either a root key's canonical ID (the ID of its bare
+//             public key, which `vouch key list`, `vouch init` and `notary key list` show; shared
+//             by every repository made with that root key, so it pins a whole prefix) or a root
+//             certificate's ID as root.json lists it (one certificate per repository, CN = GUN:
+//             it pins that one repository). The pin (root_keys or root_ca) anchors the root
+//             chain: the first root the verifier trusts for a GUN must satisfy it (the current root, or
 //             when it no longer does, the first version from 1 upward that does), and later
 //             roots are followed when a threshold of the previous root's keys and of their own
 //             signed them (TUF 5.3), so a cross-signed rotation (`vouch key rotate <gun> root`,
@@ -206,8 +210,9 @@ struct TrustSection {
   // Whether this section covers `gun` (equal to the prefix, or below it).
   bool covers(std::string_view gun) const;
   // The trust pinning for `gun` (which this section must cover): root_keys as pinned
-  // certificate IDs, root_ca as a CA, TOFU disabled unless tofu is set, anchor_only unless
-  // strict_pinning is set.
+  // root key IDs (a certificate ID or a canonical ID each), root_ca as a CA, TOFU disabled
+  // unless tofu is set, anchor_only unless strict_pinning is set; errors name root_keys /
+  // root_ca of this section.
   tuf::TrustPinning pinning_for(std::string_view gun) const;
 };
 

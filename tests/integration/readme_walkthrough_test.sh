@@ -18,7 +18,9 @@
 #     root certificate ID that the admin's block printed), and `vouch` on PATH.
 # Steps 4 and 5 of "Admission control" (the webhook, the cluster) are not run here.
 # Afterwards: nothing was written into the clone, Alice's trust directory holds her key only,
-# no snapshot key was made anywhere, and the README's exit code table is `vouch --help`'s.
+# no snapshot key was made anywhere, the policy's root key pin (the ID `vouch key list` shows)
+# admits a second repository the owner makes with the same root key while a root certificate
+# ID pins one repository only, and the README's exit code table is `vouch --help`'s.
 set -euo pipefail
 VOUCH_SERVER=${1:?usage: $0 <vouch-server binary> <vouch binary> <README.md>}
 VOUCH=${2:?usage: $0 <vouch-server binary> <vouch binary> <README.md>}
@@ -106,6 +108,30 @@ check 'all(.[]; .role != "snapshot")' "$out" "the default trust directory: $out"
 json 0 setsid -w "$VOUCH" -d "$SCRATCH/alice" -s "$URL" --tlscacert "$WORK/ca.pem" \
   lookup example.com/web v1 --output json
 check '.role == "targets/releases"' "$out"
+
+step "the policy's root_keys pin the owner's root key: a second repository under the prefix is admitted"
+# The owner's next repository reuses the root key (as notary init does): a new root
+# certificate, a new certificate ID, the same canonical ID as the README's policy pins.
+owner() { setsid -w "$VOUCH" -d "$SCRATCH/owner" -s "$URL" --tlscacert "$WORK/ca.pem" "$@" </dev/null; }
+run 0 owner init example.com/api -p
+run 0 owner delegation add example.com/api targets/releases "$SCRATCH/alice.pem" --all-paths -p
+run 0 setsid -w "$VOUCH" -d "$SCRATCH/alice" -s "$URL" --tlscacert "$WORK/ca.pem" \
+  sign example.com/api:v1 --manifest "$SCRATCH/manifest.json" </dev/null
+cert_id() { jq -r '.signed.roles.root.keyids[0]' "$SCRATCH/owner/tuf/$1/metadata/root.json"; }
+WEB_CERT_ID=$(cert_id example.com/web)
+[ "$WEB_CERT_ID" != "$(cert_id example.com/api)" ] || fail "one root certificate for two repositories"
+if grep -qF "root_keys: [$WEB_CERT_ID]" "$SCRATCH/policy.yaml"; then fail "the README pins a certificate ID"; fi
+verify_image() { (cd "$SCRATCH" && setsid -w "$VOUCH" verify-image "$@" </dev/null); }
+run 0 verify_image example.com/api:v1 --policy policy.yaml
+expect_in "DECISION   allow (signed)" "$out"
+step "a root certificate ID pins its one repository; a wrong pin's error names root_keys"
+sed -E "s/root_keys: \[[0-9a-f]{64}\]/root_keys: [$WEB_CERT_ID]/" "$SCRATCH/policy.yaml" >"$SCRATCH/cert-pin.yaml"
+grep -qF "root_keys: [$WEB_CERT_ID]" "$SCRATCH/cert-pin.yaml" || fail "no root_keys line to replace"
+run 0 verify_image example.com/web:v1 --policy cert-pin.yaml
+expect_in "DECISION   allow (signed)" "$out"
+run 2 verify_image example.com/api:v1 --policy cert-pin.yaml
+expect_in 'root_keys of the trust section for "example.com"' "$out"
+expect_not_in "config entry" "$out"
 
 step "Signing from CI: the pipeline in a fresh shell, with its own trust directory"
 ROOT_CERT_ID=$(tail -1 "$WORK/ci-admin.out")

@@ -24,7 +24,10 @@
 #   carol-1 and outside-1, signed before, are denied (threshold not met; outside the paths,
 #   also by digest), beta-1 inside the paths is still allowed.
 # Pinning: a policy without a pin and without TOFU is refused (verify-image and the daemon);
-# TOFU when the policy says so admits; a root CA that did not issue the root denies.
+# TOFU when the policy says so admits; a root CA that did not issue the root denies; the root
+# key's canonical ID from `notary key list` pins every repository notary init made with that
+# key (a second one under the prefix), while another root key, or a certificate ID pin for
+# another repository, is refused with an error naming the policy's root_keys.
 # Tampering: notary-server's files served by a small static HTTPS server (python3) from a
 # copied tree: one byte of targets/releases.json changed, the timestamp re-signed with a wrong
 # key -> denied with the verification reason; the pristine copy -> allowed.
@@ -591,7 +594,7 @@ checks_root_rotation() {
   jq --arg p "registry.example.com/$pass" '(.trust[] | select(.prefix == $p)) |= (.strict_pinning = true)' \
     "$POLICY" >"$WORK/policy-strict.json"
   verify_image_json 2 "$WORK/policy-strict.json" "$gun:rot-$pass"
-  check '.allowed == false and .code == "trust_unavailable" and (.message | contains("trust pinning"))' \
+  check '.allowed == false and .code == "trust_unavailable" and (.message | contains("root_keys"))' \
     "$out" "strict pinning after rotation"
 }
 verify_image_json() {  # verify_image_json <want exit> <policy> <image>: $out = the JSON answer
@@ -617,6 +620,35 @@ for gun in registry.example.com/ns/app registry.example.com/ns/other; do
   verify_image_json 2 "$WORK/policy-rootca.json" "$gun:1.0"
   check '.allowed == false and .code == "trust_unavailable" and .digest == "" and .trust_error != null' \
     "$out" "root CA $gun"
+done
+
+step "(ns) root_keys by the root key's canonical ID, as \`notary key list\` shows it: every repository made with that key"
+# notary init reuses the trust directory's root key: registry.example.com/ns/second gets a
+# new root certificate (another certificate ID) of the same key (the same canonical ID).
+run 0 nt trust-ns "$NURL" key list
+NS_CANONICAL=$(grep -E '^root ' <<<"$out" | grep -oE '\b[0-9a-f]{64}\b' || true)
+[[ $NS_CANONICAL =~ ^[0-9a-f]{64}$ ]] || fail "no single root key in notary key list: $out"
+[ "$NS_CANONICAL" != "$NS_ROOT" ] || fail "notary key list shows the root certificate ID"
+SECOND=registry.example.com/ns/second
+run 0 nt trust-ns "$NURL" init "$SECOND" -p
+run 0 nt trust-ns "$NURL" delegation add "$SECOND" targets/releases "$WORK/alice.crt" --all-paths -p
+run 0 nt trust-ns "$NURL" add "$SECOND" 1.0 "$WORK/m-1.0" -r targets/releases -p
+lookup trust-ns "$NURL" "$SECOND" 1.0
+[ "$(pinned_root trust-ns "$SECOND")" != "$NS_ROOT" ] || fail "one root certificate for two repositories"
+jq --arg k "$NS_CANONICAL" '(.trust[] | select(.prefix == "registry.example.com/ns")) |= (.root_keys = [$k])' \
+  "$POLICY" >"$WORK/policy-canonical.json"
+for gun in registry.example.com/ns/app "$SECOND"; do
+  verify_image_json 0 "$WORK/policy-canonical.json" "$gun:1.0"
+  check ".allowed and .code == \"signed\" and .digest == \"${DIGEST[$gun:1.0]}\"" "$out" "canonical pin $gun"
+done
+# Another root key under the prefix is still refused; the certificate ID pin (the main policy)
+# covers its own repository only. Each refusal names the policy's root_keys, not notary's terms.
+for pair in "$WORK/policy-canonical.json registry.example.com/ns/other" "$POLICY $SECOND"; do
+  read -r policy gun <<<"$pair"
+  verify_image_json 2 "$policy" "$gun:1.0"
+  check '.allowed == false and .code == "trust_unavailable" and .trust_error.reason == "bad_certificate"
+    and (.message | contains("root_keys of the trust section for \"registry.example.com/ns\""))
+    and (.message | contains("config entry") | not)' "$out" "refused $gun under $policy"
 done
 
 step "(ns) tampered copies of notary-server's files on a static server"

@@ -858,6 +858,30 @@ TEST_CASE("trust pinning: certificate IDs, patterns, priority, and TOFU") {
     p.certs[gun] = {};
     CHECK_REASON(bootstrap(p), Reason::kBadCertificate);
   }
+  SUBCASE("the root key's canonical ID: only with certs_match_canonical_id (not Notary's)") {
+    const std::string canonical = repo.sim.root_key.canonical_id();
+    REQUIRE(canonical != id);
+    p.certs[gun] = {canonical};
+    p.disable_tofu = true;
+    CHECK_REASON(bootstrap(p), Reason::kBadCertificate);
+    p.certs_match_canonical_id = true;
+    REQUIRE_OK(bootstrap(p));
+    p.certs[gun] = {id};  // the certificate ID still pins too
+    REQUIRE_OK(bootstrap(p));
+    p.certs["example.com/*"] = {canonical};  // and a canonical ID in a pattern
+    p.certs.erase(gun);
+    REQUIRE_OK(bootstrap(p));
+  }
+  SUBCASE("a refusal names the pinning as the caller calls it, and the canonical IDs") {
+    p.certs[gun] = {std::string(64, '0')};
+    p.certs_match_canonical_id = true;
+    p.certs_source = "root_keys of the trust section for \"example.com\"";
+    auto r = bootstrap(p);
+    CHECK_REASON(r, Reason::kBadCertificate);
+    CHECK(r.error().message.find(p.certs_source) != std::string::npos);
+    CHECK(r.error().message.find(repo.sim.root_key.canonical_id()) != std::string::npos);
+    CHECK(r.error().message.find("config entry") == std::string::npos);
+  }
   SUBCASE("a root certificate for another GUN never counts") {
     CHECK_REASON(TrustedSet::bootstrap("example.com/other", repo.sim.files["root"],
                                        RootOrigin::kFirstUse, p, repo.now()),

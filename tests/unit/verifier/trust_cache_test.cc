@@ -356,6 +356,48 @@ TEST_CASE("the root is pinned as the trust section says") {
   CHECK(trust_section_id(pinned) == trust_section_id(TrustSection(pinned)));
 }
 
+TEST_CASE("root_keys: the root key's canonical ID pins, and a refusal names root_keys") {
+  FakeServer server;
+  Repo& repo = standard_repo(server);
+  Repo& other = server.add("registry.example.com/prod/other");  // another root key
+  other.publish();
+  FixedClock clock(repo.sim.now());
+  TrustCache cache(server.factory(), clock, options(seconds(60), seconds(60)));
+
+  TrustSection canonical = tofu_section();
+  canonical.tofu = false;
+  canonical.root_keys = {repo.sim.root_key.canonical_id()};
+  REQUIRE(canonical.root_keys[0] != repo.sim.root_key.id());
+  auto ok = cache.get(canonical, image_ref(kGun + ":1.0"), far_deadline());
+  REQUIRE_MESSAGE(ok.ok(), ok.error().message);
+
+  // The pin still means something: a repository under the prefix with another root key is
+  // refused, and the error says which part of the policy refused it.
+  auto refused =
+      cache.get(canonical, image_ref("registry.example.com/prod/other:1.0"), far_deadline());
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().reason == Reason::kBadCertificate);
+  const std::string& message = refused.error().message;
+  CHECK_MESSAGE(message.find("root_keys of the trust section for \"registry.example.com\"") !=
+                    std::string::npos,
+                message);
+  CHECK_MESSAGE(message.find(other.sim.root_key.canonical_id()) != std::string::npos, message);
+  CHECK_MESSAGE(message.find("config entry") == std::string::npos, message);
+
+  // root_ca refusals name root_ca.
+  TrustSection by_ca = tofu_section();
+  by_ca.tofu = false;
+  auto ca_priv = keys::PrivateKey::generate(keys::KeyType::kEcdsa).value();
+  by_ca.root_ca = {keys::make_root_certificate(ca_priv, "some CA", repo.sim.now() - hours(1),
+                                               repo.sim.now() + hours(24))
+                       .value()};
+  auto not_issued = cache.get(by_ca, image_ref(kGun + ":1.0"), far_deadline());
+  REQUIRE_FALSE(not_issued.ok());
+  CHECK(not_issued.error().reason == Reason::kBadCertificate);
+  CHECK_MESSAGE(not_issued.error().message.find("root_ca of the trust section") != std::string::npos,
+                not_issued.error().message);
+}
+
 TEST_CASE("a root trusted on first use stays the anchor: an unrelated new root is refused") {
   FakeServer server;
   Repo& repo = standard_repo(server);

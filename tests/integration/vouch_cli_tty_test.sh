@@ -28,11 +28,19 @@ unset VOUCH_ROOT_PASSPHRASE VOUCH_TARGETS_PASSPHRASE \
   NOTARY_SNAPSHOT_PASSPHRASE NOTARY_DELEGATION_PASSPHRASE DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE \
   DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE VOUCH_NEW_PASSPHRASE VOUCH_KEY_FORMAT NOTARY_AUTH
 
-TMUX_SOCKET="$WORK/tmux.sock"
-tmx() { tmux -S "$TMUX_SOCKET" "$@"; }
-# Stop this test's tmux server (and the command in its pane) before lib_vouch_server.sh's
+# One tmux server per terminal session (tmx <session> <tmux args...>): a session never
+# connects to a server that is still shutting down (kill-server returns before the old server
+# has gone; a new-session on the same socket then fails with "server exited unexpectedly").
+tmx() { local session=$1; shift; tmux -S "$WORK/tmux-$session.sock" "$@"; }
+kill_terminals() {
+  local sock
+  for sock in "$WORK"/tmux-*.sock; do
+    [ -S "$sock" ] && { tmux -S "$sock" kill-server 2>/dev/null || true; }
+  done
+}
+# Stop this test's tmux servers (and the commands in their panes) before lib_vouch_server.sh's
 # cleanup stops vouch-server and removes $WORK.
-trap 'tmx kill-server 2>/dev/null || true; _vouch_cleanup' EXIT
+trap 'kill_terminals; _vouch_cleanup' EXIT
 
 GUN=example.com/vouch/tty
 
@@ -43,11 +51,11 @@ on_terminal() {
   local cmd
   cmd=$(printf '%q ' "$VOUCH" -d "$WORK/t" -s "$URL" --tlscacert "$WORK/ca.pem" "$@")
   rm -f "$WORK/$name.rc"
-  tmx kill-server 2>/dev/null || true
-  tmx -f /dev/null new-session -d -x 250 -y 50 -s "$name" \
+  tmx "$name" kill-server 2>/dev/null || true
+  tmx "$name" -f /dev/null new-session -d -x 250 -y 50 -s "$name" \
     "$cmd; echo \$? >'$WORK/$name.rc'; sleep 600"
 }
-screen() { tmx capture-pane -p -J -t "$1" -S - -E -; }
+screen() { tmx "$1" capture-pane -p -J -t "$1" -S - -E -; }
 # wait_for <name> <count> <text>: until <text> is on the screen <count> times, or the command
 # has ended (then returns 1). The bound only keeps a hung command from hanging the test.
 wait_for() {
@@ -71,7 +79,7 @@ finish() {
   out=$(screen "$1")
   printf '%s\n' "$out" >>"$LOG"
 }
-type_line() { tmx send-keys -t "$1" -l -- "$2"; tmx send-keys -t "$1" Enter; }
+type_line() { tmx "$1" send-keys -t "$1" -l -- "$2"; tmx "$1" send-keys -t "$1" Enter; }
 
 step "TLS certificates, vouch-server"
 vouch_make_tls
@@ -124,6 +132,6 @@ for secret in "$ROOT_PASS" "$TARGETS_PASS"; do
 done
 
 step "stop tmux and vouch-server"
-tmx kill-server 2>/dev/null || true
+kill_terminals
 vouch_stop
 echo "PASS"

@@ -14,6 +14,8 @@
 
 #include <openssl/crypto.h>
 
+#include "common/fs.h"
+
 namespace vouch::keys {
 namespace {
 
@@ -38,20 +40,6 @@ std::string env_hint(std::string_view role) {
   if (vars.size() > 1) s += ")";
   return s;
 }
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // ---- Terminal state and signals -------------------------------------------------------------
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "common/fs.h"
-#include "common/utf8.h"
+#include "tuf/gun.h"
 #include "tuf/metadata.h"
 
 namespace vouch::client {
@@ -63,38 +63,8 @@ Status make_dirs(const fs::path& dir) {
 
 }  // namespace
 
-Status validate_gun(std::string_view gun) {
-  if (gun.empty() || gun.size() > kMaxGunBytes) {
-    return make_error(Reason::kBadGun, "a GUN must be 1 to " + std::to_string(kMaxGunBytes) +
-                                           " bytes, got " + std::to_string(gun.size()));
-  }
-  const std::string shown(gun.substr(0, 128));
-  for (char c : gun) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      return make_error(Reason::kBadGun, "GUN contains a control character");
-    }
-    if (c == '*') return make_error(Reason::kBadGun, "GUN \"" + shown + "\" contains '*'");
-  }
-  if (!valid_utf8(gun)) return make_error(Reason::kBadGun, "GUN is not valid UTF-8");
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = std::min(gun.find('/', start), gun.size());
-    const std::string_view segment = gun.substr(start, end - start);
-    if (segment.empty() || segment == "." || segment == "..") {
-      return make_error(Reason::kBadGun,
-                        "GUN \"" + shown +
-                            "\" has an empty, \".\" or \"..\" path segment (or a leading or "
-                            "trailing '/')");
-    }
-    if (end == gun.size()) break;
-    start = end + 1;
-  }
-  return ok_status();
-}
-
 Result<fs::path> gun_dir(const fs::path& trust_dir, std::string_view gun) {
-  VOUCH_RETURN_IF_ERROR(validate_gun(gun));
+  VOUCH_RETURN_IF_ERROR(tuf::validate_gun(gun));
   // Notary: filepath.Join(baseDir, "tuf", filepath.FromSlash(gun)).
   return trust_dir / "tuf" / fs::path(std::string(gun));
 }

@@ -149,7 +149,6 @@ TEST_CASE("disk cache: hostile GUNs never leave <trust_dir>/tuf/") {
   };
   for (const auto& gun : bad) {
     CAPTURE(gun);
-    CHECK(validate_gun(gun).error().reason == Reason::kBadGun);
     CHECK(gun_dir(tmp.path(), gun).error().reason == Reason::kBadGun);
     CHECK(DiskMetadataCache::open(tmp.path(), gun).error().reason == Reason::kBadGun);
   }
@@ -158,7 +157,6 @@ TEST_CASE("disk cache: hostile GUNs never leave <trust_dir>/tuf/") {
       "a", "a..b/c.d", "x/...", "ü/app", std::string(255, 'a')};
   for (const auto& gun : good) {
     CAPTURE(gun);
-    CHECK(validate_gun(gun).ok());
     auto dir = gun_dir(tmp.path(), gun);
     REQUIRE(dir.ok());
     CHECK(*dir == tmp.path() / "tuf" / gun);

@@ -14,8 +14,8 @@
 #include <map>
 #include <mutex>
 
-#include "client/disk_cache.h"
 #include "common/log.h"
+#include "tuf/gun.h"
 
 namespace vouch::cli {
 
@@ -222,7 +222,7 @@ Result<keys::LocalSigner*> Context::signer() {
 }
 
 Result<client::Repository> Context::repository(std::string_view gun, bool online) {
-  VOUCH_RETURN_IF_ERROR(client::validate_gun(gun));
+  VOUCH_RETURN_IF_ERROR(tuf::validate_gun(gun));
   VOUCH_ASSIGN_OR_RETURN(const client::ClientConfig* cfg, config());
   VOUCH_ASSIGN_OR_RETURN(const keys::TrustDirKeyStore* key_store, store());
   VOUCH_ASSIGN_OR_RETURN(keys::LocalSigner * local_signer, signer());

@@ -14,6 +14,7 @@
 #include <set>
 #include <utility>
 
+#include "common/fs.h"
 #include "common/utf8.h"
 #include "keys/crypto.h"
 #include "tuf/json.h"
@@ -217,21 +218,6 @@ Result<Change> delegation_change(std::string_view action, std::string_view role,
 
 // ---- files -----------------------------------------------------------------------------
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
 // mkdir -p with mode 0700 for every directory created (Go's MkdirAll(dir, 0700)).
 Status make_dirs(const fs::path& dir) {
   fs::path partial;
@@ -250,30 +236,11 @@ Status make_dirs(const fs::path& dir) {
   return {};
 }
 
-Status fsync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return io_error("cannot open " + dir.string(), errno);
-  if (::fsync(fd.get()) != 0) return io_error("cannot sync " + dir.string(), errno);
-  return {};
-}
-
-Status write_all(int fd, std::string_view data, const std::string& what) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot write " + what, errno);
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return {};
-}
-
 // Reads a change file: a regular file (not followed through a symlink) of at most `max`
 // bytes. nullopt with `why` set when the file is to be skipped; an Error when it is too big.
 Result<std::optional<std::string>> read_change_file(const fs::path& path, std::size_t max,
                                                     std::string& why) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (fd.get() < 0) {
     why = errno == ELOOP ? "a symbolic link" : std::string(std::strerror(errno));
     return std::optional<std::string>();
@@ -722,21 +689,7 @@ Result<std::string> FileChangelist::add(const Change& change) {
                                              " changes; publish or reset them");
   }
 
-  VOUCH_ASSIGN_OR_RETURN(std::string tmp_id, uuid_v4());
-  const fs::path tmp = dir_ / (std::string(kTempPrefix) + tmp_id);
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (fd.get() < 0) return io_error("cannot create " + tmp.string(), errno);
-    Status written = write_all(fd.get(), text, tmp.string());
-    if (written && ::fsync(fd.get()) != 0) written = io_error("cannot sync " + tmp.string(), errno);
-    if (::close(fd.release()) != 0 && written) {
-      written = io_error("cannot close " + tmp.string(), errno);
-    }
-    if (!written) {
-      ::unlink(tmp.c_str());
-      return std::move(written).error();
-    }
-  }
+  VOUCH_ASSIGN_OR_RETURN(const fs::path tmp, write_temp_file(dir_, kTempPrefix, text));
 
   // The name embeds a fresh random UUID, so a collision means a broken RNG or another
   // writer that reused a name; retry a few times rather than replace a change.
@@ -750,20 +703,14 @@ Result<std::string> FileChangelist::add(const Change& change) {
     std::snprintf(stamp, sizeof stamp, "%020" PRId64, next_nanos(*clock_));
     std::string name = std::string(stamp) + "_" + *uuid + std::string(kChangeSuffix);
     const fs::path final_path = dir_ / name;
-    int rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(), RENAME_NOREPLACE);
-    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
-      // A filesystem without RENAME_NOREPLACE: link() never replaces either.
-      rc = ::link(tmp.c_str(), final_path.c_str());
-      if (rc == 0) ::unlink(tmp.c_str());
-    }
-    if (rc == 0) {
-      VOUCH_RETURN_IF_ERROR(fsync_dir(dir_));
+    Status renamed = rename_file(tmp, final_path, Replace::kNo);
+    if (renamed) {
+      VOUCH_RETURN_IF_ERROR(sync_dir(dir_));
       return name;
     }
-    if (errno != EEXIST) {
-      const int err = errno;
+    if (renamed.error().reason != Reason::kConflict) {
       ::unlink(tmp.c_str());
-      return io_error("cannot rename into " + final_path.string(), err);
+      return std::move(renamed).error();
     }
   }
   ::unlink(tmp.c_str());
@@ -780,7 +727,7 @@ Status FileChangelist::remove_files(const std::vector<std::string>& names) {
     }
   }
   if (!names.empty()) {
-    Status synced = fsync_dir(dir_);
+    Status synced = sync_dir(dir_);
     if (!synced && first) first = std::move(synced);
   }
   return first;

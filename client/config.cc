@@ -112,33 +112,6 @@ Result<std::string> read_bounded(const fs::path& path, std::size_t max) {
   return out;
 }
 
-Result<std::vector<keys::Certificate>> parse_bundle(std::string_view pem, const std::string& file) {
-  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
-  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  std::vector<keys::Certificate> out;
-  std::size_t pos = 0;
-  for (;;) {
-    while (pos < pem.size() && (pem[pos] == ' ' || pem[pos] == '\t' || pem[pos] == '\r' ||
-                                pem[pos] == '\n')) {
-      ++pos;
-    }
-    if (pos == pem.size()) break;
-    if (pem.substr(pos, kBegin.size()) != kBegin) {
-      return malformed(file + ": only PEM CERTIFICATE blocks are allowed in a CA bundle");
-    }
-    const std::size_t end = pem.find(kEnd, pos);
-    if (end == std::string_view::npos) return malformed(file + ": unterminated PEM block");
-    std::string block(pem.substr(pos, end + kEnd.size() - pos));
-    block.push_back('\n');
-    auto cert = keys::Certificate::from_pem(block);
-    if (!cert) return std::move(cert).error().wrap(file);
-    out.push_back(std::move(*cert));
-    pos = end + kEnd.size();
-  }
-  if (out.empty()) return malformed(file + ": no certificate");
-  return out;
-}
-
 }  // namespace
 
 fs::path resolve_path(std::string_view path, const fs::path& base, std::string_view home) {
@@ -290,8 +263,9 @@ Result<tuf::TrustPinning> load_trust_pinning(const TrustPinningConfig& config) {
       if (e.reason == Reason::kNotFound) e = make_error(Reason::kIo, e.message);
       return std::move(e.wrap("trust_pinning.ca[\"" + prefix + "\"]"));
     }
-    VOUCH_ASSIGN_OR_RETURN(auto certs, parse_bundle(*text, file));
-    out.ca.emplace(prefix, std::move(certs));
+    auto certs = keys::parse_certificate_bundle(*text);
+    if (!certs) return std::move(certs).error().wrap(file);
+    out.ca.emplace(prefix, std::move(*certs));
   }
   return out;
 }

@@ -13,7 +13,8 @@
 #include <system_error>
 #include <vector>
 
-#include "common/utf8.h"
+#include "common/fs.h"
+#include "tuf/gun.h"
 #include "tuf/metadata.h"
 
 namespace vouch::client {
@@ -60,67 +61,10 @@ Status make_dirs(const fs::path& dir) {
   return ok_status();
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Closes now and reports the error (close can report a delayed write error).
-  int close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
-
-Status sync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return io_error(dir, "cannot open directory", errno);
-  if (::fsync(fd.get()) != 0) return io_error(dir, "cannot sync directory", errno);
-  return ok_status();
-}
-
 }  // namespace
 
-Status validate_gun(std::string_view gun) {
-  if (gun.empty() || gun.size() > kMaxGunBytes) {
-    return make_error(Reason::kBadGun, "a GUN must be 1 to " + std::to_string(kMaxGunBytes) +
-                                           " bytes, got " + std::to_string(gun.size()));
-  }
-  const std::string shown(gun.substr(0, 128));
-  for (char c : gun) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) {
-      return make_error(Reason::kBadGun, "GUN contains a control character");
-    }
-    if (c == '*') return make_error(Reason::kBadGun, "GUN \"" + shown + "\" contains '*'");
-  }
-  if (!valid_utf8(gun)) return make_error(Reason::kBadGun, "GUN is not valid UTF-8");
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t end = std::min(gun.find('/', start), gun.size());
-    const std::string_view segment = gun.substr(start, end - start);
-    if (segment.empty() || segment == "." || segment == "..") {
-      return make_error(Reason::kBadGun,
-                        "GUN \"" + shown +
-                            "\" has an empty, \".\" or \"..\" path segment (or a leading or "
-                            "trailing '/')");
-    }
-    if (end == gun.size()) break;
-    start = end + 1;
-  }
-  return ok_status();
-}
-
 Result<fs::path> gun_dir(const fs::path& trust_dir, std::string_view gun) {
-  VOUCH_RETURN_IF_ERROR(validate_gun(gun));
+  VOUCH_RETURN_IF_ERROR(tuf::validate_gun(gun));
   // Notary: filepath.Join(baseDir, "tuf", filepath.FromSlash(gun)).
   return trust_dir / "tuf" / fs::path(std::string(gun));
 }
@@ -139,7 +83,7 @@ Result<fs::path> DiskMetadataCache::path_of(std::string_view role) const {
 Result<std::string> DiskMetadataCache::load(std::string_view role, std::size_t max_length) {
   VOUCH_ASSIGN_OR_RETURN(const fs::path path, path_of(role));
   // O_NONBLOCK: opening a FIFO planted in the cache must not hang; it is refused below.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
   if (fd.get() < 0) {
     if (errno == ENOENT || errno == ENOTDIR) {
       return make_error(Reason::kNotFound, "no cached " + std::string(role) + " metadata");
@@ -183,30 +127,8 @@ Status DiskMetadataCache::store(std::string_view role, std::string_view bytes) {
   const fs::path parent = path.parent_path();
   VOUCH_RETURN_IF_ERROR(make_dirs(parent));
 
-  std::string tmpl = (parent / ("." + path.filename().string() + ".tmp.XXXXXX")).string();
-  // mkostemp creates the file 0600 (Notary's PrivNoExecPerms) with O_EXCL.
-  Fd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
-  if (fd.get() < 0) return io_error(parent, "cannot create a temporary file in", errno);
-  const fs::path tmp = tmpl;
-  auto fail = [&](Error e) -> Status {
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd.get(), bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(io_error(tmp, "cannot write", errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd.get()) != 0) return fail(io_error(tmp, "cannot sync", errno));
-  if (fd.close() != 0) return fail(io_error(tmp, "cannot close", errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return fail(io_error(path, "cannot replace", errno));
-  }
-  return sync_dir(parent);
+  // The temporary file is 0600 (Notary's PrivNoExecPerms), created with O_EXCL.
+  return write_file_atomic(path, bytes);
 }
 
 Status DiskMetadataCache::remove_all() {

@@ -15,8 +15,8 @@
 // PrivExecPerms / PrivNoExecPerms.
 //
 // Path safety: a GUN or role name can never name a path outside <trust_dir>/tuf/. GUNs are
-// checked by validate_gun (below) and role names by tuf::is_valid_role_name, which already
-// excludes empty, "." and ".." segments and every character but [-a-z0-9_/].
+// checked by tuf::validate_gun (tuf/gun.h) and role names by tuf::is_valid_role_name, which
+// already excludes empty, "." and ".." segments and every character but [-a-z0-9_/].
 
 #include <cstddef>
 #include <filesystem>
@@ -27,16 +27,6 @@
 #include "tuf/metadata_source.h"
 
 namespace vouch::client {
-
-// Longest GUN (Notary's SQL schema: varchar(255)).
-inline constexpr std::size_t kMaxGunBytes = 255;
-
-// Checks a GUN (Reason::kBadGun). Allowed: what Notary's server route accepts ({gun:[^*]+}:
-// anything but '*'), restricted to what is safe as a relative path: 1..kMaxGunBytes bytes of
-// valid UTF-8 without control characters (C0, DEL) or '*'; '/'-separated segments that are
-// neither empty (no leading or trailing '/', no "//") nor "." or "..".
-// Examples: "docker.io/library/alpine", "localhost:5000/team/app", "example.com/vouch/ecdsa".
-Status validate_gun(std::string_view gun);
 
 // <trust_dir>/tuf/<gun>: the directory that holds a GUN's metadata cache and changelist.
 // kBadGun if the GUN is invalid. Pure path arithmetic: nothing is read or created.

@@ -284,6 +284,14 @@ struct RequestSpec {
   std::size_t max_length = 0;
 };
 
+RequestSpec bodiless(Method method, std::string url, std::size_t max_length) {
+  RequestSpec req;
+  req.method = method;
+  req.url = std::move(url);
+  req.max_length = max_length;
+  return req;
+}
+
 bool is_https(std::string_view origin) { return origin.substr(0, 8) == "https://"; }
 
 Status check_readable(const std::string& path, std::string_view what) {
@@ -622,10 +630,7 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
     }
     basic = basic_authorization();
   }
-  RequestSpec req;
-  req.method = Method::kGet;
-  req.url = std::move(url);
-  req.max_length = options_.max_token_response;
+  const RequestSpec req = bodiless(Method::kGet, std::move(url), options_.max_token_response);
   auto resp = perform(req, *realm_origin, basic ? &*basic : nullptr);
   if (!resp) return std::move(resp).error().wrap("token service");
   if (resp->status == 401 || resp->status == 403) {
@@ -786,11 +791,7 @@ void HttpClient::set_credentials_prompt(CredentialsPrompt prompt) {
 }
 
 Result<HttpResponse> HttpClient::get(std::string_view url, std::size_t max_length) {
-  RequestSpec req;
-  req.method = Method::kGet;
-  req.url = std::string(url);
-  req.max_length = max_length;
-  return impl_->execute(req);
+  return impl_->execute(bodiless(Method::kGet, std::string(url), max_length));
 }
 
 Result<HttpResponse> HttpClient::post_multipart(std::string_view url,
@@ -816,29 +817,18 @@ Result<HttpResponse> HttpClient::post_multipart(std::string_view url,
     if (attempt == 3) return make_error(Reason::kInternal, "no usable multipart boundary");
   }
   const std::string body = encode_multipart(files, boundary);
-  RequestSpec req;
-  req.method = Method::kPost;
-  req.url = std::string(url);
+  RequestSpec req = bodiless(Method::kPost, std::string(url), max_length);
   req.body = body;
   req.content_type = "multipart/form-data; boundary=" + boundary;
-  req.max_length = max_length;
   return impl_->execute(req);
 }
 
 Result<HttpResponse> HttpClient::post_empty(std::string_view url, std::size_t max_length) {
-  RequestSpec req;
-  req.method = Method::kPost;
-  req.url = std::string(url);
-  req.max_length = max_length;
-  return impl_->execute(req);
+  return impl_->execute(bodiless(Method::kPost, std::string(url), max_length));
 }
 
 Result<HttpResponse> HttpClient::del(std::string_view url, std::size_t max_length) {
-  RequestSpec req;
-  req.method = Method::kDelete;
-  req.url = std::string(url);
-  req.max_length = max_length;
-  return impl_->execute(req);
+  return impl_->execute(bodiless(Method::kDelete, std::string(url), max_length));
 }
 
 }  // namespace vouch::client

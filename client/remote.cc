@@ -4,8 +4,8 @@
 #include <utility>
 #include <vector>
 
-#include "client/disk_cache.h"
 #include "common/encoding.h"
+#include "tuf/gun.h"
 #include "tuf/json.h"
 #include "tuf/metadata.h"
 
@@ -182,7 +182,7 @@ Result<NotaryRemote> NotaryRemote::create(std::string_view server_url, std::stri
     return make_error(Reason::kMalformed, "trust server URL must not have a query or fragment");
   }
   VOUCH_RETURN_IF_ERROR(url_origin(base));
-  VOUCH_RETURN_IF_ERROR(validate_gun(gun));
+  VOUCH_RETURN_IF_ERROR(tuf::validate_gun(gun));
   // Notary: serverURL + "/v2/" + gun + "/_trust/tuf/"; the GUN's '/' are path separators.
   std::string tuf_url = base + "/v2/" + escape_path(gun, true) + "/_trust/tuf/";
   return NotaryRemote(http, std::move(base), std::string(gun), std::move(tuf_url), limits);

@@ -11,7 +11,7 @@
 //   POST   <server>/v2/<gun>/_trust/tuf/<role>.key             rotate_key(role)
 //   DELETE <server>/v2/<gun>/_trust/tuf/                       delete_repository()
 //
-// The GUN is checked with client::validate_gun and percent-encoded segment by segment ('/'
+// The GUN is checked with tuf::validate_gun and percent-encoded segment by segment ('/'
 // stays a path separator, as in Notary's URLs; everything but unreserved characters, ':' and
 // '@' is escaped). Role names are checked with tuf::is_valid_role_name before any URL is built
 // (kBadRole); a delegation's '/' stays a separator ("targets/releases.json").

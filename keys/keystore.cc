@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "common/encoding.h"
+#include "common/fs.h"
 #include "keys/crypto.h"
 
 namespace vouch::keys {
@@ -32,24 +33,6 @@ namespace {
 constexpr std::string_view kRootKeysDir = "root_keys";  // notary.RootKeysSubdir
 constexpr std::string_view kTufKeysDir = "tuf_keys";    // notary.NonRootKeysSubdir
 constexpr std::size_t kMaxLegacyEntries = 10'000;
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-  int get() const { return fd_; }
-  int reset() {
-    int rc = 0;
-    if (fd_ >= 0) rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
 
 Error io_error(std::string what, const fs::path& path, int err) {
   return make_error(Reason::kIo, what + " " + path.string() + ": " + std::strerror(err));
@@ -136,13 +119,6 @@ Result<SecretBytes> read_key_file(const fs::path& path) {
 
 std::string_view as_text(const SecretBytes& b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
-
-Status fsync_dir(const fs::path& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return io_error("cannot open", dir, errno);
-  if (::fsync(fd.get()) != 0) return io_error("cannot fsync", dir, errno);
-  return {};
 }
 
 // Creates `dir` and any missing parents with mode 0700 (existing ones are left alone).
@@ -396,57 +372,12 @@ Status TrustDirKeyStore::write_key_file(std::string_view key_id, std::string_vie
   VOUCH_RETURN_IF_ERROR(make_private_dirs(priv));
   VOUCH_RETURN_IF_ERROR(check_dir(priv));
 
-  std::array<std::uint8_t, 8> rnd{};
-  VOUCH_RETURN_IF_ERROR(random_bytes(rnd));
   const fs::path final_path = priv / (std::string(key_id) + ".key");
-  const fs::path tmp = priv / (".tmp-" + std::string(key_id.substr(0, 16)) + "-" +
-                               hex_encode(rnd));
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (fd.get() < 0) return io_error("cannot create", tmp, errno);
-  auto fail = [&](Error e) -> Status {
-    fd.reset();
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  if (::fchmod(fd.get(), 0600) != 0) return fail(io_error("cannot chmod", tmp, errno));
-  std::string_view rest = contents;
-  while (!rest.empty()) {
-    const ssize_t n = ::write(fd.get(), rest.data(), rest.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(io_error("cannot write", tmp, errno));
-    }
-    rest.remove_prefix(static_cast<std::size_t>(n));
+  Status written = write_file_atomic(final_path, contents, replace ? Replace::kYes : Replace::kNo);
+  if (!written && written.error().reason == Reason::kConflict) {
+    return make_error(Reason::kConflict, "key file " + final_path.string() + " already exists");
   }
-  if (::fsync(fd.get()) != 0) return fail(io_error("cannot fsync", tmp, errno));
-  if (fd.reset() != 0) return fail(io_error("cannot close", tmp, errno));
-
-  if (replace) {
-    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
-      return fail(io_error("cannot rename into", final_path, errno));
-    }
-  } else if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, final_path.c_str(),
-                         RENAME_NOREPLACE) != 0) {
-    const int err = errno;
-    if (err == EEXIST) {
-      return fail(make_error(Reason::kConflict, "key file " + final_path.string() +
-                                                    " already exists"));
-    }
-    if (err != EINVAL && err != ENOSYS && err != EOPNOTSUPP) {
-      return fail(io_error("cannot rename into", final_path, err));
-    }
-    // Filesystems without RENAME_NOREPLACE: link() also refuses to replace.
-    if (::link(tmp.c_str(), final_path.c_str()) != 0) {
-      const int lerr = errno;
-      if (lerr == EEXIST) {
-        return fail(make_error(Reason::kConflict, "key file " + final_path.string() +
-                                                      " already exists"));
-      }
-      return fail(io_error("cannot link into", final_path, lerr));
-    }
-    ::unlink(tmp.c_str());
-  }
-  return fsync_dir(priv);
+  return written;
 }
 
 Status TrustDirKeyStore::add(const PrivateKey& key, std::string_view role, std::string_view gun,
@@ -482,7 +413,7 @@ Status TrustDirKeyStore::remove(std::string_view key_id) const {
     if (::unlink(l.path.c_str()) != 0 && errno != ENOENT) {
       return io_error("cannot remove", l.path, errno);
     }
-    VOUCH_RETURN_IF_ERROR(fsync_dir(l.path.parent_path()));
+    VOUCH_RETURN_IF_ERROR(sync_dir(l.path.parent_path()));
   }
   return {};
 }

@@ -25,8 +25,9 @@
 //   - files larger than kMaxKeyFileSize are refused (kTooLarge).
 //
 // Writes are atomic: a temporary file in the same directory (O_EXCL, 0600), write, fsync,
-// rename (add: without replacing an existing file), fsync of the directory. A crash leaves
-// either the old file or the new one, plus possibly a ".tmp-*" file that list() ignores.
+// rename (add: without replacing an existing file), fsync of the directory (common/fs.h
+// write_file_atomic). A crash leaves either the old file or the new one, plus possibly a hidden
+// ".<id>.key.tmp*" file that list() ignores.
 //
 // Thread-safety: the store holds only its path and options; all methods are const-safe to
 // call concurrently (they rely on the filesystem's atomic rename). The PassphraseSource

@@ -14,6 +14,8 @@
 
 #include <openssl/crypto.h>
 
+#include "common/fs.h"
+
 namespace vouch::keys {
 namespace {
 
@@ -38,20 +40,6 @@ std::string env_hint(std::string_view role) {
   if (vars.size() > 1) s += ")";
   return s;
 }
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // ---- Terminal state and signals -------------------------------------------------------------
 
@@ -309,6 +297,29 @@ Result<SecretString> StaticPassphraseSource::get(const PassphraseRequest& reques
   return passphrase_.copy();
 }
 
+namespace {
+
+// The terminal a prompt talks to: the descriptors in `options`, else /dev/tty (owned).
+struct Terminal {
+  UniqueFd tty;
+  int in_fd = -1;
+  int out_fd = -1;
+};
+
+// False if there is no terminal to prompt on.
+bool open_terminal(const PromptPassphraseSource::Options& options, Terminal& t) {
+  t.in_fd = options.in_fd;
+  t.out_fd = options.out_fd >= 0 ? options.out_fd : options.in_fd;
+  if (t.in_fd < 0) {
+    t.tty = UniqueFd(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!t.tty.valid()) return false;
+    t.in_fd = t.out_fd = t.tty.get();
+  }
+  return ::isatty(t.in_fd) == 1;
+}
+
+}  // namespace
+
 // ---- PromptPassphraseSource ------------------------------------------------------------------
 
 Result<SecretString> PromptPassphraseSource::get(const PassphraseRequest& request) {
@@ -320,16 +331,10 @@ Result<SecretString> PromptPassphraseSource::get(const PassphraseRequest& reques
                           with_id(request) + "; " + env_hint(request.role));
   };
 
-  int in_fd = options_.in_fd;
-  int out_fd = options_.out_fd >= 0 ? options_.out_fd : options_.in_fd;
-  std::unique_ptr<UniqueFd> tty;
-  if (in_fd < 0) {
-    tty = std::make_unique<UniqueFd>(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (tty->get() < 0) return no_terminal();
-    in_fd = tty->get();
-    out_fd = tty->get();
-  }
-  if (::isatty(in_fd) != 1) return no_terminal();
+  Terminal terminal;
+  if (!open_terminal(options_, terminal)) return no_terminal();
+  const int in_fd = terminal.in_fd;
+  const int out_fd = terminal.out_fd;
 
   EchoOff echo_off(in_fd, options_.handle_signals);
   if (auto s = echo_off.start(); !s) {
@@ -392,16 +397,10 @@ Result<TerminalCredentials> prompt_credentials(std::string_view server,
                       "no terminal to ask for the credentials of " + std::string(server) +
                           "; set NOTARY_AUTH to the base64 of <username>:<password>");
   };
-  int in_fd = options.in_fd;
-  int out_fd = options.out_fd >= 0 ? options.out_fd : options.in_fd;
-  std::unique_ptr<UniqueFd> tty;
-  if (in_fd < 0) {
-    tty = std::make_unique<UniqueFd>(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
-    if (tty->get() < 0) return no_terminal();
-    in_fd = tty->get();
-    out_fd = tty->get();
-  }
-  if (::isatty(in_fd) != 1) return no_terminal();
+  Terminal terminal;
+  if (!open_terminal(options, terminal)) return no_terminal();
+  const int in_fd = terminal.in_fd;
+  const int out_fd = terminal.out_fd;
 
   write_all(out_fd, std::string(server) + " asks for credentials.\n");
   write_all(out_fd, "Enter username: ");

@@ -139,4 +139,38 @@ Status Certificate::check_root(std::string_view gun, TimePoint at) const {
   return ok_status();
 }
 
+Result<std::vector<Certificate>> parse_certificate_bundle(std::string_view pem) {
+  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  const auto only_space = [](std::string_view s) {
+    return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  };
+  std::vector<Certificate> out;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t begin = pem.find(kBegin, pos);
+    if (begin == std::string_view::npos) {
+      if (!only_space(pem.substr(pos))) {
+        return make_error(Reason::kMalformed, "text after the last certificate");
+      }
+      break;
+    }
+    if (!only_space(pem.substr(pos, begin - pos))) {
+      return make_error(Reason::kMalformed, "text that is not a CERTIFICATE block");
+    }
+    const std::size_t end = pem.find(kEnd, begin);
+    if (end == std::string_view::npos) {
+      return make_error(Reason::kMalformed, "a certificate without its END line");
+    }
+    pos = end + kEnd.size();
+    auto cert = Certificate::from_pem(std::string(pem.substr(begin, pos - begin)) + "\n");
+    if (!cert) {
+      return std::move(cert).error().wrap("certificate " + std::to_string(out.size() + 1));
+    }
+    out.push_back(std::move(*cert));
+  }
+  if (out.empty()) return make_error(Reason::kMalformed, "no CERTIFICATE block");
+  return out;
+}
+
 }  // namespace vouch::keys

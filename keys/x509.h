@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -45,5 +46,13 @@ class Certificate {
   explicit Certificate(std::shared_ptr<const State> s) : state_(std::move(s)) {}
   std::shared_ptr<const State> state_;
 };
+
+// Splits a PEM CA bundle into its "CERTIFICATE" blocks, in order, each parsed with
+// Certificate::from_pem. Only whitespace may stand between, before and after the blocks, so a
+// truncated or mixed-up bundle does not silently lose a CA. kMalformed for other text, a block
+// without its END line, or no block at all; a block that does not parse fails with its error,
+// prefixed with "certificate <n>" (1-based). The one CA-bundle parser of the codebase (client
+// trust pinning, verifier trust sections).
+Result<std::vector<Certificate>> parse_certificate_bundle(std::string_view pem);
 
 }  // namespace vouch::keys

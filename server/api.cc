@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/net/multipart.h"
 #include "common/work_queue.h"
+#include "tuf/gun.h"
 #include "tuf/json.h"
 #include "tuf/metadata.h"
 
@@ -408,23 +409,9 @@ struct NotaryApi::Impl {
     return gun_not_served(method == "POST", gun, options.gun_prefixes);
   }
 
-  // GUNs as Notary's route takes them ([^*]+), minus what could alias or escape: no control
-  // characters, no empty, "." or ".." segments, bounded length.
+  // GUNs as Notary's route takes them ([^*]+), minus what could alias or escape (tuf/gun.h).
   bool gun_valid(std::string_view gun) const {
-    if (gun.empty() || gun.size() > options.max_gun_bytes) return false;
-    for (char c : gun) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '*' || u < 0x20 || u == 0x7f) return false;
-    }
-    std::size_t start = 0;
-    while (start <= gun.size()) {
-      auto end = gun.find('/', start);
-      if (end == std::string_view::npos) end = gun.size();
-      const auto seg = gun.substr(start, end - start);
-      if (seg.empty() || seg == "." || seg == "..") return false;
-      start = end + 1;
-    }
-    return true;
+    return tuf::validate_gun(gun, options.max_gun_bytes).ok();
   }
 
   // nullopt if the request may do `actions` on `gun`; else the 401/403 answer.

@@ -276,15 +276,26 @@ Result<keys::PublicKey> RemoteSigner::create_key(std::string_view gun, std::stri
   return pub;
 }
 
-Result<keys::PublicKey> RemoteSigner::public_key(std::string_view key_id) {
+namespace {
+
+// One GetKeyInfo call for `key_id`.
+Result<::proto::GetKeyInfoResponse> get_key_info(RemoteSigner::Impl& impl,
+                                                 std::string_view key_id) {
   ::proto::KeyID req;
   req.set_id(std::string(key_id));
   ::proto::GetKeyInfoResponse resp;
-  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
+  grpc::Status s = impl.call([&](grpc::ClientContext& ctx, RemoteSigner::Impl::Connection& c) {
     resp.Clear();
     return c.km->GetKeyInfo(&ctx, req, &resp);
   });
   if (!s.ok()) return status_to_error(s, Call::kOther, "GetKeyInfo");
+  return resp;
+}
+
+}  // namespace
+
+Result<keys::PublicKey> RemoteSigner::public_key(std::string_view key_id) {
+  VOUCH_ASSIGN_OR_RETURN(const ::proto::GetKeyInfoResponse resp, get_key_info(*impl_, key_id));
   if (resp.keyinfo().keyid().id() != key_id) {
     return make_error(Reason::kInternal, "remote signer: answered for another key ID");
   }
@@ -292,14 +303,7 @@ Result<keys::PublicKey> RemoteSigner::public_key(std::string_view key_id) {
 }
 
 Result<std::string> RemoteSigner::key_role(std::string_view key_id) {
-  ::proto::KeyID req;
-  req.set_id(std::string(key_id));
-  ::proto::GetKeyInfoResponse resp;
-  grpc::Status s = impl_->call([&](grpc::ClientContext& ctx, Impl::Connection& c) {
-    resp.Clear();
-    return c.km->GetKeyInfo(&ctx, req, &resp);
-  });
-  if (!s.ok()) return status_to_error(s, Call::kOther, "GetKeyInfo");
+  VOUCH_ASSIGN_OR_RETURN(const ::proto::GetKeyInfoResponse resp, get_key_info(*impl_, key_id));
   return resp.role();
 }
 

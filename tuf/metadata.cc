@@ -490,23 +490,24 @@ json::Value to_json(const Targets& targets) {
   return obj;
 }
 
-json::Value to_json(const Snapshot& snapshot) {
+namespace {
+
+// Snapshot and Timestamp have the same shape: a "meta" map of files.
+template <typename Role>
+json::Value meta_role_to_json(const Role& role) {
   json::Object obj;
-  obj.set("_type", "Snapshot");
-  obj.set("expires", snapshot.expires.text);
-  obj.set("meta", meta_map_to_json(snapshot.meta));
-  obj.set("version", snapshot.version);
+  obj.set("_type", std::string(type_name(Role::kType)));
+  obj.set("expires", role.expires.text);
+  obj.set("meta", meta_map_to_json(role.meta));
+  obj.set("version", role.version);
   return obj;
 }
 
-json::Value to_json(const Timestamp& timestamp) {
-  json::Object obj;
-  obj.set("_type", "Timestamp");
-  obj.set("expires", timestamp.expires.text);
-  obj.set("meta", meta_map_to_json(timestamp.meta));
-  obj.set("version", timestamp.version);
-  return obj;
-}
+}  // namespace
+
+json::Value to_json(const Snapshot& snapshot) { return meta_role_to_json(snapshot); }
+
+json::Value to_json(const Timestamp& timestamp) { return meta_role_to_json(timestamp); }
 
 std::string serialize_envelope(const json::Value& signed_value,
                                const std::vector<SignatureEntry>& signatures) {

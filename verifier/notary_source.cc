@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "client/remote.h"
+#include "common/fs.h"
 #include "keys/crypto.h"
 
 namespace vouch::verifier {
@@ -70,26 +71,8 @@ class CaFiles {
       return make_error(Code::kFailedPrecondition, Reason::kIo,
                         "no directory for the trust section's CA bundle is configured");
     }
-    // Write to a temporary name and rename, so that a reader never sees half a file.
-    const std::string tmp = path + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return make_error(Reason::kIo, "cannot write " + tmp + ": " + std::strerror(errno));
-    }
-    std::size_t off = 0;
-    while (off < bundle.size()) {
-      const ssize_t n = ::write(fd, bundle.data() + off, bundle.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        const int err = errno;
-        ::close(fd);
-        return make_error(Reason::kIo, "cannot write " + tmp + ": " + std::strerror(err));
-      }
-      off += static_cast<std::size_t>(n);
-    }
-    if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-      return make_error(Reason::kIo, "cannot write " + path + ": " + std::strerror(errno));
-    }
+    // Written atomically, so that a reader never sees half a file.
+    VOUCH_RETURN_IF_ERROR(write_file_atomic(path, bundle));
     written_.insert(name);
     return path;
   }

@@ -57,42 +57,6 @@ bool is_lower_hex64(std::string_view s) {
          });
 }
 
-// Splits a PEM bundle into its CERTIFICATE blocks. Anything but whitespace outside the
-// blocks is refused, so a truncated or mixed-up bundle does not silently lose a CA.
-Result<std::vector<keys::Certificate>> parse_certificates(std::string_view text) {
-  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
-  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
-  std::vector<keys::Certificate> out;
-  std::size_t pos = 0;
-  auto only_space = [](std::string_view s) {
-    return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
-  };
-  while (true) {
-    const std::size_t begin = text.find(kBegin, pos);
-    if (begin == std::string_view::npos) {
-      if (!only_space(text.substr(pos))) {
-        return make_error(Reason::kMalformed, "text after the last certificate");
-      }
-      break;
-    }
-    if (!only_space(text.substr(pos, begin - pos))) {
-      return make_error(Reason::kMalformed, "text that is not a CERTIFICATE block");
-    }
-    const std::size_t end = text.find(kEnd, begin);
-    if (end == std::string_view::npos) {
-      return make_error(Reason::kMalformed, "a certificate without its END line");
-    }
-    pos = end + kEnd.size();
-    auto cert = keys::Certificate::from_pem(std::string(text.substr(begin, pos - begin)) + "\n");
-    if (!cert) {
-      return std::move(cert).error().wrap("certificate " + std::to_string(out.size() + 1));
-    }
-    out.push_back(std::move(*cert));
-  }
-  if (out.empty()) return make_error(Reason::kMalformed, "no CERTIFICATE block");
-  return out;
-}
-
 // A suggestion for a misspelt field: the allowed name equal to `given` up to '_' vs '-' and
 // case.
 std::string suggest(std::string_view given, std::span<const std::string_view> allowed) {
@@ -501,7 +465,7 @@ class PolicyBuilder {
         t.server = std::move(*server);
       }
       if (auto pem = string_field(*obj, path, "tls_ca", false)) {
-        auto certs = parse_certificates(*pem);
+        auto certs = keys::parse_certificate_bundle(*pem);
         if (!certs) {
           problem(at(path, "tls_ca"), certs.error().reason,
                   "not a PEM certificate bundle: " + certs.error().message);
@@ -526,7 +490,7 @@ class PolicyBuilder {
         }
       }
       if (auto pem = string_field(*obj, path, "root_ca", false)) {
-        auto certs = parse_certificates(*pem);
+        auto certs = keys::parse_certificate_bundle(*pem);
         if (!certs) {
           problem(at(path, "root_ca"), certs.error().reason,
                   "not a PEM certificate bundle: " + certs.error().message);

@@ -511,6 +511,8 @@ TEST_CASE("vouch-server HTTPS: invalid GUNs, unknown routes and wrong methods") 
         "example.com/%2e%2e/escape",
         "example.com/./x",
         "example.com//double",       // an empty segment
+        "example.com/bad%ffutf8",    // not UTF-8 (the client's rule, now the server's too)
+        "example.com/%ed%a0%80",     // a UTF-16 surrogate encoded as UTF-8
         std::string(256, 'g'),       // longer than 255 bytes
     };
     Multipart m;

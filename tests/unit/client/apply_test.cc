@@ -10,6 +10,7 @@
 
 #include "keys/private_key.h"
 #include "keys/root_certificate.h"
+#include "tests/support/check_macros.h"
 #include "tests/support/repo_simulator.h"
 #include "tuf/trusted_set.h"
 
@@ -17,23 +18,6 @@ namespace vouch::client {
 namespace {
 
 using testing::RepoSimulator;
-
-#define CHECK_REASON(expr, want)                                        \
-  do {                                                                  \
-    const auto& check_reason_result_ = (expr);                          \
-    REQUIRE_FALSE(check_reason_result_.ok());                           \
-    CHECK_MESSAGE(check_reason_result_.error().reason == (want),        \
-                  to_string(check_reason_result_.error().reason)        \
-                      << ": " << check_reason_result_.error().message); \
-  } while (false)
-
-#define REQUIRE_OK(expr)                                                                 \
-  do {                                                                                   \
-    const auto& require_ok_result_ = (expr);                                             \
-    REQUIRE_MESSAGE(                                                                     \
-        require_ok_result_.ok(),                                                         \
-        (require_ok_result_.ok() ? std::string() : require_ok_result_.error().message)); \
-  } while (false)
 
 // Everything a draft holds, as text, to prove that a failed change left it untouched.
 std::string state(const TargetsDraft& d) {

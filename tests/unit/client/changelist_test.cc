@@ -18,6 +18,7 @@
 #include "keys/private_key.h"
 #include "keys/root_certificate.h"
 #include "tests/integration/signer_test_util.h"
+#include "tests/support/check_macros.h"
 
 namespace vouch::client {
 namespace {
@@ -26,23 +27,6 @@ namespace fs = std::filesystem;
 using signer_test::read_file;
 using signer_test::TempDir;
 using signer_test::write_file;
-
-#define CHECK_REASON(expr, want)                                        \
-  do {                                                                  \
-    const auto& check_reason_result_ = (expr);                          \
-    REQUIRE_FALSE(check_reason_result_.ok());                           \
-    CHECK_MESSAGE(check_reason_result_.error().reason == (want),        \
-                  to_string(check_reason_result_.error().reason)        \
-                      << ": " << check_reason_result_.error().message); \
-  } while (false)
-
-#define REQUIRE_OK(expr)                                                                 \
-  do {                                                                                   \
-    const auto& require_ok_result_ = (expr);                                             \
-    REQUIRE_MESSAGE(                                                                     \
-        require_ok_result_.ok(),                                                         \
-        (require_ok_result_.ok() ? std::string() : require_ok_result_.error().message)); \
-  } while (false)
 
 Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 std::string text_of(const Bytes& b) { return std::string(b.begin(), b.end()); }

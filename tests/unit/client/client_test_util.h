@@ -15,28 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.h"
+
 namespace vouch::client::testing {
 
-class TempDir {
+// tests/support/temp_dir.h, plus the path of a file in it as a string.
+class TempDir : public vouch::test::TempDir {
  public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/vouch-client-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : vouch::test::TempDir("vouch-client") {}
+  std::string file(const std::string& name) const { return (path() / name).string(); }
 };
 
 inline void write_file(const std::filesystem::path& path, const std::string& data) {

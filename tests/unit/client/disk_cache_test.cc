@@ -125,31 +125,11 @@ TEST_CASE("disk cache: reads are bounded") {
 
 TEST_CASE("disk cache: hostile GUNs never leave <trust_dir>/tuf/") {
   TempDir tmp;
-  const std::vector<std::string> bad = {
-      "",
-      "/etc",
-      "../x",
-      "a/../../x",
-      "a/..",
-      "..",
-      ".",
-      "a/./b",
-      "a//b",
-      "a/",
-      "a/b/",
-      "a*b",
-      "docker.io/*",
-      std::string("a\0b", 3),
-      "a\nb",
-      "a\x7f",
-      "bad\xff utf8",
-      "\xc0\xaf",                // overlong '/'
-      "\xed\xa0\x80",            // surrogate
-      std::string(256, 'a'),
-  };
+  // The whole rule is tested in tests/unit/tuf/gun_test.cc; these would escape or alias.
+  const std::vector<std::string> bad = {"", "/etc", "../x", "a/../../x", "a/..", "..", ".",
+                                        "a/./b", "a//b", "a/", "bad\xff utf8"};
   for (const auto& gun : bad) {
     CAPTURE(gun);
-    CHECK(validate_gun(gun).error().reason == Reason::kBadGun);
     CHECK(gun_dir(tmp.path(), gun).error().reason == Reason::kBadGun);
     CHECK(DiskMetadataCache::open(tmp.path(), gun).error().reason == Reason::kBadGun);
   }
@@ -158,7 +138,6 @@ TEST_CASE("disk cache: hostile GUNs never leave <trust_dir>/tuf/") {
       "a", "a..b/c.d", "x/...", "ü/app", std::string(255, 'a')};
   for (const auto& gun : good) {
     CAPTURE(gun);
-    CHECK(validate_gun(gun).ok());
     auto dir = gun_dir(tmp.path(), gun);
     REQUIRE(dir.ok());
     CHECK(*dir == tmp.path() / "tuf" / gun);

@@ -742,6 +742,27 @@ TEST_CASE("Certificate: Notary's root certificate") {
   CHECK(reason_of(Certificate::from_pem("x")) == Reason::kMalformed);
 }
 
+TEST_CASE("parse_certificate_bundle: every block in order, whitespace only between them") {
+  const std::string ecdsa(kGoEcdsaCert);
+  const std::string rsa(kGoRsaCert);
+  auto both = parse_certificate_bundle("\n  " + ecdsa + "\r\n\n" + rsa + "\t\n");
+  REQUIRE(both.ok());
+  REQUIRE(both->size() == 2);
+  CHECK((*both)[0].spki_der() == Certificate::from_pem(ecdsa)->spki_der());
+  CHECK((*both)[1].spki_der() == Certificate::from_pem(rsa)->spki_der());
+  CHECK(parse_certificate_bundle(ecdsa)->size() == 1);
+
+  // A truncated or mixed-up bundle does not silently lose a CA.
+  CHECK(reason_of(parse_certificate_bundle("")) == Reason::kMalformed);
+  CHECK(reason_of(parse_certificate_bundle(" \n")) == Reason::kMalformed);
+  CHECK(reason_of(parse_certificate_bundle("junk\n" + ecdsa)) == Reason::kMalformed);
+  CHECK(reason_of(parse_certificate_bundle(ecdsa + "junk\n" + rsa)) == Reason::kMalformed);
+  CHECK(reason_of(parse_certificate_bundle(ecdsa + "junk")) == Reason::kMalformed);
+  CHECK(reason_of(parse_certificate_bundle(ecdsa + rsa.substr(0, rsa.size() / 2))) ==
+        Reason::kMalformed);
+  CHECK(reason_of(parse_certificate_bundle(std::string(kOpensslEcdsaPem))) == Reason::kMalformed);
+}
+
 TEST_CASE("Certificate: SHA-1 signed is refused") {
   auto cert = Certificate::from_pem(kSha1Cert);
   REQUIRE(cert.ok());

@@ -20,6 +20,7 @@
 
 #include "keys/crypto.h"
 #include "keys/root_certificate.h"
+#include "tests/support/check_macros.h"
 #include "tests/support/memory_source.h"
 #include "tests/support/repo_simulator.h"
 #include "tuf/updater.h"
@@ -31,23 +32,6 @@ using std::chrono::hours;
 using testing::MemoryCache;
 using testing::MemorySource;
 using testing::RepoSimulator;
-
-#define CHECK_REASON(expr, want)                                        \
-  do {                                                                  \
-    const auto& check_reason_result_ = (expr);                          \
-    REQUIRE_FALSE(check_reason_result_.ok());                           \
-    CHECK_MESSAGE(check_reason_result_.error().reason == (want),        \
-                  to_string(check_reason_result_.error().reason)        \
-                      << ": " << check_reason_result_.error().message); \
-  } while (false)
-
-#define REQUIRE_OK(expr)                                                                 \
-  do {                                                                                   \
-    const auto& require_ok_result_ = (expr);                                             \
-    REQUIRE_MESSAGE(                                                                     \
-        require_ok_result_.ok(),                                                         \
-        (require_ok_result_.ok() ? std::string() : require_ok_result_.error().message)); \
-  } while (false)
 
 constexpr hours kDay{24};
 

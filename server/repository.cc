@@ -330,7 +330,9 @@ void Repository::refresh_in_background(std::string_view gun) {
       repo->refreshing_.erase(gun);
     }
   };
-  auto done = std::make_shared<Done>(this, std::string(gun));
+  // Brace-initialized in place: a temporary Done would run its destructor (and forget the GUN)
+  // at once, and clang has no parenthesized aggregate initialization for make_shared.
+  std::shared_ptr<Done> done(new Done{this, std::string(gun)});
   // If the runner refuses it (a full queue), `done` goes with the task: the next read asks
   // again.
   options_.run_in_background([done] {

@@ -74,9 +74,16 @@ test-sanitize: deps
 # vouch-verifier and the integration tests that start them) under ThreadSanitizer:
 # scripts/test-tsan.sh lists them; tests/tsan.supp holds the suppressions for the
 # uninstrumented Debian libraries.
+TSAN_TARGETS ?= common_test net_http_server_test net_signals_test server_repository_test \
+  server_repository_root_cache_test server_repository_cache_race_test \
+  server_repository_signer_stall_test server_api_work_queue_test server_gun_locks_test \
+  server_meta_store_conformance_test server_rocksdb_store_test server_token_auth_test \
+  signer_key_store_test verifier_service_test verifier_trust_cache_test server_http_test \
+  server_remote_signer_test signer_grpc_test signer_process_test verifier_process_test \
+  vouch-server vouch-signer vouch-verifier vouch
 test-tsan: deps
 	@cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVOUCH_TSAN=ON -DVOUCH_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-tsan -j $(JOBS)
+	@cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	@scripts/test-tsan.sh build-tsan
 
 # Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS, seeded from

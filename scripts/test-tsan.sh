@@ -17,8 +17,11 @@ case $build in /*) ;; *) build="$root/$build" ;; esac
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$root/tests/tsan.supp ${TSAN_OPTIONS:-}"
 
 tests=(
+  unit/common/common_test
   unit/net/net_http_server_test unit/net/net_signals_test
   unit/server/server_repository_test unit/server/server_repository_root_cache_test
+  unit/server/server_repository_cache_race_test unit/server/server_repository_signer_stall_test
+  unit/server/server_api_work_queue_test unit/server/server_gun_locks_test
   unit/server/server_meta_store_conformance_test unit/server/server_rocksdb_store_test
   unit/server/server_token_auth_test
   unit/signer/signer_key_store_test

@@ -65,6 +65,9 @@ std::string_view to_string(Reason reason) {
     case Reason::kWrongIssuer: return "wrong_issuer";
     case Reason::kWrongAudience: return "wrong_audience";
     case Reason::kInsufficientScope: return "insufficient_scope";
+    case Reason::kBadCredentials: return "bad_credentials";
+    case Reason::kThrottled: return "throttled";
+    case Reason::kPermissionDenied: return "permission_denied";
   }
   return "unknown";
 }
@@ -75,7 +78,13 @@ Code default_code(Reason reason) {
     case Reason::kUnknownKey:
       return Code::kNotFound;
     case Reason::kTooLarge:
+    case Reason::kThrottled:
       return Code::kResourceExhausted;
+    case Reason::kBadCredentials:
+    case Reason::kNoCredentials:
+      return Code::kUnauthenticated;
+    case Reason::kPermissionDenied:
+      return Code::kPermissionDenied;
     case Reason::kRollback:
     case Reason::kConflict:
       return Code::kFailedPrecondition;

@@ -72,6 +72,10 @@ enum class Reason : std::uint16_t {
   kWrongIssuer,        // a token from another issuer than the one configured
   kWrongAudience,      // a token for another service (audience)
   kInsufficientScope,  // valid credentials that do not grant the access asked for
+  // Accounts (issue 14).
+  kBadCredentials,     // a name and password or API token that do not authenticate
+  kThrottled,          // too many failed attempts from one source: wait before retrying
+  kPermissionDenied,   // an authenticated caller that may not do this
 };
 
 std::string_view to_string(Code code);

@@ -68,6 +68,15 @@ class AccessDecider {
   // What `principal` may do to the repository `gun` (which need not exist yet: then the answer
   // is what creating it by a first publish needs). Errors only when the decider itself fails.
   virtual Result<Permission> permission(const Principal& principal, std::string_view gun) = 0;
+
+  // docker login's offline token (the OAuth2 refresh token of the Docker token protocol):
+  // a long-lived, revocable credential for `principal`, shown once, stored hashed. `client_id`
+  // names the client that asked (e.g. "docker"), for listing.
+  virtual Result<keys::SecretString> issue_refresh_token(const Principal& principal,
+                                                         std::string_view client_id) = 0;
+  // Checks a refresh token; same failure rules as authenticate().
+  virtual Result<Principal> authenticate_refresh_token(const keys::SecretString& token,
+                                                       std::string_view source) = 0;
 };
 
 }  // namespace vouch::server::accounts

@@ -401,7 +401,7 @@ Result<AuditRecord> AuditLog::append(const AuditEvent& event) {
 
 Result<std::vector<AuditRecord>> AuditLog::read(std::uint64_t after_seq, int limit) const {
   if (limit < 1 || limit > kMaxReadLimit) {
-    return make_error(Code::kInvalidArgument, Reason::kTooLarge,
+    return make_error(Code::kInvalidArgument, limit < 1 ? Reason::kMalformed : Reason::kTooLarge,
                       "audit log: limit must be 1.." + std::to_string(kMaxReadLimit));
   }
   std::vector<AuditRecord> out;
@@ -439,6 +439,7 @@ Result<VerifyReport> AuditLog::verify(std::uint64_t from_seq, std::uint64_t to_s
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
+  if (from_seq > to_seq) return report;  // nothing in range (an empty log, or past the head)
   Hash prev{};
   if (from_seq > 1) {
     std::string value;
@@ -450,7 +451,6 @@ Result<VerifyReport> AuditLog::verify(std::uint64_t from_seq, std::uint64_t to_s
     prev = anchor->hash;
     report.last_good = {anchor->seq, anchor->hash};
   }
-  if (from_seq > to_seq) return report;
 
   const std::string upper(1, kTagRecord + 1);
   rocksdb::Slice hi(upper);

@@ -221,8 +221,10 @@ class AuditLog {
   Result<std::vector<AuditRecord>> read(std::uint64_t after_seq, int limit) const;
 
   // Recomputes the chain over seqs from_seq..to_seq (to_seq 0: up to the head; from_seq 0 is
-  // taken as 1). Record from_seq is linked to the stored record from_seq - 1 (to zeros when
-  // from_seq is 1). When the range reaches the head, the head must match the last record.
+  // taken as 1; to_seq beyond the head is the head). Record from_seq is linked to the stored
+  // record from_seq - 1 (to zeros when from_seq is 1). When the range reaches the head, the
+  // head must match the last record. An empty range (from_seq past to_seq) is a good report
+  // with nothing checked.
   // An error Result only for I/O; a broken chain is a report with bad_seq set.
   Result<VerifyReport> verify(std::uint64_t from_seq = 1, std::uint64_t to_seq = 0) const;
 

@@ -216,6 +216,10 @@ TEST_CASE("verify accepts an intact chain, whole or in part") {
   CHECK(part->ok());
   CHECK(part->records_checked == 4);
   CHECK(part->last_good.seq == 8);
+  auto past_head = log->verify(20);
+  REQUIRE(past_head.ok());
+  CHECK(past_head->ok());
+  CHECK(past_head->records_checked == 0);
 }
 
 TEST_CASE("reopen continues the chain") {

@@ -28,6 +28,7 @@
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
 #include "server/api.h"
+#include "server/audit/audit_log.h"
 #include "server/auth.h"
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
@@ -329,6 +330,34 @@ int reseal_all(server::Repository& repository, std::int64_t version_gap) {
   return 0;
 }
 
+// vouch-server audit-verify --audit-dir DIR: offline check of the audit log's hash chain
+// (server/README.md "Audit log"). Opens read-only, so it may run beside the server.
+int run_audit_verify(const fs::path& dir) {
+  server::audit::AuditLogOptions options;
+  options.path = dir;
+  options.create_if_missing = false;
+  options.read_only = true;
+  auto log = server::audit::AuditLog::open(options);
+  if (!log && log.error().code == Code::kDataLoss) {  // a torn or tampered tail
+    std::printf("audit log %s: BAD: %s\n", dir.c_str(), log.error().message.c_str());
+    return 1;
+  }
+  if (!log) die("audit-verify: " + log.error().message);
+  auto report = (*log)->verify();
+  if (!report) die("audit-verify: " + report.error().message);
+  if (!report->ok()) {
+    std::printf("audit log %s: BAD at record %llu: %s (records 1..%llu are good)\n", dir.c_str(),
+                static_cast<unsigned long long>(*report->bad_seq), report->error->message.c_str(),
+                static_cast<unsigned long long>(report->last_good.seq));
+    return 1;
+  }
+  const auto head = (*log)->head();
+  std::printf("audit log %s: %llu records, head %llu %s: OK\n", dir.c_str(),
+              static_cast<unsigned long long>(report->records_checked),
+              static_cast<unsigned long long>(head.seq), hex_encode(head.hash).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -373,10 +402,15 @@ int main(int argc, char** argv) {
   restore->add_option("--version-gap", version_gap,
                       "added to every timestamp (and server-held snapshot) version")
       ->check(CLI::Range(1LL, 1'000'000'000'000LL));
+  std::string audit_dir;
+  auto* audit_verify = app.add_subcommand(
+      "audit-verify", "check the audit log's hash chain offline; exit 1 at the first bad record");
+  audit_verify->add_option("--audit-dir", audit_dir, "the audit log directory")->required();
   // Options of the server (--db-path, -c, ...) may follow the subcommand too.
   backup->fallthrough();
   restore->fallthrough();
   CLI11_PARSE(app, argc, argv);
+  if (audit_verify->parsed()) return run_audit_verify(audit_dir);
 
   if (!config_file.empty()) load_config(config_file, c);
   if (!f_addr.empty()) c.http_addr = f_addr;

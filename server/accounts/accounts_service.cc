@@ -1,8 +1,7 @@
 #include "server/accounts/accounts_service.h"
 
-#include <boost/json.hpp>
-
 #include <algorithm>
+#include <boost/json.hpp>
 #include <utility>
 
 #include "server/accounts/api_tokens.h"
@@ -43,7 +42,8 @@ std::string grant_target_prefix(std::string_view target) {
   return cat({"g", {&kSep, 1}, target, {&kSep, 1}});
 }
 std::string grant_key(const Grant& g) {
-  return grant_target_prefix(g.target) + cat({to_string(g.subject.kind), {&kSep, 1}, g.subject.name});
+  return grant_target_prefix(g.target) +
+         cat({to_string(g.subject.kind), {&kSep, 1}, g.subject.name});
 }
 std::string subject_prefix(const GrantSubject& s) {
   return cat({"s", {&kSep, 1}, to_string(s.kind), {&kSep, 1}, s.name, {&kSep, 1}});
@@ -138,7 +138,8 @@ std::string encode_token(const TokenRecord& t) {
   json::object o;
   o["hash"] = t.hash;
   o["owner"] = t.info.owner;
-  o["owner_kind"] = t.info.owner_kind == Principal::Kind::kServiceAccount ? "service-account" : "user";
+  o["owner_kind"] =
+      t.info.owner_kind == Principal::Kind::kServiceAccount ? "service-account" : "user";
   o["refresh"] = t.info.refresh;
   o["description"] = t.info.description;
   o["created"] = micros(t.info.created);
@@ -222,6 +223,23 @@ Result<std::vector<Record>> scan_page(AccountReader& r, Table table, const std::
   for (Record& rec : records) rec.key.erase(0, prefix.size());
   next = records.size() == limit ? records.back().key : std::string();
   return records;
+}
+
+// Appends every grant whose target is exactly `target`.
+Status read_grants(AccountReader& r, std::string_view target, std::vector<Grant>& out) {
+  const std::string prefix = grant_target_prefix(target);
+  return scan_all(r, Table::kGrants, prefix, [&](const Record& rec) -> Status {
+    std::string_view rest(rec.key);
+    rest.remove_prefix(prefix.size());
+    std::size_t sep = rest.find(kSep);
+    if (sep == std::string_view::npos) return corrupt("grant");
+    auto kind = parse_grant_subject_kind(rest.substr(0, sep));
+    VOUCH_ASSIGN_OR_RETURN(json::object o, decode(rec.value, "grant"));
+    auto p = parse_permission(get_string(o, "permission"));
+    if (!kind || !p) return corrupt("grant");
+    out.push_back({{*kind, std::string(rest.substr(sep + 1))}, std::string(target), *p});
+    return ok_status();
+  });
 }
 
 // Enabled system admins, counted (the last one may not go).
@@ -347,9 +365,9 @@ class AccountsService::Throttle {
              now - kv.second.window_start >= options_.throttle_window;
     });
     if (entries_.size() < options_.throttle_max_sources || entries_.empty()) return;
-    auto oldest = std::min_element(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) {
-      return a.second.window_start < b.second.window_start;
-    });
+    auto oldest = std::min_element(
+        entries_.begin(), entries_.end(),
+        [](const auto& a, const auto& b) { return a.second.window_start < b.second.window_start; });
     entries_.erase(oldest);
   }
 
@@ -485,26 +503,25 @@ Result<Principal> AccountsService::authenticate(std::string_view name,
     return p;
   }
   std::optional<UserRecord> user;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_ASSIGN_OR_RETURN(user, load_user(r, name));
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   // Unknown names are checked against the dummy hash: the same work either way.
   bool match = verify_password(secret, user ? user->password : dummy_hash_);
   if (!user || !match || user->disabled) return fail_auth(source);
   return Principal{Principal::Kind::kUser, std::string(name), user->admin, ""};
 }
 
-Result<Principal> AccountsService::authenticate_token(std::string_view name,
-                                                      std::string_view text, bool refresh) {
+Result<Principal> AccountsService::authenticate_token(std::string_view name, std::string_view text,
+                                                      bool refresh) {
   auto parsed = parse_api_token(text);
   if (!parsed) return bad_credentials();
   std::optional<TokenRecord> token;
   std::optional<UserRecord> owner_user;
   bool owner_ok = false;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_ASSIGN_OR_RETURN(token, load_token(r, parsed->id));
     if (!token) return ok_status();
     if (token->info.owner_kind == Principal::Kind::kUser) {
@@ -515,9 +532,8 @@ Result<Principal> AccountsService::authenticate_token(std::string_view name,
       owner_ok = sa.has_value();
     }
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   // Compared even for an unknown id (against a hash nobody has), for equal work.
   static const std::string kNoHash(64, '0');
   bool match = check_api_token_secret(parsed->secret, token ? token->hash : kNoHash);
@@ -598,28 +614,17 @@ Result<Permission> compute_permission(AccountReader& r, const AccountsOptions& o
       in.org_admin = m && *m;
       // Team grants apply only within the team's own organization.
       const std::string prefix = user_org_key(principal.name, in.ns) + "/";
-      VOUCH_RETURN_IF_ERROR(scan_all(r, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
-        in.teams.push_back(in.ns + "/" + rec.key.substr(prefix.size()));
-        return ok_status();
-      }));
+      VOUCH_RETURN_IF_ERROR(
+          scan_all(r, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
+            in.teams.push_back(in.ns + "/" + rec.key.substr(prefix.size()));
+            return ok_status();
+          }));
     }
   }
   std::vector<std::string> targets = {in.gun};
   if (!in.ns.empty() && !ns_target) targets.push_back(namespace_target(in.ns));
   for (const std::string& target : targets) {
-    const std::string prefix = grant_target_prefix(target);
-    VOUCH_RETURN_IF_ERROR(scan_all(r, Table::kGrants, prefix, [&](const Record& rec) -> Status {
-      std::string_view rest(rec.key);
-      rest.remove_prefix(prefix.size());
-      std::size_t sep = rest.find(kSep);
-      if (sep == std::string_view::npos) return corrupt("grant");
-      auto kind = parse_grant_subject_kind(rest.substr(0, sep));
-      VOUCH_ASSIGN_OR_RETURN(json::object o, decode(rec.value, "grant"));
-      auto p = parse_permission(get_string(o, "permission"));
-      if (!kind || !p) return corrupt("grant");
-      in.grants.push_back({{*kind, std::string(rest.substr(sep + 1))}, target, *p});
-      return ok_status();
-    }));
+    VOUCH_RETURN_IF_ERROR(read_grants(r, target, in.grants));
   }
   in.visibility = options.default_visibility;
   if (!ns_target) {
@@ -637,12 +642,11 @@ Result<Permission> compute_permission(AccountReader& r, const AccountsOptions& o
 Result<Permission> AccountsService::permission(const Principal& principal, std::string_view gun) {
   Permission out = Permission::kNone;
   const TimePoint now = clock_.now();
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_ASSIGN_OR_RETURN(out, compute_permission(r, options_, principal, gun, now));
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
@@ -668,7 +672,7 @@ Result<keys::SecretString> AccountsService::issue_refresh_token(const Principal&
   }
   const TimePoint now = clock_.now();
   std::optional<NewToken> made;
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     TokenInfo info;
     info.owner_kind = principal.kind;
     info.owner = principal.name;
@@ -693,9 +697,8 @@ Result<keys::SecretString> AccountsService::issue_refresh_token(const Principal&
     VOUCH_ASSIGN_OR_RETURN(NewToken t, put_new_token(w, std::move(info)));
     made = std::move(t);
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(principal, "token.create", made->info.id, "refresh " + std::string(client_id));
   return std::move(made->text);
 }
@@ -708,16 +711,15 @@ Result<bool> AccountsService::bootstrap_admin(std::string_view name,
   VOUCH_RETURN_IF_ERROR(check_password_rules(password));
   VOUCH_ASSIGN_OR_RETURN(std::string hash, hash_password(password, options_.password_hash));
   bool created = false;
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_ASSIGN_OR_RETURN(auto any, w.scan(Table::kUsers, "", "", 1));
     if (!any.empty()) return ok_status();
     VOUCH_ASSIGN_OR_RETURN(auto org, w.get(Table::kOrgs, name));
     if (org) return taken("organization " + std::string(name));
     created = true;
     return w.put(Table::kUsers, name, encode_user({hash, true, false, clock_.now()}));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   if (created) notify(Principal{}, "user.bootstrap", std::string(name), "admin=true");
   return created;
 }
@@ -727,48 +729,46 @@ Status AccountsService::create_user(const Principal& actor, std::string_view nam
   VOUCH_RETURN_IF_ERROR(validate_name(name, "user name"));
   VOUCH_RETURN_IF_ERROR(check_password_rules(password));
   // Checked before the (costly) hash, and again in the write.
-  VOUCH_RETURN_IF_ERROR(store_.read([&](AccountReader& r) { return require_system_admin(r, actor); }));
+  VOUCH_RETURN_IF_ERROR(
+      store_.read([&](AccountReader& r) { return require_system_admin(r, actor); }));
   VOUCH_ASSIGN_OR_RETURN(std::string hash, hash_password(password, options_.password_hash));
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_system_admin(w, actor));
     VOUCH_ASSIGN_OR_RETURN(auto user, w.get(Table::kUsers, name));
     VOUCH_ASSIGN_OR_RETURN(auto org, w.get(Table::kOrgs, name));
     if (user || org) return taken("name " + std::string(name));
     return w.put(Table::kUsers, name, encode_user({hash, admin, false, clock_.now()}));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "user.create", std::string(name), admin ? "admin=true" : "admin=false");
   return ok_status();
 }
 
 Status AccountsService::set_user_disabled(const Principal& actor, std::string_view name,
                                           bool disabled) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_system_admin(w, actor));
     VOUCH_ASSIGN_OR_RETURN(auto user, load_user(w, name));
     if (!user) return not_found("user " + std::string(name));
     if (disabled) VOUCH_RETURN_IF_ERROR(refuse_last_admin(w, *user));
     user->disabled = disabled;
     return w.put(Table::kUsers, name, encode_user(*user));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, disabled ? "user.disable" : "user.enable", std::string(name), "");
   return ok_status();
 }
 
 Status AccountsService::set_user_admin(const Principal& actor, std::string_view name, bool admin) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_system_admin(w, actor));
     VOUCH_ASSIGN_OR_RETURN(auto user, load_user(w, name));
     if (!user) return not_found("user " + std::string(name));
     if (!admin) VOUCH_RETURN_IF_ERROR(refuse_last_admin(w, *user));
     user->admin = admin;
     return w.put(Table::kUsers, name, encode_user(*user));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "user.set_admin", std::string(name), admin ? "admin=true" : "admin=false");
   return ok_status();
 }
@@ -783,21 +783,20 @@ Status AccountsService::set_password(const Principal& actor, std::string_view na
   };
   VOUCH_RETURN_IF_ERROR(store_.read(allowed));
   VOUCH_ASSIGN_OR_RETURN(std::string hash, hash_password(password, options_.password_hash));
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(allowed(w));
     VOUCH_ASSIGN_OR_RETURN(auto user, load_user(w, name));
     if (!user) return not_found("user " + std::string(name));
     user->password = hash;
     return w.put(Table::kUsers, name, encode_user(*user));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "user.set_password", std::string(name), "");
   return ok_status();
 }
 
 Status AccountsService::delete_user(const Principal& actor, std::string_view name) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_system_admin(w, actor));
     VOUCH_ASSIGN_OR_RETURN(auto user, load_user(w, name));
     if (!user) return not_found("user " + std::string(name));
@@ -809,10 +808,11 @@ Status AccountsService::delete_user(const Principal& actor, std::string_view nam
       orgs.push_back(rec.key.substr(prefix.size()));
       return ok_status();
     }));
-    VOUCH_RETURN_IF_ERROR(scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
-      teams.push_back(rec.key.substr(prefix.size()));
-      return ok_status();
-    }));
+    VOUCH_RETURN_IF_ERROR(
+        scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
+          teams.push_back(rec.key.substr(prefix.size()));
+          return ok_status();
+        }));
     for (const std::string& org : orgs) {
       VOUCH_RETURN_IF_ERROR(w.erase(Table::kOrgMembers, org_member_key(org, name)));
       VOUCH_RETURN_IF_ERROR(w.erase(Table::kOrgMembers, user_org_key(name, org)));
@@ -820,37 +820,36 @@ Status AccountsService::delete_user(const Principal& actor, std::string_view nam
     for (const std::string& t : teams) {
       std::size_t slash = t.find('/');
       if (slash == std::string::npos) return corrupt("team member");
-      VOUCH_RETURN_IF_ERROR(erase_team_membership(w, t.substr(0, slash), t.substr(slash + 1), name));
+      VOUCH_RETURN_IF_ERROR(
+          erase_team_membership(w, t.substr(0, slash), t.substr(slash + 1), name));
     }
     VOUCH_RETURN_IF_ERROR(erase_tokens_of(w, name));
     VOUCH_RETURN_IF_ERROR(erase_grants_of(w, {GrantSubject::Kind::kUser, std::string(name)}));
     return w.erase(Table::kUsers, name);
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "user.delete", std::string(name), "");
   return ok_status();
 }
 
 Result<UserInfo> AccountsService::get_user(const Principal& actor, std::string_view name) {
   UserInfo out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_ASSIGN_OR_RETURN(UserRecord me, acting_user(r, actor));
     if (!me.admin && actor.name != name) return denied("only the user or an administrator");
     VOUCH_ASSIGN_OR_RETURN(auto user, load_user(r, name));
     if (!user) return not_found("user " + std::string(name));
     out = {std::string(name), user->admin, user->disabled, user->created};
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
 Result<Page<UserInfo>> AccountsService::list_users(const Principal& actor,
                                                    const PageRequest& page) {
   Page<UserInfo> out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(require_system_admin(r, actor));
     VOUCH_ASSIGN_OR_RETURN(auto records, scan_page(r, Table::kUsers, "", page, out.next));
     for (const Record& rec : records) {
@@ -859,9 +858,8 @@ Result<Page<UserInfo>> AccountsService::list_users(const Principal& actor,
                            from_micros(get_int(o, "created").value_or(0))});
     }
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
@@ -879,7 +877,7 @@ std::string encode_member(bool admin) {
 
 Status AccountsService::create_org(const Principal& actor, std::string_view name) {
   VOUCH_RETURN_IF_ERROR(validate_name(name, "organization name"));
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(acting_user(w, actor));
     VOUCH_ASSIGN_OR_RETURN(auto user, w.get(Table::kUsers, name));
     VOUCH_ASSIGN_OR_RETURN(auto org, w.get(Table::kOrgs, name));
@@ -887,49 +885,50 @@ Status AccountsService::create_org(const Principal& actor, std::string_view name
     json::object o;
     o["created"] = micros(clock_.now());
     VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgs, name, json::serialize(o)));
-    VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgMembers, org_member_key(name, actor.name), encode_member(true)));
+    VOUCH_RETURN_IF_ERROR(
+        w.put(Table::kOrgMembers, org_member_key(name, actor.name), encode_member(true)));
     return w.put(Table::kOrgMembers, user_org_key(actor.name, name), "");
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "org.create", std::string(name), "");
   return ok_status();
 }
 
 Status AccountsService::set_org_member(const Principal& actor, std::string_view org,
                                        std::string_view user, bool admin) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto u, load_user(w, user));
     if (!u) return unknown_subject("user " + std::string(user));
-    VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgMembers, org_member_key(org, user), encode_member(admin)));
+    VOUCH_RETURN_IF_ERROR(
+        w.put(Table::kOrgMembers, org_member_key(org, user), encode_member(admin)));
     return w.put(Table::kOrgMembers, user_org_key(user, org), "");
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
-  notify(actor, "org.member.set", std::string(org), "member=" + std::string(user) +
-                                                        (admin ? " admin=true" : " admin=false"));
+  });
+  if (!st.ok()) return std::move(st).error();
+  notify(actor, "org.member.set", std::string(org),
+         "member=" + std::string(user) + (admin ? " admin=true" : " admin=false"));
   return ok_status();
 }
 
 Status AccountsService::remove_org_member(const Principal& actor, std::string_view org,
                                           std::string_view user) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto m, org_membership(w, org, user));
     if (!m) return not_found("member " + std::string(user) + " of " + std::string(org));
     const std::string prefix = user_org_key(user, org) + "/";
     std::vector<std::string> teams;
-    VOUCH_RETURN_IF_ERROR(scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
-      teams.push_back(rec.key.substr(prefix.size()));
-      return ok_status();
-    }));
-    for (const std::string& t : teams) VOUCH_RETURN_IF_ERROR(erase_team_membership(w, org, t, user));
+    VOUCH_RETURN_IF_ERROR(
+        scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
+          teams.push_back(rec.key.substr(prefix.size()));
+          return ok_status();
+        }));
+    for (const std::string& t : teams)
+      VOUCH_RETURN_IF_ERROR(erase_team_membership(w, org, t, user));
     VOUCH_RETURN_IF_ERROR(w.erase(Table::kOrgMembers, org_member_key(org, user)));
     return w.erase(Table::kOrgMembers, user_org_key(user, org));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "org.member.remove", std::string(org), "member=" + std::string(user));
   return ok_status();
 }
@@ -938,18 +937,17 @@ Result<Page<OrgMember>> AccountsService::list_org_members(const Principal& actor
                                                           std::string_view org,
                                                           const PageRequest& page) {
   Page<OrgMember> out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_member(r, actor, org));
-    VOUCH_ASSIGN_OR_RETURN(auto records, scan_page(r, Table::kOrgMembers, org_member_key(org, ""),
-                                                   page, out.next));
+    VOUCH_ASSIGN_OR_RETURN(
+        auto records, scan_page(r, Table::kOrgMembers, org_member_key(org, ""), page, out.next));
     for (const Record& rec : records) {
       VOUCH_ASSIGN_OR_RETURN(json::object o, decode(rec.value, "org member"));
       out.items.push_back({rec.key, get_bool(o, "admin")});
     }
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
@@ -959,38 +957,38 @@ Status AccountsService::create_team(const Principal& actor, std::string_view org
   if (description.size() > 1024) {
     return make_error(Code::kInvalidArgument, Reason::kTooLarge, "description too long");
   }
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto existing, w.get(Table::kTeams, team_key(org, team)));
     if (existing) return taken("team " + team_key(org, team));
     json::object o;
     o["description"] = description;
     return w.put(Table::kTeams, team_key(org, team), json::serialize(o));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "team.create", team_key(org, team), "");
   return ok_status();
 }
 
 Status AccountsService::delete_team(const Principal& actor, std::string_view org,
                                     std::string_view team) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto existing, w.get(Table::kTeams, team_key(org, team)));
     if (!existing) return not_found("team " + team_key(org, team));
     const std::string prefix = team_member_key(org, team, "");
     std::vector<std::string> users;
-    VOUCH_RETURN_IF_ERROR(scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
-      users.push_back(rec.key.substr(prefix.size()));
-      return ok_status();
-    }));
-    for (const std::string& u : users) VOUCH_RETURN_IF_ERROR(erase_team_membership(w, org, team, u));
+    VOUCH_RETURN_IF_ERROR(
+        scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
+          users.push_back(rec.key.substr(prefix.size()));
+          return ok_status();
+        }));
+    for (const std::string& u : users)
+      VOUCH_RETURN_IF_ERROR(erase_team_membership(w, org, team, u));
     VOUCH_RETURN_IF_ERROR(erase_grants_of(w, {GrantSubject::Kind::kTeam, team_key(org, team)}));
     return w.erase(Table::kTeams, team_key(org, team));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "team.delete", team_key(org, team), "");
   return ok_status();
 }
@@ -998,7 +996,7 @@ Status AccountsService::delete_team(const Principal& actor, std::string_view org
 Result<Page<TeamInfo>> AccountsService::list_teams(const Principal& actor, std::string_view org,
                                                    const PageRequest& page) {
   Page<TeamInfo> out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_member(r, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto records,
                            scan_page(r, Table::kTeams, team_key(org, ""), page, out.next));
@@ -1007,15 +1005,14 @@ Result<Page<TeamInfo>> AccountsService::list_teams(const Principal& actor, std::
       out.items.push_back({std::string(org), rec.key, get_string(o, "description")});
     }
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
 Status AccountsService::add_team_member(const Principal& actor, std::string_view org,
                                         std::string_view team, std::string_view user) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto t, w.get(Table::kTeams, team_key(org, team)));
     if (!t) return not_found("team " + team_key(org, team));
@@ -1023,28 +1020,27 @@ Status AccountsService::add_team_member(const Principal& actor, std::string_view
     if (!u) return unknown_subject("user " + std::string(user));
     VOUCH_ASSIGN_OR_RETURN(auto m, org_membership(w, org, user));
     if (!m) {
-      VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgMembers, org_member_key(org, user), encode_member(false)));
+      VOUCH_RETURN_IF_ERROR(
+          w.put(Table::kOrgMembers, org_member_key(org, user), encode_member(false)));
       VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgMembers, user_org_key(user, org), ""));
     }
     VOUCH_RETURN_IF_ERROR(w.put(Table::kTeamMembers, team_member_key(org, team, user), ""));
     return w.put(Table::kTeamMembers, user_team_key(user, org, team), "");
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "team.member.add", team_key(org, team), "member=" + std::string(user));
   return ok_status();
 }
 
 Status AccountsService::remove_team_member(const Principal& actor, std::string_view org,
                                            std::string_view team, std::string_view user) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto m, w.get(Table::kTeamMembers, team_member_key(org, team, user)));
     if (!m) return not_found("member " + std::string(user) + " of team " + team_key(org, team));
     return erase_team_membership(w, org, team, user);
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "team.member.remove", team_key(org, team), "member=" + std::string(user));
   return ok_status();
 }
@@ -1054,7 +1050,7 @@ Result<Page<std::string>> AccountsService::list_team_members(const Principal& ac
                                                              std::string_view team,
                                                              const PageRequest& page) {
   Page<std::string> out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(require_org_member(r, actor, org));
     VOUCH_ASSIGN_OR_RETURN(auto t, r.get(Table::kTeams, team_key(org, team)));
     if (!t) return not_found("team " + team_key(org, team));
@@ -1062,9 +1058,8 @@ Result<Page<std::string>> AccountsService::list_team_members(const Principal& ac
                                                    team_member_key(org, team, ""), page, out.next));
     for (Record& rec : records) out.items.push_back(std::move(rec.key));
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
@@ -1076,7 +1071,7 @@ Status AccountsService::create_service_account(const Principal& actor, std::stri
   if (description.size() > 1024) {
     return make_error(Code::kInvalidArgument, Reason::kTooLarge, "description too long");
   }
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_owner_admin(w, actor, sa.owner));
     VOUCH_ASSIGN_OR_RETURN(auto existing, w.get(Table::kServiceAccounts, full_name));
     if (existing) return taken("service account " + std::string(full_name));
@@ -1084,17 +1079,15 @@ Status AccountsService::create_service_account(const Principal& actor, std::stri
     o["description"] = description;
     o["created"] = micros(clock_.now());
     return w.put(Table::kServiceAccounts, full_name, json::serialize(o));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "service_account.create", std::string(full_name), "");
   return ok_status();
 }
 
-Status AccountsService::delete_service_account(const Principal& actor,
-                                               std::string_view full_name) {
+Status AccountsService::delete_service_account(const Principal& actor, std::string_view full_name) {
   VOUCH_ASSIGN_OR_RETURN(ServiceAccountName sa, parse_service_account_name(full_name));
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_owner_admin(w, actor, sa.owner));
     VOUCH_ASSIGN_OR_RETURN(auto existing, w.get(Table::kServiceAccounts, full_name));
     if (!existing) return not_found("service account " + std::string(full_name));
@@ -1102,9 +1095,8 @@ Status AccountsService::delete_service_account(const Principal& actor,
     VOUCH_RETURN_IF_ERROR(
         erase_grants_of(w, {GrantSubject::Kind::kServiceAccount, std::string(full_name)}));
     return w.erase(Table::kServiceAccounts, full_name);
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "service_account.delete", std::string(full_name), "");
   return ok_status();
 }
@@ -1113,7 +1105,7 @@ Result<Page<ServiceAccountInfo>> AccountsService::list_service_accounts(const Pr
                                                                         std::string_view owner,
                                                                         const PageRequest& page) {
   Page<ServiceAccountInfo> out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(require_owner_admin(r, actor, owner));
     const std::string prefix = std::string(owner) + "/";
     VOUCH_ASSIGN_OR_RETURN(auto records,
@@ -1124,9 +1116,8 @@ Result<Page<ServiceAccountInfo>> AccountsService::list_service_accounts(const Pr
                            from_micros(get_int(o, "created").value_or(0))});
     }
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
@@ -1147,15 +1138,15 @@ Result<NewToken> AccountsService::create_token(const Principal& actor, std::stri
       return make_error(Code::kInvalidArgument, Reason::kTooLarge, "too many scope patterns");
     }
     for (const std::string& p : scope->patterns) {
-      if (p != "*") VOUCH_RETURN_IF_ERROR(check_target(p.ends_with("/*") && p.size() > 2
-                                                           ? p.substr(0, p.size() - 2)
-                                                           : p));
+      if (p != "*")
+        VOUCH_RETURN_IF_ERROR(
+            check_target(p.ends_with("/*") && p.size() > 2 ? p.substr(0, p.size() - 2) : p));
     }
   }
   const bool is_sa = owner.find('/') != std::string_view::npos;
   const TimePoint now = clock_.now();
   std::optional<NewToken> made;
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     TokenInfo info;
     if (is_sa) {
       VOUCH_ASSIGN_OR_RETURN(ServiceAccountName sa, parse_service_account_name(owner));
@@ -1178,9 +1169,8 @@ Result<NewToken> AccountsService::create_token(const Principal& actor, std::stri
     VOUCH_ASSIGN_OR_RETURN(NewToken t, put_new_token(w, std::move(info)));
     made = std::move(t);
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "token.create", made->info.id, "owner=" + std::string(owner));
   return std::move(*made);
 }
@@ -1201,28 +1191,26 @@ Status require_token_owner_admin(AccountReader& r, const Principal& actor, std::
 
 }  // namespace
 
-Result<Page<TokenInfo>> AccountsService::list_tokens(const Principal& actor,
-                                                     std::string_view owner,
+Result<Page<TokenInfo>> AccountsService::list_tokens(const Principal& actor, std::string_view owner,
                                                      const PageRequest& page) {
   Page<TokenInfo> out;
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(require_token_owner_admin(r, actor, owner));
-    VOUCH_ASSIGN_OR_RETURN(auto records, scan_page(r, Table::kTokens, owner_token_prefix(owner),
-                                                   page, out.next));
+    VOUCH_ASSIGN_OR_RETURN(auto records,
+                           scan_page(r, Table::kTokens, owner_token_prefix(owner), page, out.next));
     for (const Record& rec : records) {
       VOUCH_ASSIGN_OR_RETURN(auto token, load_token(r, rec.key));
       if (!token) return corrupt("token index");
       out.items.push_back(std::move(token->info));
     }
     return ok_status();
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 
 Status AccountsService::revoke_token(const Principal& actor, std::string_view id) {
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_ASSIGN_OR_RETURN(auto token, load_token(w, id));
     if (!token) {
       // Authenticate first, so that token ids are not probed by the unauthorized.
@@ -1232,9 +1220,8 @@ Status AccountsService::revoke_token(const Principal& actor, std::string_view id
     VOUCH_RETURN_IF_ERROR(require_token_owner_admin(w, actor, token->info.owner));
     VOUCH_RETURN_IF_ERROR(w.erase(Table::kTokens, token_key(id)));
     return w.erase(Table::kTokens, owner_token_prefix(token->info.owner) + std::string(id));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "token.revoke", std::string(id), "");
   return ok_status();
 }
@@ -1245,8 +1232,8 @@ namespace {
 
 // Admin permission on a GUN or namespace target is what repository administration needs.
 Status require_target_admin(AccountReader& r, const AccountsOptions& options,
-                            const Principal& actor, std::string_view target,
-                            bool ns_target, TimePoint now) {
+                            const Principal& actor, std::string_view target, bool ns_target,
+                            TimePoint now) {
   if (actor.kind == Principal::Kind::kAnonymous) {
     return make_error(Code::kUnauthenticated, Reason::kNoCredentials, "authentication required");
   }
@@ -1265,14 +1252,13 @@ Status AccountsService::set_visibility(const Principal& actor, std::string_view 
     return make_error(Code::kInvalidArgument, Reason::kBadGun, "visibility is set per GUN");
   }
   const TimePoint now = clock_.now();
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(require_target_admin(w, options_, actor, gun, false, now));
     json::object o;
     o["visibility"] = to_string(visibility);
     return w.put(Table::kRepositories, gun, json::serialize(o));
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "repository.visibility", std::string(gun), std::string(to_string(visibility)));
   return ok_status();
 }
@@ -1282,7 +1268,7 @@ Status AccountsService::set_grant(const Principal& actor, const Grant& grant) {
   const std::string target_ns =
       ns_target ? *ns_target : gun_namespace(grant.target, options_.repository_host).value_or("");
   const TimePoint now = clock_.now();
-  if (Status st = store_.write([&](AccountWriter& w) -> Status {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
     VOUCH_RETURN_IF_ERROR(
         require_target_admin(w, options_, actor, grant.target, ns_target.has_value(), now));
     const GrantSubject& s = grant.subject;
@@ -1312,11 +1298,11 @@ Status AccountsService::set_grant(const Principal& actor, const Grant& grant) {
       VOUCH_RETURN_IF_ERROR(w.erase(Table::kGrants, grant_key(grant)));
       return w.erase(Table::kGrants, by_subject);
     }
-    VOUCH_RETURN_IF_ERROR(w.put(Table::kGrants, grant_key(grant), encode_permission(grant.permission)));
+    VOUCH_RETURN_IF_ERROR(
+        w.put(Table::kGrants, grant_key(grant), encode_permission(grant.permission)));
     return w.put(Table::kGrants, by_subject, "");
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+  });
+  if (!st.ok()) return std::move(st).error();
   notify(actor, "grant.set", grant.target,
          std::string(to_string(grant.subject.kind)) + ":" + grant.subject.name + "=" +
              std::string(to_string(grant.permission)));
@@ -1330,7 +1316,7 @@ Result<RepositorySettings> AccountsService::get_repository(const Principal& acto
   out.gun = std::string(target);
   out.visibility = options_.default_visibility;
   const TimePoint now = clock_.now();
-  if (Status st = store_.read([&](AccountReader& r) -> Status {
+  Status st = store_.read([&](AccountReader& r) -> Status {
     VOUCH_RETURN_IF_ERROR(
         require_target_admin(r, options_, actor, target, ns_target.has_value(), now));
     VOUCH_ASSIGN_OR_RETURN(auto repo, r.get(Table::kRepositories, target));
@@ -1338,22 +1324,9 @@ Result<RepositorySettings> AccountsService::get_repository(const Principal& acto
       VOUCH_ASSIGN_OR_RETURN(json::object o, decode(*repo, "repository"));
       out.visibility = parse_visibility(get_string(o, "visibility")).value_or(out.visibility);
     }
-    const std::string prefix = grant_target_prefix(target);
-    return scan_all(r, Table::kGrants, prefix, [&](const Record& rec) -> Status {
-      std::string_view rest(rec.key);
-      rest.remove_prefix(prefix.size());
-      std::size_t sep = rest.find(kSep);
-      if (sep == std::string_view::npos) return corrupt("grant");
-      auto kind = parse_grant_subject_kind(rest.substr(0, sep));
-      VOUCH_ASSIGN_OR_RETURN(json::object o, decode(rec.value, "grant"));
-      auto p = parse_permission(get_string(o, "permission"));
-      if (!kind || !p) return corrupt("grant");
-      out.grants.push_back({{*kind, std::string(rest.substr(sep + 1))}, out.gun, *p});
-      return ok_status();
-    });
-  }); !st.ok()) {
-    return std::move(st).error();
-  }
+    return read_grants(r, target, out.grants);
+  });
+  if (!st.ok()) return std::move(st).error();
   return out;
 }
 

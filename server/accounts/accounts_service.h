@@ -146,7 +146,7 @@ class AccountsService final : public AccessDecider {
   // `store` and `clock` must outlive the service. Computes the dummy password hash (one
   // Argon2id run), hence fallible (kInternal).
   static Result<std::unique_ptr<AccountsService>> create(AccountStore& store, const Clock& clock,
-                                                          AccountsOptions options);
+                                                         AccountsOptions options);
   ~AccountsService() override;
 
   // Called after every committed change, from the calling thread; must not call back into the
@@ -233,8 +233,7 @@ class AccountsService final : public AccessDecider {
   AccountsService(AccountStore& store, const Clock& clock, AccountsOptions options,
                   std::string dummy_hash);
 
-  Result<Principal> authenticate_token(std::string_view name, std::string_view text,
-                                       bool refresh);
+  Result<Principal> authenticate_token(std::string_view name, std::string_view text, bool refresh);
   Status throttle_check(std::string_view source);
   Error fail_auth(std::string_view source);
   void notify(const Principal& actor, std::string action, std::string target, std::string detail);

@@ -26,8 +26,8 @@ class MemoryAccountStore final : public AccountStore {
   class Reader;
   class Writer;
 
-  std::mutex writer_mu_;        // one write() at a time
-  std::shared_mutex data_mu_;   // readers shared; a commit exclusive
+  std::mutex writer_mu_;       // one write() at a time
+  std::shared_mutex data_mu_;  // readers shared; a commit exclusive
   std::array<TableData, kTableCount> tables_;
 };
 

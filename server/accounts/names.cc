@@ -74,8 +74,8 @@ std::optional<std::string> gun_namespace(std::string_view gun, std::string_view 
   std::vector<std::string_view> parts = split(gun);
   std::size_t ns = 0;
   if (!repository_host.empty()) {
-    if (gun.size() <= repository_host.size() || gun.substr(0, repository_host.size()) !=
-                                                    repository_host ||
+    if (gun.size() <= repository_host.size() ||
+        gun.substr(0, repository_host.size()) != repository_host ||
         gun[repository_host.size()] != '/') {
       return std::nullopt;
     }

@@ -163,9 +163,9 @@ Result<std::unique_ptr<RocksDbAccountStore>> RocksDbAccountStore::open(
   } else if (!s.ok()) {
     return from_rocksdb(s, "open: read format");
   } else if (format != kFormatValue) {
-    return make_error(Code::kFailedPrecondition, Reason::kConflict,
-                      "accounts store: unsupported format '" + format + "' in " +
-                          options.path.string());
+    return make_error(
+        Code::kFailedPrecondition, Reason::kConflict,
+        "accounts store: unsupported format '" + format + "' in " + options.path.string());
   }
   return std::unique_ptr<RocksDbAccountStore>(
       new RocksDbAccountStore(std::move(db), options.sync_writes));

@@ -67,8 +67,8 @@ std::vector<std::string> keys_of(const std::vector<Record>& records) {
   return out;
 }
 
-std::vector<Record> scan(AccountStore& s, Table t, std::string_view prefix,
-                         std::string_view after, std::size_t limit) {
+std::vector<Record> scan(AccountStore& s, Table t, std::string_view prefix, std::string_view after,
+                         std::size_t limit) {
   std::vector<Record> out;
   REQUIRE_OK(s.read([&](AccountReader& r) -> Status {
     VOUCH_ASSIGN_OR_RETURN(out, r.scan(t, prefix, after, limit));

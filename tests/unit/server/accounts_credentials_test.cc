@@ -102,8 +102,8 @@ TEST_CASE("api tokens: anything else is bad credentials") {
       good + "A",
       "VOUCH_" + good.substr(6),
       good.substr(0, 6) + "ABCDEFGHIJKLMNOP" + good.substr(22),  // upper-case id
-      good.substr(0, 22) + "-" + good.substr(23),                 // wrong separator
-      good.substr(0, 23) + std::string(43, '*'),                  // not base64url
+      good.substr(0, 22) + "-" + good.substr(23),                // wrong separator
+      good.substr(0, 23) + std::string(43, '*'),                 // not base64url
   };
   for (const std::string& b : bad) {
     CAPTURE(b.size());

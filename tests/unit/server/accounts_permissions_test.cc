@@ -15,16 +15,24 @@ using namespace vouch;
 using namespace vouch::server::accounts;
 
 TEST_CASE("names: Docker's path-component grammar, 2..64 bytes") {
-  const std::vector<std::string> good_names = {
-      "ab", "alice", "a1", "a.b", "a_b", "a__b", "a-b", "a---b", "0x", "my-org.dev_team__x",
-      std::string(64, 'a')};
+  const std::vector<std::string> good_names = {"ab",
+                                               "alice",
+                                               "a1",
+                                               "a.b",
+                                               "a_b",
+                                               "a__b",
+                                               "a-b",
+                                               "a---b",
+                                               "0x",
+                                               "my-org.dev_team__x",
+                                               std::string(64, 'a')};
   for (const std::string& good : good_names) {
     CAPTURE(good);
     CHECK(validate_name(good).ok());
   }
   const std::vector<std::string> bad_names = {
-      "",     "a",   "Alice", "a b", "-ab", "ab-", ".ab", "ab.", "a..b", "a___b",
-      "a._b", "a-.b", "a/b",  "a:b", "é1",  std::string(65, 'a')};
+      "",     "a",     "Alice", "a b",  "-ab", "ab-", ".ab", "ab.",
+      "a..b", "a___b", "a._b",  "a-.b", "a/b", "a:b", "é1",  std::string(65, 'a')};
   for (const std::string& bad : bad_names) {
     CAPTURE(bad);
     auto s = validate_name(bad);
@@ -57,9 +65,9 @@ TEST_CASE("names: GUN -> namespace (Docker's reference rule)") {
       {"localhost/alice/app", "", "alice"},
       {"localhost:5000/alice/app", "", "alice"},
       {"registry.example.com/acme/app", "", "acme"},
-      {"acme", "", nullptr},                  // no repository name
-      {"docker.io/library", "", nullptr},     // host + namespace only
-      {"Acme/app", "", nullptr},              // not a valid name
+      {"acme", "", nullptr},               // no repository name
+      {"docker.io/library", "", nullptr},  // host + namespace only
+      {"Acme/app", "", nullptr},           // not a valid name
       {"acme/", "", nullptr},
       {"reg.example.com/acme/app", "reg.example.com", "acme"},
       {"reg.example.com/acme/sub/app", "reg.example.com", "acme"},
@@ -139,25 +147,38 @@ TEST_CASE("permissions: matrix grant x visibility x principal kind") {
   };
   // Every cell written out: the table is the specification.
   const std::vector<Row> rows = {
-      {"user", "none", "private", "none"},         {"user", "none", "public", "read"},
-      {"user", "read", "private", "read"},         {"user", "read", "public", "read"},
+      {"user", "none", "private", "none"},
+      {"user", "none", "public", "read"},
+      {"user", "read", "private", "read"},
+      {"user", "read", "public", "read"},
       {"user", "read-write", "private", "read-write"},
       {"user", "read-write", "public", "read-write"},
-      {"user", "admin", "private", "admin"},       {"user", "admin", "public", "admin"},
-      {"team", "none", "private", "none"},         {"team", "none", "public", "read"},
-      {"team", "read", "private", "read"},         {"team", "read", "public", "read"},
+      {"user", "admin", "private", "admin"},
+      {"user", "admin", "public", "admin"},
+      {"team", "none", "private", "none"},
+      {"team", "none", "public", "read"},
+      {"team", "read", "private", "read"},
+      {"team", "read", "public", "read"},
       {"team", "read-write", "private", "read-write"},
       {"team", "read-write", "public", "read-write"},
-      {"team", "admin", "private", "admin"},       {"team", "admin", "public", "admin"},
-      {"sa", "none", "private", "none"},           {"sa", "none", "public", "read"},
-      {"sa", "read", "private", "read"},           {"sa", "read", "public", "read"},
+      {"team", "admin", "private", "admin"},
+      {"team", "admin", "public", "admin"},
+      {"sa", "none", "private", "none"},
+      {"sa", "none", "public", "read"},
+      {"sa", "read", "private", "read"},
+      {"sa", "read", "public", "read"},
       {"sa", "read-write", "private", "read-write"},
       {"sa", "read-write", "public", "read-write"},
-      {"sa", "admin", "private", "admin"},         {"sa", "admin", "public", "admin"},
-      {"anon", "none", "private", "none"},         {"anon", "none", "public", "read"},
-      {"anon", "read", "private", "none"},         {"anon", "read", "public", "read"},
-      {"anon", "read-write", "private", "none"},   {"anon", "read-write", "public", "read"},
-      {"anon", "admin", "private", "none"},        {"anon", "admin", "public", "read"},
+      {"sa", "admin", "private", "admin"},
+      {"sa", "admin", "public", "admin"},
+      {"anon", "none", "private", "none"},
+      {"anon", "none", "public", "read"},
+      {"anon", "read", "private", "none"},
+      {"anon", "read", "public", "read"},
+      {"anon", "read-write", "private", "none"},
+      {"anon", "read-write", "public", "read"},
+      {"anon", "admin", "private", "none"},
+      {"anon", "admin", "public", "read"},
   };
   for (const Row& r : rows) {
     for (const char* target : {"acme/app", "acme/*"}) {  // the GUN, or the org default
@@ -178,13 +199,18 @@ TEST_CASE("permissions: ownership matrix (own namespace, org admin, system admin
     const char* want;
   };
   const std::vector<Row> rows = {
-      {"owner", "private", "admin"},     {"owner", "public", "admin"},
-      {"org-admin", "private", "admin"}, {"org-admin", "public", "admin"},
-      {"sysadmin", "private", "admin"},  {"sysadmin", "public", "admin"},
+      {"owner", "private", "admin"},
+      {"owner", "public", "admin"},
+      {"org-admin", "private", "admin"},
+      {"org-admin", "public", "admin"},
+      {"sysadmin", "private", "admin"},
+      {"sysadmin", "public", "admin"},
       // A service account owned by the namespace is not an admin of it by ownership.
-      {"sa-owned", "private", "none"},   {"sa-owned", "public", "read"},
+      {"sa-owned", "private", "none"},
+      {"sa-owned", "public", "read"},
       // A user whose name is not the namespace, and an org member who is not its admin.
-      {"other-user", "private", "none"}, {"other-user", "public", "read"},
+      {"other-user", "private", "none"},
+      {"other-user", "public", "read"},
   };
   for (const Row& r : rows) {
     for (const char* grant : {"none", "read", "read-write", "admin"}) {
@@ -203,7 +229,8 @@ TEST_CASE("permissions: ownership matrix (own namespace, org admin, system admin
         in.org_admin = true;
       }
       if (who == "sysadmin") in.principal = {Principal::Kind::kUser, "root1", true, ""};
-      if (who == "sa-owned") in.principal = {Principal::Kind::kServiceAccount, "acme/ci", false, ""};
+      if (who == "sa-owned")
+        in.principal = {Principal::Kind::kServiceAccount, "acme/ci", false, ""};
       if (who == "other-user") in.principal = {Principal::Kind::kUser, "acme2", false, ""};
       // A grant to someone else never changes these cells.
       in.grants.push_back({{GrantSubject::Kind::kUser, "zed"}, in.gun, P(grant)});

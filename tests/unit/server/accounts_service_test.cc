@@ -3,13 +3,14 @@
 // may do it. Runs over MemoryAccountStore (the store itself has its conformance suite) with a
 // FixedClock and cheap Argon2 costs.
 
+#include "server/accounts/accounts_service.h"
+
 #include <doctest/doctest.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "server/accounts/accounts_service.h"
 #include "server/accounts/memory_account_store.h"
 #include "tests/support/check_macros.h"
 
@@ -38,11 +39,11 @@ Code code_of(const Result<T>& r) {
   return r.ok() ? Code::kOk : r.error().code;
 }
 
-#define CHECK_DENIED(expr)                                            \
-  do {                                                                \
-    auto denied_result_ = (expr);                                     \
-    CHECK_REASON(denied_result_, Reason::kPermissionDenied);          \
-    CHECK(code_of(denied_result_) == Code::kPermissionDenied);        \
+#define CHECK_DENIED(expr)                                     \
+  do {                                                         \
+    auto denied_result_ = (expr);                              \
+    CHECK_REASON(denied_result_, Reason::kPermissionDenied);   \
+    CHECK(code_of(denied_result_) == Code::kPermissionDenied); \
   } while (false)
 
 struct Fixture {
@@ -177,9 +178,9 @@ TEST_CASE("accounts: API tokens authenticate; revoked and expired ones do not") 
   CHECK(t2->info.expires == f.clock.now() + std::chrono::hours(24 * 90));
   auto p2 = f.login("acme/ci", t2->text.view());
   REQUIRE_OK(p2);
-  REQUIRE_OK(f.svc->set_grant(user("alice"),
-                              {{GrantSubject::Kind::kServiceAccount, "acme/ci"}, "acme/app",
-                               Permission::kReadWrite}));
+  REQUIRE_OK(f.svc->set_grant(
+      user("alice"),
+      {{GrantSubject::Kind::kServiceAccount, "acme/ci"}, "acme/app", Permission::kReadWrite}));
   CHECK(f.perm(*p2, "acme/app") == Permission::kReadWrite);
   REQUIRE_OK(f.svc->revoke_token(user("alice"), t2->info.id));
   CHECK_REASON(f.login("acme/ci", t2->text.view()), Reason::kBadCredentials);
@@ -256,7 +257,8 @@ TEST_CASE("accounts: throttling one source does not affect another") {
   o.throttle_lockout = 300s;
   Fixture f(o);
   f.add_user("alice");
-  for (int i = 0; i < 3; ++i) CHECK_REASON(f.login("alice", "wrong-pass", "1.1.1.1"), Reason::kBadCredentials);
+  for (int i = 0; i < 3; ++i)
+    CHECK_REASON(f.login("alice", "wrong-pass", "1.1.1.1"), Reason::kBadCredentials);
   // A success from another source does not reset 1.1.1.1's count.
   REQUIRE_OK(f.login("alice", "alice-password", "2.2.2.2"));
   CHECK_REASON(f.login("alice", "wrong-pass", "1.1.1.1"), Reason::kBadCredentials);  // the 4th
@@ -308,12 +310,12 @@ TEST_CASE("accounts: permission() over the stored model") {
   CHECK(f.perm(bob, "acme/app") == Permission::kNone);
   CHECK(f.perm(Principal{}, "acme/app") == Permission::kNone);
   // A team grant on the org default, then on one repository.
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/*",
-                                      Permission::kRead}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/*", Permission::kRead}));
   CHECK(f.perm(bob, "acme/app") == Permission::kRead);
   CHECK(f.perm(bob, "acme/new-repo") == Permission::kRead);
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/app",
-                                      Permission::kReadWrite}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/app", Permission::kReadWrite}));
   CHECK(f.perm(bob, "acme/app") == Permission::kReadWrite);
   CHECK(f.perm(carol, "acme/app") == Permission::kNone);
   // Public: every authenticated principal and anonymous get read.
@@ -326,11 +328,11 @@ TEST_CASE("accounts: permission() over the stored model") {
   CHECK(f.perm(bob, "acme/app") == Permission::kRead);  // public only
   CHECK(f.perm(bob, "acme/new-repo") == Permission::kNone);
   // A grant of none removes it.
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "carol"}, "acme/app",
-                                      Permission::kAdmin}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kUser, "carol"}, "acme/app", Permission::kAdmin}));
   CHECK(f.perm(carol, "acme/app") == Permission::kAdmin);
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "carol"}, "acme/app",
-                                      Permission::kNone}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kUser, "carol"}, "acme/app", Permission::kNone}));
   CHECK(f.perm(carol, "acme/app") == Permission::kRead);
   // Demoting an org admin takes effect at once.
   REQUIRE_OK(f.svc->set_org_member(f.root, "acme", "alice", false));
@@ -346,7 +348,8 @@ TEST_CASE("accounts: repository_host and default_visibility options") {
   CHECK(f.perm(user("carol"), "reg.example.com/carol/app") == Permission::kAdmin);
   CHECK(f.perm(user("carol"), "carol/app") == Permission::kRead);  // no namespace; public
   CHECK(f.perm(Principal{}, "reg.example.com/carol/app") == Permission::kRead);
-  REQUIRE_OK(f.svc->set_visibility(user("carol"), "reg.example.com/carol/app", Visibility::kPrivate));
+  REQUIRE_OK(
+      f.svc->set_visibility(user("carol"), "reg.example.com/carol/app", Visibility::kPrivate));
   CHECK(f.perm(Principal{}, "reg.example.com/carol/app") == Permission::kNone);
 }
 
@@ -357,22 +360,26 @@ TEST_CASE("accounts: grants to unknown or foreign subjects are invalid arguments
   auto unknown_team = f.svc->set_grant(
       alice, {{GrantSubject::Kind::kTeam, "acme/nope"}, "acme/app", Permission::kRead});
   CHECK(code_of(unknown_team) == Code::kInvalidArgument);
-  CHECK(code_of(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "zed"}, "acme/app",
-                                         Permission::kRead})) == Code::kInvalidArgument);
-  CHECK(code_of(f.svc->set_grant(alice, {{GrantSubject::Kind::kServiceAccount, "acme/nope"},
-                                         "acme/app", Permission::kRead})) ==
+  CHECK(code_of(f.svc->set_grant(
+            alice, {{GrantSubject::Kind::kUser, "zed"}, "acme/app", Permission::kRead})) ==
         Code::kInvalidArgument);
+  CHECK(code_of(f.svc->set_grant(alice, {{GrantSubject::Kind::kServiceAccount, "acme/nope"},
+                                         "acme/app",
+                                         Permission::kRead})) == Code::kInvalidArgument);
   // A team only on its own organization's repositories.
   REQUIRE_OK(f.svc->create_org(alice, "other"));
-  CHECK(code_of(f.svc->set_grant(alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "other/app",
-                                         Permission::kRead})) == Code::kInvalidArgument);
-  CHECK(code_of(f.svc->set_grant(alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "other/*",
-                                         Permission::kRead})) == Code::kInvalidArgument);
+  CHECK(code_of(f.svc->set_grant(
+            alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "other/app", Permission::kRead})) ==
+        Code::kInvalidArgument);
+  CHECK(code_of(f.svc->set_grant(
+            alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "other/*", Permission::kRead})) ==
+        Code::kInvalidArgument);
   // Bad targets.
   for (const char* target : {"", "a*b", "acme/*/x", "*", "/acme"}) {
     CAPTURE(target);
-    CHECK(code_of(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "bob"}, target,
-                                           Permission::kRead})) == Code::kInvalidArgument);
+    CHECK(code_of(f.svc->set_grant(
+              alice, {{GrantSubject::Kind::kUser, "bob"}, target, Permission::kRead})) ==
+          Code::kInvalidArgument);
   }
 }
 
@@ -440,8 +447,8 @@ TEST_CASE("accounts: user administration is for system admins (and self)") {
   }
   CHECK(names == std::vector<std::string>{"alice", "bob", "root", "u0", "u1", "u2", "u3", "u4"});
   // Delete removes memberships, tokens and grants: a new user of the same name inherits none.
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "bob"}, "acme/app",
-                                      Permission::kAdmin}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kUser, "bob"}, "acme/app", Permission::kAdmin}));
   auto bob_token = f.svc->create_token(user("bob"), "bob", "t");
   REQUIRE_OK(bob_token);
   REQUIRE_OK(f.svc->delete_user(f.root, "bob"));
@@ -497,15 +504,15 @@ TEST_CASE("accounts: organizations, members and teams are run by org admins") {
   CHECK(code_of(f.svc->create_team(alice, "nope", "t1")) == Code::kNotFound);
   CHECK(code_of(f.svc->create_team(alice, "acme", "ops")) == Code::kAlreadyExists);
   // Deleting a team drops its grants; removing an org member drops their teams.
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kTeam, "acme/ops"}, "acme/app",
-                                      Permission::kReadWrite}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kTeam, "acme/ops"}, "acme/app", Permission::kReadWrite}));
   CHECK(f.perm(bob, "acme/app") == Permission::kReadWrite);
   REQUIRE_OK(f.svc->delete_team(alice, "acme", "ops"));
   CHECK(f.perm(bob, "acme/app") == Permission::kNone);
   REQUIRE_OK(f.svc->create_team(alice, "acme", "ops"));  // same name, fresh
   CHECK(f.perm(bob, "acme/app") == Permission::kNone);
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/app",
-                                      Permission::kRead}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/app", Permission::kRead}));
   CHECK(f.perm(bob, "acme/app") == Permission::kRead);
   REQUIRE_OK(f.svc->remove_org_member(alice, "acme", "bob"));
   CHECK(f.perm(bob, "acme/app") == Permission::kNone);
@@ -556,8 +563,9 @@ TEST_CASE("accounts: service accounts and tokens belong to their owner's admins"
   CHECK_DENIED(f.svc->create_org(*pci, "ci-org"));
   CHECK_DENIED(f.svc->set_visibility(*pci, "acme/app", Visibility::kPublic));
   // Deleting the service account kills its tokens and grants.
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kServiceAccount, "acme/ci"},
-                                      "acme/app", Permission::kReadWrite}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice,
+      {{GrantSubject::Kind::kServiceAccount, "acme/ci"}, "acme/app", Permission::kReadWrite}));
   CHECK(f.perm(*pci, "acme/app") == Permission::kReadWrite);
   REQUIRE_OK(f.svc->delete_service_account(alice, "acme/ci"));
   CHECK_REASON(f.login("acme/ci", ci->text.view()), Reason::kBadCredentials);
@@ -570,23 +578,23 @@ TEST_CASE("accounts: repository settings are for repository admins") {
   f.org_setup();
   Principal alice = user("alice"), bob = user("bob");
   CHECK_DENIED(f.svc->set_visibility(bob, "acme/app", Visibility::kPublic));
-  CHECK_DENIED(f.svc->set_grant(bob, {{GrantSubject::Kind::kUser, "bob"}, "acme/app",
-                                      Permission::kAdmin}));
-  CHECK_DENIED(f.svc->set_grant(bob, {{GrantSubject::Kind::kUser, "bob"}, "acme/*",
-                                      Permission::kAdmin}));
+  CHECK_DENIED(
+      f.svc->set_grant(bob, {{GrantSubject::Kind::kUser, "bob"}, "acme/app", Permission::kAdmin}));
+  CHECK_DENIED(
+      f.svc->set_grant(bob, {{GrantSubject::Kind::kUser, "bob"}, "acme/*", Permission::kAdmin}));
   CHECK_DENIED(f.svc->get_repository(bob, "acme/app"));
   CHECK(code_of(f.svc->set_visibility(Principal{}, "acme/app", Visibility::kPublic)) ==
         Code::kUnauthenticated);
   // read-write is not enough; admin on the repository is.
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "bob"}, "acme/app",
-                                      Permission::kReadWrite}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kUser, "bob"}, "acme/app", Permission::kReadWrite}));
   CHECK_DENIED(f.svc->set_visibility(bob, "acme/app", Visibility::kPublic));
-  REQUIRE_OK(f.svc->set_grant(alice, {{GrantSubject::Kind::kUser, "bob"}, "acme/app",
-                                      Permission::kAdmin}));
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kUser, "bob"}, "acme/app", Permission::kAdmin}));
   REQUIRE_OK(f.svc->set_visibility(bob, "acme/app", Visibility::kPublic));
   // ...but admin on one repository is not admin on the org default.
-  CHECK_DENIED(f.svc->set_grant(bob, {{GrantSubject::Kind::kUser, "carol"}, "acme/*",
-                                      Permission::kRead}));
+  CHECK_DENIED(
+      f.svc->set_grant(bob, {{GrantSubject::Kind::kUser, "carol"}, "acme/*", Permission::kRead}));
   auto settings = f.svc->get_repository(bob, "acme/app");
   REQUIRE_OK(settings);
   CHECK(settings->visibility == Visibility::kPublic);

@@ -1,6 +1,8 @@
 #include "server/accounts/accounts_service.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <boost/json.hpp>
 #include <utility>
 

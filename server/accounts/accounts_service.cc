@@ -1,9 +1,9 @@
 #include "server/accounts/accounts_service.h"
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <map>
 #include <mutex>
-#include <boost/json.hpp>
 #include <utility>
 
 #include "server/accounts/api_tokens.h"
@@ -894,6 +894,106 @@ Status AccountsService::create_org(const Principal& actor, std::string_view name
   if (!st.ok()) return std::move(st).error();
   notify(actor, "org.create", std::string(name), "");
   return ok_status();
+}
+
+Status AccountsService::delete_org(const Principal& actor, std::string_view name) {
+  Status st = store_.write([&](AccountWriter& w) -> Status {
+    VOUCH_RETURN_IF_ERROR(require_org_admin(w, actor, name));
+    // Teams, with their members and grants.
+    const std::string team_prefix = team_key(name, "");
+    std::vector<std::string> teams;
+    VOUCH_RETURN_IF_ERROR(scan_all(w, Table::kTeams, team_prefix, [&](const Record& rec) -> Status {
+      teams.push_back(rec.key.substr(team_prefix.size()));
+      return ok_status();
+    }));
+    for (const std::string& team : teams) {
+      const std::string member_prefix = team_member_key(name, team, "");
+      std::vector<std::string> users;
+      VOUCH_RETURN_IF_ERROR(
+          scan_all(w, Table::kTeamMembers, member_prefix, [&](const Record& rec) -> Status {
+            users.push_back(rec.key.substr(member_prefix.size()));
+            return ok_status();
+          }));
+      for (const std::string& u : users) {
+        VOUCH_RETURN_IF_ERROR(erase_team_membership(w, name, team, u));
+      }
+      VOUCH_RETURN_IF_ERROR(erase_grants_of(w, {GrantSubject::Kind::kTeam, team_key(name, team)}));
+      VOUCH_RETURN_IF_ERROR(w.erase(Table::kTeams, team_key(name, team)));
+    }
+    // Members.
+    const std::string member_prefix = org_member_key(name, "");
+    std::vector<std::string> members;
+    VOUCH_RETURN_IF_ERROR(
+        scan_all(w, Table::kOrgMembers, member_prefix, [&](const Record& rec) -> Status {
+          members.push_back(rec.key.substr(member_prefix.size()));
+          return ok_status();
+        }));
+    for (const std::string& u : members) {
+      VOUCH_RETURN_IF_ERROR(w.erase(Table::kOrgMembers, org_member_key(name, u)));
+      VOUCH_RETURN_IF_ERROR(w.erase(Table::kOrgMembers, user_org_key(u, name)));
+    }
+    // Service accounts, with their tokens and grants.
+    const std::string sa_prefix = std::string(name) + "/";
+    std::vector<std::string> accounts;
+    VOUCH_RETURN_IF_ERROR(
+        scan_all(w, Table::kServiceAccounts, sa_prefix, [&](const Record& rec) -> Status {
+          accounts.push_back(rec.key);
+          return ok_status();
+        }));
+    for (const std::string& full : accounts) {
+      VOUCH_RETURN_IF_ERROR(erase_tokens_of(w, full));
+      VOUCH_RETURN_IF_ERROR(erase_grants_of(w, {GrantSubject::Kind::kServiceAccount, full}));
+      VOUCH_RETURN_IF_ERROR(w.erase(Table::kServiceAccounts, full));
+    }
+    // The organization default.
+    std::vector<Grant> defaults;
+    VOUCH_RETURN_IF_ERROR(read_grants(w, namespace_target(name), defaults));
+    for (const Grant& g : defaults) {
+      VOUCH_RETURN_IF_ERROR(w.erase(Table::kGrants, grant_key(g)));
+      VOUCH_RETURN_IF_ERROR(w.erase(Table::kGrants, subject_prefix(g.subject) + g.target));
+    }
+    return w.erase(Table::kOrgs, name);
+  });
+  if (!st.ok()) return std::move(st).error();
+  notify(actor, "org.delete", std::string(name), "");
+  return ok_status();
+}
+
+Result<Page<std::string>> AccountsService::list_orgs(const Principal& actor,
+                                                     const PageRequest& page) {
+  Page<std::string> out;
+  Status st = store_.read([&](AccountReader& r) -> Status {
+    VOUCH_RETURN_IF_ERROR(require_system_admin(r, actor));
+    VOUCH_ASSIGN_OR_RETURN(auto records, scan_page(r, Table::kOrgs, "", page, out.next));
+    for (Record& rec : records) out.items.push_back(std::move(rec.key));
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).error();
+  return out;
+}
+
+Result<AccountsService::Memberships> AccountsService::list_memberships(const Principal& actor,
+                                                                       std::string_view user) {
+  Memberships out;
+  Status st = store_.read([&](AccountReader& r) -> Status {
+    VOUCH_ASSIGN_OR_RETURN(UserRecord me, acting_user(r, actor));
+    if (!me.admin && actor.name != user) return denied("only the user or an administrator");
+    VOUCH_ASSIGN_OR_RETURN(auto u, load_user(r, user));
+    if (!u) return not_found("user " + std::string(user));
+    const std::string prefix = "u/" + std::string(user) + "/";
+    VOUCH_RETURN_IF_ERROR(scan_all(r, Table::kOrgMembers, prefix, [&](const Record& rec) -> Status {
+      std::string org = rec.key.substr(prefix.size());
+      VOUCH_ASSIGN_OR_RETURN(auto m, org_membership(r, org, user));
+      out.orgs.push_back({std::move(org), m && *m});
+      return ok_status();
+    }));
+    return scan_all(r, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
+      out.teams.push_back(rec.key.substr(prefix.size()));
+      return ok_status();
+    });
+  });
+  if (!st.ok()) return std::move(st).error();
+  return out;
 }
 
 Status AccountsService::set_org_member(const Principal& actor, std::string_view org,

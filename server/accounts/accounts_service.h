@@ -11,6 +11,9 @@
 //          set password                                   system admins, or the user
 //          get                                            system admins, or the user
 //   organizations: create                                 any enabled user (becomes its admin)
+//          delete                                         org admins, system admins
+//          list all                                       system admins
+//   memberships of a user (orgs, teams)                   system admins, or the user
 //          members and org admins, teams, team members    org admins, system admins
 //          list members, teams, team members              org members, system admins
 //   service accounts "<owner>/<name>": create, delete,    the owner user, the owner org's
@@ -179,6 +182,12 @@ class AccountsService final : public AccessDecider {
 
   // --- Organizations, members, teams ---------------------------------------------------------
   Status create_org(const Principal& actor, std::string_view name);
+  // Also removes its members, teams (with their grants) and service accounts (with their tokens
+  // and grants), and the grants on "<org>/*". Grants on single repositories of the namespace
+  // stay with those repositories. Org admins and system admins.
+  Status delete_org(const Principal& actor, std::string_view name);
+  // Every organization: system admins only (users see theirs with list_memberships).
+  Result<Page<std::string>> list_orgs(const Principal& actor, const PageRequest& page);
   // Adds `user` to `org` or changes their org-admin flag.
   Status set_org_member(const Principal& actor, std::string_view org, std::string_view user,
                         bool admin);
@@ -197,6 +206,16 @@ class AccountsService final : public AccessDecider {
                          std::string_view user);
   Status remove_team_member(const Principal& actor, std::string_view org, std::string_view team,
                             std::string_view user);
+  // The organizations and teams `user` belongs to (the user themself, or system admins).
+  struct Memberships {
+    struct Org {
+      std::string org;
+      bool admin = false;
+    };
+    std::vector<Org> orgs;
+    std::vector<std::string> teams;  // "<org>/<team>"
+  };
+  Result<Memberships> list_memberships(const Principal& actor, std::string_view user);
   Result<Page<std::string>> list_team_members(const Principal& actor, std::string_view org,
                                               std::string_view team, const PageRequest& page);
 

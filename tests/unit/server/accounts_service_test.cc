@@ -604,3 +604,49 @@ TEST_CASE("accounts: repository settings are for repository admins") {
   CHECK(code_of(f.svc->set_visibility(alice, "acme/*", Visibility::kPublic)) ==
         Code::kInvalidArgument);
 }
+
+TEST_CASE("accounts: memberships, listing and deleting organizations") {
+  Fixture f;
+  f.org_setup();
+  Principal alice = user("alice"), bob = user("bob"), carol = user("carol");
+  auto m = f.svc->list_memberships(bob, "bob");
+  REQUIRE_OK(m);
+  REQUIRE(m->orgs.size() == 1);
+  CHECK(m->orgs[0].org == "acme");
+  CHECK_FALSE(m->orgs[0].admin);
+  CHECK(m->teams == std::vector<std::string>{"acme/devs"});
+  CHECK_DENIED(f.svc->list_memberships(carol, "bob"));
+  REQUIRE_OK(f.svc->list_memberships(f.root, "bob"));
+  CHECK(code_of(f.svc->list_memberships(f.root, "zed")) == Code::kNotFound);
+  REQUIRE_OK(f.svc->create_org(carol, "zorg"));
+  auto orgs = f.svc->list_orgs(f.root, {"", 1});
+  REQUIRE_OK(orgs);
+  CHECK(orgs->items == std::vector<std::string>{"acme"});
+  CHECK(orgs->next == "acme");
+  orgs = f.svc->list_orgs(f.root, {"acme", 10});
+  REQUIRE_OK(orgs);
+  CHECK(orgs->items == std::vector<std::string>{"zorg"});
+  CHECK(orgs->next.empty());
+  CHECK_DENIED(f.svc->list_orgs(alice, {}));
+  // Deleting: only its admins; everything of the org goes, and a new org of that name starts
+  // empty.
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/*", Permission::kReadWrite}));
+  auto ci = f.svc->create_token(alice, "acme/ci", "ci");
+  REQUIRE_OK(ci);
+  CHECK_DENIED(f.svc->delete_org(bob, "acme"));
+  CHECK_DENIED(f.svc->delete_org(carol, "acme"));
+  REQUIRE_OK(f.svc->delete_org(alice, "acme"));
+  CHECK(code_of(f.svc->delete_org(alice, "acme")) == Code::kNotFound);
+  CHECK_REASON(f.login("acme/ci", ci->text.view()), Reason::kBadCredentials);
+  auto after = f.svc->list_memberships(bob, "bob");
+  REQUIRE_OK(after);
+  CHECK(after->orgs.empty());
+  CHECK(after->teams.empty());
+  REQUIRE_OK(f.svc->create_org(carol, "acme"));
+  REQUIRE_OK(f.svc->create_team(carol, "acme", "devs"));
+  REQUIRE_OK(f.svc->add_team_member(carol, "acme", "devs", "bob"));
+  CHECK(f.perm(bob, "acme/app") == Permission::kNone);
+  CHECK(f.perm(alice, "acme/app") == Permission::kNone);
+  CHECK(f.perm(carol, "acme/app") == Permission::kAdmin);
+}

@@ -2,13 +2,14 @@
 // marker, and crash consistency (a writer process killed with SIGKILL loses no acknowledged
 // write and leaves no partial one).
 
+#include "server/accounts/rocksdb_account_store.h"
+
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <rocksdb/db.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -18,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "server/accounts/rocksdb_account_store.h"
 #include "tests/support/check_macros.h"
 #include "tests/support/temp_dir.h"
 

@@ -392,6 +392,13 @@ Result<UserRecord> acting_user(AccountReader& r, const Principal& actor) {
   if (actor.kind != Principal::Kind::kUser) return denied("a user account is required");
   VOUCH_ASSIGN_OR_RETURN(auto user, load_user(r, actor.name));
   if (!user || user->disabled) return denied("account disabled or removed");
+  // A token limited to some repositories administers nothing else (else it could mint itself
+  // an unlimited token); a revoked token acts no more.
+  if (!actor.token_id.empty()) {
+    VOUCH_ASSIGN_OR_RETURN(auto token, load_token(r, actor.token_id));
+    if (!token || token->info.owner != actor.name) return denied("token revoked");
+    if (token->info.scope) return denied("a token with a scope limit cannot administer accounts");
+  }
   return std::move(*user);
 }
 

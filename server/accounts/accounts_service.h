@@ -20,6 +20,9 @@
 //          list, their tokens                             admins, system admins
 //   API tokens of a user                                  the user, system admins
 //   repository visibility and grants (GUN or "<ns>/*")    admin permission on that target
+// A user authenticated by an API token with a scope limit may only run the repository
+// operations its scope allows (visibility, grants); every other operation needs a credential
+// without a limit.
 // A refused caller gets Code::kPermissionDenied / Reason::kPermissionDenied (anonymous callers
 // get Code::kUnauthenticated / Reason::kNoCredentials). Bad names are kInvalidArgument /
 // kMalformed; a user, team or service account named as a member or grant subject that does not

@@ -1,5 +1,6 @@
 #include "server/accounts/api_tokens.h"
 
+#include <algorithm>
 #include <array>
 
 #include "common/encoding.h"

@@ -211,6 +211,14 @@ TEST_CASE("accounts: a token's scope limit caps permission") {
   CHECK(f.perm(*ps, "acme/app") == Permission::kRead);
   CHECK(f.perm(*ps, "acme/other") == Permission::kNone);
   CHECK(f.perm(*ps, "alice/own") == Permission::kNone);
+  // A scoped token administers nothing beyond its scope: it cannot mint itself a broader
+  // token, nor run account administration; an unscoped one can.
+  CHECK_DENIED(f.svc->create_token(*ps, "alice", "escalate"));
+  CHECK_DENIED(f.svc->create_org(*ps, "alices-org"));
+  CHECK_DENIED(f.svc->set_org_member(*ps, "acme", "carol", true));
+  CHECK_DENIED(f.svc->set_visibility(*ps, "acme/other", Visibility::kPublic));
+  REQUIRE_OK(f.svc->create_token(*pf, "alice", "another"));
+  REQUIRE_OK(f.svc->create_org(*pf, "alices-org"));
   // A refresh token issued to a scoped credential keeps the scope.
   auto refresh = f.svc->issue_refresh_token(*ps, "docker");
   REQUIRE_OK(refresh);

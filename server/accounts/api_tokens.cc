@@ -42,8 +42,12 @@ Result<NewApiToken> generate_api_token() {
   out.id = base32_10(id_bytes);
   out.secret_sha256_hex = hash_api_token_secret(secret);
   std::string encoded = base64url_encode(secret.span());
-  out.text = keys::SecretString(std::string(kApiTokenPrefix) + out.id + "_" + encoded);
-  // Wipe the temporary encoding; out.text is the only copy.
+  // Built in place, so that no temporary std::string holds the whole token; the encoding is
+  // wiped, and out.text stays the only copy.
+  for (std::string_view part : {kApiTokenPrefix, std::string_view(out.id), std::string_view("_"),
+                                std::string_view(encoded)}) {
+    for (char c : part) out.text.push_back(c);
+  }
   std::fill(encoded.begin(), encoded.end(), '\0');
   return out;
 }

@@ -658,3 +658,29 @@ TEST_CASE("accounts: memberships, listing and deleting organizations") {
   CHECK(f.perm(alice, "acme/app") == Permission::kNone);
   CHECK(f.perm(carol, "acme/app") == Permission::kAdmin);
 }
+
+TEST_CASE("accounts: corrupt records are data loss, never a crash or a grant") {
+  Fixture f;
+  f.org_setup();
+  REQUIRE_OK(f.store.write([](AccountWriter& w) -> Status {
+    VOUCH_RETURN_IF_ERROR(w.put(Table::kUsers, "bob", "{not json"));
+    VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgMembers, "o/acme/carol", "[]"));
+    return w.put(Table::kGrants,
+                 "g\x1f"
+                 "acme/app\x1f"
+                 "user\x1f"
+                 "carol",
+                 R"({"permission":"owner"})");
+  }));
+  auto login = f.login("bob", "bob-password");
+  REQUIRE_FALSE(login.ok());
+  CHECK(login.error().code == Code::kDataLoss);
+  auto p = f.svc->permission(user("bob"), "acme/app");
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.error().code == Code::kDataLoss);
+  auto q = f.svc->permission(user("carol"), "acme/app");
+  REQUIRE_FALSE(q.ok());
+  CHECK(q.error().code == Code::kDataLoss);
+  // Unaffected records still work.
+  REQUIRE_OK(f.login("alice", "alice-password"));
+}

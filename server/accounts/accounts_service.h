@@ -1,0 +1,269 @@
+#pragma once
+
+// AccountsService: users, organizations, teams, service accounts, API tokens and repository
+// permissions (issue 14), over an AccountStore. It is the AccessDecider of vouch-server's token
+// service and the one place of every accounts rule; the admin HTTP API and the CLI call its
+// admin operations.
+//
+// Authorization. Every admin operation takes the acting Principal and checks it against the
+// store as it is now (a demoted admin or a disabled user loses their rights at once):
+//   users: create, disable/enable, delete, set admin      system admins
+//          set password                                   system admins, or the user
+//          get                                            system admins, or the user
+//   organizations: create                                 any enabled user (becomes its admin)
+//          delete                                         org admins, system admins
+//          list all                                       system admins
+//   memberships of a user (orgs, teams)                   system admins, or the user
+//          members and org admins, teams, team members    org admins, system admins
+//          list members, teams, team members              org members, system admins
+//   service accounts "<owner>/<name>": create, delete,    the owner user, the owner org's
+//          list, their tokens                             admins, system admins
+//   API tokens of a user                                  the user, system admins
+//   repository visibility and grants (GUN or "<ns>/*")    admin permission on that target
+// A user authenticated by an API token with a scope limit may only run the repository
+// operations its scope allows (visibility, grants); every other operation needs a credential
+// without a limit.
+// A refused caller gets Code::kPermissionDenied / Reason::kPermissionDenied (anonymous callers
+// get Code::kUnauthenticated / Reason::kNoCredentials). Bad names are kInvalidArgument /
+// kMalformed; a user, team or service account named as a member or grant subject that does not
+// exist is kInvalidArgument / kNotFound (HTTP 400); a missing object operated on is kNotFound;
+// a name taken is kAlreadyExists / kConflict; deleting, disabling or demoting the last enabled
+// system admin is kFailedPrecondition / kConflict.
+//
+// Records: the store's tables hold Boost.JSON objects encoded by this service (layout in
+// server/accounts/README.md). Secrets never leave as anything but a SecretString shown once,
+// are never logged and never reach on_change.
+//
+// Thread-safety: every method may be called concurrently; each is one store transaction
+// (plus, for authenticate, the in-memory throttle under its own mutex).
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "server/accounts/access.h"
+#include "server/accounts/account_store.h"
+#include "server/accounts/passwords.h"
+#include "server/accounts/permissions.h"
+
+namespace vouch::server::accounts {
+
+struct AccountsOptions {
+  // Argon2id costs of new password hashes. Default: 19 MiB, 2 passes, 1 lane.
+  PasswordHashOptions password_hash;
+  // API token lifetime when create_token is given none (default 90 days), and the longest one
+  // allowed (default 365 days; longer is kInvalidArgument / kTooLarge).
+  std::chrono::seconds default_token_lifetime = std::chrono::hours(24 * 90);
+  std::chrono::seconds max_token_lifetime = std::chrono::hours(24 * 365);
+  // Lifetime of docker login's refresh tokens. Default 90 days.
+  std::chrono::seconds refresh_token_lifetime = std::chrono::hours(24 * 90);
+  // A token's last_used is written at most this often. Default 1 minute.
+  std::chrono::seconds last_used_resolution = std::chrono::minutes(1);
+  // Throttling of failed authentications, per source address: more than
+  // throttle_max_failures failures within throttle_window make that source get
+  // kResourceExhausted / kThrottled for throttle_lockout. Defaults: 10 in 1 minute, 5 minutes.
+  // At most throttle_max_sources sources are tracked (default 100000); beyond that the
+  // oldest are forgotten, so memory stays bounded under a spray of addresses.
+  int throttle_max_failures = 10;
+  std::chrono::seconds throttle_window = std::chrono::minutes(1);
+  std::chrono::seconds throttle_lockout = std::chrono::minutes(5);
+  std::size_t throttle_max_sources = 100000;
+  // Registry host that GUNs must start with to have a namespace (names.h gun_namespace).
+  // Default empty: Docker's rule (a first component that looks like a host is skipped).
+  std::string repository_host;
+  // Visibility of a repository that has no setting. Default private.
+  Visibility default_visibility = Visibility::kPrivate;
+};
+
+// One change, reported to on_change after it committed (for the audit log). Never a secret.
+struct ChangeEvent {
+  std::string actor;   // the acting principal's name ("" for bootstrap)
+  std::string action;  // e.g. "user.create", "team.member.add", "grant.set", "token.revoke"
+  std::string target;  // what was changed: a user, "<org>/<team>", a GUN, a token id, ...
+  std::string detail;  // e.g. "admin=true", "read-write", "member=bob"
+};
+using ChangeCallback = std::function<void(const ChangeEvent&)>;
+
+// Paging for lists: items after `start_after` (by name or id; empty: from the first), at most
+// `limit` (1..kMaxScanLimit; 0 is kInvalidArgument). A page's `next` is the start_after of
+// the next page, empty on the last page.
+struct PageRequest {
+  std::string start_after;
+  std::size_t limit = 100;
+};
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next;
+};
+
+struct UserInfo {
+  std::string name;
+  bool admin = false;
+  bool disabled = false;
+  TimePoint created;
+};
+struct OrgMember {
+  std::string user;
+  bool admin = false;
+};
+struct TeamInfo {
+  std::string org;
+  std::string name;
+  std::string description;
+};
+struct ServiceAccountInfo {
+  std::string name;  // "<owner>/<name>"
+  std::string description;
+  TimePoint created;
+};
+struct TokenInfo {
+  std::string id;
+  // The user or service account it authenticates.
+  Principal::Kind owner_kind = Principal::Kind::kUser;
+  std::string owner;
+  bool refresh = false;     // a refresh token (docker login) rather than an API token
+  std::string description;  // refresh tokens: the client id
+  TimePoint created;
+  TimePoint expires;
+  std::optional<TimePoint> last_used;
+  std::optional<ScopeLimit> scope;
+};
+struct NewToken {
+  TokenInfo info;
+  keys::SecretString text;  // shown once; never stored
+};
+struct RepositorySettings {
+  std::string gun;
+  Visibility visibility = Visibility::kPrivate;
+  std::vector<Grant> grants;  // on this GUN exactly
+};
+
+class AccountsService final : public AccessDecider {
+ public:
+  // `store` and `clock` must outlive the service. Computes the dummy password hash (one
+  // Argon2id run), hence fallible (kInternal).
+  static Result<std::unique_ptr<AccountsService>> create(AccountStore& store, const Clock& clock,
+                                                         AccountsOptions options);
+  ~AccountsService() override;
+
+  // Called after every committed change, from the calling thread; must not call back into the
+  // service. Set before use (not thread-safe against concurrent calls).
+  void set_on_change(ChangeCallback callback) { on_change_ = std::move(callback); }
+
+  // --- AccessDecider -------------------------------------------------------------------------
+  Result<Principal> authenticate(std::string_view name, const keys::SecretString& secret,
+                                 std::string_view source) override;
+  Result<Permission> permission(const Principal& principal, std::string_view gun) override;
+  Result<keys::SecretString> issue_refresh_token(const Principal& principal,
+                                                 std::string_view client_id) override;
+  Result<Principal> authenticate_refresh_token(const keys::SecretString& token,
+                                               std::string_view source) override;
+
+  // --- First start ---------------------------------------------------------------------------
+  // Creates system admin `name` when the store has no user at all; returns whether it did
+  // (false: users exist, nothing changed). Bad name or password: kInvalidArgument.
+  Result<bool> bootstrap_admin(std::string_view name, const keys::SecretString& password);
+
+  // --- Users ---------------------------------------------------------------------------------
+  Status create_user(const Principal& actor, std::string_view name,
+                     const keys::SecretString& password, bool admin = false);
+  Status set_user_disabled(const Principal& actor, std::string_view name, bool disabled);
+  Status set_user_admin(const Principal& actor, std::string_view name, bool admin);
+  Status set_password(const Principal& actor, std::string_view name,
+                      const keys::SecretString& password);
+  // Also removes the user's memberships, tokens and grants.
+  Status delete_user(const Principal& actor, std::string_view name);
+  Result<UserInfo> get_user(const Principal& actor, std::string_view name);
+  Result<Page<UserInfo>> list_users(const Principal& actor, const PageRequest& page);
+
+  // --- Organizations, members, teams ---------------------------------------------------------
+  Status create_org(const Principal& actor, std::string_view name);
+  // Also removes its members, teams (with their grants) and service accounts (with their tokens
+  // and grants), and the grants on "<org>/*". Grants on single repositories of the namespace
+  // stay with those repositories. Org admins and system admins.
+  Status delete_org(const Principal& actor, std::string_view name);
+  // Every organization: system admins only (users see theirs with list_memberships).
+  Result<Page<std::string>> list_orgs(const Principal& actor, const PageRequest& page);
+  // Adds `user` to `org` or changes their org-admin flag.
+  Status set_org_member(const Principal& actor, std::string_view org, std::string_view user,
+                        bool admin);
+  // Also removes the user from the org's teams.
+  Status remove_org_member(const Principal& actor, std::string_view org, std::string_view user);
+  Result<Page<OrgMember>> list_org_members(const Principal& actor, std::string_view org,
+                                           const PageRequest& page);
+  Status create_team(const Principal& actor, std::string_view org, std::string_view team,
+                     std::string_view description = "");
+  // Also removes the team's members and grants.
+  Status delete_team(const Principal& actor, std::string_view org, std::string_view team);
+  Result<Page<TeamInfo>> list_teams(const Principal& actor, std::string_view org,
+                                    const PageRequest& page);
+  // Adds an existing user to a team (and to the org as a plain member if not one yet).
+  Status add_team_member(const Principal& actor, std::string_view org, std::string_view team,
+                         std::string_view user);
+  Status remove_team_member(const Principal& actor, std::string_view org, std::string_view team,
+                            std::string_view user);
+  // The organizations and teams `user` belongs to (the user themself, or system admins).
+  struct Memberships {
+    struct Org {
+      std::string org;
+      bool admin = false;
+    };
+    std::vector<Org> orgs;
+    std::vector<std::string> teams;  // "<org>/<team>"
+  };
+  Result<Memberships> list_memberships(const Principal& actor, std::string_view user);
+  Result<Page<std::string>> list_team_members(const Principal& actor, std::string_view org,
+                                              std::string_view team, const PageRequest& page);
+
+  // --- Service accounts and tokens -----------------------------------------------------------
+  Status create_service_account(const Principal& actor, std::string_view full_name,
+                                std::string_view description = "");
+  // Also removes its tokens and grants.
+  Status delete_service_account(const Principal& actor, std::string_view full_name);
+  Result<Page<ServiceAccountInfo>> list_service_accounts(const Principal& actor,
+                                                         std::string_view owner,
+                                                         const PageRequest& page);
+  // A new API token for user or service account `owner` (a name with '/' is a service
+  // account). lifetime: nullopt for the default; zero, negative or above the maximum is
+  // kInvalidArgument.
+  Result<NewToken> create_token(const Principal& actor, std::string_view owner,
+                                std::string_view description,
+                                std::optional<std::chrono::seconds> lifetime = std::nullopt,
+                                std::optional<ScopeLimit> scope = std::nullopt);
+  Result<Page<TokenInfo>> list_tokens(const Principal& actor, std::string_view owner,
+                                      const PageRequest& page);
+  Status revoke_token(const Principal& actor, std::string_view id);
+
+  // --- Repositories --------------------------------------------------------------------------
+  Status set_visibility(const Principal& actor, std::string_view gun, Visibility visibility);
+  // `grant.target` is a GUN or "<namespace>/*"; permission kNone removes the grant.
+  Status set_grant(const Principal& actor, const Grant& grant);
+  // The settings of a GUN or namespace target (visibility meaningful for GUNs only).
+  Result<RepositorySettings> get_repository(const Principal& actor, std::string_view target);
+
+ private:
+  class Throttle;
+  AccountsService(AccountStore& store, const Clock& clock, AccountsOptions options,
+                  std::string dummy_hash);
+
+  Result<Principal> authenticate_token(std::string_view name, std::string_view text, bool refresh);
+  Status throttle_check(std::string_view source);
+  Error fail_auth(std::string_view source);
+  void notify(const Principal& actor, std::string action, std::string target, std::string detail);
+
+  AccountStore& store_;
+  const Clock& clock_;
+  AccountsOptions options_;
+  std::string dummy_hash_;
+  std::unique_ptr<Throttle> throttle_;
+  ChangeCallback on_change_;
+};
+
+}  // namespace vouch::server::accounts

@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/net/headers.h"
+#include "common/work_queue.h"
 #include "keys/crypto.h"
 #include "tuf/gun.h"
 #include "tuf/json.h"
@@ -577,6 +578,28 @@ Result<std::unique_ptr<TokenService>> TokenService::create(accounts::AccessDecid
 }
 
 net::Response TokenService::handle(const net::Request& request) { return impl_->handle(request); }
+
+bool TokenService::is_token_request(const net::Request& request) {
+  return request.path() == kPath;
+}
+
+net::Handler route_token_requests(TokenService& service, WorkQueue& workers, net::Handler next) {
+  return [&service, &workers, next = std::move(next)](net::Request&& request,
+                                                      net::Responder responder) {
+    if (!TokenService::is_token_request(request)) {
+      next(std::move(request), std::move(responder));
+      return;
+    }
+    // Password checks are slow on purpose (Argon2id) and the signer may be remote.
+    auto job = std::make_shared<std::pair<net::Request, net::Responder>>(std::move(request),
+                                                                         std::move(responder));
+    if (!workers.post([&service, job] { job->second.respond(service.handle(job->first)); })) {
+      net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
+      busy.headers.set("Retry-After", "1");
+      job->second.respond(std::move(busy));
+    }
+  };
+}
 
 std::size_t TokenService::max_body_bytes() const { return impl_->options.max_form_bytes; }
 const std::string& TokenService::key_id() const { return impl_->kid; }

@@ -62,6 +62,10 @@
 #include "server/accounts/access.h"
 #include "server/token_auth.h"
 
+namespace vouch {
+class WorkQueue;  // common/work_queue.h
+}
+
 namespace vouch::server {
 
 struct TokenServiceOptions {
@@ -128,6 +132,8 @@ class TokenService {
 
   // The largest body handle() accepts (a POST form): for net::HttpServerOptions::body_limit.
   std::size_t max_body_bytes() const;
+  // Whether `request` (or its head) is for kPath (the query is not part of the path).
+  static bool is_token_request(const net::Request& request);
   // The libtrust key ID of the signing key, the "kid" of every token.
   const std::string& key_id() const;
   const keys::PublicKey& key() const;
@@ -148,6 +154,13 @@ class TokenService {
 // own errors. Not thread-safe with itself on one file.
 Result<keys::PublicKey> load_or_create_token_key(keys::Signer& signer,
                                                  const std::filesystem::path& state_file);
+
+// The HTTP handler of a server that serves the token service beside another API (NotaryApi):
+// requests for kPath are answered by `service` on `workers`, off the io thread (a full queue
+// is answered 503 with Retry-After: 1 at once); every other request goes to `next`.
+// `service` and `workers` must outlive the handler; requests still queued when `workers`
+// stops are answered 500 by their dropped Responder.
+net::Handler route_token_requests(TokenService& service, WorkQueue& workers, net::Handler next);
 
 // TokenAuthOptions that verify the tokens `service` issues: same issuer and service, its key
 // as the one trusted key (no bundle), `realm` where clients fetch tokens (the URL of kPath).

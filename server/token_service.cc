@@ -433,7 +433,13 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
     }
     asked.push_back(std::move(*scope));
   }
-  const std::string client_id(form.get("client_id").substr(0, 64));
+  // RFC 6749 A.1: client_id is printable ASCII; it is stored with a refresh token.
+  const std::string_view client_id = form.get("client_id");
+  if (client_id.size() > 64 || !std::all_of(client_id.begin(), client_id.end(), [](char c) {
+        return c >= 0x20 && c < 0x7f;
+      })) {
+    return bad_request("malformed client_id");
+  }
 
   // Who is asking.
   Principal principal;
@@ -464,6 +470,7 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
       if (name.empty() || password.empty()) {
         return bad_request("grant_type password needs username and password");
       }
+      if (!is_printable_ascii(name)) return bad_request("malformed username");
       who = name.substr(0, 64);
       auto p = decider.authenticate(name, password, source);
       if (!p) return auth_refusal(p.error(), "authenticate");
@@ -490,7 +497,8 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
   auto token = sign_token(principal, *granted, now);
   if (!token) return auth_refusal(token.error(), "sign token");
   if (offline && !refresh && principal.kind != Principal::Kind::kAnonymous) {
-    auto issued = decider.issue_refresh_token(principal, client_id.empty() ? "unknown" : client_id);
+    auto issued =
+        decider.issue_refresh_token(principal, client_id.empty() ? "unknown" : client_id);
     if (!issued) return auth_refusal(issued.error(), "issue refresh token");
     refresh = std::move(*issued);
   }

@@ -414,6 +414,12 @@ TEST_CASE("POST grant_type=password, with and without access_type=offline") {
   CHECK(f.post("grant_type=password&username=alice&password=wrong").status == 401);
   CHECK(f.post("grant_type=password&username=alice").status == 400);
   CHECK(f.post("grant_type=client_credentials").status == 400);
+  CHECK(f.post("grant_type=password&username=ali%0Ace&password=alice-pw").status == 400);
+  CHECK(f.post("grant_type=password&username=alice&password=alice-pw&client_id=a%0Ab").status ==
+        400);
+  CHECK(f.post("grant_type=password&username=alice&password=alice-pw&client_id=" +
+               std::string(65, 'c'))
+            .status == 400);
   CHECK(f.post("username=alice&password=alice-pw").status == 400);
   CHECK(f.post("grant_type=password&username=alice&password=alice-pw&password=x").status == 400);
   CHECK(f.post("grant_type=password&username=alice&password=alice-pw&" +

@@ -160,7 +160,8 @@ class TokenAuthorizer final : public Authorizer {
   // service or issuer, or neither rootcertbundle nor trusted_keys (kInvalidArgument); the file
   // cannot be read (kIo) or is larger than max_bundle_bytes (kTooLarge); a CERTIFICATE block
   // that does not parse, or no certificate at all (kBadCertificate); a trusted key that is not
-  // a DER SubjectPublicKeyInfo (kInvalidArgument, Reason::kMalformed). `clock` must outlive the authorizer.
+  // a DER SubjectPublicKeyInfo (kInvalidArgument, Reason::kMalformed). `clock` must outlive
+  // the authorizer.
   static Result<std::unique_ptr<TokenAuthorizer>> create(
       TokenAuthOptions options, const Clock& clock = SystemClock::instance());
 

@@ -133,7 +133,8 @@ std::variant<Form, Refusal> parse_form(std::string_view text, const TokenService
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
     auto name = form_decode(pair.substr(0, eq));
-    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    auto value =
+        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!name || !value) return bad_request("malformed parameter encoding");
     if (*name == "scope") {
       // A POST carries several scopes in one parameter, space-separated (oauth.md); a GET

@@ -69,7 +69,9 @@ struct Fixture {
     api->drain();
   }
 
-  std::string url(const std::string& path) const { return "http://" + http->local_address() + path; }
+  std::string url(const std::string& path) const {
+    return "http://" + http->local_address() + path;
+  }
   server_test::HttpResult tuf(const std::string& method, const std::string& file,
                               const std::string& token, const std::string& body = "",
                               std::vector<std::string> headers = {}) {

@@ -91,7 +91,7 @@ test-tsan: deps
 # Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS, seeded from
 # tests/fuzz/corpus/<target> when it exists, else from the Notary metadata vectors.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= fuzz_json fuzz_metadata fuzz_key_file fuzz_multipart fuzz_token fuzz_admission fuzz_image_ref fuzz_policy
+FUZZ_TARGETS ?= fuzz_json fuzz_metadata fuzz_key_file fuzz_multipart fuzz_token fuzz_token_service fuzz_admission fuzz_image_ref fuzz_policy
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	@CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOUCH_FUZZ=ON -DVOUCH_BUILD_BENCH=OFF -DVOUCH_WERROR=OFF >/dev/null

@@ -60,40 +60,6 @@ void scrub(std::string& s) {
 
 // ---- application/x-www-form-urlencoded (queries and POST forms) -----------------------------
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// WHATWG URL "application/x-www-form-urlencoded" decoding, strict: '+' is a space, a '%'
-// must start two hex digits, and NUL (raw or escaped) is refused.
-std::optional<std::string> form_decode(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= raw.size()) return std::nullopt;
-      const int hi = hex_value(raw[i + 1]);
-      const int lo = hex_value(raw[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  if (out.find('\0') != std::string::npos) {
-    scrub(out);
-    return std::nullopt;
-  }
-  return out;
-}
-
 // Parameters by name; "scope" may repeat, any other parameter may not.
 struct Form {
   std::map<std::string, std::string, std::less<>> single;
@@ -132,9 +98,9 @@ std::variant<Form, Refusal> parse_form(std::string_view text, const TokenService
     text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
     if (pair.empty()) continue;
     const std::size_t eq = pair.find('=');
-    auto name = form_decode(pair.substr(0, eq));
+    auto name = net::form_decode(pair.substr(0, eq));
     auto value =
-        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+        net::form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!name || !value) return bad_request("malformed parameter encoding");
     if (*name == "scope") {
       // A POST carries several scopes in one parameter, space-separated (oauth.md); a GET
@@ -174,15 +140,12 @@ bool is_printable_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+}  // namespace
+
 // ---- Basic credentials ---------------------------------------------------------------------
 
-struct BasicCredentials {
-  std::string name;
-  keys::SecretString secret;
-};
-
 // RFC 7617: "Basic" SP base64(user-id ":" password); the user-id contains no ':'.
-std::optional<BasicCredentials> parse_basic(std::string_view value) {
+std::optional<BasicCredentials> parse_basic_credentials(std::string_view value) {
   const std::size_t space = value.find(' ');
   if (space == std::string_view::npos || !net::iequals(value.substr(0, space), "basic")) {
     return std::nullopt;
@@ -208,6 +171,22 @@ std::optional<BasicCredentials> parse_basic(std::string_view value) {
     return std::nullopt;
   }
   return c;
+}
+
+namespace {
+
+// The granted scopes with actions, space-separated (oauth.md's "scope" answer).
+std::string scope_text(const std::vector<ResourceScope>& granted) {
+  std::string scope;
+  for (const ResourceScope& g : granted) {
+    if (g.actions.empty()) continue;
+    if (!scope.empty()) scope += ' ';
+    scope += g.type + ":" + g.name + ":";
+    for (std::size_t i = 0; i < g.actions.size(); ++i) {
+      scope += (i == 0 ? "" : ",") + g.actions[i];
+    }
+  }
+  return scope;
 }
 
 std::string random_jti() {
@@ -289,7 +268,7 @@ struct TokenService::Impl {
 
   net::Response handle(const net::Request& request);
   std::variant<net::Response, Refusal> serve(const net::Request& request, bool post,
-                                             std::string& who);
+                                             std::string& who, TokenEvent& event);
   net::Response refusal_answer(const Refusal& r) const;
   Refusal auth_refusal(const Error& e, std::string_view what) const;
   Result<std::string> sign_token(const Principal& principal,
@@ -400,7 +379,8 @@ Result<std::string> TokenService::Impl::sign_token(const Principal& principal,
 }
 
 std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Request& request,
-                                                               bool post, std::string& who) {
+                                                               bool post, std::string& who,
+                                                               TokenEvent& event) {
   // The parameters: the query of a GET, the form body of a POST.
   std::string_view text;
   if (post) {
@@ -455,7 +435,7 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
       if (value.size() > options.max_authorization_bytes) {
         return bad_request("Authorization header too large");
       }
-      auto basic = parse_basic(value);
+      auto basic = parse_basic_credentials(value);
       if (!basic) return bad_request("Authorization must be Basic credentials");
       who = basic->name.substr(0, 64);
       auto p = decider.authenticate(basic->name, basic->secret, source);
@@ -511,16 +491,7 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
   body.set("expires_in", static_cast<std::int64_t>(options.lifetime.count()));
   body.set("issued_at", issued_at);
   if (post) {
-    std::string scope;
-    for (const ResourceScope& g : *granted) {
-      if (g.actions.empty()) continue;
-      if (!scope.empty()) scope += ' ';
-      scope += g.type + ":" + g.name + ":";
-      for (std::size_t i = 0; i < g.actions.size(); ++i) {
-        scope += (i == 0 ? "" : ",") + g.actions[i];
-      }
-    }
-    body.set("scope", std::move(scope));
+    body.set("scope", scope_text(*granted));
   } else {
     body.set("token", *token);
   }
@@ -531,6 +502,11 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
   r.headers.set("Pragma", "no-cache");
   std::size_t granted_actions = 0;
   for (const auto& g : *granted) granted_actions += g.actions.size();
+  event.issued = principal.kind != Principal::Kind::kAnonymous;
+  if (event.issued) {
+    event.principal = principal;
+    event.scope = scope_text(*granted);
+  }
   logger->info("token issued to {} ({} scope(s) asked, {} action(s) granted{})",
                who.empty() ? "anonymous" : who, asked.size(), granted_actions,
                refresh ? ", with refresh token" : "");
@@ -546,9 +522,20 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
       r.headers.set("Allow", "GET, POST");
       return r;
     }
-    auto out = serve(request, post, who);
-    if (auto* r = std::get_if<net::Response>(&out)) return std::move(*r);
+    TokenEvent event;
+    event.source = request.remote_address;
+    auto out = serve(request, post, who, event);
+    if (auto* r = std::get_if<net::Response>(&out)) {
+      if (event.issued && options.on_event) options.on_event(event);
+      return std::move(*r);
+    }
     const Refusal& refusal = std::get<Refusal>(out);
+    if ((refusal.status == 401 || refusal.status == 429) && options.on_event) {
+      event.issued = false;
+      event.name_tried = who.substr(0, 64);
+      event.reason = refusal.status == 401 ? "bad credentials" : "throttled";
+      options.on_event(event);
+    }
     logger->info("token refused to {} from {}: {} {}", who.empty() ? "anonymous" : who,
                  request.remote_address, refusal.status, refusal.message);
     return refusal_answer(refusal);

@@ -288,6 +288,11 @@ class HttpServer {
 // The result may be any other bytes, including invalid UTF-8: callers validate names.
 Result<std::string> percent_decode_path(std::string_view raw);
 
+// WHATWG URL "application/x-www-form-urlencoded" decoding of one query or form name or value,
+// strict: '+' is a space, a '%' must start two hex digits, and NUL (raw or escaped) is refused
+// (nullopt; the partial result is wiped, as values may be secrets). Any other bytes pass.
+std::optional<std::string> form_decode(std::string_view raw);
+
 // The standard reason phrase of a status code ("Not Found"), or "Unknown".
 std::string_view status_reason(unsigned status);
 

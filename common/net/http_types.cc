@@ -2,6 +2,8 @@
 // phrases. Kept out of http_server.cc so that they compile in a second, not a minute.
 #include "common/net/http_server.h"
 
+#include <openssl/crypto.h>
+
 namespace vouch::net {
 
 std::string_view Request::path() const {
@@ -62,6 +64,31 @@ Result<std::string> percent_decode_path(std::string_view raw) {
     if (byte == '\0') return make_error(Reason::kMalformed, "encoded NUL in path");
     out.push_back(byte);
     i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> form_decode(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= raw.size()) return std::nullopt;
+      const int hi = hex_value(raw[i + 1]);
+      const int lo = hex_value(raw[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  if (out.find('\0') != std::string::npos) {
+    OPENSSL_cleanse(out.data(), out.size());  // it may have been a secret (a form's password)
+    return std::nullopt;
   }
   return out;
 }

@@ -376,20 +376,20 @@ void add_team_commands(CLI::App* admin, Registrar& r) {
               return print(doc, x);
             },
             nullptr);
-  team_verb("add-member", "Adds a user or a service account to a team",
+  team_verb("add-member", "Adds a user to a team",
             [](client::AdminClient& c, const AdminArgs& x, const std::string& o,
                const std::string& t) -> Status {
               VOUCH_ASSIGN_OR_RETURN(auto doc, c.add_team_member(o, t, x.second));
               return print_done(doc, x, "Added " + x.second + " to team " + x.first);
             },
-            "User, or service account as <owner>/<name>");
+            "User");
   team_verb("remove-member", "Removes a member from a team",
             [](client::AdminClient& c, const AdminArgs& x, const std::string& o,
                const std::string& t) -> Status {
               VOUCH_ASSIGN_OR_RETURN(auto doc, c.remove_team_member(o, t, x.second));
               return print_done(doc, x, "Removed " + x.second + " from team " + x.first);
             },
-            "User, or service account as <owner>/<name>");
+            "User");
 }
 
 void add_service_account_commands(CLI::App* admin, Registrar& r) {

@@ -801,10 +801,13 @@ Result<HttpResponse> HttpClient::Impl::execute(const RequestSpec& req) {
     VOUCH_ASSIGN_OR_RETURN(keys::SecretString token, fetch_token(*bearer, origin));
     tokens_.insert_or_assign(key, token.copy());
     VOUCH_ASSIGN_OR_RETURN(response, perform(req, origin, &token));
-    if (response.status == 401 && !had_credentials && !credentials_) {
+    const auto realm = url_origin(param(*bearer, "realm"));
+    // A stored login is who the user is: a token of theirs that lacks the scope is the
+    // answer, not a reason to ask for another identity.
+    const bool logged_in = refresh_token_ && realm && *realm == refresh_origin_;
+    if (response.status == 401 && !had_credentials && !credentials_ && !logged_in) {
       // An anonymous token that does not grant the scope (a push, a private repository): ask
       // for credentials (once) and fetch a token with them.
-      const auto realm = url_origin(param(*bearer, "realm"));
       VOUCH_ASSIGN_OR_RETURN(const bool entered,
                              ask_credentials(realm ? std::string_view(*realm) : origin));
       if (entered) {

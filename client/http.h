@@ -195,8 +195,9 @@ class HttpClient {
   // Basic credentials were given: a Bearer challenge whose realm has that origin gets its
   // token by `POST <realm>` with grant_type=refresh_token (docker/distribution's OAuth2 flow,
   // client_id "vouch") instead of an anonymous GET. A refused refresh token (revoked,
-  // expired) fails the request with Code kUnauthenticated naming `vouch login`; the prompt
-  // is not asked then. Never sent to another origin, never over plain HTTP.
+  // expired) fails the request with Code kUnauthenticated naming `vouch login`, and a token
+  // that lacks the scope leaves the 401 as the answer: the prompt is not asked in either
+  // case. Never sent to another origin, never over plain HTTP.
   void set_refresh_token(std::string realm_origin, keys::SecretString token);
 
   // Sends `Authorization: <value>` (e.g. "Bearer vouch_...") with every request to `origin`

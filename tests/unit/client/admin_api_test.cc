@@ -220,6 +220,7 @@ struct RefreshWorld {
   std::string refresh = "vouch_abcdefgh23456789_refresh";
   std::vector<std::map<std::string, std::string>> forms;
   std::vector<std::string> token_queries;
+  bool accept = true;  // the server takes the refresh grant's token
 
   static std::map<std::string, std::string> parse_form(std::string_view q) {
     std::map<std::string, std::string> out;
@@ -264,7 +265,7 @@ struct RefreshWorld {
       r.respond(text(200, R"({"access_token":"granted","refresh_token":")" + refresh + "\"}"));
       return;
     }
-    if (req.headers.get_or("Authorization", "") == "Bearer granted") {
+    if (accept && req.headers.get_or("Authorization", "") == "Bearer granted") {
       r.respond(text(200, "metadata"));
       return;
     }
@@ -307,6 +308,20 @@ TEST_CASE("http: a stored login's refresh token answers Bearer challenges of its
     CHECK(resp.error().message.find("vouch login") != std::string::npos);
     CHECK(resp.error().message.find("revoked") != std::string::npos);  // the message's word
     CHECK(resp.error().message.find("vouch_abcdefgh23456789") == std::string::npos);
+  }
+  SUBCASE("a logged-in user the server refuses is not asked for a password") {
+    world.accept = false;  // the token lacks the scope (no grant)
+    auto http = make_client(pki);
+    http.set_refresh_token(*origin, keys::SecretString(world.refresh));
+    int prompts = 0;
+    http.set_credentials_prompt([&](std::string_view) -> Result<BasicCredentials> {
+      ++prompts;
+      return BasicCredentials{"someone", keys::SecretString("typed")};
+    });
+    auto resp = http.get(server.base() + "/v2/example.com/acme/app/_trust/tuf/root.json", 1000);
+    REQUIRE(resp.ok());
+    CHECK(resp->status == 401);
+    CHECK(prompts == 0);
   }
   SUBCASE("a login for another token service is not sent to this realm") {
     auto http = make_client(pki);

@@ -2,9 +2,7 @@
 // accounts, API tokens, repository grants and visibility, and the audit log of vouch-server's
 // accounts, over its admin API (client/admin_api.h). Authenticated by the login `vouch login`
 // stored for the server (or NOTARY_AUTH). Every command takes `--output json` (the server's
-// answer); tables otherwise. See client/README.md "Administering accounts".
-
-#include <unistd.h>
+// answer); tables otherwise. See client/README.md "Accounts".
 
 #include <charconv>
 #include <cstdio>
@@ -141,20 +139,7 @@ Result<keys::SecretString> new_password(const AdminArgs& args) {
   if (!args.password_stdin) {
     return usage_error("give the new password on standard input with --password-stdin");
   }
-  keys::SecretString secret;
-  char buffer[512];
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n; ++i) secret.push_back(buffer[i]);
-    if (secret.size() > 4096) return usage_error("--password-stdin: more than 4096 bytes");
-  }
-  std::fill(std::begin(buffer), std::end(buffer), '\0');
-  if (!secret.empty() && secret.view().back() == '\n') secret.pop_back();
-  if (!secret.empty() && secret.view().back() == '\r') secret.pop_back();
-  if (secret.empty()) return usage_error("--password-stdin: standard input is empty");
-  return secret;
+  return read_stdin_secret();
 }
 
 // "30d", "30" (days) or "1y" -> days.

@@ -431,6 +431,33 @@ Status write_file(const fs::path& path, std::string_view data, unsigned mode) {
   return {};
 }
 
+Result<keys::SecretString> read_stdin_secret() {
+  constexpr std::size_t kMaxBytes = 4096;
+  keys::SecretString secret;
+  char buffer[512];
+  Status status = ok_status();
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = make_error(Reason::kIo, std::string("standard input: ") + std::strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    if (secret.size() + static_cast<std::size_t>(n) > kMaxBytes) {
+      status = usage_error("--password-stdin: more than 4096 bytes on standard input");
+      break;
+    }
+    for (ssize_t i = 0; i < n; ++i) secret.push_back(buffer[i]);
+  }
+  OPENSSL_cleanse(buffer, sizeof buffer);
+  if (!status.ok()) return std::move(status).error();
+  if (!secret.empty() && secret.view().back() == '\n') secret.pop_back();
+  if (!secret.empty() && secret.view().back() == '\r') secret.pop_back();
+  if (secret.empty()) return usage_error("--password-stdin: standard input is empty");
+  return secret;
+}
+
 Error usage_error(std::string message) {
   return make_error(Code::kInvalidArgument, Reason::kNone, std::move(message));
 }

@@ -176,6 +176,10 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
 Status write_file(const std::filesystem::path& path, std::string_view data, unsigned mode);
 // A usage error (exit code 1).
 Error usage_error(std::string message);
+// A password or API token piped on standard input (`--password-stdin`, as docker login): at
+// most 4 KiB, one trailing newline (LF or CRLF) removed; empty input is a usage error. Read
+// straight into a SecretString.
+Result<keys::SecretString> read_stdin_secret();
 // The PEM blocks of a file, each from its BEGIN line through its END line.
 std::vector<std::string> split_pem_blocks(std::string_view text);
 // Reads a private key file (any format keys/key_file.h reads) and decrypts it, asking

@@ -3,10 +3,9 @@
 // without NOTARY_AUTH. The password is exchanged at the server's token service
 // (POST <server>/auth/token, grant_type=password, access_type=offline, client_id=vouch) for
 // a refresh token, and only that is stored (client/credentials.h). Service accounts log in
-// with their API token as the password. See client/README.md "Logging in".
+// with their API token as the password. See client/README.md "Accounts".
 
-#include <unistd.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -21,7 +20,6 @@
 namespace vouch::cli {
 namespace {
 
-constexpr std::size_t kMaxSecretBytes = 4096;
 constexpr std::size_t kMaxTokenAnswer = 64 * 1024;
 
 // The server's base URL without a trailing '/', and its origin.
@@ -54,29 +52,6 @@ void append_field(keys::SecretString& form, std::string_view name, std::string_v
   std::string escaped = client::escape_path(value, /*keep_slash=*/false);
   append(form, escaped);
   std::fill(escaped.begin(), escaped.end(), '\0');
-}
-
-// The password (or API token) piped on standard input: at most kMaxSecretBytes, one trailing
-// newline removed (docker login --password-stdin).
-Result<keys::SecretString> read_stdin_secret() {
-  keys::SecretString secret;
-  char buffer[512];
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Reason::kIo, std::string("standard input: ") + strerror(errno));
-    if (n == 0) break;
-    if (secret.size() + static_cast<std::size_t>(n) > kMaxSecretBytes) {
-      return usage_error("--password-stdin: more than " + std::to_string(kMaxSecretBytes) +
-                         " bytes on standard input");
-    }
-    append(secret, std::string_view(buffer, static_cast<std::size_t>(n)));
-  }
-  std::fill(std::begin(buffer), std::end(buffer), '\0');
-  if (!secret.empty() && secret.view().back() == '\n') secret.pop_back();
-  if (!secret.empty() && secret.view().back() == '\r') secret.pop_back();
-  if (secret.empty()) return usage_error("--password-stdin: standard input is empty");
-  return secret;
 }
 
 // The first error message of a token service answer ({"errors":[{"code","message"}]}).

@@ -222,32 +222,6 @@ struct RefreshWorld {
   std::vector<std::string> token_queries;
   bool accept = true;  // the server takes the refresh grant's token
 
-  static std::map<std::string, std::string> parse_form(std::string_view q) {
-    std::map<std::string, std::string> out;
-    while (!q.empty()) {
-      const auto amp = q.find('&');
-      const auto pair = q.substr(0, amp);
-      const auto eq = pair.find('=');
-      std::string value;
-      if (eq != std::string_view::npos) {
-        const auto raw = pair.substr(eq + 1);
-        for (std::size_t i = 0; i < raw.size(); ++i) {
-          if (raw[i] == '%' && i + 2 < raw.size()) {
-            const std::string hex(raw.substr(i + 1, 2));
-            value.push_back(static_cast<char>(std::stoi(hex, nullptr, 16)));
-            i += 2;
-          } else {
-            value.push_back(raw[i]);
-          }
-        }
-      }
-      out[std::string(pair.substr(0, eq))] = value;
-      if (amp == std::string_view::npos) break;
-      q.remove_prefix(amp + 1);
-    }
-    return out;
-  }
-
   void handle(const Request& req, Responder& r) {
     std::lock_guard lock(mu);
     if (req.path() == "/auth/token") {
@@ -256,7 +230,7 @@ struct RefreshWorld {
         r.respond(text(200, R"({"token":"anonymous"})"));
         return;
       }
-      auto form = parse_form(req.body);
+      auto form = testing::parse_query(req.body);
       forms.push_back(form);
       if (form["grant_type"] != "refresh_token" || form["refresh_token"] != refresh) {
         r.respond(text(401, R"({"errors":[{"code":"UNAUTHORIZED","message":"no"}]})"));

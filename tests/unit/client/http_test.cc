@@ -32,6 +32,7 @@ using net::Responder;
 using net::Response;
 using net::testing::Pki;
 using testing::make_client;
+using testing::parse_query;
 using testing::Seen;
 using testing::TestServer;
 using testing::text;
@@ -71,33 +72,6 @@ std::pair<std::string, std::string> ecdsa_key_json() {
   return {R"({"keytype":"ecdsa","keyval":{"private":null,"public":")" + base64_encode(spki) +
               "\"}}",
           pub->id()};
-}
-
-std::string percent_decode_query_value(std::string_view v) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size()) {
-      out.push_back(static_cast<char>(std::stoi(std::string(v.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(v[i] == '+' ? ' ' : v[i]);
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_query(std::string_view q) {
-  std::map<std::string, std::string> out;
-  while (!q.empty()) {
-    const auto amp = q.find('&');
-    const auto pair = q.substr(0, amp);
-    const auto eq = pair.find('=');
-    out[std::string(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : percent_decode_query_value(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -102,6 +103,34 @@ inline HttpClient make_client(const net::testing::Pki& pki,
   auto c = HttpClient::create(std::move(options), std::move(creds));
   REQUIRE_MESSAGE(c.ok(), c.error().message);
   return std::move(c).value();
+}
+
+inline std::string percent_decode_query_value(std::string_view v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (v[i] == '%' && i + 2 < v.size()) {
+      out.push_back(static_cast<char>(std::stoi(std::string(v.substr(i + 1, 2)), nullptr, 16)));
+      i += 2;
+    } else {
+      out.push_back(v[i] == '+' ? ' ' : v[i]);
+    }
+  }
+  return out;
+}
+
+// A query string or form body (a=1&b=2, %XX and + decoded) as a map.
+inline std::map<std::string, std::string> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    const auto amp = q.find('&');
+    const auto pair = q.substr(0, amp);
+    const auto eq = pair.find('=');
+    out[std::string(pair.substr(0, eq))] =
+        eq == std::string_view::npos ? "" : percent_decode_query_value(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 }  // namespace vouch::client::testing

@@ -168,9 +168,41 @@ Result<json::Value> AdminClient::call(std::string_view method, std::string_view 
   return std::move(doc).value();
 }
 
+Result<json::Value> AdminClient::list(std::string_view path) {
+  const char sep = path.find('?') == std::string_view::npos ? '?' : '&';
+  VOUCH_ASSIGN_OR_RETURN(json::Value all, call("GET", std::string(path) + sep + "limit=1000", ""));
+  for (std::size_t page = 1;; ++page) {
+    const json::Value* next = all.is_object() ? all.find("next_after") : nullptr;
+    if (next == nullptr || !next->is_string() || next->as_string().empty()) return all;
+    if (page == kMaxListPages) {
+      return make_error(Reason::kTooLarge, origin_ + ": more than " +
+                                               std::to_string(kMaxListPages) + " pages of " +
+                                               std::string(path));
+    }
+    const std::string after = next->as_string();
+    VOUCH_ASSIGN_OR_RETURN(json::Value more,
+                           call("GET", std::string(path) + sep + "limit=1000&after=" +
+                                           query_value(after), ""));
+    if (!more.is_object()) return make_error(Reason::kMalformed, origin_ + ": a page is no object");
+    for (auto& [key, value] : more.as_object()) {
+      if (!value.is_array()) continue;
+      json::Value* mine = all.as_object().find(key);
+      if (mine == nullptr || !mine->is_array()) {
+        return make_error(Reason::kMalformed, origin_ + ": pages of different shapes");
+      }
+      for (auto& item : value.as_array()) mine->as_array().push_back(std::move(item));
+    }
+    json::Value* next_after = more.as_object().find("next_after");
+    if (next_after == nullptr || !next_after->is_string() || next_after->as_string() == after) {
+      return make_error(Reason::kMalformed, origin_ + ": a page without progress");
+    }
+    all.as_object().set("next_after", std::move(*next_after));
+  }
+}
+
 Result<json::Value> AdminClient::me() { return call("GET", "/me", ""); }
 
-Result<json::Value> AdminClient::list_users() { return call("GET", "/users", ""); }
+Result<json::Value> AdminClient::list_users() { return list("/users"); }
 
 Result<json::Value> AdminClient::create_user(std::string_view name,
                                              const keys::SecretString& password, bool admin) {
@@ -199,7 +231,7 @@ Result<json::Value> AdminClient::delete_user(std::string_view name) {
   return call("DELETE", "/users/" + seg(name), "");
 }
 
-Result<json::Value> AdminClient::list_orgs() { return call("GET", "/orgs", ""); }
+Result<json::Value> AdminClient::list_orgs() { return list("/orgs"); }
 
 Result<json::Value> AdminClient::create_org(std::string_view name) {
   Body body;
@@ -216,7 +248,7 @@ Result<json::Value> AdminClient::delete_org(std::string_view org) {
 }
 
 Result<json::Value> AdminClient::list_org_members(std::string_view org) {
-  return call("GET", "/orgs/" + seg(org) + "/members", "");
+  return list("/orgs/" + seg(org) + "/members");
 }
 
 Result<json::Value> AdminClient::set_org_member(std::string_view org, std::string_view user,
@@ -231,7 +263,7 @@ Result<json::Value> AdminClient::remove_org_member(std::string_view org, std::st
 }
 
 Result<json::Value> AdminClient::list_teams(std::string_view org) {
-  return call("GET", "/orgs/" + seg(org) + "/teams", "");
+  return list("/orgs/" + seg(org) + "/teams");
 }
 
 Result<json::Value> AdminClient::create_team(std::string_view org, std::string_view team,
@@ -251,7 +283,7 @@ Result<json::Value> AdminClient::delete_team(std::string_view org, std::string_v
 }
 
 Result<json::Value> AdminClient::list_team_members(std::string_view org, std::string_view team) {
-  return call("GET", "/orgs/" + seg(org) + "/teams/" + seg(team) + "/members", "");
+  return list("/orgs/" + seg(org) + "/teams/" + seg(team) + "/members");
 }
 
 Result<json::Value> AdminClient::add_team_member(std::string_view org, std::string_view team,
@@ -267,9 +299,8 @@ Result<json::Value> AdminClient::remove_team_member(std::string_view org, std::s
 }
 
 Result<json::Value> AdminClient::list_service_accounts(std::string_view owner) {
-  return call("GET", owner.empty() ? "/service-accounts" : "/service-accounts?owner=" +
-                                                               query_value(owner),
-              "");
+  return list(owner.empty() ? "/service-accounts"
+                            : "/service-accounts?owner=" + query_value(owner));
 }
 
 Result<json::Value> AdminClient::create_service_account(std::string_view owner,
@@ -287,7 +318,7 @@ Result<json::Value> AdminClient::delete_service_account(std::string_view owner,
 }
 
 Result<json::Value> AdminClient::list_tokens(std::string_view owner) {
-  return call("GET", owner.empty() ? "/tokens" : "/tokens?owner=" + query_value(owner), "");
+  return list(owner.empty() ? "/tokens" : "/tokens?owner=" + query_value(owner));
 }
 
 Result<CreatedToken> AdminClient::create_token(const TokenRequest& request) {

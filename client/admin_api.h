@@ -10,7 +10,9 @@
 // Basic credentials (NOTARY_AUTH) answered to the server's challenge.
 //
 // Answers: every call returns the server's JSON document (tuf::json, bounded by
-// AdminApiOptions) except where a typed result is stated. Errors, from the server's
+// AdminApiOptions) except where a typed result is stated. Lists ({"<items>":[...],
+// "next_after"}) are read page by page (limit=1000, after=<next_after>) and returned as one
+// document with every item and next_after "" (at most kMaxListPages pages; kTooLarge beyond). Errors, from the server's
 // {"error":{"code":"<reason>","message":"..."}} (the message is the server's, cut to 512
 // bytes with control characters replaced; prefixed by the server's origin):
 //   400 -> Code kInvalidArgument       401 -> Code kUnauthenticated
@@ -81,6 +83,7 @@ struct GrantRequest {
 class AdminClient {
  public:
   static constexpr std::string_view kPrefix = "/api/v1";
+  static constexpr std::size_t kMaxListPages = 100;
 
   // `server_url`: the server's base URL (its path, if any, is kept: a server behind a path
   // prefix). kMalformed when it is not an absolute http(s) URL. `http` must outlive this.
@@ -148,6 +151,9 @@ class AdminClient {
                                 std::string_view body);
 
  private:
+  // GET of a paged list, every page (see above).
+  Result<tuf::json::Value> list(std::string_view path);
+
   AdminClient(std::string base, std::string origin, HttpClient& http, AdminApiOptions options)
       : base_(std::move(base)), origin_(std::move(origin)), http_(&http), options_(options) {}
 

@@ -79,7 +79,7 @@ TEST_CASE("admin api: the contract's methods, paths and bodies; the Bearer login
       {"POST", "/api/v1/service-accounts",
        R"({"owner":"acme","name":"ci","description":"the pipeline"})"},
       {"DELETE", "/api/v1/service-accounts/acme/ci", nullptr},
-      {"GET", "/api/v1/tokens?owner=acme%2Fci", nullptr},
+      {"GET", "/api/v1/tokens?owner=acme%2Fci&limit=1000", nullptr},
       {"DELETE", "/api/v1/tokens/abcdefgh23456789", nullptr},
       {"GET", "/api/v1/repositories?gun=example.com%2Facme%2Fapp", nullptr},
       {"PUT", "/api/v1/repositories/visibility",
@@ -105,6 +105,32 @@ TEST_CASE("admin api: the contract's methods, paths and bodies; the Bearer login
       CHECK(json::parse(seen[i].body).ok());  // control characters escaped
     }
   }
+}
+
+TEST_CASE("admin api: lists are read page by page into one document") {
+  Pki pki;
+  TestServer server(&pki, [](const Request& req, Responder& r) {
+    const std::string target = req.target;
+    if (target == "/api/v1/users?limit=1000") {
+      r.respond(text(200, R"({"users":[{"name":"a"},{"name":"b"}],"next_after":"b"})"));
+    } else if (target == "/api/v1/users?limit=1000&after=b") {
+      r.respond(text(200, R"({"users":[{"name":"c"}],"next_after":""})"));
+    } else if (target == "/api/v1/orgs?limit=1000") {
+      r.respond(text(200, R"({"orgs":[{"name":"x"}],"next_after":"x"})"));
+    } else {  // a server that repeats itself
+      r.respond(text(200, R"({"orgs":[{"name":"x"}],"next_after":"x"})"));
+    }
+  });
+  auto http = make_client(pki);
+  auto admin = make_admin(server, http);
+  auto users = admin.list_users();
+  REQUIRE_MESSAGE(users.ok(), users.error().message);
+  CHECK(json::canonical(*users) ==
+        R"({"next_after":"","users":[{"name":"a"},{"name":"b"},{"name":"c"}]})");
+  auto orgs = admin.list_orgs();
+  REQUIRE_FALSE(orgs.ok());
+  CHECK(orgs.error().reason == Reason::kMalformed);
+  CHECK(server.seen().size() == 4);
 }
 
 TEST_CASE("admin api: a token's scope limit; the created token's text is kept apart") {

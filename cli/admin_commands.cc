@@ -90,8 +90,16 @@ std::string render_table(const json::Value& doc) {
       for (const auto& r : *rows) out += scalar_text(r) + "\n";
       return out;
     }
+    // The naming member first (the server's objects come sorted by key).
     std::vector<std::string> columns;
-    for (const auto& [key, value] : rows->front().as_object()) columns.push_back(key);
+    for (const char* first : {"name", "id", "seq"}) {
+      if (rows->front().find(first) != nullptr) columns.emplace_back(first);
+    }
+    for (const auto& [key, value] : rows->front().as_object()) {
+      // The audit chain's hashes are for `audit verify` and --output json, not for reading.
+      if (key == "hash" || key == "prev_hash") continue;
+      if (key != "name" && key != "id" && key != "seq") columns.push_back(key);
+    }
     std::vector<std::string> header;
     for (const auto& c : columns) header.push_back(upper(c));
     Table table(header);

@@ -401,11 +401,17 @@ class Routes {
                  {"admin", false}};
     bj::array orgs, teams;
     if (c.actor.kind == Principal::Kind::kUser) {
-      VOUCH_ASSIGN_OR_RETURN(auto user, a_.get_user(c.actor, c.actor.name));
-      o["admin"] = user.admin;
-      VOUCH_ASSIGN_OR_RETURN(auto m, a_.list_memberships(c.actor, c.actor.name));
-      for (const auto& org : m.orgs) orgs.push_back(bj::object{{"name", org.org}, {"admin", org.admin}});
-      for (const auto& team : m.teams) teams.push_back(bj::value(team));
+      // authenticate() has just read the admin flag from the store.
+      o["admin"] = c.actor.admin;
+      auto m = a_.list_memberships(c.actor, c.actor.name);
+      // A token with a scope limit may not read account data: it sees no memberships.
+      if (!m && m.error().code != Code::kPermissionDenied) return std::move(m).error();
+      if (m) {
+        for (const auto& org : m->orgs) {
+          orgs.push_back(bj::object{{"name", org.org}, {"admin", org.admin}});
+        }
+        for (const auto& team : m->teams) teams.push_back(bj::value(team));
+      }
     }
     o["orgs"] = std::move(orgs);
     o["teams"] = std::move(teams);
@@ -863,7 +869,25 @@ net::Response AdminApi::handle(const net::Request& request) {
           principal = accounts_.authenticate_any_token(token, request.remote_address);
         }
       }
-      if (!principal) return from_error(principal.error());
+      if (!principal) {
+        const Code code = principal.error().code;
+        if (audit_ != nullptr &&
+            (code == Code::kUnauthenticated || code == Code::kResourceExhausted)) {
+          // A refused login is an audit record, as at /auth/token (never the secret).
+          audit::AuditEvent event;
+          event.action = audit::Action::kLoginFailed;
+          event.target = who == "anonymous" ? "" : who;
+          event.source = request.remote_address;
+          event.outcome = audit::Outcome::kDenied;
+          event.detail["reason"] =
+              code == Code::kUnauthenticated ? "bad credentials" : "throttled";
+          event.detail["via"] = "admin API";
+          if (auto st = audit_->append(event); !st) {
+            logger->error("audit log: login_failed: {}", st.error().message);
+          }
+        }
+        return from_error(principal.error());
+      }
       who = principal->name;
 
       auto segments = path_segments(path);

@@ -521,6 +521,8 @@ TEST_CASE("accounts: failed logins from one address are throttled, and recorded"
         429);
   // The refusals are in the audit log (read offline: this address may not log in now).
   REQUIRE(s.server->stop() == 0);
+  CHECK(s.server->log().find(R"("action":"login_failed","target":"admin")") != std::string::npos);
+  CHECK(s.server->log().find(R"("reason":"throttled")") != std::string::npos);
   auto [rc, out] =
       signer_test::run(kBinary, {"audit-verify", "--audit-dir", s.dir / "server/db/audit"}, {},
                        s.dir);

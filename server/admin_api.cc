@@ -133,19 +133,13 @@ Result<Query> parse_query(std::string_view text) {
     return make_error(Code::kInvalidArgument, Reason::kTooLarge, "query too large");
   }
   Query q;
-  while (!text.empty()) {
-    const std::size_t amp = text.find('&');
-    const std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    auto name = net::form_decode(pair.substr(0, eq));
-    auto value =
-        net::form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return bad_request("malformed query encoding");
-    if (q.contains(*name)) return bad_request("query parameter given more than once");
-    q.emplace(std::move(*name), std::move(*value));
-  }
+  bool repeated = false;
+  const bool decoded = net::for_each_form_pair(text, [&](std::string& name, std::string& value) {
+    repeated = !q.emplace(std::move(name), std::move(value)).second;
+    return !repeated;
+  });
+  if (repeated) return bad_request("query parameter given more than once");
+  if (!decoded) return bad_request("malformed query encoding");
   return q;
 }
 

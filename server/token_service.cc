@@ -92,39 +92,35 @@ struct Form {
 
 std::variant<Form, Refusal> parse_form(std::string_view text, const TokenServiceOptions& o) {
   Form form;
-  while (!text.empty()) {
-    const std::size_t amp = text.find('&');
-    const std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    auto name = net::form_decode(pair.substr(0, eq));
-    auto value =
-        net::form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return bad_request("malformed parameter encoding");
-    if (*name == "scope") {
+  std::optional<Refusal> refused;
+  const bool decoded = net::for_each_form_pair(text, [&](std::string& name, std::string& value) {
+    if (name == "scope") {
       // A POST carries several scopes in one parameter, space-separated (oauth.md); a GET
       // may do so too.
-      std::string_view rest = *value;
+      std::string_view rest = value;
       while (!rest.empty()) {
         const std::size_t sp = rest.find(' ');
         const std::string_view one = rest.substr(0, sp);
         rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
         if (one.empty()) continue;
         if (form.scopes.size() >= o.max_scopes) {
-          return bad_request("too many scopes (at most " + std::to_string(o.max_scopes) + ")");
+          refused = bad_request("too many scopes (at most " + std::to_string(o.max_scopes) + ")");
+          return false;
         }
         form.scopes.emplace_back(one);
       }
-      continue;
+      return true;
     }
-    if (form.has(*name)) {
-      scrub(*value);
-      return bad_request("parameter \"" + (name->size() <= 32 ? *name : name->substr(0, 32)) +
-                         "\" given more than once");
+    if (form.has(name)) {
+      refused = bad_request("parameter \"" + (name.size() <= 32 ? name : name.substr(0, 32)) +
+                            "\" given more than once");
+      return false;
     }
-    form.single.emplace(std::move(*name), std::move(*value));
-  }
+    form.single.emplace(std::move(name), std::move(value));
+    return true;
+  });
+  if (refused) return std::move(*refused);
+  if (!decoded) return bad_request("malformed parameter encoding");
   return form;
 }
 

@@ -293,6 +293,14 @@ Result<std::string> percent_decode_path(std::string_view raw);
 // (nullopt; the partial result is wiped, as values may be secrets). Any other bytes pass.
 std::optional<std::string> form_decode(std::string_view raw);
 
+// Splits a query or form body on '&' and decodes both sides of each "name=value" pair with
+// form_decode (empty pairs are skipped; a pair without '=' has an empty value), calling
+// fn(name, value) for each, in order; fn may move them out. What is left of `value` after fn
+// is wiped (it may be a secret). Returns false at the first pair that does not decode or for
+// which fn returns false, true after the last.
+bool for_each_form_pair(std::string_view text,
+                        const std::function<bool(std::string& name, std::string& value)>& fn);
+
 // The standard reason phrase of a status code ("Not Found"), or "Unknown".
 std::string_view status_reason(unsigned status);
 

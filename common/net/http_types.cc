@@ -93,6 +93,24 @@ std::optional<std::string> form_decode(std::string_view raw) {
   return out;
 }
 
+bool for_each_form_pair(std::string_view text,
+                        const std::function<bool(std::string& name, std::string& value)>& fn) {
+  while (!text.empty()) {
+    const std::size_t amp = text.find('&');
+    const std::string_view pair = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) return false;
+    const bool go_on = fn(*name, *value);
+    if (!value->empty()) OPENSSL_cleanse(value->data(), value->size());
+    if (!go_on) return false;
+  }
+  return true;
+}
+
 std::string_view status_reason(unsigned status) {
   switch (status) {
     case 100: return "Continue";

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/net/grpc_calls.h"
 #include "keys/crypto.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_admin.grpc.pb.h"
@@ -133,31 +134,7 @@ struct Shared {
   std::shared_ptr<spdlog::logger> log = log::get("signer");
   std::shared_ptr<spdlog::logger> audit = log::get("signer.audit");
   // RPCs whose reactor has not reached OnDone (the answer may still be on its way).
-  std::mutex inflight_mu;
-  std::condition_variable inflight_cv;
-  int inflight = 0;
-};
-
-// A unary reactor that counts itself in Shared::inflight until gRPC is done with the call,
-// so that shutdown can tell when every answer has been sent.
-class CountedReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit CountedReactor(Shared& s) : s_(s) {
-    std::lock_guard lock(s_.inflight_mu);
-    ++s_.inflight;
-  }
-  void OnDone() override {
-    {
-      std::lock_guard lock(s_.inflight_mu);
-      --s_.inflight;
-    }
-    s_.inflight_cv.notify_all();
-    delete this;
-  }
-  void OnCancel() override {}
-
- private:
-  Shared& s_;
+  net::InflightCalls inflight;
 };
 
 // Runs `body` (which returns a grpc::Status) with the catch-all, metrics and a finished
@@ -176,7 +153,7 @@ grpc::ServerUnaryReactor* run(Shared& s, Method method, Body&& body) {
     status = {grpc::StatusCode::INTERNAL, "internal error"};
   }
   s.metrics.observe(method, status.error_code(), seconds_since(start));
-  auto* reactor = new CountedReactor(s);
+  auto* reactor = new net::CountedReactor(s.inflight);
   reactor->Finish(status);
   return reactor;
 }
@@ -335,7 +312,7 @@ class AdminImpl final : public ::vouch::signer::admin::v1::SignerAdmin::Callback
       grpc::CallbackServerContext* /*ctx*/,
       const ::vouch::signer::admin::v1::RotatePassphraseRequest* req,
       ::vouch::signer::admin::v1::RotatePassphraseResponse* resp) override {
-    auto* reactor = new CountedReactor(s_);
+    auto* reactor = new net::CountedReactor(s_.inflight);
     grpc::Status status;
     const std::string alias = req->new_alias();
     try {
@@ -512,23 +489,8 @@ void SignerServer::shutdown(std::chrono::milliseconds grace) {
       health->SetServingStatus(false);
     }
   }
-  // grpc::Server::Shutdown(deadline) stops accepting calls at once, but then waits until
-  // the deadline for every connection to go away, idle ones included. So wait for the
-  // in-flight calls ourselves and then cut the remaining (idle) connections.
-  const auto deadline = std::chrono::system_clock::now() + grace;
-  std::vector<std::thread> stoppers;
-  for (grpc::Server* s : {impl_->server.get(), impl_->control.get()}) {
-    if (s != nullptr) stoppers.emplace_back([s, deadline] { s->Shutdown(deadline); });
-  }
-  {
-    std::unique_lock lock(impl_->shared->inflight_mu);
-    impl_->shared->inflight_cv.wait_until(lock, deadline,
-                                          [&] { return impl_->shared->inflight == 0; });
-  }
-  for (grpc::Server* s : {impl_->server.get(), impl_->control.get()}) {
-    if (s != nullptr) grpc_server_cancel_all_calls(s->c_server());
-  }
-  for (auto& t : stoppers) t.join();
+  net::shutdown_servers({impl_->server.get(), impl_->control.get()}, impl_->shared->inflight,
+                        std::chrono::system_clock::now() + grace);
   if (impl_->gauges.joinable()) impl_->gauges.join();
   if (!impl_->options.control_socket.empty()) {
     std::error_code ec;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/net/grpc_calls.h"
 #include "proto/verifier.grpc.pb.h"
 
 namespace vouch::verifier {
@@ -70,30 +71,7 @@ struct Shared {
   Verifier* verifier = nullptr;
   WorkQueue* workers = nullptr;
   VerifierMetrics* metrics = nullptr;
-  std::mutex mu;
-  std::condition_variable cv;
-  int inflight = 0;
-};
-
-// Counts itself in Shared::inflight until gRPC is done with the call.
-class Reactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit Reactor(Shared& s) : s_(s) {
-    std::lock_guard lock(s_.mu);
-    ++s_.inflight;
-  }
-  void OnDone() override {
-    {
-      std::lock_guard lock(s_.mu);
-      --s_.inflight;
-    }
-    s_.cv.notify_all();
-    delete this;
-  }
-  void OnCancel() override {}
-
- private:
-  Shared& s_;
+  net::InflightCalls inflight;
 };
 
 class Service final : public pb::Verifier::CallbackService {
@@ -102,7 +80,7 @@ class Service final : public pb::Verifier::CallbackService {
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx, const pb::VerifyRequest* req,
                                    pb::VerifyResponse* resp) override {
-    auto* reactor = new Reactor(s_);
+    auto* reactor = new net::CountedReactor(s_.inflight);
     const auto arrived = std::chrono::steady_clock::now();
     // The call's own deadline, if earlier than ours (system clock -> steady clock).
     Deadline deadline = arrived + s_.verifier->options().deadline;
@@ -233,17 +211,8 @@ void GrpcApi::shutdown(std::chrono::milliseconds grace) {
   }
   if (!impl_->server) return;
   set_ready(false);
-  // Server::Shutdown(deadline) also waits for idle connections until the deadline: wait for
-  // the calls in flight ourselves, then cut what is left.
-  const auto deadline = std::chrono::system_clock::now() + grace;
-  grpc::Server* server = impl_->server.get();
-  std::thread stopper([server, deadline] { server->Shutdown(deadline); });
-  {
-    std::unique_lock lock(impl_->shared.mu);
-    impl_->shared.cv.wait_until(lock, deadline, [&] { return impl_->shared.inflight == 0; });
-  }
-  grpc_server_cancel_all_calls(server->c_server());
-  stopper.join();
+  net::shutdown_servers({impl_->server.get()}, impl_->shared.inflight,
+                        std::chrono::system_clock::now() + grace);
 }
 
 }  // namespace vouch::verifier

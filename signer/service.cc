@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -412,13 +411,9 @@ Result<std::unique_ptr<SignerServer>> SignerServer::start(
   if (max_receive == 0) max_receive = 2 * options.max_content_bytes + 64 * 1024;
   if (max_receive > static_cast<std::size_t>(INT32_MAX)) max_receive = INT32_MAX;
 
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = options.client_ca_pem;
-  // gRPC takes the key as std::string and keeps its own copy; ours is wiped right after.
-  ssl.pem_key_cert_pairs.push_back({std::string(options.tls_key_pem.view()), options.tls_cert_pem});
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(ssl);
-  OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(),
-                  ssl.pem_key_cert_pairs[0].private_key.size());
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      net::tls_server_credentials(options.tls_cert_pem, options.tls_key_pem.view(),
+                                  options.client_ca_pem, net::ClientCertificates::kRequired);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

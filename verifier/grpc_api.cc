@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <openssl/crypto.h>
 
 #include <condition_variable>
 #include <exception>
@@ -169,15 +168,11 @@ Result<std::unique_ptr<GrpcApi>> GrpcApi::start(GrpcApiOptions options, Verifier
   if (options.tls_cert_pem.empty()) {
     creds = grpc::InsecureServerCredentials();
   } else {
-    grpc::SslServerCredentialsOptions ssl(
-        options.client_ca_pem.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                      : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    ssl.pem_root_certs = options.client_ca_pem;
-    // gRPC keeps its own copy of the key; ours is wiped right after.
-    ssl.pem_key_cert_pairs.push_back({std::string(options.tls_key_pem.view()), options.tls_cert_pem});
-    creds = grpc::SslServerCredentials(ssl);
-    OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(),
-                    ssl.pem_key_cert_pairs[0].private_key.size());
+    creds = net::tls_server_credentials(options.tls_cert_pem, options.tls_key_pem.view(),
+                                        options.client_ca_pem,
+                                        options.client_ca_pem.empty()
+                                            ? net::ClientCertificates::kNotRequested
+                                            : net::ClientCertificates::kRequired);
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

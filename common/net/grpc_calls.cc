@@ -1,11 +1,29 @@
 #include "common/net/grpc_calls.h"
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_security_constants.h>
+#include <openssl/crypto.h>
 
 #include <thread>
 #include <vector>
 
 namespace vouch::net {
+
+std::shared_ptr<grpc::ServerCredentials> tls_server_credentials(std::string_view cert_pem,
+                                                                std::string_view key_pem,
+                                                                std::string_view client_ca_pem,
+                                                                ClientCertificates clients) {
+  grpc::SslServerCredentialsOptions ssl(
+      clients == ClientCertificates::kRequired
+          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  ssl.pem_root_certs = std::string(client_ca_pem);
+  ssl.pem_key_cert_pairs.push_back({std::string(key_pem), std::string(cert_pem)});
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(ssl);
+  OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(),
+                  ssl.pem_key_cert_pairs[0].private_key.size());
+  return creds;
+}
 
 void InflightCalls::enter() {
   std::lock_guard lock(mu_);

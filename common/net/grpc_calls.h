@@ -1,19 +1,34 @@
 #pragma once
 
-// What vouch-signer's and vouch-verifier's callback gRPC services share: counting the calls in
-// flight (a unary reactor counts itself until gRPC is done with it), and a shutdown that stops
-// new calls, waits for those in flight, then cuts idle connections. Library vouch_grpc_calls
+// What vouch-signer's and vouch-verifier's callback gRPC services share: their TLS
+// credentials, counting the calls in flight (a unary reactor counts itself until gRPC is done
+// with it), and a shutdown that stops new calls, waits for those in flight, then cuts idle
+// connections. Library vouch_grpc_calls
 // (only the gRPC daemons link it; the rest of common/net stays free of gRPC).
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/support/server_callback.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 namespace vouch::net {
+
+enum class ClientCertificates { kNotRequested, kRequired };
+
+// TLS server credentials from PEM text. kRequired: every client presents a certificate that
+// `client_ca_pem` verifies (mutual TLS); kNotRequested ignores `client_ca_pem`. gRPC keeps its
+// own copy of the key; the copy made on the way is wiped before returning.
+std::shared_ptr<grpc::ServerCredentials> tls_server_credentials(std::string_view cert_pem,
+                                                                std::string_view key_pem,
+                                                                std::string_view client_ca_pem,
+                                                                ClientCertificates clients);
 
 // Thread-safe counter of calls whose answer may still be on its way.
 class InflightCalls {

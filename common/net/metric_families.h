@@ -5,7 +5,8 @@
 // Build*().Name(n).Help(h).Register(r), written once. Like Register, these throw what
 // prometheus-cpp throws (std::invalid_argument on a bad or clashing name): call them inside the
 // one try block of a metrics factory that converts it to an Error. The family lives as long as
-// `registry`.
+// `registry`. Also the one place that forward-declares the prometheus-cpp types, for the
+// metrics headers that name them without including prometheus-cpp.
 
 #include <string>
 

@@ -208,14 +208,11 @@ int run_backup(const Config& c, const fs::path& dir) {
 // leaves nothing a server could start on without the re-sealing.
 fs::path restore_files(const Config& c, const fs::path& dir) {
   if (c.backend != "rocksdb") die("restore: storage.backend must be rocksdb");
+  if (auto st = rocksdb_backup::check_restore(dir, kBackupMarker, "vouch-server backup", c.db_path);
+      !st) {
+    die("restore: " + st.error().message);
+  }
   std::error_code ec;
-  if (!fs::exists(dir / kBackupMarker, ec)) {
-    die("restore: " + dir.string() + " is not a complete vouch-server backup (no " +
-        kBackupMarker + ")");
-  }
-  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
-    die("restore: " + st.error().message + "; restore only into a new directory");
-  }
   if (c.trust_type == "local" && !c.key_dir.empty()) {
     if (auto st = rocksdb_backup::require_empty(c.key_dir); !st) {
       die("restore: " + st.error().message);

@@ -237,13 +237,9 @@ int backup(const Config& c, const fs::path& dir) {
 // Into an empty --db-path only; then opened as the daemon would, so that a missing or wrong
 // passphrase is found now rather than at the next start.
 int restore(const Config& c, const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir / kBackupMarker, ec)) {
-    die("restore: " + dir.string() + " is not a complete vouch-signer backup (no " +
-        kBackupMarker + ")");
-  }
-  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
-    die("restore: " + st.error().message + "; restore only into a new directory");
+  if (auto st = rocksdb_backup::check_restore(dir, kBackupMarker, "vouch-signer backup", c.db_path);
+      !st) {
+    die("restore: " + st.error().message);
   }
   auto stats = rocksdb_backup::copy_database(dir / "db", c.db_path);
   if (!stats) die("restore: " + stats.error().message);

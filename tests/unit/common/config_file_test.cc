@@ -18,6 +18,16 @@ namespace {
 namespace fs = std::filesystem;
 using test::TempDir;
 
+// One output of each type a getter writes.
+struct Outputs {
+  std::string str;
+  long long n = 0;
+  std::size_t size = 0;
+  std::uint32_t u32 = 0;
+  bool b = false;
+  std::vector<std::string> list;
+};
+
 ConfigFile parse_ok(std::string_view text, ConfigFileOptions options = {}) {
   auto file = ConfigFile::parse(text, "/etc/vouch/config.json", options);
   REQUIRE_OK(file);
@@ -99,12 +109,8 @@ TEST_CASE("getters: each type error names the key and keeps the default") {
                 "list": [1], "notlist": "a", "sec": 3, "size": 0, "u32": 4294967296,
                 "sor": true}})");
   const auto s = file.root().section("s");
-  std::string str = "d";
-  long long n = 5;
-  std::size_t size = 9;
-  std::uint32_t u32 = 3;
-  bool b = false;
-  std::vector<std::string> list;
+  Outputs o{"d", 5, 9, 3, false, {}};
+  auto& [str, n, size, u32, b, list] = o;
   s.get_string("str", str);
   CHECK_REASON(file.status(), Reason::kMalformed);
   CHECK(file.status().error().message.find("s.str: expected a string") != std::string::npos);
@@ -180,12 +186,10 @@ TEST_CASE("getters: values of every type") {
       R"({"a": {"s": "x", "port": 7899, "sport": "80", "n": -3, "size": 18446744073709551615,
                 "u32": 4294967295, "b": false, "l": ["p", "q"], "k": {"d": 1}}})");
   const auto a = file.root().section("a");
-  std::string s, port, sport;
-  long long n = 0;
-  std::size_t size = 0;
-  std::uint32_t u32 = 0;
-  bool b = true;
-  std::vector<std::string> l;
+  std::string port, sport;
+  Outputs o;
+  o.b = true;
+  auto& [s, n, size, u32, b, l] = o;
   a.get_string("s", s);
   a.get_string_or_integer("port", port);
   a.get_string_or_integer("sport", sport);

@@ -6,7 +6,9 @@
 // directory" sequence. Errors are Reason::kIo with the path and strerror text, except where
 // stated. Thread-safe in the sense of the underlying system calls: nothing is shared.
 
+#include <cstddef>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "common/result.h"
@@ -47,6 +49,11 @@ Status sync_dir(const std::filesystem::path& dir);
 // fsyncs and closes it, and returns its path. On any error the file is removed.
 Result<std::filesystem::path> write_temp_file(const std::filesystem::path& dir,
                                               std::string_view prefix, std::string_view data);
+
+// Reads the whole regular file `path` if it holds at most `max` bytes. Errors: kNotFound
+// (missing, or a path component is not a directory), kIo (other open/read failures, not a
+// regular file), kTooLarge (more than `max` bytes; reads at most max + 1).
+Result<std::string> read_file_bounded(const std::filesystem::path& path, std::size_t max);
 
 enum class Replace { kYes, kNo };
 

@@ -12,13 +12,13 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <set>
-#include <sstream>
 
 #include "common/clock.h"
+#include "common/config_file.h"
 #include "common/log.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
@@ -35,7 +35,6 @@
 #include "server/storage/rocksdb_store.h"
 #include "server/token_auth.h"
 #include "signer/remote_signer.h"
-#include "tuf/json.h"
 
 namespace fs = std::filesystem;
 using namespace vouch;
@@ -86,107 +85,54 @@ struct Config {
   std::exit(1);
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) die("cannot read " + p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Reads the config file. Relative paths in it resolve against its directory, as Notary does.
+// Reads the config file (common/config_file.h). Relative paths in it resolve against its
+// directory, as Notary does; unknown keys are ignored, as notary-server ignores them.
 void load_config(const fs::path& path, Config& c) {
-  auto doc = tuf::json::parse(read_text(path));
-  if (!doc || !doc->is_object()) {
-    die("config " + path.string() + ": " + (doc ? "not a JSON object" : doc.error().message));
-  }
-  const fs::path base = path.parent_path();
-  auto section = [&](std::string_view name) -> const tuf::json::Object* {
-    const auto* v = doc->find(name);
-    if (v == nullptr) return nullptr;
-    if (!v->is_object()) die("config: \"" + std::string(name) + "\" must be an object");
-    return &v->as_object();
-  };
-  auto str = [&](const tuf::json::Object* o, std::string_view key, std::string& out, bool is_path) {
-    if (o == nullptr) return;
-    const auto* v = o->find(key);
-    if (v == nullptr) return;
-    if (v->is_int()) {
-      out = std::to_string(v->as_int());
-      return;
-    }
-    if (!v->is_string()) die("config: \"" + std::string(key) + "\" must be a string");
-    out = v->as_string();
-    if (is_path && !out.empty() && fs::path(out).is_relative()) out = (base / out).string();
-  };
-  // A positive integer, or absent.
-  auto positive = [&](const tuf::json::Object* o, std::string_view key, long long& out) {
-    if (o == nullptr) return;
-    const auto* v = o->find(key);
-    if (v == nullptr) return;
-    if (!v->is_int() || v->as_int() <= 0) {
-      die("config: \"" + std::string(key) + "\" must be a positive integer");
-    }
-    out = v->as_int();
-  };
-  const auto* server = section("server");
-  str(server, "http_addr", c.http_addr, false);
-  positive(server, "max_publish_bytes", c.max_publish_bytes);
-  positive(server, "header_timeout_seconds", c.header_timeout_seconds);
-  positive(server, "body_timeout_seconds", c.body_timeout_seconds);
-  positive(server, "idle_timeout_seconds", c.idle_timeout_seconds);
-  positive(server, "max_body_bytes_in_flight", c.max_body_bytes_in_flight);
-  positive(server, "max_connections_per_client", c.max_connections_per_client);
-  positive(server, "worker_threads", c.worker_threads);
-  positive(server, "max_queued_writes", c.max_queued_writes);
-  if (c.worker_threads > 256) die("config: \"worker_threads\" must be at most 256");
-  str(server, "tls_cert_file", c.tls_cert_file, true);
-  str(server, "tls_key_file", c.tls_key_file, true);
-  const auto* trust = section("trust_service");
-  str(trust, "type", c.trust_type, false);
-  str(trust, "key_algorithm", c.key_algorithm, false);
-  str(trust, "key_dir", c.key_dir, true);
-  str(trust, "passphrase_file", c.key_passphrase_file, true);
-  str(trust, "hostname", c.signer_hostname, false);
-  str(trust, "port", c.signer_port, false);
-  str(trust, "tls_ca_file", c.signer_ca, true);
-  str(trust, "tls_client_cert", c.signer_client_cert, true);
-  str(trust, "tls_client_key", c.signer_client_key, true);
-  const auto* storage = section("storage");
-  str(storage, "backend", c.backend, false);
-  str(storage, "db_url", c.db_path, true);
-  str(storage, "db_path", c.db_path, true);
-  if (const auto* auth = section("auth")) {
-    str(auth, "type", c.auth_type, false);
-    if (const auto* o = auth->find("options"); o != nullptr && o->is_object()) {
-      str(&o->as_object(), "realm", c.realm, false);
-      str(&o->as_object(), "service", c.service, false);
-      str(&o->as_object(), "issuer", c.issuer, false);
-      str(&o->as_object(), "rootcertbundle", c.rootcertbundle, true);
-    }
-  }
-  if (const auto* caching = section("caching")) {
-    if (const auto* m = caching->find("max_age"); m != nullptr && m->is_object()) {
-      if (const auto* v = m->find("current_metadata"); v != nullptr && v->is_int()) {
-        c.current_max_age = v->as_int();
-      }
-      if (const auto* v = m->find("consistent_metadata"); v != nullptr && v->is_int()) {
-        c.consistent_max_age = v->as_int();
-      }
-    }
-  }
-  if (const auto* repos = section("repositories")) {
-    if (const auto* p = repos->find("gun_prefixes"); p != nullptr) {
-      if (!p->is_array()) die("config: repositories.gun_prefixes must be a list");
-      for (const auto& e : p->as_array()) {
-        if (!e.is_string()) die("config: repositories.gun_prefixes must hold strings");
-        c.gun_prefixes.push_back(e.as_string());
-      }
-    }
-  }
-  const auto* logging = section("logging");
-  str(logging, "level", c.log_level, false);
-  str(logging, "format", c.log_format, false);
+  constexpr long long kAnyInteger = std::numeric_limits<long long>::min();
+  auto file = ConfigFile::load(path);
+  if (!file) die(file.error().message);
+  const ConfigSection root = file->root();
+  const ConfigSection server = root.section("server");
+  server.get_string_or_integer("http_addr", c.http_addr);
+  server.get_integer("max_publish_bytes", c.max_publish_bytes, 1);
+  server.get_integer("header_timeout_seconds", c.header_timeout_seconds, 1);
+  server.get_integer("body_timeout_seconds", c.body_timeout_seconds, 1);
+  server.get_integer("idle_timeout_seconds", c.idle_timeout_seconds, 1);
+  server.get_integer("max_body_bytes_in_flight", c.max_body_bytes_in_flight, 1);
+  server.get_integer("max_connections_per_client", c.max_connections_per_client, 1);
+  server.get_integer("worker_threads", c.worker_threads, 1, 256);
+  server.get_integer("max_queued_writes", c.max_queued_writes, 1);
+  server.get_path("tls_cert_file", c.tls_cert_file);
+  server.get_path("tls_key_file", c.tls_key_file);
+  const ConfigSection trust = root.section("trust_service");
+  trust.get_string_or_integer("type", c.trust_type);
+  trust.get_string_or_integer("key_algorithm", c.key_algorithm);
+  trust.get_path("key_dir", c.key_dir);
+  trust.get_path("passphrase_file", c.key_passphrase_file);
+  trust.get_string_or_integer("hostname", c.signer_hostname);
+  trust.get_string_or_integer("port", c.signer_port);
+  trust.get_path("tls_ca_file", c.signer_ca);
+  trust.get_path("tls_client_cert", c.signer_client_cert);
+  trust.get_path("tls_client_key", c.signer_client_key);
+  const ConfigSection storage = root.section("storage");
+  storage.get_string_or_integer("backend", c.backend);
+  storage.get_path("db_url", c.db_path);
+  storage.get_path("db_path", c.db_path);
+  const ConfigSection auth = root.section("auth");
+  auth.get_string_or_integer("type", c.auth_type);
+  const ConfigSection options = auth.section("options");
+  options.get_string_or_integer("realm", c.realm);
+  options.get_string_or_integer("service", c.service);
+  options.get_string_or_integer("issuer", c.issuer);
+  options.get_path("rootcertbundle", c.rootcertbundle);
+  const ConfigSection max_age = root.section("caching").section("max_age");
+  max_age.get_integer("current_metadata", c.current_max_age, kAnyInteger);
+  max_age.get_integer("consistent_metadata", c.consistent_max_age, kAnyInteger);
+  root.section("repositories").get_string_list("gun_prefixes", c.gun_prefixes);
+  const ConfigSection logging = root.section("logging");
+  logging.get_string_or_integer("level", c.log_level);
+  logging.get_string_or_integer("format", c.log_format);
+  if (auto st = file->status(); !st) die(st.error().message);
 }
 
 // ":4443" (Go's form) means every interface.
@@ -263,14 +209,11 @@ int run_backup(const Config& c, const fs::path& dir) {
 // leaves nothing a server could start on without the re-sealing.
 fs::path restore_files(const Config& c, const fs::path& dir) {
   if (c.backend != "rocksdb") die("restore: storage.backend must be rocksdb");
+  if (auto st = rocksdb_backup::check_restore(dir, kBackupMarker, "vouch-server backup", c.db_path);
+      !st) {
+    die("restore: " + st.error().message);
+  }
   std::error_code ec;
-  if (!fs::exists(dir / kBackupMarker, ec)) {
-    die("restore: " + dir.string() + " is not a complete vouch-server backup (no " +
-        kBackupMarker + ")");
-  }
-  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
-    die("restore: " + st.error().message + "; restore only into a new directory");
-  }
   if (c.trust_type == "local" && !c.key_dir.empty()) {
     if (auto st = rocksdb_backup::require_empty(c.key_dir); !st) {
       die("restore: " + st.error().message);

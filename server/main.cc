@@ -546,6 +546,7 @@ int main(int argc, char** argv) {
 
   // auth.type "accounts": vouch-server's own token service at /auth/token, signing with a
   // server key of the trust service, and token auth that trusts exactly that key.
+  auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<server::accounts::AccessDecider> access_decider;
   std::unique_ptr<server::TokenService> token_service;
   if (c.auth_type == "accounts") {
@@ -558,6 +559,7 @@ int main(int argc, char** argv) {
     token_options.service = c.service.empty() ? "vouch-server" : c.service;
     token_options.realm = token_options.service;
     token_options.lifetime = std::chrono::seconds(c.token_lifetime_seconds);
+    token_options.metrics = registry;
     auto created = server::TokenService::create(*access_decider, *signer, std::move(*token_key),
                                                 token_options);
     if (!created) die("auth: " + created.error().message);
@@ -570,7 +572,6 @@ int main(int argc, char** argv) {
                  token_service->key_id());
   }
 
-  auto registry = std::make_shared<prometheus::Registry>();
   server::ApiOptions api_options;
   api_options.current_max_age = std::chrono::seconds(c.current_max_age);
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);

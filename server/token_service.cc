@@ -1,6 +1,8 @@
 #include "server/token_service.h"
 
 #include <openssl/crypto.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <array>
@@ -277,7 +279,27 @@ struct TokenService::Impl {
   Impl(accounts::AccessDecider& d, keys::Signer& s, keys::PublicKey k, TokenServiceOptions o,
        const Clock& c)
       : decider(d), signer(s), key(std::move(k)), options(std::move(o)), clock(c),
-        kid(libtrust_key_id(key.spki_der())), logger(log::get("auth")) {}
+        kid(libtrust_key_id(key.spki_der())), logger(log::get("auth")) {
+    if (options.metrics) {
+      auto& family = prometheus::BuildCounter()
+                         .Name("vouch_server_token_requests_total")
+                         .Help("Answers of the built-in token service (/auth/token), by outcome")
+                         .Register(*options.metrics);
+      for (std::size_t i = 0; i < kOutcomes.size(); ++i) {
+        outcomes[i] = &family.Add({{"outcome", kOutcomes[i]}});
+      }
+    }
+  }
+
+  // Indexes of outcomes.
+  static constexpr std::array<const char*, 5> kOutcomes = {"issued", "bad_request",
+                                                           "unauthorized", "throttled", "error"};
+  std::array<prometheus::Counter*, 5> outcomes{};
+  void count(unsigned status) const {
+    const std::size_t i = status == 200 ? 0 : status == 401 ? 2 : status == 429 ? 3
+                          : status >= 500 ? 4 : 1;
+    if (outcomes[i] != nullptr) outcomes[i]->Increment();
+  }
 
   accounts::AccessDecider& decider;
   keys::Signer& signer;
@@ -542,18 +564,24 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
   try {
     const bool post = request.method == "POST";
     if (!post && request.method != "GET") {
+      count(405);
       net::Response r = error_answer(405, "UNSUPPORTED", "use GET or POST");
       r.headers.set("Allow", "GET, POST");
       return r;
     }
     auto out = serve(request, post, who);
-    if (auto* r = std::get_if<net::Response>(&out)) return std::move(*r);
+    if (auto* r = std::get_if<net::Response>(&out)) {
+      count(r->status);
+      return std::move(*r);
+    }
     const Refusal& refusal = std::get<Refusal>(out);
+    count(refusal.status);
     logger->info("token refused to {} from {}: {} {}", who.empty() ? "anonymous" : who,
                  request.remote_address, refusal.status, refusal.message);
     return refusal_answer(refusal);
   } catch (const std::exception& e) {
     logger->error("token service: {}", e.what());
+    count(500);
     return error_answer(500, "UNKNOWN", "internal error");
   }
 }

@@ -66,6 +66,10 @@ namespace vouch {
 class WorkQueue;  // common/work_queue.h
 }
 
+namespace prometheus {
+class Registry;
+}
+
 namespace vouch::server {
 
 struct TokenServiceOptions {
@@ -90,6 +94,9 @@ struct TokenServiceOptions {
   std::size_t max_scopes = 64;
   std::size_t max_scope_bytes = 512;
   std::size_t max_authorization_bytes = 4 * 1024;
+  // Where answers are counted: vouch_server_token_requests_total{outcome="issued" |
+  // "bad_request" | "unauthorized" | "throttled" | "error"}. Null (the default): not counted.
+  std::shared_ptr<prometheus::Registry> metrics;
 };
 
 // One parsed resource scope, e.g. repository:localhost:5000/team/app:pull,push.

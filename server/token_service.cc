@@ -96,6 +96,10 @@ std::optional<std::string> form_decode(std::string_view raw) {
   return out;
 }
 
+bool is_printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 // Parameters by name; "scope" may repeat, any other parameter may not.
 struct Form {
   std::map<std::string, std::string, std::less<>> single;
@@ -137,7 +141,10 @@ std::variant<Form, Refusal> parse_form(std::string_view text, const TokenService
     auto name = form_decode(pair.substr(0, eq));
     auto value =
         form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return bad_request("malformed parameter encoding");
+    if (!name || !value) {
+      if (value) scrub(*value);
+      return bad_request("malformed parameter encoding");
+    }
     if (*name == "scope") {
       // A POST carries several scopes in one parameter, space-separated (oauth.md); a GET
       // may do so too.
@@ -156,8 +163,10 @@ std::variant<Form, Refusal> parse_form(std::string_view text, const TokenService
     }
     if (form.has(*name)) {
       scrub(*value);
-      return bad_request("parameter \"" + (name->size() <= 32 ? *name : name->substr(0, 32)) +
-                         "\" given more than once");
+      // The name goes back to the client and into the log: only a short, plain one.
+      const bool plain = name->size() <= 32 && is_printable_ascii(*name);
+      return bad_request("parameter " + (plain ? "\"" + *name + "\" " : std::string()) +
+                         "given more than once");
     }
     form.single.emplace(std::move(*name), std::move(*value));
   }
@@ -170,10 +179,6 @@ bool is_lower_alnum(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
   });
-}
-
-bool is_printable_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 // ---- Basic credentials ---------------------------------------------------------------------

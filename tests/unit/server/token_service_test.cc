@@ -430,6 +430,8 @@ TEST_CASE("POST grant_type=password, with and without access_type=offline") {
             .status == 400);
   CHECK(f.post("username=alice&password=alice-pw").status == 400);
   CHECK(f.post("grant_type=password&username=alice&password=alice-pw&password=x").status == 400);
+  // A repeated parameter whose name is not plain text is not echoed (the answer stays JSON).
+  CHECK(f.post("grant_type=password&a%0A%01=1&a%0A%01=2").status == 400);
   CHECK(f.post("grant_type=password&username=alice&password=alice-pw&" +
                std::string(9000, 'x'))
             .status == 400);

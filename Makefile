@@ -78,6 +78,7 @@ TSAN_TARGETS ?= common_test net_http_server_test net_signals_test server_reposit
   server_repository_root_cache_test server_repository_cache_race_test \
   server_repository_signer_stall_test server_api_work_queue_test server_gun_locks_test \
   server_meta_store_conformance_test server_rocksdb_store_test server_token_auth_test \
+  server_token_service_test server_api_token_service_test \
   signer_key_store_test verifier_service_test verifier_trust_cache_test server_http_test \
   server_remote_signer_test signer_grpc_test signer_process_test verifier_process_test \
   vouch-server vouch-signer vouch-verifier vouch

@@ -23,7 +23,8 @@ tests=(
   unit/server/server_repository_cache_race_test unit/server/server_repository_signer_stall_test
   unit/server/server_api_work_queue_test unit/server/server_gun_locks_test
   unit/server/server_meta_store_conformance_test unit/server/server_rocksdb_store_test
-  unit/server/server_token_auth_test
+  unit/server/server_token_auth_test unit/server/server_token_service_test
+  unit/server/server_api_token_service_test
   unit/signer/signer_key_store_test
   unit/verifier/verifier_service_test unit/verifier/verifier_trust_cache_test
   integration/server_http_test integration/server_remote_signer_test

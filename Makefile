@@ -80,6 +80,7 @@ TSAN_TARGETS ?= common_test net_http_server_test net_signals_test server_reposit
   server_meta_store_conformance_test server_rocksdb_store_test server_token_auth_test \
   server_audit_log_test \
   server_account_store_conformance_test server_accounts_service_test \
+  server_token_service_test server_api_token_service_test \
   signer_key_store_test verifier_service_test verifier_trust_cache_test server_http_test \
   server_remote_signer_test signer_grpc_test signer_process_test verifier_process_test \
   vouch-server vouch-signer vouch-verifier vouch
@@ -91,7 +92,7 @@ test-tsan: deps
 # Builds the libFuzzer targets (clang) and runs each for FUZZ_SECONDS, seeded from
 # tests/fuzz/corpus/<target> when it exists, else from the Notary metadata vectors.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= fuzz_json fuzz_metadata fuzz_key_file fuzz_multipart fuzz_token fuzz_admission fuzz_image_ref fuzz_policy
+FUZZ_TARGETS ?= fuzz_json fuzz_metadata fuzz_key_file fuzz_multipart fuzz_token fuzz_token_service fuzz_admission fuzz_image_ref fuzz_policy
 fuzz:
 	@scripts/install-deps.sh --fuzz
 	@CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVOUCH_FUZZ=ON -DVOUCH_BUILD_BENCH=OFF -DVOUCH_WERROR=OFF >/dev/null

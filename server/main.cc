@@ -34,6 +34,7 @@
 #include "server/storage/memory_store.h"
 #include "server/storage/rocksdb_store.h"
 #include "server/token_auth.h"
+#include "server/token_service.h"
 #include "signer/remote_signer.h"
 
 namespace fs = std::filesystem;
@@ -69,8 +70,10 @@ struct Config {
   std::string backend = "rocksdb";  // rocksdb | memory
   std::string db_path = "vouch-data";
   // auth
-  std::string auth_type;  // "" | token
+  std::string auth_type;  // "" | token | accounts
   std::string realm, service, issuer, rootcertbundle;
+  // auth.type "accounts": lifetime of the tokens /auth/token issues.
+  long long token_lifetime_seconds = 300;
   bool insecure_no_auth = false;
   // caching
   long long current_max_age = 300, consistent_max_age = 30LL * 24 * 3600;
@@ -125,6 +128,7 @@ void load_config(const fs::path& path, Config& c) {
   options.get_string_or_integer("service", c.service);
   options.get_string_or_integer("issuer", c.issuer);
   options.get_path("rootcertbundle", c.rootcertbundle);
+  options.get_integer("token_lifetime_seconds", c.token_lifetime_seconds, 1);
   const ConfigSection max_age = root.section("caching").section("max_age");
   max_age.get_integer("current_metadata", c.current_max_age, kAnyInteger);
   max_age.get_integer("consistent_metadata", c.consistent_max_age, kAnyInteger);
@@ -301,6 +305,31 @@ int run_audit_verify(const fs::path& dir) {
   return 0;
 }
 
+// auth.type "accounts" (issue 14): who may do what is decided by the accounts store, which
+// also answers the credentials /auth/token checks.
+// LEAD (issue 14 merge): open server::accounts::AccountsService over <db>/accounts here and
+// return it; everything else of the built-in mode (token key, /auth/token, verification of
+// its tokens) is wired below and takes any AccessDecider.
+std::unique_ptr<server::accounts::AccessDecider> open_access_decider(const Config& /*c*/) {
+  die("auth.type \"accounts\" needs the accounts store, which this build does not have yet");
+}
+
+// The realm clients fetch tokens from: auth.options.realm, else this server's own
+// /auth/token at the address it listens on (which must then name one host and port).
+std::string accounts_realm(const Config& c) {
+  if (!c.realm.empty()) return c.realm;
+  const std::string listen = listen_address(c.http_addr);
+  const auto colon = listen.rfind(':');
+  const std::string host = listen.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  if (host == "0.0.0.0" || host == "[::]" || host == "::" || port.empty() || port == "0") {
+    die("auth.type \"accounts\": set auth.options.realm to the URL clients reach "
+        "/auth/token at (the listen address " + c.http_addr + " does not name one)");
+  }
+  return (c.tls_cert_file.empty() ? "http://" : "https://") + listen +
+         std::string(server::TokenService::kPath);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -378,7 +407,8 @@ int main(int argc, char** argv) {
   if (restoring) c.db_path = restore_files(c, restore_dir).string();
 
   // Bearer tokens in clear text: only on loopback, or when explicitly asked for.
-  if (!restoring && c.auth_type == "token" && c.tls_cert_file.empty() && !c.insecure_plain_http &&
+  if (!restoring && (c.auth_type == "token" || c.auth_type == "accounts") &&
+      c.tls_cert_file.empty() && !c.insecure_plain_http &&
       !is_loopback_listen(listen_address(c.http_addr))) {
     die("auth is configured but " + c.http_addr +
         " is not a loopback address and there is no TLS certificate (server.tls_cert_file): "
@@ -391,12 +421,21 @@ int main(int argc, char** argv) {
   if (restoring) {
     // No requests are served.
   } else if (c.auth_type == "token") {
-    auto token = server::TokenAuthorizer::create(
-        {c.realm, c.service, c.issuer, c.rootcertbundle});
+    server::TokenAuthOptions token_options;
+    token_options.realm = c.realm;
+    token_options.service = c.service;
+    token_options.issuer = c.issuer;
+    token_options.rootcertbundle = c.rootcertbundle;
+    if (token_options.rootcertbundle.empty()) {
+      die("auth: token auth requires auth.options.rootcertbundle");
+    }
+    auto token = server::TokenAuthorizer::create(std::move(token_options));
     if (!token) die("auth: " + token.error().message);
     authorizer = std::move(*token);
+  } else if (c.auth_type == "accounts") {
+    // Built once the trust service is up: the token key lives there.
   } else if (!c.auth_type.empty()) {
-    die("auth.type \"" + c.auth_type + "\" is not supported (only \"token\")");
+    die("auth.type \"" + c.auth_type + "\" is not supported (token, accounts)");
   } else if (c.insecure_no_auth) {
     logger->warn("AUTHENTICATION IS OFF (--insecure-no-auth): anyone who can reach {} may "
                  "publish to and delete any repository",
@@ -482,7 +521,34 @@ int main(int argc, char** argv) {
     return rc;
   }
 
+  // auth.type "accounts": vouch-server's own token service at /auth/token, signing with a
+  // server key of the trust service, and token auth that trusts exactly that key.
   auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<server::accounts::AccessDecider> access_decider;
+  std::unique_ptr<server::TokenService> token_service;
+  if (c.auth_type == "accounts") {
+    access_decider = open_access_decider(c);
+    auto token_key =
+        server::load_or_create_token_key(*signer, fs::path(c.db_path) / "token-key.json");
+    if (!token_key) die("auth: token key: " + token_key.error().message);
+    server::TokenServiceOptions token_options;
+    token_options.issuer = c.issuer.empty() ? "vouch-server" : c.issuer;
+    token_options.service = c.service.empty() ? "vouch-server" : c.service;
+    token_options.realm = token_options.service;
+    token_options.lifetime = std::chrono::seconds(c.token_lifetime_seconds);
+    token_options.metrics = registry;
+    auto created = server::TokenService::create(*access_decider, *signer, std::move(*token_key),
+                                                token_options);
+    if (!created) die("auth: " + created.error().message);
+    token_service = std::move(*created);
+    auto token_auth = server::TokenAuthorizer::create(
+        server::token_auth_options_for(*token_service, token_options, accounts_realm(c)));
+    if (!token_auth) die("auth: " + token_auth.error().message);
+    authorizer = std::move(*token_auth);
+    logger->info("built-in token service at {} (key {})", server::TokenService::kPath,
+                 token_service->key_id());
+  }
+
   server::ApiOptions api_options;
   api_options.current_max_age = std::chrono::seconds(c.current_max_age);
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
@@ -503,7 +569,12 @@ int main(int argc, char** argv) {
   http.max_header_bytes = 16 * 1024;
   http.tls.cert_file = c.tls_cert_file;
   http.tls.key_file = c.tls_key_file;
-  http.body_limit = [&api](const net::Request& head) { return api.body_limit(head); };
+  http.body_limit = [&](const net::Request& head) -> std::uint64_t {
+    if (token_service && server::TokenService::is_token_request(head)) {
+      return token_service->max_body_bytes();
+    }
+    return api.body_limit(head);
+  };
   // Publishes are authorized from their header: no memory for anonymous bodies.
   http.check_head = [&api](const net::Request& head) { return api.check_head(head); };
   http.max_body_bytes_in_flight = static_cast<std::uint64_t>(c.max_body_bytes_in_flight);
@@ -516,8 +587,13 @@ int main(int argc, char** argv) {
   if (c.body_timeout_seconds > 0) http.body_timeout = std::chrono::seconds(c.body_timeout_seconds);
   if (c.idle_timeout_seconds > 0) http.idle_timeout = std::chrono::seconds(c.idle_timeout_seconds);
   http.log_component = "server";
-  auto server = net::HttpServer::start(
-      http, [&api](net::Request&& r, net::Responder resp) { api.handle(std::move(r), std::move(resp)); });
+  net::Handler handler = [&api](net::Request&& r, net::Responder resp) {
+    api.handle(std::move(r), std::move(resp));
+  };
+  if (token_service) {
+    handler = server::route_token_requests(*token_service, workers, std::move(handler));
+  }
+  auto server = net::HttpServer::start(http, std::move(handler));
   if (!server) die("listen " + http.listen + ": " + server.error().message);
   api.set_transport_stats([s = server->get()] { return s->stats(); });
   (*signals)->on_reload([&] {

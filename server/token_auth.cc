@@ -822,46 +822,29 @@ Status TokenAuthorizer::Impl::check_time(const VerifiedToken& t, TimePoint now) 
 TokenAuthorizer::TokenAuthorizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TokenAuthorizer::~TokenAuthorizer() = default;
 
-Result<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::create(TokenAuthOptions options,
-                                                                 const Clock& clock) {
-  ClearErrors clear;
-  const std::pair<const char*, const std::string*> required[] = {
-      {"realm", &options.realm},
-      {"service", &options.service},
-      {"issuer", &options.issuer},
-      {"rootcertbundle", &options.rootcertbundle}};
-  for (const auto& [name, value] : required) {
-    if (value->empty()) {
-      return make_error(Code::kInvalidArgument, Reason::kMalformed,
-                        std::string("token auth requires auth.options.") + name);
-    }
-  }
-  const std::string& path = options.rootcertbundle;
+// Reads options.rootcertbundle into impl.store and impl.key_ids; returns how many
+// certificates it held.
+static Result<std::size_t> load_bundle(TokenAuthorizer::Impl& impl) {
+  const std::string& path = impl.options.rootcertbundle;
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return make_error(Code::kFailedPrecondition, Reason::kIo,
                       "token auth: cannot open rootcertbundle \"" + path + "\"");
   }
   std::string pem;
-  pem.resize(options.max_bundle_bytes + 1);
+  pem.resize(impl.options.max_bundle_bytes + 1);
   in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
   if (in.bad()) {
     return make_error(Code::kFailedPrecondition, Reason::kIo,
                       "token auth: cannot read rootcertbundle \"" + path + "\"");
   }
   pem.resize(static_cast<std::size_t>(in.gcount()));
-  if (pem.size() > options.max_bundle_bytes) {
+  if (pem.size() > impl.options.max_bundle_bytes) {
     return make_error(Code::kInvalidArgument, Reason::kTooLarge,
                       "token auth: rootcertbundle \"" + path + "\" is too large");
   }
-
-  auto impl = std::make_unique<Impl>(std::move(options), clock);
-  impl->store.reset(X509_STORE_new());
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!impl->store || !bio) return internal("out of memory");
-  // Bundle certificates are trust anchors even when not self-signed, as in Go's CertPool.
-  X509_STORE_set_flags(impl->store.get(), X509_V_FLAG_PARTIAL_CHAIN);
-
+  if (!bio) return internal("out of memory");
   std::size_t count = 0;
   for (;;) {
     char* name = nullptr;
@@ -872,7 +855,7 @@ Result<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::create(TokenAuthOption
       const unsigned long e = ERR_peek_last_error();
       if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) break;
       return make_error(Code::kInvalidArgument, Reason::kBadCertificate,
-                        "token auth: rootcertbundle \"" + impl->options.rootcertbundle +
+                        "token auth: rootcertbundle \"" + impl.options.rootcertbundle +
                             "\": malformed PEM block");
     }
     CharPtr name_owner(name);
@@ -883,27 +866,69 @@ Result<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::create(TokenAuthOption
     auto cert = parse_der_certificate(ByteSpan(data, static_cast<std::size_t>(len)));
     if (!cert) {
       return make_error(Code::kInvalidArgument, Reason::kBadCertificate,
-                        "token auth: rootcertbundle \"" + impl->options.rootcertbundle +
+                        "token auth: rootcertbundle \"" + impl.options.rootcertbundle +
                             "\": certificate " + std::to_string(count + 1) + " does not parse");
     }
-    if (X509_STORE_add_cert(impl->store.get(), cert->get()) != 1) {
+    if (X509_STORE_add_cert(impl.store.get(), cert->get()) != 1) {
       return internal("X509_STORE_add_cert");
     }
     EVP_PKEY* key = X509_get0_pubkey(cert->get());
     if (key != nullptr) {
       const Bytes der = spki_der(key);
-      if (!der.empty()) impl->key_ids.emplace(libtrust_key_id(der), up_ref(key));
+      if (!der.empty()) impl.key_ids.emplace(libtrust_key_id(der), up_ref(key));
     }
     ++count;
   }
   if (count == 0) {
     return make_error(Code::kInvalidArgument, Reason::kBadCertificate,
-                      "token auth: rootcertbundle \"" + impl->options.rootcertbundle +
+                      "token auth: rootcertbundle \"" + impl.options.rootcertbundle +
                           "\" contains no certificate");
   }
+  return count;
+}
+
+Result<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::create(TokenAuthOptions options,
+                                                                 const Clock& clock) {
+  ClearErrors clear;
+  const std::pair<const char*, const std::string*> required[] = {
+      {"realm", &options.realm}, {"service", &options.service}, {"issuer", &options.issuer}};
+  for (const auto& [name, value] : required) {
+    if (value->empty()) {
+      return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                        std::string("token auth requires auth.options.") + name);
+    }
+  }
+  if (options.rootcertbundle.empty() && options.trusted_keys.empty()) {
+    return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                      "token auth requires auth.options.rootcertbundle");
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), clock);
+  impl->store.reset(X509_STORE_new());
+  if (!impl->store) return internal("out of memory");
+  // Bundle certificates are trust anchors even when not self-signed, as in Go's CertPool.
+  X509_STORE_set_flags(impl->store.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  std::size_t count = 0;
+  if (!impl->options.rootcertbundle.empty()) {
+    VOUCH_ASSIGN_OR_RETURN(count, load_bundle(*impl));
+  }
+  for (const Bytes& der : impl->options.trusted_keys) {
+    const unsigned char* p = der.data();
+    PkeyPtr key(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+    if (!key || p != der.data() + der.size()) {
+      ERR_clear_error();
+      return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                        "token auth: a trusted key is not a DER SubjectPublicKeyInfo");
+    }
+    // Keyed by the ID of the key's own encoding, as the bundle's keys are.
+    const Bytes canonical = spki_der(key.get());
+    if (canonical.empty()) return internal("i2d_PUBKEY");
+    impl->key_ids.emplace(libtrust_key_id(canonical), std::move(key));
+  }
   impl->logger = log::get("auth");
-  impl->logger->info("token auth: {} certificate(s) from {}, issuer \"{}\", service \"{}\"", count,
-                     impl->options.rootcertbundle, impl->options.issuer, impl->options.service);
+  impl->logger->info(
+      "token auth: {} certificate(s) from {}, {} trusted key(s), issuer \"{}\", service \"{}\"",
+      count, impl->options.rootcertbundle.empty() ? "no bundle" : impl->options.rootcertbundle,
+      impl->options.trusted_keys.size(), impl->options.issuer, impl->options.service);
   return std::unique_ptr<TokenAuthorizer>(new TokenAuthorizer(std::move(impl)));
 }
 

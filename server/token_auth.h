@@ -36,10 +36,11 @@
 //             x509.CertPool treats it); no extended key usage is required (Go: ExtKeyUsageAny).
 //      jwk  : a JWK (EC or RSA). With its own "x5c" the chain is verified as above and the
 //             leaf's key must be the JWK's key; without, the JWK's key must be one of the
-//             bundle certificates' keys.
+//             bundle certificates' keys or of options.trusted_keys.
 //      kid  : a libtrust key ID ("ABCD:EFGH:…", see libtrust_key_id) of one of the bundle
-//             certificates' public keys. As in distribution, the certificate's validity dates
-//             are not checked on this path: the bundle is a list of trusted keys.
+//             certificates' public keys or of one of options.trusted_keys. As in
+//             distribution, the certificate's validity dates are not checked on this path:
+//             the bundle is a list of trusted keys.
 //    The key must fit the algorithm: ES256 only with P-256, ES384 with P-384, ES512 with
 //    P-521, RS*/PS* only with RSA keys of at least 2048 bits.
 //  - iss equals options.issuer; aud (a string, or an array of strings) contains
@@ -84,8 +85,15 @@ struct TokenAuthOptions {
   // The token service's name: a token's "iss" must equal it. Required.
   std::string issuer;
   // Path of a PEM file with the certificates that sign tokens (or their CAs). Blocks other
-  // than CERTIFICATE are skipped (as distribution does); at least one certificate is required.
+  // than CERTIFICATE are skipped (as distribution does); when set, it must hold at least one
+  // certificate. May be empty when trusted_keys is not.
   std::string rootcertbundle;
+  // Public keys (DER SubjectPublicKeyInfo) trusted to sign tokens without a certificate,
+  // named by their libtrust key ID in "kid" (or given as "jwk"): vouch-server's own token
+  // service (server/token_service.h, auth.type "accounts") puts its signing key here, so no
+  // external bundle is needed. Default none. At least one of rootcertbundle and trusted_keys
+  // must be given.
+  std::vector<Bytes> trusted_keys;
 
   // Clock skew allowed on exp and nbf (distribution: 60 s). Default 60 s.
   std::chrono::seconds leeway{60};
@@ -148,10 +156,12 @@ struct TokenAuthStats {
 
 class TokenAuthorizer final : public Authorizer {
  public:
-  // Reads and parses the bundle. Errors: an empty realm, service or issuer
-  // (kInvalidArgument); the file cannot be read (kIo) or is larger than max_bundle_bytes
-  // (kTooLarge); a CERTIFICATE block that does not parse, or no certificate at all
-  // (kBadCertificate). `clock` must outlive the authorizer.
+  // Reads and parses the bundle (if given) and the trusted keys. Errors: an empty realm,
+  // service or issuer, or neither rootcertbundle nor trusted_keys (kInvalidArgument); the file
+  // cannot be read (kIo) or is larger than max_bundle_bytes (kTooLarge); a CERTIFICATE block
+  // that does not parse, or no certificate at all (kBadCertificate); a trusted key that is not
+  // a DER SubjectPublicKeyInfo (kInvalidArgument, Reason::kMalformed). `clock` must outlive
+  // the authorizer.
   static Result<std::unique_ptr<TokenAuthorizer>> create(
       TokenAuthOptions options, const Clock& clock = SystemClock::instance());
 

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/check_macros.h"
 #include "tuf/json.h"
 
 namespace vouch::server {
@@ -395,6 +396,56 @@ TEST_CASE("kid: a libtrust key ID of a bundle certificate's key selects that key
   SUBCASE("no x5c, jwk or kid at all") {
     t.header.erase("kid");
     check_refused(f.bearer(t.build()), token_reason::kUnknownKey);
+  }
+}
+
+TEST_CASE("trusted_keys: a key without a certificate, named by kid or given as jwk") {
+  // vouch-server's own token service signs with a bare key (token_service.h); no bundle.
+  const Pki& pki = Pki::get();
+  FixedClock clock{at(kT0)};
+  TokenAuthOptions o = options_for("");
+  o.trusted_keys = {spki(pki.ec_leaf_key.get())};
+  auto created = TokenAuthorizer::create(o, clock);
+  REQUIRE(created.ok());
+  auto authorize = [&](const std::string& token, std::vector<Access> actions) {
+    net::Request req;
+    req.method = "GET";
+    req.target = "/v2/";
+    req.headers.add("Authorization", "Bearer " + token);
+    return (*created)->authorize(req, kGun, std::move(actions), nullptr);
+  };
+  TokenSpec t;
+  t.header.erase("x5c");
+  t.header.set("kid", libtrust_key_id(spki(pki.ec_leaf_key.get())));
+  CHECK(authorize(t.build(), {Access::kPull, Access::kPush}).ok());
+  CHECK_REASON(authorize(t.build(), {Access::kAll}), token_reason::kInsufficientScope);
+
+  SUBCASE("a kid of another key is refused") {
+    t.header.set("kid", libtrust_key_id(spki(pki.ca_key.get())));
+    t.signing_key = pki.ca_key.get();
+    CHECK_REASON(authorize(t.build(), {Access::kPull}), token_reason::kUnknownKey);
+  }
+  SUBCASE("an x5c chain cannot verify: there is no bundle") {
+    TokenSpec chained;
+    CHECK_REASON(authorize(chained.build(), {Access::kPull}), token_reason::kBadCertificate);
+  }
+  SUBCASE("create refuses neither bundle nor keys, and a key that is not DER SPKI") {
+    TokenAuthOptions none = options_for("");
+    CHECK(TokenAuthorizer::create(none).error().code == Code::kInvalidArgument);
+    TokenAuthOptions bad = options_for("");
+    bad.trusted_keys = {Bytes{0x30, 0x03, 0x02, 0x01, 0x01}};
+    CHECK_REASON(TokenAuthorizer::create(bad), Reason::kMalformed);
+  }
+  SUBCASE("a bundle and trusted keys together: both sign") {
+    TempDir dir;
+    TokenAuthOptions both = options_for(dir.write("bundle.pem", cert_pem(pki.ca.get())));
+    both.trusted_keys = {spki(pki.ec_leaf_key.get())};
+    auto auth = TokenAuthorizer::create(both, clock);
+    REQUIRE(auth.ok());
+    created = std::move(auth);
+    CHECK(authorize(t.build(), {Access::kPull}).ok());
+    TokenSpec chained;
+    CHECK(authorize(chained.build(), {Access::kPull}).ok());
   }
 }
 

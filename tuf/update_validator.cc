@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "common/enum_names.h"
 #include "keys/x509.h"
 #include "tuf/verify.h"
 
@@ -799,21 +800,19 @@ UpdateResult<std::vector<RoleFile>> complete_update(const ValidatedUpdate& updat
   return files;
 }
 
+constexpr EnumName<UpdateErrorClass> kClassNames[] = {
+    {UpdateErrorClass::kMalformedUpload, "MALFORMED_UPLOAD"},
+    {UpdateErrorClass::kTooLarge, "TOO_LARGE"},
+    {UpdateErrorClass::kMalformedJson, "MALFORMED_JSON"},
+    {UpdateErrorClass::kInvalidRole, "INVALID_ROLE"}, {UpdateErrorClass::kOldVersion, "VERSION"},
+    {UpdateErrorClass::kBadRoot, "ErrBadRoot"}, {UpdateErrorClass::kBadTargets, "ErrBadTargets"},
+    {UpdateErrorClass::kBadSnapshot, "ErrBadSnapshot"},
+    {UpdateErrorClass::kBadHierarchy, "ErrBadHierarchy"},
+    {UpdateErrorClass::kValidation, "ErrValidation"}, {UpdateErrorClass::kInternal, "INTERNAL"}};
+static_assert(lists_every_value(kClassNames, UpdateErrorClass::kInternal));
+
 std::string_view to_string(UpdateErrorClass error_class) {
-  switch (error_class) {
-    case UpdateErrorClass::kMalformedUpload: return "MALFORMED_UPLOAD";
-    case UpdateErrorClass::kTooLarge: return "TOO_LARGE";
-    case UpdateErrorClass::kMalformedJson: return "MALFORMED_JSON";
-    case UpdateErrorClass::kInvalidRole: return "INVALID_ROLE";
-    case UpdateErrorClass::kOldVersion: return "VERSION";
-    case UpdateErrorClass::kBadRoot: return "ErrBadRoot";
-    case UpdateErrorClass::kBadTargets: return "ErrBadTargets";
-    case UpdateErrorClass::kBadSnapshot: return "ErrBadSnapshot";
-    case UpdateErrorClass::kBadHierarchy: return "ErrBadHierarchy";
-    case UpdateErrorClass::kValidation: return "ErrValidation";
-    case UpdateErrorClass::kInternal: return "INTERNAL";
-  }
-  return "INTERNAL";
+  return name_of(kClassNames, error_class, "INTERNAL");
 }
 
 UpdateError UpdateError::unclassified(Error error) {

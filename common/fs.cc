@@ -87,6 +87,23 @@ Status write_all(int fd, std::string_view data, const fs::path& path) {
   return ok_status();
 }
 
+Result<std::string> read_all(int fd, std::size_t max_bytes) {
+  std::string out;
+  char buffer[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(Reason::kIo, std::strerror(errno));
+    }
+    if (n == 0) return out;
+    out.append(buffer, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      return make_error(Reason::kTooLarge, "more than " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+}
+
 Status sync_dir(const fs::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return io_error("cannot open directory", dir, errno);

@@ -42,6 +42,11 @@ class UniqueFd {
 // in the error.
 Status write_all(int fd, std::string_view data, const std::filesystem::path& path);
 
+// Reads `fd` to its end, retrying short reads and EINTR. More than `max_bytes` is kTooLarge
+// (reading stops one chunk past the limit); a read error is kIo whose message is the strerror
+// text alone (no path: `fd` may be stdin), for the caller to wrap.
+Result<std::string> read_all(int fd, std::size_t max_bytes);
+
 // fsyncs the directory `dir`, so that a rename or unlink in it survives a crash.
 Status sync_dir(const std::filesystem::path& dir);
 

@@ -1,6 +1,8 @@
 #include "server/token_service.h"
 
 #include <openssl/crypto.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <array>
@@ -60,6 +62,10 @@ void scrub(std::string& s) {
 
 // ---- application/x-www-form-urlencoded (queries and POST forms) -----------------------------
 
+bool is_printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 // Parameters by name; "scope" may repeat, any other parameter may not.
 struct Form {
   std::map<std::string, std::string, std::less<>> single;
@@ -112,8 +118,10 @@ std::variant<Form, Refusal> parse_form(std::string_view text, const TokenService
       return true;
     }
     if (form.has(name)) {
-      refused = bad_request("parameter \"" + (name.size() <= 32 ? name : name.substr(0, 32)) +
-                            "\" given more than once");
+      // The name goes back to the client and into the log: only a short, plain one.
+      const bool plain = name.size() <= 32 && is_printable_ascii(name);
+      refused = bad_request("parameter " + (plain ? "\"" + name + "\" " : std::string()) +
+                            "given more than once");
       return false;
     }
     form.single.emplace(std::move(name), std::move(value));
@@ -130,10 +138,6 @@ bool is_lower_alnum(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
   });
-}
-
-bool is_printable_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 }  // namespace
@@ -252,7 +256,27 @@ struct TokenService::Impl {
   Impl(accounts::AccessDecider& d, keys::Signer& s, keys::PublicKey k, TokenServiceOptions o,
        const Clock& c)
       : decider(d), signer(s), key(std::move(k)), options(std::move(o)), clock(c),
-        kid(libtrust_key_id(key.spki_der())), logger(log::get("auth")) {}
+        kid(libtrust_key_id(key.spki_der())), logger(log::get("auth")) {
+    if (options.metrics) {
+      auto& family = prometheus::BuildCounter()
+                         .Name("vouch_server_token_requests_total")
+                         .Help("Answers of the built-in token service (/auth/token), by outcome")
+                         .Register(*options.metrics);
+      for (std::size_t i = 0; i < kOutcomes.size(); ++i) {
+        outcomes[i] = &family.Add({{"outcome", kOutcomes[i]}});
+      }
+    }
+  }
+
+  // Indexes of outcomes.
+  static constexpr std::array<const char*, 5> kOutcomes = {"issued", "bad_request",
+                                                           "unauthorized", "throttled", "error"};
+  std::array<prometheus::Counter*, 5> outcomes{};
+  void count(unsigned status) const {
+    const std::size_t i = status == 200 ? 0 : status == 401 ? 2 : status == 429 ? 3
+                          : status >= 500 ? 4 : 1;
+    if (outcomes[i] != nullptr) outcomes[i]->Increment();
+  }
 
   accounts::AccessDecider& decider;
   keys::Signer& signer;
@@ -514,6 +538,7 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
   try {
     const bool post = request.method == "POST";
     if (!post && request.method != "GET") {
+      count(405);
       net::Response r = error_answer(405, "UNSUPPORTED", "use GET or POST");
       r.headers.set("Allow", "GET, POST");
       return r;
@@ -522,10 +547,12 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
     event.source = request.remote_address;
     auto out = serve(request, post, who, event);
     if (auto* r = std::get_if<net::Response>(&out)) {
+      count(r->status);
       if (event.issued && options.on_event) options.on_event(event);
       return std::move(*r);
     }
     const Refusal& refusal = std::get<Refusal>(out);
+    count(refusal.status);
     if ((refusal.status == 401 || refusal.status == 429) && options.on_event) {
       event.issued = false;
       event.name_tried = who.substr(0, 64);
@@ -537,6 +564,7 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
     return refusal_answer(refusal);
   } catch (const std::exception& e) {
     logger->error("token service: {}", e.what());
+    count(500);
     return error_answer(500, "UNKNOWN", "internal error");
   }
 }

@@ -103,7 +103,10 @@ bool for_each_form_pair(std::string_view text,
     const std::size_t eq = pair.find('=');
     auto name = form_decode(pair.substr(0, eq));
     auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return false;
+    if (!name || !value) {
+      if (value && !value->empty()) OPENSSL_cleanse(value->data(), value->size());
+      return false;
+    }
     const bool go_on = fn(*name, *value);
     if (!value->empty()) OPENSSL_cleanse(value->data(), value->size());
     if (!go_on) return false;

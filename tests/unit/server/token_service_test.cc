@@ -6,6 +6,8 @@
 #include "server/token_service.h"
 
 #include <doctest/doctest.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <map>
 #include <set>
@@ -477,6 +479,8 @@ TEST_CASE("POST grant_type=password, with and without access_type=offline") {
             .status == 400);
   CHECK(f.post("username=alice&password=alice-pw").status == 400);
   CHECK(f.post("grant_type=password&username=alice&password=alice-pw&password=x").status == 400);
+  // A repeated parameter whose name is not plain text is not echoed (the answer stays JSON).
+  CHECK(f.post("grant_type=password&a%0A%01=1&a%0A%01=2").status == 400);
   CHECK(f.post("grant_type=password&username=alice&password=alice-pw&" +
                std::string(9000, 'x'))
             .status == 400);
@@ -528,6 +532,37 @@ TEST_CASE("a decider that fails: 500 without its message; a signer that fails: 5
   auto orphan = TokenService::create(decider, signer, *stranger, o);
   REQUIRE(orphan.ok());
   CHECK((*orphan)->handle(req).status == 500);
+}
+
+TEST_CASE("answers are counted by outcome when a registry is given") {
+  TableDecider decider;
+  testing::MemorySigner signer;
+  auto key = signer.create_key("", "token-service", keys::KeyType::kEcdsa);
+  REQUIRE(key.ok());
+  TokenServiceOptions o;
+  o.issuer = o.service = o.realm = "x";
+  o.metrics = std::make_shared<prometheus::Registry>();
+  auto service = TokenService::create(decider, signer, *key, o);
+  REQUIRE(service.ok());
+  auto send = [&](std::string target, std::optional<std::string> authorization) {
+    net::Request req;
+    req.method = "GET";
+    req.target = std::move(target);
+    if (authorization) req.headers.add("Authorization", *authorization);
+    return (*service)->handle(req).status;
+  };
+  CHECK(send("/auth/token?scope=repository:a/b:pull", basic("alice", "alice-pw")) == 200);
+  CHECK(send("/auth/token", std::nullopt) == 200);
+  CHECK(send("/auth/token", basic("alice", "wrong")) == 401);
+  CHECK(send("/auth/token?scope=bad", std::nullopt) == 400);
+  const std::string text = prometheus::TextSerializer().Serialize(o.metrics->Collect());
+  CHECK(text.find("vouch_server_token_requests_total{outcome=\"issued\"} 2") != std::string::npos);
+  CHECK(text.find("vouch_server_token_requests_total{outcome=\"unauthorized\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("vouch_server_token_requests_total{outcome=\"bad_request\"} 1") !=
+        std::string::npos);
+  CHECK(text.find("vouch_server_token_requests_total{outcome=\"throttled\"} 0") !=
+        std::string::npos);
 }
 
 TEST_CASE("create: required options, lifetime bounds, an ecdsa key") {

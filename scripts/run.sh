@@ -67,7 +67,8 @@ cat <<MSG
 vouch-server: https://localhost:$port  (data in $data; accounts and token service on)
 
   administrator: admin, password in $data/admin-password
-  vouch:   vouch -s https://localhost:$port --tlscacert $data/ca.pem login -u admin
+  vouch:   vouch -s https://localhost:$port --tlscacert $data/ca.pem login --username admin \\
+             --password-stdin < $data/admin-password
   notary:  export NOTARY_AUTH=\$(printf 'admin:%s' "\$(cat $data/admin-password)" | base64 -w0)
            notary -s https://localhost:$port --tlscacert $data/ca.pem init example.com/hello -p
   docker:  mkdir -p ~/.docker/tls/localhost:$port && cp $data/ca.pem ~/.docker/tls/localhost:$port/ca.crt

@@ -269,7 +269,8 @@ int run_backup(const Config& c, const fs::path& dir) {
   }
   if (std::error_code ec; fs::exists(fs::path(c.db_path) / kTokenKeyFile, ec)) {
     if (auto st = rocksdb_backup::write_durably(dir / kTokenKeyFile,
-                                                read_small_file(fs::path(c.db_path) / kTokenKeyFile));
+                                                read_small_file(fs::path(c.db_path) /
+                                                                kTokenKeyFile));
         !st) {
       die("backup: " + st.error().message);
     }
@@ -725,7 +726,8 @@ int main(int argc, char** argv) {
     if (!opened_store) die("accounts: " + opened_store.error().message);
     account_store = std::move(*opened_store);
     auto created_accounts =
-        server::accounts::AccountsService::create(*account_store, SystemClock::instance(), c.accounts);
+        server::accounts::AccountsService::create(*account_store, SystemClock::instance(),
+                                                  c.accounts);
     if (!created_accounts) die("accounts: " + created_accounts.error().message);
     accounts = std::move(*created_accounts);
     accounts->set_on_change([log = audit_log.get()](const server::accounts::ChangeEvent& e) {
@@ -827,8 +829,8 @@ int main(int argc, char** argv) {
     if (token_service && server::TokenService::is_token_request(head)) {
       return token_service->max_body_bytes();
     }
-    if (accounts && server::AdminApi::is_admin_request(head)) {
-      return server::AdminApiOptions{}.max_body_bytes;
+    if (admin_api && server::AdminApi::is_admin_request(head)) {
+      return admin_api->max_body_bytes();
     }
     return api.body_limit(head);
   };

@@ -51,7 +51,7 @@ start
 PASSWORD=$(cat "$VOUCH_DATA_DIR/admin-password")
 [ "${#PASSWORD}" -ge 16 ] || fail "admin password too short"
 grep -q "NOTARY_AUTH" "$WORK/run.out" || fail "run.sh does not say how to set NOTARY_AUTH"
-grep -q "login -u admin" "$WORK/run.out" || fail "run.sh does not say how to log in"
+grep -q "login --username admin" "$WORK/run.out" || fail "run.sh does not say how to log in"
 if grep -qF "$PASSWORD" "$WORK/run.out"; then fail "the password was printed"; fi
 [ "$(status -u "admin:$PASSWORD" "$URL/api/v1/me")" = 200 ] || fail "admin cannot reach /api/v1/me"
 [ "$(status -u "admin:wrong-password" "$URL/api/v1/me")" = 401 ] || fail "a wrong password passed"

@@ -906,27 +906,22 @@ net::Response AdminApi::handle(const net::Request& request) {
 }
 
 net::Handler route_admin_requests(AdminApi& api, WorkQueue& workers, net::Handler next) {
-  return
-      [&api, &workers, next = std::move(next)](net::Request&& request, net::Responder responder) {
-        if (!AdminApi::is_admin_request(request)) {
-          next(std::move(request), std::move(responder));
-          return;
-        }
-        // Password checks are slow on purpose (Argon2id), and writes are synced.
-        auto job = std::make_shared<std::pair<net::Request, net::Responder>>(std::move(request),
-                                                                             std::move(responder));
-        if (!workers.post([&api, job] {
-              net::Response r = api.handle(job->first);
-              // The body may have held a password.
-              std::string& body = job->first.body;
-              if (!body.empty()) OPENSSL_cleanse(body.data(), body.size());
-              job->second.respond(std::move(r));
-            })) {
-          net::Response busy = error_answer(503, "unavailable", "service unavailable");
-          busy.headers.set("Retry-After", "1");
-          job->second.respond(std::move(busy));
-        }
-      };
+  // Password checks are slow on purpose (Argon2id), and writes are synced.
+  return net::route_to_workers(
+      AdminApi::is_admin_request,
+      [&api](net::Request& request) {
+        net::Response r = api.handle(request);
+        // The body may have held a password.
+        if (!request.body.empty()) OPENSSL_cleanse(request.body.data(), request.body.size());
+        return r;
+      },
+      workers,
+      [] {
+        net::Response busy = error_answer(503, "unavailable", "service unavailable");
+        busy.headers.set("Retry-After", "1");
+        return busy;
+      },
+      std::move(next));
 }
 
 }  // namespace vouch::server

@@ -604,21 +604,16 @@ bool TokenService::is_token_request(const net::Request& request) {
 }
 
 net::Handler route_token_requests(TokenService& service, WorkQueue& workers, net::Handler next) {
-  return [&service, &workers, next = std::move(next)](net::Request&& request,
-                                                      net::Responder responder) {
-    if (!TokenService::is_token_request(request)) {
-      next(std::move(request), std::move(responder));
-      return;
-    }
-    // Password checks are slow on purpose (Argon2id) and the signer may be remote.
-    auto job = std::make_shared<std::pair<net::Request, net::Responder>>(std::move(request),
-                                                                         std::move(responder));
-    if (!workers.post([&service, job] { job->second.respond(service.handle(job->first)); })) {
-      net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
-      busy.headers.set("Retry-After", "1");
-      job->second.respond(std::move(busy));
-    }
-  };
+  // Password checks are slow on purpose (Argon2id) and the signer may be remote.
+  return net::route_to_workers(
+      TokenService::is_token_request,
+      [&service](net::Request& request) { return service.handle(request); }, workers,
+      [] {
+        net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
+        busy.headers.set("Retry-After", "1");
+        return busy;
+      },
+      std::move(next));
 }
 
 std::size_t TokenService::max_body_bytes() const { return impl_->options.max_form_bytes; }

@@ -53,6 +53,10 @@
 #include "common/net/tls.h"
 #include "common/result.h"
 
+namespace vouch {
+class WorkQueue;  // common/work_queue.h
+}
+
 namespace vouch::net {
 
 // A parsed request, owned by the handler.
@@ -281,6 +285,15 @@ class HttpServer {
   explicit HttpServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// A handler that hands the requests `match` accepts to `workers`, off the io thread: there
+// `handle` answers each (it may block: password hashing, a remote signer, synced writes) and
+// may scrub the request afterwards. When the queue is full, `busy()` answers at once. Every
+// other request goes to `next`. `workers` must outlive the handler; requests still queued
+// when it stops are answered 500 by their dropped Responder.
+Handler route_to_workers(std::function<bool(const Request&)> match,
+                         std::function<Response(Request&)> handle, WorkQueue& workers,
+                         std::function<Response()> busy, Handler next);
 
 // Percent-decodes one raw path or path segment (RFC 3986). Rejects (Reason::kMalformed) a
 // malformed escape ("%4", "%zz"), an encoded '/' ("%2F", "%2f": it would let a name alias a

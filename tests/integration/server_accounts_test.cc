@@ -591,3 +591,46 @@ TEST_CASE("vouch-server accounts: backup and restore keep the accounts and the a
                                 s.tls.ca_file, "", {bearer(t)});
   CHECK(root.status == 200);
 }
+
+TEST_CASE("vouch-server accounts: bad accounts config and bootstrap files stop the start") {
+  TempDir dir("vouch-accounts-config");
+  ServerTls tls(dir);
+  auto start = [&](const std::string& accounts, const std::vector<std::string>& args,
+                   const std::map<std::string, std::string>& env) {
+    const std::string config = dir / "server.json";
+    signer_test::write_file(config, R"({
+  "server": {"http_addr": "127.0.0.1:)" + std::to_string(signer_test::free_port()) +
+                                        R"(", "tls_cert_file": ")" + tls.cert_file +
+                                        R"(", "tls_key_file": ")" + tls.key_file + R"("},
+  "storage": {"backend": "rocksdb", "db_url": "db"},
+  "auth": {"type": "accounts"},
+  "accounts": )" + accounts + "}\n");
+    std::vector<std::string> all = {"--config", config};
+    all.insert(all.end(), args.begin(), args.end());
+    return signer_test::run(kBinary, all, env, dir);
+  };
+  const std::map<std::string, std::string> keys = {
+      {"VOUCH_SERVER_KEY_PASSPHRASE", "server key store passphrase"}};
+  auto [rc1, out1] = start(R"({"throttle_max_failure": 3})", {}, keys);
+  CHECK(rc1 == 1);
+  CHECK_MESSAGE(out1.find("throttle_max_failure") != std::string::npos, out1);
+  auto [rc2, out2] = start(R"({"default_visibility": "secret"})", {}, keys);
+  CHECK(rc2 == 1);
+  CHECK_MESSAGE(out2.find("default_visibility") != std::string::npos, out2);
+  // A bootstrap file others can read, or without "name:password", is refused; so is a bad
+  // password in the environment.
+  signer_test::write_file(dir / "admin", "admin:long-enough-password\n", 0644);
+  auto [rc3, out3] = start("{}", {"--bootstrap-admin-file", dir / "admin"}, keys);
+  CHECK(rc3 == 1);
+  CHECK_MESSAGE(out3.find("bootstrap-admin-file") != std::string::npos, out3);
+  CHECK(out3.find("long-enough-password") == std::string::npos);
+  signer_test::write_file(dir / "admin", "just-a-password\n", 0600);
+  auto [rc4, out4] = start("{}", {"--bootstrap-admin-file", dir / "admin"}, keys);
+  CHECK(rc4 == 1);
+  CHECK(out4.find("just-a-password") == std::string::npos);
+  auto env = keys;
+  env["VOUCH_BOOTSTRAP_ADMIN"] = "admin:short";
+  auto [rc5, out5] = start("{}", {}, env);
+  CHECK(rc5 == 1);
+  CHECK_MESSAGE(out5.find("bootstrap admin") != std::string::npos, out5);
+}

@@ -80,6 +80,7 @@ TSAN_TARGETS ?= common_test net_http_server_test net_signals_test server_reposit
   server_meta_store_conformance_test server_rocksdb_store_test server_token_auth_test \
   server_audit_log_test \
   server_account_store_conformance_test server_accounts_service_test \
+  server_token_service_test server_api_token_service_test \
   signer_key_store_test verifier_service_test verifier_trust_cache_test server_http_test \
   server_remote_signer_test signer_grpc_test signer_process_test verifier_process_test \
   vouch-server vouch-signer vouch-verifier vouch

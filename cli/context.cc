@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "common/encoding.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "tuf/gun.h"
 
@@ -379,55 +380,30 @@ int Context::exit_code(const Error& error) const {
 // ---- Helpers ------------------------------------------------------------------------------------
 
 Result<std::string> read_file(const fs::path& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
     return make_error(Reason::kIo, "cannot read " + path.string() + ": " + std::strerror(errno));
   }
-  std::string out;
-  char buffer[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return make_error(Reason::kIo, "cannot read " + path.string() + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    out.append(buffer, static_cast<std::size_t>(n));
-    if (out.size() > max_bytes) {
-      ::close(fd);
-      return make_error(Reason::kTooLarge, path.string() + " is larger than " +
-                                               std::to_string(max_bytes) + " bytes");
-    }
+  auto data = read_all(fd.get(), max_bytes);
+  if (!data && data.error().reason == Reason::kTooLarge) {
+    return make_error(Reason::kTooLarge, path.string() + " is larger than " +
+                                             std::to_string(max_bytes) + " bytes");
   }
-  ::close(fd);
-  return out;
+  if (!data) return make_error(Reason::kIo, "cannot read " + path.string() + ": " +
+                                                data.error().message);
+  return data;
 }
 
 Status write_file(const fs::path& path, std::string_view data, unsigned mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        static_cast<mode_t>(mode));
-  if (fd < 0) {
+  const auto failed = [&] {
     return make_error(Reason::kIo, "cannot write " + path.string() + ": " + std::strerror(errno));
-  }
-  auto fail = [&](int err) {
-    ::close(fd);
-    return make_error(Reason::kIo, "cannot write " + path.string() + ": " + std::strerror(err));
   };
-  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) return fail(errno);
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::close(fd) != 0) {
-    return make_error(Reason::kIo, "cannot write " + path.string() + ": " + std::strerror(errno));
-  }
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                     static_cast<mode_t>(mode)));
+  if (!fd.valid()) return failed();
+  if (::fchmod(fd.get(), static_cast<mode_t>(mode)) != 0) return failed();
+  VOUCH_RETURN_IF_ERROR(write_all(fd.get(), data, path));  // "cannot write <path>: ..."
+  if (fd.close() != 0) return failed();
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include "client/changelist.h"
 #include "cli/commands.h"
 #include "common/log.h"
+#include "common/strings.h"
 #include "keys/pem.h"
 #include "keys/public_key.h"
 #include "tuf/metadata.h"
@@ -31,15 +32,6 @@ std::vector<std::string> pretty_paths(std::vector<std::string> paths) {
     if (p.empty()) p = "\"\" <all paths>";
   }
   return paths;
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view separator) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += separator;
-    out += item;
-  }
-  return out;
 }
 
 // A public key for a delegation, as notary's ingestPublicKeys reads it: a PEM certificate, or

@@ -17,6 +17,7 @@
 #include "client/changelist.h"
 #include "cli/commands.h"
 #include "common/encoding.h"
+#include "common/strings.h"
 #include "keys/crypto.h"
 #include "keys/keystore.h"
 #include "tuf/metadata.h"
@@ -366,12 +367,6 @@ Json inspection_json(const Inspection& in) {
   return out;
 }
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
-
 std::string inspection_table(const Inspection& in) {
   std::string out;
   if (in.tags.empty()) {
@@ -380,7 +375,8 @@ std::string inspection_table(const Inspection& in) {
     out += "\nSignatures for " + in.name + "\n\n";
     Table table({"SIGNED TAG", "DIGEST", "SIGNERS"});
     for (const auto& t : in.tags) {
-      table.add_row({t.tag, t.digest, join(std::vector<std::string>(t.roles.begin(), t.roles.end()))});
+      table.add_row(
+          {t.tag, t.digest, join(std::vector<std::string>(t.roles.begin(), t.roles.end()), ", ")});
     }
     out += table.render() + "\n";
   }
@@ -389,12 +385,12 @@ std::string inspection_table(const Inspection& in) {
   } else {
     out += "List of signers and their keys for " + in.gun + "\n\n";
     Table table({"SIGNER", "KEYS"});
-    for (const auto& [name, ids] : in.signers) table.add_row({name, join(ids)});
+    for (const auto& [name, ids] : in.signers) table.add_row({name, join(ids, ", ")});
     out += table.render() + "\n";
   }
   out += "Administrative keys for " + in.gun + "\n\n";
-  out += "  Repository Key:\t" + join(in.repository_keys) + "\n";
-  out += "  Root Key:\t" + join(in.root_keys) + "\n";
+  out += "  Repository Key:\t" + join(in.repository_keys, ", ") + "\n";
+  out += "  Root Key:\t" + join(in.root_keys, ", ") + "\n";
   return out;
 }
 

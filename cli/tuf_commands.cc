@@ -11,6 +11,7 @@
 #include "client/changelist.h"
 #include "cli/commands.h"
 #include "common/encoding.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "keys/public_key.h"
 #include "tuf/json.h"
@@ -334,19 +335,14 @@ struct VerifyArgs {
 
 // Reads stdin up to `max_bytes`; more is kTooLarge.
 Result<std::string> read_stdin(std::size_t max_bytes) {
-  std::string out;
-  char buffer[64 * 1024];
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(Reason::kIo, std::string("Error reading content from STDIN: ") +
-                                         std::strerror(errno));
-    }
-    if (n == 0) return out;
-    out.append(buffer, static_cast<std::size_t>(n));
-    if (out.size() > max_bytes) return make_error(Reason::kTooLarge, "STDIN is too large");
+  auto data = read_all(STDIN_FILENO, max_bytes);
+  if (!data && data.error().reason == Reason::kTooLarge) {
+    return make_error(Reason::kTooLarge, "STDIN is too large");
   }
+  if (!data) {
+    return make_error(Reason::kIo, "Error reading content from STDIN: " + data.error().message);
+  }
+  return data;
 }
 
 Status run_verify(Context& ctx, const VerifyArgs& a) {

@@ -20,22 +20,10 @@ namespace vouch::cli {
 
 namespace {
 
-std::string_view verdict_name(verifier::Verdict verdict) {
-  switch (verdict) {
-    case verifier::Verdict::kAllow:
-      return "allow";
-    case verifier::Verdict::kWarn:
-      return "warn";
-    case verifier::Verdict::kDeny:
-      break;
-  }
-  return "deny";
-}
-
 std::string decision_text(const verifier::Decision& d) {
   std::string out;
   out += "IMAGE      " + d.image + "\n";
-  out += "DECISION   " + std::string(verdict_name(d.verdict)) + " (" +
+  out += "DECISION   " + std::string(verifier::to_string(d.verdict)) + " (" +
          std::string(verifier::to_string(d.code)) + ")\n";
   if (!d.rule.empty() || !d.pattern.empty()) {
     out += "RULE       " + (d.rule.empty() ? d.pattern : d.rule + " (" + d.pattern + ")") + "\n";

@@ -26,11 +26,11 @@
 //  - Defaults: trust_dir = ~/.notary, remote_server.url = https://notary-server:4443 (the
 //    notary 0.7 CLI's default), TOFU allowed.
 //
-// Parsing is strict about JSON (tuf/json.h: no duplicate keys, no trailing data, integers
-// only) and about the types of the known keys (a string where a string is expected, etc.;
-// kMalformed naming the key). Key names match case-insensitively, as Viper (which Notary uses)
-// matches them ("skipTLSVerify" == "skiptlsverify"); two spellings of one key in one object are
-// an error. Unknown keys are ignored, as Notary ignores them.
+// Parsing (common/config_file.h) is strict about JSON (no duplicate keys, no trailing data)
+// and about the types of the known keys (a string where a string is expected, etc.;
+// kMalformed naming the key); a null value counts as absent. Key names match
+// case-insensitively, as Viper (which Notary uses) matches them ("skipTLSVerify" ==
+// "skiptlsverify"); two spellings of one key in one object are an error. Unknown keys are ignored, as Notary ignores them.
 //
 // This is the one place of the client library that reads configuration files; callers (main)
 // gather the flags and environment into the structs below.
@@ -103,14 +103,16 @@ struct ClientEnvironment {
 
 // Parses the text of a config file located at `config_file` (used to resolve relative paths;
 // it should be absolute). Flags are not applied. Errors: kMalformed (JSON or a key's type,
-// naming the key), kTooLarge (text over kMaxConfigFileBytes).
+// naming the key), kDuplicateKey, kTrailingData, kTooDeep, kTooLarge (text over
+// kMaxConfigFileBytes).
 Result<ClientConfig> parse_client_config(std::string_view text,
                                          const std::filesystem::path& config_file,
                                          const ClientEnvironment& env);
 
 // The whole resolution described above: picks and reads the file, parses it, applies the
 // flags. Errors: a named file that is missing (kNotFound) or unreadable (kIo); any file that
-// does not parse (kMalformed, wrapped with the path).
+// does not parse (kMalformed and the other parse errors of parse_client_config, naming the
+// path).
 Result<ClientConfig> load_client_config(const ClientFlags& flags, const ClientEnvironment& env);
 
 // Reads the CA bundles of `config.ca` (every PEM CERTIFICATE block of each file; at least one;

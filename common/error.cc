@@ -2,75 +2,48 @@
 
 #include <string>
 
+#include "common/enum_names.h"
+
 namespace vouch {
 
-std::string_view to_string(Code code) {
-  switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kCancelled: return "CANCELLED";
-    case Code::kUnknown: return "UNKNOWN";
-    case Code::kInvalidArgument: return "INVALID_ARGUMENT";
-    case Code::kDeadlineExceeded: return "DEADLINE_EXCEEDED";
-    case Code::kNotFound: return "NOT_FOUND";
-    case Code::kAlreadyExists: return "ALREADY_EXISTS";
-    case Code::kPermissionDenied: return "PERMISSION_DENIED";
-    case Code::kResourceExhausted: return "RESOURCE_EXHAUSTED";
-    case Code::kFailedPrecondition: return "FAILED_PRECONDITION";
-    case Code::kAborted: return "ABORTED";
-    case Code::kOutOfRange: return "OUT_OF_RANGE";
-    case Code::kUnimplemented: return "UNIMPLEMENTED";
-    case Code::kInternal: return "INTERNAL";
-    case Code::kUnavailable: return "UNAVAILABLE";
-    case Code::kDataLoss: return "DATA_LOSS";
-    case Code::kUnauthenticated: return "UNAUTHENTICATED";
-  }
-  return "UNKNOWN";
-}
+constexpr EnumName<Code> kCodeNames[] = {
+    {Code::kOk, "OK"}, {Code::kCancelled, "CANCELLED"}, {Code::kUnknown, "UNKNOWN"},
+    {Code::kInvalidArgument, "INVALID_ARGUMENT"}, {Code::kDeadlineExceeded, "DEADLINE_EXCEEDED"},
+    {Code::kNotFound, "NOT_FOUND"}, {Code::kAlreadyExists, "ALREADY_EXISTS"},
+    {Code::kPermissionDenied, "PERMISSION_DENIED"},
+    {Code::kResourceExhausted, "RESOURCE_EXHAUSTED"},
+    {Code::kFailedPrecondition, "FAILED_PRECONDITION"}, {Code::kAborted, "ABORTED"},
+    {Code::kOutOfRange, "OUT_OF_RANGE"}, {Code::kUnimplemented, "UNIMPLEMENTED"},
+    {Code::kInternal, "INTERNAL"}, {Code::kUnavailable, "UNAVAILABLE"},
+    {Code::kDataLoss, "DATA_LOSS"}, {Code::kUnauthenticated, "UNAUTHENTICATED"}};
+static_assert(lists_every_value(kCodeNames, Code::kUnauthenticated));
 
-std::string_view to_string(Reason reason) {
-  switch (reason) {
-    case Reason::kNone: return "none";
-    case Reason::kMalformed: return "malformed";
-    case Reason::kDuplicateKey: return "duplicate_key";
-    case Reason::kInvalidUtf8: return "invalid_utf8";
-    case Reason::kNotInteger: return "not_integer";
-    case Reason::kTooLarge: return "too_large";
-    case Reason::kTooDeep: return "too_deep";
-    case Reason::kTrailingData: return "trailing_data";
-    case Reason::kWrongType: return "wrong_type";
-    case Reason::kUnsupportedAlgorithm: return "unsupported_algorithm";
-    case Reason::kWrongMethod: return "wrong_method";
-    case Reason::kBadSignature: return "bad_signature";
-    case Reason::kKeyTooSmall: return "key_too_small";
-    case Reason::kUnknownKey: return "unknown_key";
-    case Reason::kBadCertificate: return "bad_certificate";
-    case Reason::kThresholdNotMet: return "threshold_not_met";
-    case Reason::kExpired: return "expired";
-    case Reason::kBadVersion: return "bad_version";
-    case Reason::kRollback: return "rollback";
-    case Reason::kHashMismatch: return "hash_mismatch";
-    case Reason::kLengthMismatch: return "length_mismatch";
-    case Reason::kBadRole: return "bad_role";
-    case Reason::kBadPath: return "bad_path";
-    case Reason::kBadGun: return "bad_gun";
-    case Reason::kBadPassphrase: return "bad_passphrase";
-    case Reason::kNoPassphrase: return "no_passphrase";
-    case Reason::kInsecureFile: return "insecure_file";
-    case Reason::kIo: return "io";
-    case Reason::kNotFound: return "not_found";
-    case Reason::kConflict: return "conflict";
-    case Reason::kInternal: return "internal";
-    case Reason::kUnavailable: return "unavailable";
-    case Reason::kNoCredentials: return "no_credentials";
-    case Reason::kWrongIssuer: return "wrong_issuer";
-    case Reason::kWrongAudience: return "wrong_audience";
-    case Reason::kInsufficientScope: return "insufficient_scope";
-    case Reason::kBadCredentials: return "bad_credentials";
-    case Reason::kThrottled: return "throttled";
-    case Reason::kPermissionDenied: return "permission_denied";
-  }
-  return "unknown";
-}
+std::string_view to_string(Code code) { return name_of(kCodeNames, code, "UNKNOWN"); }
+
+constexpr EnumName<Reason> kReasonNames[] = {
+    {Reason::kNone, "none"}, {Reason::kMalformed, "malformed"},
+    {Reason::kDuplicateKey, "duplicate_key"}, {Reason::kInvalidUtf8, "invalid_utf8"},
+    {Reason::kNotInteger, "not_integer"}, {Reason::kTooLarge, "too_large"},
+    {Reason::kTooDeep, "too_deep"}, {Reason::kTrailingData, "trailing_data"},
+    {Reason::kWrongType, "wrong_type"}, {Reason::kUnsupportedAlgorithm, "unsupported_algorithm"},
+    {Reason::kWrongMethod, "wrong_method"}, {Reason::kBadSignature, "bad_signature"},
+    {Reason::kKeyTooSmall, "key_too_small"}, {Reason::kUnknownKey, "unknown_key"},
+    {Reason::kBadCertificate, "bad_certificate"}, {Reason::kThresholdNotMet, "threshold_not_met"},
+    {Reason::kExpired, "expired"}, {Reason::kBadVersion, "bad_version"},
+    {Reason::kRollback, "rollback"}, {Reason::kHashMismatch, "hash_mismatch"},
+    {Reason::kLengthMismatch, "length_mismatch"}, {Reason::kBadRole, "bad_role"},
+    {Reason::kBadPath, "bad_path"}, {Reason::kBadGun, "bad_gun"},
+    {Reason::kBadPassphrase, "bad_passphrase"}, {Reason::kNoPassphrase, "no_passphrase"},
+    {Reason::kInsecureFile, "insecure_file"}, {Reason::kIo, "io"}, {Reason::kNotFound, "not_found"},
+    {Reason::kConflict, "conflict"}, {Reason::kInternal, "internal"},
+    {Reason::kUnavailable, "unavailable"}, {Reason::kNoCredentials, "no_credentials"},
+    {Reason::kWrongIssuer, "wrong_issuer"}, {Reason::kWrongAudience, "wrong_audience"},
+    {Reason::kInsufficientScope, "insufficient_scope"},
+    {Reason::kBadCredentials, "bad_credentials"}, {Reason::kThrottled, "throttled"},
+    {Reason::kPermissionDenied, "permission_denied"}};
+static_assert(lists_every_value(kReasonNames, Reason::kPermissionDenied));
+
+std::string_view to_string(Reason reason) { return name_of(kReasonNames, reason); }
 
 Code default_code(Reason reason) {
   switch (reason) {

@@ -22,6 +22,44 @@ Error io_error(std::string_view what, const fs::path& path, int err) {
 
 }  // namespace
 
+Result<std::string> read_file_bounded(const fs::path& path, std::size_t max) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    const int err = errno;
+    return make_error(err == ENOENT || err == ENOTDIR ? Reason::kNotFound : Reason::kIo,
+                      path.string() + ": " + std::strerror(err));
+  }
+  std::string out;
+  Status status;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    status = make_error(Reason::kIo, path.string() + ": " + std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    status = make_error(Reason::kIo, path.string() + " is not a regular file");
+  } else {
+    out.resize(max + 1);
+    std::size_t used = 0;
+    while (used < out.size()) {
+      const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = make_error(Reason::kIo, path.string() + ": " + std::strerror(errno));
+        break;
+      }
+      if (n == 0) break;
+      used += static_cast<std::size_t>(n);
+    }
+    out.resize(used);
+    if (status && used > max) {
+      status = make_error(Reason::kTooLarge,
+                          path.string() + " is larger than " + std::to_string(max) + " bytes");
+    }
+  }
+  ::close(fd);
+  if (!status) return std::move(status).error();
+  return out;
+}
+
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
   if (this != &other) {
     (void)close();
@@ -47,6 +85,23 @@ Status write_all(int fd, std::string_view data, const fs::path& path) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
   return ok_status();
+}
+
+Result<std::string> read_all(int fd, std::size_t max_bytes) {
+  std::string out;
+  char buffer[64 * 1024];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(Reason::kIo, std::strerror(errno));
+    }
+    if (n == 0) return out;
+    out.append(buffer, static_cast<std::size_t>(n));
+    if (out.size() > max_bytes) {
+      return make_error(Reason::kTooLarge, "more than " + std::to_string(max_bytes) + " bytes");
+    }
+  }
 }
 
 Status sync_dir(const fs::path& dir) {

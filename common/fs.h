@@ -6,7 +6,9 @@
 // directory" sequence. Errors are Reason::kIo with the path and strerror text, except where
 // stated. Thread-safe in the sense of the underlying system calls: nothing is shared.
 
+#include <cstddef>
 #include <filesystem>
+#include <string>
 #include <string_view>
 
 #include "common/result.h"
@@ -40,6 +42,11 @@ class UniqueFd {
 // in the error.
 Status write_all(int fd, std::string_view data, const std::filesystem::path& path);
 
+// Reads `fd` to its end, retrying short reads and EINTR. More than `max_bytes` is kTooLarge
+// (reading stops one chunk past the limit); a read error is kIo whose message is the strerror
+// text alone (no path: `fd` may be stdin), for the caller to wrap.
+Result<std::string> read_all(int fd, std::size_t max_bytes);
+
 // fsyncs the directory `dir`, so that a rename or unlink in it survives a crash.
 Status sync_dir(const std::filesystem::path& dir);
 
@@ -47,6 +54,11 @@ Status sync_dir(const std::filesystem::path& dir);
 // fsyncs and closes it, and returns its path. On any error the file is removed.
 Result<std::filesystem::path> write_temp_file(const std::filesystem::path& dir,
                                               std::string_view prefix, std::string_view data);
+
+// Reads the whole regular file `path` if it holds at most `max` bytes. Errors: kNotFound
+// (missing, or a path component is not a directory), kIo (other open/read failures, not a
+// regular file), kTooLarge (more than `max` bytes; reads at most max + 1).
+Result<std::string> read_file_bounded(const std::filesystem::path& path, std::size_t max);
 
 enum class Replace { kYes, kNo };
 

@@ -63,6 +63,21 @@ Status require_empty(const fs::path& dir) {
   return ok_status();
 }
 
+Status check_restore(const fs::path& backup_dir, std::string_view marker, std::string_view what,
+                     const fs::path& target) {
+  std::error_code ec;
+  if (!fs::exists(backup_dir / marker, ec)) {
+    return make_error(Reason::kNotFound, backup_dir.string() + " is not a complete " +
+                                             std::string(what) + " (no " + std::string(marker) +
+                                             ")");
+  }
+  if (auto st = require_empty(target); !st) {
+    return make_error(st.error().reason,
+                      st.error().message + "; restore only into a new directory");
+  }
+  return ok_status();
+}
+
 Status write_durably(const fs::path& path, std::string_view contents) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -47,6 +47,13 @@ Result<bool> is_empty_or_missing(const std::filesystem::path& dir);
 // ok if is_empty_or_missing(dir); else kConflict "<dir> is not empty" (or its kIo).
 Status require_empty(const std::filesystem::path& dir);
 
+// The preconditions of a restore from `backup_dir` into `target`: the backup is complete
+// (`backup_dir`/`marker` exists; else kNotFound "<backup_dir> is not a complete <what> (no
+// <marker>)"), and `target` is empty or missing (else require_empty's error, with "; restore
+// only into a new directory").
+Status check_restore(const std::filesystem::path& backup_dir, std::string_view marker,
+                     std::string_view what, const std::filesystem::path& target);
+
 // Writes `contents` to `path` (replacing it), then fsyncs the file and its directory: for the
 // marker a backup writes last to say that it is complete.
 Status write_durably(const std::filesystem::path& path, std::string_view contents);

@@ -15,6 +15,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "common/enum_names.h"
 #include "keys/crypto.h"
 
 namespace vouch::keys {
@@ -673,15 +674,12 @@ Result<std::string> encrypt_vouch(const PrivateKey& key, std::string_view role,
 
 }  // namespace
 
-std::string_view to_string(KeyFileFormat format) {
-  switch (format) {
-    case KeyFileFormat::kVouch: return "vouch";
-    case KeyFileFormat::kNotary: return "notary";
-    case KeyFileFormat::kPlain: return "plain";
-    case KeyFileFormat::kLegacyPem: return "legacy-pem";
-  }
-  return "unknown";
-}
+constexpr EnumName<KeyFileFormat> kFormatNames[] = {
+    {KeyFileFormat::kVouch, "vouch"}, {KeyFileFormat::kNotary, "notary"},
+    {KeyFileFormat::kPlain, "plain"}, {KeyFileFormat::kLegacyPem, "legacy-pem"}};
+static_assert(lists_every_value(kFormatNames, KeyFileFormat::kLegacyPem));
+
+std::string_view to_string(KeyFileFormat format) { return name_of(kFormatNames, format); }
 
 Result<SecretBytes> argon2id_derive(const SecretString& passphrase, ByteSpan salt,
                                     const Argon2Params& params, std::size_t out_len) {

@@ -15,6 +15,7 @@
 #include "common/encoding.h"
 #include "common/fs.h"
 #include "keys/crypto.h"
+#include "keys/private_file.h"
 
 namespace vouch::keys {
 
@@ -81,40 +82,11 @@ Result<bool> check_dir(const fs::path& dir) {
 
 // Reads a key file after checking that only its owner can access it.
 Result<SecretBytes> read_key_file(const fs::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return make_error(Reason::kUnknownKey, "no key file " + path.string());
-    return io_error("cannot open", path, errno);
+  auto contents = read_private_file(path, "key file", kMaxKeyFileSize);
+  if (!contents && contents.error().reason == Reason::kNotFound) {
+    return make_error(Reason::kUnknownKey, "no key file " + path.string());
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", path, errno);
-  if (!S_ISREG(st.st_mode)) {
-    return make_error(Reason::kIo, path.string() + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return make_error(Reason::kInsecureFile, "key file " + path.string() +
-                                                 " can be accessed by group or others; run: "
-                                                 "chmod 600 " + path.string());
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileSize) {
-    return make_error(Reason::kTooLarge, "key file " + path.string() + " is larger than 64 KiB");
-  }
-  SecretBytes buf(kMaxKeyFileSize + 1);
-  std::size_t len = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot read", path, errno);
-    }
-    if (n == 0) break;
-    len += static_cast<std::size_t>(n);
-    if (len > kMaxKeyFileSize) {
-      return make_error(Reason::kTooLarge, "key file " + path.string() + " is larger than 64 KiB");
-    }
-  }
-  buf.resize(len);
-  return buf;
+  return contents;
 }
 
 std::string_view as_text(const SecretBytes& b) {

@@ -1,7 +1,6 @@
 #include "keys/passphrase.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "common/fs.h"
+#include "keys/private_file.h"
 
 namespace vouch::keys {
 namespace {
@@ -238,45 +238,14 @@ Result<SecretString> FilePassphraseSource::get(const PassphraseRequest& request)
                       "the passphrase in " + p + " does not decrypt the " + request.role +
                           " key" + with_id(request));
   }
-  UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) {
+  auto buf = read_private_file(path_, "passphrase file", 4096);
+  if (!buf) {
+    if (buf.error().reason == Reason::kNotFound) {
       return make_error(Reason::kNoPassphrase, "passphrase file " + p + " does not exist");
     }
-    return make_error(Reason::kIo, "cannot open passphrase file " + p + ": " +
-                                       std::strerror(errno));
+    return std::move(buf).error();
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return make_error(Reason::kIo, "cannot stat " + p + ": " + std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return make_error(Reason::kIo, "passphrase file " + p + " is not a regular file");
-  }
-  if ((st.st_mode & 077) != 0) {
-    return make_error(Reason::kInsecureFile, "passphrase file " + p +
-                                                 " is accessible by group or others; run: "
-                                                 "chmod 600 " + p);
-  }
-  constexpr std::size_t kMax = 4096;
-  if (static_cast<std::uint64_t>(st.st_size) > kMax) {
-    return make_error(Reason::kTooLarge, "passphrase file " + p + " is larger than 4 KiB");
-  }
-  SecretBytes buf(kMax + 1);
-  std::size_t len = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf.data() + len, buf.size() - len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error(Reason::kIo, "cannot read " + p + ": " + std::strerror(errno));
-    }
-    if (n == 0) break;
-    len += static_cast<std::size_t>(n);
-    if (len > kMax) {
-      return make_error(Reason::kTooLarge, "passphrase file " + p + " is larger than 4 KiB");
-    }
-  }
-  std::string_view v(reinterpret_cast<const char*>(buf.data()), len);
+  std::string_view v(reinterpret_cast<const char*>(buf->data()), buf->size());
   if (!v.empty() && v.back() == '\n') {
     v.remove_suffix(1);
     if (!v.empty() && v.back() == '\r') v.remove_suffix(1);

@@ -10,6 +10,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "common/enum_names.h"
 #include "keys/crypto.h"
 #include "keys/openssl_util.h"
 #include "keys/x509.h"
@@ -29,22 +30,15 @@ struct PublicKey::State {
   std::size_t rsa_bytes = 0;
 };
 
-std::string_view to_string(KeyType type) {
-  switch (type) {
-    case KeyType::kEcdsa: return "ecdsa";
-    case KeyType::kRsa: return "rsa";
-    case KeyType::kEd25519: return "ed25519";
-    case KeyType::kEcdsaX509: return "ecdsa-x509";
-    case KeyType::kRsaX509: return "rsa-x509";
-  }
-  return "unknown";
-}
+constexpr EnumName<KeyType> kKeyTypeNames[] = {
+    {KeyType::kEcdsa, "ecdsa"}, {KeyType::kRsa, "rsa"}, {KeyType::kEd25519, "ed25519"},
+    {KeyType::kEcdsaX509, "ecdsa-x509"}, {KeyType::kRsaX509, "rsa-x509"}};
+static_assert(lists_every_value(kKeyTypeNames, KeyType::kRsaX509));
+
+std::string_view to_string(KeyType type) { return name_of(kKeyTypeNames, type); }
 
 Result<KeyType> parse_key_type(std::string_view text) {
-  for (KeyType t : {KeyType::kEcdsa, KeyType::kRsa, KeyType::kEd25519, KeyType::kEcdsaX509,
-                    KeyType::kRsaX509}) {
-    if (text == to_string(t)) return t;
-  }
+  if (auto type = value_of(kKeyTypeNames, text)) return *type;
   return make_error(Reason::kUnsupportedAlgorithm, "unsupported key type");
 }
 
@@ -58,22 +52,15 @@ KeyType plain_key_type(KeyType type) {
 
 bool is_x509(KeyType type) { return type == KeyType::kEcdsaX509 || type == KeyType::kRsaX509; }
 
-std::string_view to_string(SigMethod method) {
-  switch (method) {
-    case SigMethod::kEcdsa: return "ecdsa";
-    case SigMethod::kEddsa: return "eddsa";
-    case SigMethod::kRsaPss: return "rsapss";
-    case SigMethod::kRsaPkcs1v15: return "rsapkcs1v15";
-    case SigMethod::kPyCryptoPss: return "pycrypto-pkcs#1 pss";
-  }
-  return "unknown";
-}
+constexpr EnumName<SigMethod> kSigMethodNames[] = {
+    {SigMethod::kEcdsa, "ecdsa"}, {SigMethod::kEddsa, "eddsa"}, {SigMethod::kRsaPss, "rsapss"},
+    {SigMethod::kRsaPkcs1v15, "rsapkcs1v15"}, {SigMethod::kPyCryptoPss, "pycrypto-pkcs#1 pss"}};
+static_assert(lists_every_value(kSigMethodNames, SigMethod::kPyCryptoPss));
+
+std::string_view to_string(SigMethod method) { return name_of(kSigMethodNames, method); }
 
 Result<SigMethod> parse_sig_method(std::string_view text) {
-  for (SigMethod m : {SigMethod::kEcdsa, SigMethod::kEddsa, SigMethod::kRsaPss,
-                      SigMethod::kRsaPkcs1v15, SigMethod::kPyCryptoPss}) {
-    if (text == to_string(m)) return m;
-  }
+  if (auto method = value_of(kSigMethodNames, text)) return *method;
   return make_error(Reason::kUnsupportedAlgorithm, "unsupported signature method");
 }
 

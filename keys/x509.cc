@@ -139,6 +139,40 @@ Status Certificate::check_root(std::string_view gun, TimePoint at) const {
   return ok_status();
 }
 
+bool Certificate::issued_by(const std::vector<const Certificate*>& cas,
+                            std::optional<TimePoint> at) const {
+  const auto load = [](const std::string& pem) {
+    ossl::BioPtr bio = ossl::mem_bio(pem.data(), pem.size());
+    return ossl::X509Ptr(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  };
+  ossl::X509StorePtr store(X509_STORE_new());
+  if (!store) return false;
+  for (const Certificate* ca : cas) {
+    ossl::X509Ptr x = load(ca->pem());
+    if (!x || X509_STORE_add_cert(store.get(), x.get()) != 1) {
+      ossl::drain_errors();
+      return false;
+    }
+  }
+  ossl::X509Ptr leaf = load(pem());
+  ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (!leaf || !ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), nullptr) != 1) {
+    ossl::drain_errors();
+    return false;
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  if (at) {
+    X509_VERIFY_PARAM_set_time(param, static_cast<std::time_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(at->time_since_epoch()).count()));
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+  } else {
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
+  }
+  const bool ok = X509_verify_cert(ctx.get()) == 1;
+  ossl::drain_errors();
+  return ok;
+}
+
 Result<std::vector<Certificate>> parse_certificate_bundle(std::string_view pem) {
   constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
   constexpr std::string_view kEnd = "-----END CERTIFICATE-----";

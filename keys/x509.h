@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,14 @@ class Certificate {
   // not_before). The certificate's own signature is not checked (Notary does not either: the
   // root metadata's signatures are what prove possession of the key).
   Status check_root(std::string_view gun, TimePoint at) const;
+
+  // Whether this certificate chains to one of `cas` at `at` (Notary's trust pinning by CA).
+  // A CA is a trust anchor even when it is not self-signed (Go's x509 roots pool, which
+  // Notary uses, behaves so: X509_V_FLAG_PARTIAL_CHAIN). No extended-key-usage purpose is
+  // required (Go defaults to serverAuth, which Notary's codeSigning root certificates never
+  // carry; we do not copy that accident). Without `at`, validity times are not checked.
+  // False, never an error, when OpenSSL cannot load a certificate.
+  bool issued_by(const std::vector<const Certificate*>& cas, std::optional<TimePoint> at) const;
 
   struct State;
 

@@ -9,6 +9,8 @@
 set -euo pipefail
 build_dir=${1:-build-release}
 root=$(cd "$(dirname "$0")/.." && pwd)
+case $build_dir in /*) server_bin=$build_dir/server/vouch-server ;;
+  *) server_bin=$root/$build_dir/server/vouch-server ;; esac
 data=${VOUCH_DATA_DIR:-$root/.vouch-run}
 addr=${VOUCH_ADDR:-127.0.0.1:4443}
 port=${addr##*:}
@@ -41,7 +43,7 @@ This local server runs WITHOUT authentication (VOUCH_INSECURE_NO_AUTH=1; bound t
 only): anyone who can reach it may publish and delete. Stop with Ctrl-C.
 
 MSG
-  exec "$root/$build_dir/server/vouch-server" --http-addr "$addr" \
+  exec "$server_bin" --http-addr "$addr" \
     --tls-cert "$data/server.pem" --tls-key "$data/server.key" \
     --storage rocksdb --db-path "$data/db" \
     --trust-service local --key-passphrase-file "$data/server-keys.passphrase" \
@@ -65,7 +67,8 @@ cat <<MSG
 vouch-server: https://localhost:$port  (data in $data; accounts and token service on)
 
   administrator: admin, password in $data/admin-password
-  vouch:   vouch -s https://localhost:$port --tlscacert $data/ca.pem login -u admin
+  vouch:   vouch -s https://localhost:$port --tlscacert $data/ca.pem login --username admin \\
+             --password-stdin < $data/admin-password
   notary:  export NOTARY_AUTH=\$(printf 'admin:%s' "\$(cat $data/admin-password)" | base64 -w0)
            notary -s https://localhost:$port --tlscacert $data/ca.pem init example.com/hello -p
   docker:  mkdir -p ~/.docker/tls/localhost:$port && cp $data/ca.pem ~/.docker/tls/localhost:$port/ca.crt
@@ -76,7 +79,7 @@ Users, teams, grants: server/README.md "Admin API". For a server without authent
 VOUCH_INSECURE_NO_AUTH=1 make run. Stop with Ctrl-C (SIGTERM drains requests).
 
 MSG
-exec "$root/$build_dir/server/vouch-server" --config "$data/server.json" --http-addr "$addr" \
+exec "$server_bin" --config "$data/server.json" --http-addr "$addr" \
   --tls-cert "$data/server.pem" --tls-key "$data/server.key" \
   --storage rocksdb --db-path "$data/db" \
   --trust-service local --key-passphrase-file "$data/server-keys.passphrase" \

@@ -25,6 +25,7 @@ tests=(
   unit/server/server_meta_store_conformance_test unit/server/server_rocksdb_store_test
   unit/server/server_token_auth_test unit/server/server_audit_log_test
   unit/server/server_account_store_conformance_test unit/server/server_accounts_service_test
+  unit/server/server_token_service_test unit/server/server_api_token_service_test
   unit/signer/signer_key_store_test
   unit/verifier/verifier_service_test unit/verifier/verifier_trust_cache_test
   integration/server_http_test integration/server_remote_signer_test

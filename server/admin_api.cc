@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 
 #include <boost/json.hpp>
-
 #include <charconv>
 #include <functional>
 #include <initializer_list>
@@ -133,19 +132,13 @@ Result<Query> parse_query(std::string_view text) {
     return make_error(Code::kInvalidArgument, Reason::kTooLarge, "query too large");
   }
   Query q;
-  while (!text.empty()) {
-    const std::size_t amp = text.find('&');
-    const std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    auto name = net::form_decode(pair.substr(0, eq));
-    auto value =
-        net::form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return bad_request("malformed query encoding");
-    if (q.contains(*name)) return bad_request("query parameter given more than once");
-    q.emplace(std::move(*name), std::move(*value));
-  }
+  bool repeated = false;
+  const bool decoded = net::for_each_form_pair(text, [&](std::string& name, std::string& value) {
+    repeated = !q.emplace(std::move(name), std::move(value)).second;
+    return !repeated;
+  });
+  if (repeated) return bad_request("query parameter given more than once");
+  if (!decoded) return bad_request("malformed query encoding");
   return q;
 }
 
@@ -271,7 +264,9 @@ std::string_view principal_kind_name(Principal::Kind kind) {
 bj::value time_value(TimePoint t) { return bj::value(format_rfc3339(t)); }
 
 bj::object user_json(const accounts::UserInfo& u) {
-  return {{"name", u.name}, {"admin", u.admin}, {"disabled", u.disabled},
+  return {{"name", u.name},
+          {"admin", u.admin},
+          {"disabled", u.disabled},
           {"created", time_value(u.created)}};
 }
 
@@ -396,16 +391,21 @@ class Routes {
 
   // GET /me
   Result<Response> me(const Call& c) {
-    bj::object o{{"name", c.actor.name},
-                 {"kind", principal_kind_name(c.actor.kind)},
-                 {"admin", false}};
+    bj::object o{
+        {"name", c.actor.name}, {"kind", principal_kind_name(c.actor.kind)}, {"admin", false}};
     bj::array orgs, teams;
     if (c.actor.kind == Principal::Kind::kUser) {
-      VOUCH_ASSIGN_OR_RETURN(auto user, a_.get_user(c.actor, c.actor.name));
-      o["admin"] = user.admin;
-      VOUCH_ASSIGN_OR_RETURN(auto m, a_.list_memberships(c.actor, c.actor.name));
-      for (const auto& org : m.orgs) orgs.push_back(bj::object{{"name", org.org}, {"admin", org.admin}});
-      for (const auto& team : m.teams) teams.push_back(bj::value(team));
+      // authenticate() has just read the admin flag from the store.
+      o["admin"] = c.actor.admin;
+      auto m = a_.list_memberships(c.actor, c.actor.name);
+      // A token with a scope limit may not read account data: it sees no memberships.
+      if (!m && m.error().code != Code::kPermissionDenied) return std::move(m).error();
+      if (m) {
+        for (const auto& org : m->orgs) {
+          orgs.push_back(bj::object{{"name", org.org}, {"admin", org.admin}});
+        }
+        for (const auto& team : m->teams) teams.push_back(bj::value(team));
+      }
     }
     o["orgs"] = std::move(orgs);
     o["teams"] = std::move(teams);
@@ -440,7 +440,8 @@ class Routes {
       return Answer(json_answer(200, user_json(user)));
     }
     if (c.method == "PATCH") {
-      VOUCH_ASSIGN_OR_RETURN(bj::object b, body_object(c.request, {"disabled", "admin", "password"}));
+      VOUCH_ASSIGN_OR_RETURN(bj::object b,
+                             body_object(c.request, {"disabled", "admin", "password"}));
       VOUCH_ASSIGN_OR_RETURN(auto password, take_secret(b, "password"));
       VOUCH_ASSIGN_OR_RETURN(auto disabled, opt_bool(b, "disabled"));
       VOUCH_ASSIGN_OR_RETURN(auto admin, opt_bool(b, "admin"));
@@ -544,8 +545,7 @@ class Routes {
           return make_error(Code::kInvalidArgument, Reason::kTooLarge, "description too long");
         }
         VOUCH_RETURN_IF_ERROR(a_.create_team(c.actor, org, name, description.value_or("")));
-        return Answer(json_answer(
-            201, team_json({org, name, description.value_or("")})));
+        return Answer(json_answer(201, team_json({org, name, description.value_or("")})));
       }
       return not_allowed("GET, POST");
     }
@@ -575,9 +575,8 @@ class Routes {
       if (c.method != "GET") return not_allowed("GET");
       VOUCH_ASSIGN_OR_RETURN(auto page, page_of(c.query));
       VOUCH_ASSIGN_OR_RETURN(auto members, a_.list_team_members(c.actor, org, team, page));
-      return Answer(json_answer(200, page_json("members", members, [](const std::string& m) {
-                                  return bj::value(m);
-                                })));
+      return Answer(json_answer(
+          200, page_json("members", members, [](const std::string& m) { return bj::value(m); })));
     }
     if (s.size() != 6) return route_not_found();
     const std::string& member = s[5];
@@ -593,7 +592,8 @@ class Routes {
   }
 
   static bj::object service_account_json(const accounts::ServiceAccountInfo& sa) {
-    return {{"name", sa.name}, {"description", sa.description}, {"created", time_value(sa.created)}};
+    return {
+        {"name", sa.name}, {"description", sa.description}, {"created", time_value(sa.created)}};
   }
 
   Result<Answer> service_accounts(const Call& c) {
@@ -607,7 +607,8 @@ class Routes {
         return Answer(json_answer(200, page_json("service_accounts", list, service_account_json)));
       }
       if (c.method == "POST") {
-        VOUCH_ASSIGN_OR_RETURN(bj::object b, body_object(c.request, {"owner", "name", "description"}));
+        VOUCH_ASSIGN_OR_RETURN(bj::object b,
+                               body_object(c.request, {"owner", "name", "description"}));
         VOUCH_ASSIGN_OR_RETURN(std::string owner, req_string(b, "owner"));
         VOUCH_ASSIGN_OR_RETURN(std::string name, req_string(b, "name"));
         VOUCH_ASSIGN_OR_RETURN(auto description, opt_string(b, "description"));
@@ -618,10 +619,9 @@ class Routes {
         VOUCH_RETURN_IF_ERROR(accounts::validate_name(owner, "owner"));
         VOUCH_RETURN_IF_ERROR(accounts::validate_name(name, "service account name"));
         const std::string full = owner + "/" + name;
-        VOUCH_RETURN_IF_ERROR(
-            a_.create_service_account(c.actor, full, description.value_or("")));
-        return Answer(json_answer(201, bj::object{{"name", full},
-                                                  {"description", description.value_or("")}}));
+        VOUCH_RETURN_IF_ERROR(a_.create_service_account(c.actor, full, description.value_or("")));
+        return Answer(json_answer(
+            201, bj::object{{"name", full}, {"description", description.value_or("")}}));
       }
       return not_allowed("GET, POST");
     }
@@ -709,11 +709,11 @@ class Routes {
       if (gun.ends_with("/*")) return bad_request("a GUN, not a namespace");
       VOUCH_ASSIGN_OR_RETURN(auto settings, a_.get_repository(c.actor, gun));
       const auto ns = accounts::gun_namespace(gun, options_.repository_host);
-      return Answer(json_answer(
-          200, bj::object{{"gun", gun},
-                          {"namespace", ns ? bj::value(*ns) : bj::value(nullptr)},
-                          {"visibility", accounts::to_string(settings.visibility)},
-                          {"grants", grants_json(settings.grants)}}));
+      return Answer(
+          json_answer(200, bj::object{{"gun", gun},
+                                      {"namespace", ns ? bj::value(*ns) : bj::value(nullptr)},
+                                      {"visibility", accounts::to_string(settings.visibility)},
+                                      {"grants", grants_json(settings.grants)}}));
     }
     if (s.size() != 2 || s[1] != "visibility") return route_not_found();
     if (c.method != "PUT") return not_allowed("PUT");
@@ -730,7 +730,8 @@ class Routes {
     if (c.method == "GET") {
       const std::string gun(param(c.query, "gun"));
       const std::string ns(param(c.query, "namespace"));
-      if (gun.empty() == ns.empty()) return bad_request("give exactly one of ?gun= and ?namespace=");
+      if (gun.empty() == ns.empty())
+        return bad_request("give exactly one of ?gun= and ?namespace=");
       const std::string target = gun.empty() ? accounts::namespace_target(ns) : gun;
       VOUCH_ASSIGN_OR_RETURN(auto settings, a_.get_repository(c.actor, target));
       return Answer(json_answer(
@@ -830,7 +831,8 @@ net::Response AdminApi::handle(const net::Request& request) {
     }
     Response r = error_answer(st, to_string(e.reason), e.message);
     if (st == 401) r.headers.set("WWW-Authenticate", "Basic realm=\"vouch\"");
-    if (st == 429) r.headers.set("Retry-After", std::to_string(options_.throttle_retry_after_seconds));
+    if (st == 429)
+      r.headers.set("Retry-After", std::to_string(options_.throttle_retry_after_seconds));
     return answer(std::move(r));
   };
   Response out;
@@ -839,14 +841,13 @@ net::Response AdminApi::handle(const net::Request& request) {
       // Who is asking: exactly one Authorization header, Basic or Bearer <API token>.
       const std::size_t headers = request.headers.count("Authorization");
       if (headers == 0) {
-        return from_error(make_error(Code::kUnauthenticated, Reason::kNoCredentials,
-                                     "authentication required"));
+        return from_error(
+            make_error(Code::kUnauthenticated, Reason::kNoCredentials, "authentication required"));
       }
       const std::string_view value = *request.headers.get("Authorization");
       if (headers > 1 || value.size() > options_.max_authorization_bytes) {
         return from_error(bad_request("one Authorization header of at most " +
-                                      std::to_string(options_.max_authorization_bytes) +
-                                      " bytes"));
+                                      std::to_string(options_.max_authorization_bytes) + " bytes"));
       }
       Result<Principal> principal = make_error(Code::kUnauthenticated, Reason::kBadCredentials,
                                                "Basic credentials or an API token are required");
@@ -863,7 +864,24 @@ net::Response AdminApi::handle(const net::Request& request) {
           principal = accounts_.authenticate_any_token(token, request.remote_address);
         }
       }
-      if (!principal) return from_error(principal.error());
+      if (!principal) {
+        const Code code = principal.error().code;
+        if (audit_ != nullptr &&
+            (code == Code::kUnauthenticated || code == Code::kResourceExhausted)) {
+          // A refused login is an audit record, as at /auth/token (never the secret).
+          audit::AuditEvent event;
+          event.action = audit::Action::kLoginFailed;
+          event.target = who == "anonymous" ? "" : who;
+          event.source = request.remote_address;
+          event.outcome = audit::Outcome::kDenied;
+          event.detail["reason"] = code == Code::kUnauthenticated ? "bad credentials" : "throttled";
+          event.detail["via"] = "admin API";
+          if (auto st = audit_->append(event); !st) {
+            logger->error("audit log: login_failed: {}", st.error().message);
+          }
+        }
+        return from_error(principal.error());
+      }
       who = principal->name;
 
       auto segments = path_segments(path);
@@ -888,27 +906,22 @@ net::Response AdminApi::handle(const net::Request& request) {
 }
 
 net::Handler route_admin_requests(AdminApi& api, WorkQueue& workers, net::Handler next) {
-  return [&api, &workers, next = std::move(next)](net::Request&& request,
-                                                   net::Responder responder) {
-    if (!AdminApi::is_admin_request(request)) {
-      next(std::move(request), std::move(responder));
-      return;
-    }
-    // Password checks are slow on purpose (Argon2id), and writes are synced.
-    auto job = std::make_shared<std::pair<net::Request, net::Responder>>(std::move(request),
-                                                                         std::move(responder));
-    if (!workers.post([&api, job] {
-          net::Response r = api.handle(job->first);
-          // The body may have held a password.
-          std::string& body = job->first.body;
-          if (!body.empty()) OPENSSL_cleanse(body.data(), body.size());
-          job->second.respond(std::move(r));
-        })) {
-      net::Response busy = error_answer(503, "unavailable", "service unavailable");
-      busy.headers.set("Retry-After", "1");
-      job->second.respond(std::move(busy));
-    }
-  };
+  // Password checks are slow on purpose (Argon2id), and writes are synced.
+  return net::route_to_workers(
+      AdminApi::is_admin_request,
+      [&api](net::Request& request) {
+        net::Response r = api.handle(request);
+        // The body may have held a password.
+        if (!request.body.empty()) OPENSSL_cleanse(request.body.data(), request.body.size());
+        return r;
+      },
+      workers,
+      [] {
+        net::Response busy = error_answer(503, "unavailable", "service unavailable");
+        busy.headers.set("Retry-After", "1");
+        return busy;
+      },
+      std::move(next));
 }
 
 }  // namespace vouch::server

@@ -7,7 +7,9 @@
 // Authentication, on every request: `Authorization: Basic` with a user name and password (or
 // the owner's name and an API token), or `Authorization: Bearer vouch_<id>_<secret>` (an API
 // or refresh token; never the short-lived JWTs of /auth/token). Without it: 401 with
-// `WWW-Authenticate: Basic realm="vouch"`. Every operation is authorized by AccountsService
+// `WWW-Authenticate: Basic realm="vouch"`. A refused login (wrong credentials, throttled) is
+// appended to the audit log as login_failed (name tried, address; never the secret). Every
+// operation is authorized by AccountsService
 // (accounts_service.h has who may do what); the audit endpoints need a system administrator.
 //
 // Answers: JSON (Boost.JSON). Errors are {"error":{"code":"<reason>","message":"..."}} where

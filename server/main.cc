@@ -13,15 +13,16 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "common/clock.h"
+#include "common/config_file.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
@@ -42,7 +43,6 @@
 #include "server/token_auth.h"
 #include "server/token_service.h"
 #include "signer/remote_signer.h"
-#include "tuf/json.h"
 
 namespace fs = std::filesystem;
 using namespace vouch;
@@ -99,161 +99,92 @@ struct Config {
   std::exit(1);
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) die("cannot read " + p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The "accounts" section (server/README.md "Accounts"): AccountsService's options.
-template <typename Positive>
-void load_accounts_config(const tuf::json::Object& o, Config& c, Positive& positive) {
-  static const std::set<std::string, std::less<>> kKnown = {
-      "password_memory_kib",       "password_iterations",      "password_parallelism",
-      "token_lifetime_days",       "max_token_lifetime_days",  "refresh_token_lifetime_days",
-      "throttle_max_failures",     "throttle_window_seconds",  "throttle_lockout_seconds",
-      "throttle_max_sources",      "repository_host",          "default_visibility"};
-  for (const auto& [key, value] : o) {
-    if (!kKnown.contains(key)) die("config: accounts." + key + " is not a known key");
-  }
-  auto& a = c.accounts;
-  const auto size = [&](std::string_view key, std::size_t& out, long long max) {
-    long long v = static_cast<long long>(out);
-    positive(&o, key, v);
-    if (v > max) die("config: accounts." + std::string(key) + " must be at most " + std::to_string(max));
-    out = static_cast<std::size_t>(v);
-  };
+// The "accounts" section (server/README.md "Accounts"): AccountsService's options. Unknown
+// keys stop the start: a misspelt limit must not pass silently.
+void load_accounts_config(const ConfigSection& o, server::accounts::AccountsOptions& a) {
+  o.only_keys({"password_memory_kib", "password_iterations", "password_parallelism",
+               "token_lifetime_days", "max_token_lifetime_days", "refresh_token_lifetime_days",
+               "throttle_max_failures", "throttle_window_seconds", "throttle_lockout_seconds",
+               "throttle_max_sources", "repository_host", "default_visibility"});
+  o.get_size("password_memory_kib", a.password_hash.memory_kib, std::size_t{4} << 20);
+  o.get_size("password_iterations", a.password_hash.iterations, 100);
+  o.get_size("password_parallelism", a.password_hash.parallelism, 64);
   const auto seconds = [&](std::string_view key, std::chrono::seconds& out, long long unit,
                            long long max) {
     long long v = out.count() / unit;
-    positive(&o, key, v);
-    if (v > max) die("config: accounts." + std::string(key) + " must be at most " + std::to_string(max));
+    o.get_integer(key, v, 1, max);
     out = std::chrono::seconds(v * unit);
   };
-  size("password_memory_kib", a.password_hash.memory_kib, 4LL << 20);
-  size("password_iterations", a.password_hash.iterations, 100);
-  size("password_parallelism", a.password_hash.parallelism, 64);
   seconds("token_lifetime_days", a.default_token_lifetime, 86400, 3650);
   seconds("max_token_lifetime_days", a.max_token_lifetime, 86400, 3650);
   seconds("refresh_token_lifetime_days", a.refresh_token_lifetime, 86400, 3650);
   seconds("throttle_window_seconds", a.throttle_window, 1, 86400);
   seconds("throttle_lockout_seconds", a.throttle_lockout, 1, 86400);
   long long failures = a.throttle_max_failures;
-  positive(&o, "throttle_max_failures", failures);
-  if (failures > 1'000'000) die("config: accounts.throttle_max_failures must be at most 1000000");
+  o.get_integer("throttle_max_failures", failures, 1, 1'000'000);
   a.throttle_max_failures = static_cast<int>(failures);
-  size("throttle_max_sources", a.throttle_max_sources, 100'000'000);
+  o.get_size("throttle_max_sources", a.throttle_max_sources, 100'000'000);
+  o.get_string("repository_host", a.repository_host);
+  std::string visibility(server::accounts::to_string(a.default_visibility));
+  o.get_string("default_visibility", visibility);
+  auto parsed = server::accounts::parse_visibility(visibility);
+  if (!parsed) die("config: accounts.default_visibility must be \"private\" or \"public\"");
+  a.default_visibility = *parsed;
   if (a.default_token_lifetime > a.max_token_lifetime) {
     die("config: accounts.token_lifetime_days must be at most accounts.max_token_lifetime_days");
   }
-  if (const auto* v = o.find("repository_host")) {
-    if (!v->is_string()) die("config: accounts.repository_host must be a string");
-    a.repository_host = v->as_string();
-  }
-  if (const auto* v = o.find("default_visibility")) {
-    auto vis = v->is_string() ? server::accounts::parse_visibility(v->as_string()) : std::nullopt;
-    if (!vis) die("config: accounts.default_visibility must be \"private\" or \"public\"");
-    a.default_visibility = *vis;
-  }
 }
 
-// Reads the config file. Relative paths in it resolve against its directory, as Notary does.
+// Reads the config file (common/config_file.h). Relative paths in it resolve against its
+// directory, as Notary does; unknown keys are ignored, as notary-server ignores them.
 void load_config(const fs::path& path, Config& c) {
-  auto doc = tuf::json::parse(read_text(path));
-  if (!doc || !doc->is_object()) {
-    die("config " + path.string() + ": " + (doc ? "not a JSON object" : doc.error().message));
-  }
-  const fs::path base = path.parent_path();
-  auto section = [&](std::string_view name) -> const tuf::json::Object* {
-    const auto* v = doc->find(name);
-    if (v == nullptr) return nullptr;
-    if (!v->is_object()) die("config: \"" + std::string(name) + "\" must be an object");
-    return &v->as_object();
-  };
-  auto str = [&](const tuf::json::Object* o, std::string_view key, std::string& out, bool is_path) {
-    if (o == nullptr) return;
-    const auto* v = o->find(key);
-    if (v == nullptr) return;
-    if (v->is_int()) {
-      out = std::to_string(v->as_int());
-      return;
-    }
-    if (!v->is_string()) die("config: \"" + std::string(key) + "\" must be a string");
-    out = v->as_string();
-    if (is_path && !out.empty() && fs::path(out).is_relative()) out = (base / out).string();
-  };
-  // A positive integer, or absent.
-  auto positive = [&](const tuf::json::Object* o, std::string_view key, long long& out) {
-    if (o == nullptr) return;
-    const auto* v = o->find(key);
-    if (v == nullptr) return;
-    if (!v->is_int() || v->as_int() <= 0) {
-      die("config: \"" + std::string(key) + "\" must be a positive integer");
-    }
-    out = v->as_int();
-  };
-  const auto* server = section("server");
-  str(server, "http_addr", c.http_addr, false);
-  positive(server, "max_publish_bytes", c.max_publish_bytes);
-  positive(server, "header_timeout_seconds", c.header_timeout_seconds);
-  positive(server, "body_timeout_seconds", c.body_timeout_seconds);
-  positive(server, "idle_timeout_seconds", c.idle_timeout_seconds);
-  positive(server, "max_body_bytes_in_flight", c.max_body_bytes_in_flight);
-  positive(server, "max_connections_per_client", c.max_connections_per_client);
-  positive(server, "worker_threads", c.worker_threads);
-  positive(server, "max_queued_writes", c.max_queued_writes);
-  if (c.worker_threads > 256) die("config: \"worker_threads\" must be at most 256");
-  str(server, "tls_cert_file", c.tls_cert_file, true);
-  str(server, "tls_key_file", c.tls_key_file, true);
-  const auto* trust = section("trust_service");
-  str(trust, "type", c.trust_type, false);
-  str(trust, "key_algorithm", c.key_algorithm, false);
-  str(trust, "key_dir", c.key_dir, true);
-  str(trust, "passphrase_file", c.key_passphrase_file, true);
-  str(trust, "hostname", c.signer_hostname, false);
-  str(trust, "port", c.signer_port, false);
-  str(trust, "tls_ca_file", c.signer_ca, true);
-  str(trust, "tls_client_cert", c.signer_client_cert, true);
-  str(trust, "tls_client_key", c.signer_client_key, true);
-  const auto* storage = section("storage");
-  str(storage, "backend", c.backend, false);
-  str(storage, "db_url", c.db_path, true);
-  str(storage, "db_path", c.db_path, true);
-  if (const auto* auth = section("auth")) {
-    str(auth, "type", c.auth_type, false);
-    if (const auto* o = auth->find("options"); o != nullptr && o->is_object()) {
-      str(&o->as_object(), "realm", c.realm, false);
-      str(&o->as_object(), "service", c.service, false);
-      str(&o->as_object(), "issuer", c.issuer, false);
-      str(&o->as_object(), "rootcertbundle", c.rootcertbundle, true);
-      positive(&o->as_object(), "token_lifetime_seconds", c.token_lifetime_seconds);
-    }
-  }
-  if (const auto* caching = section("caching")) {
-    if (const auto* m = caching->find("max_age"); m != nullptr && m->is_object()) {
-      if (const auto* v = m->find("current_metadata"); v != nullptr && v->is_int()) {
-        c.current_max_age = v->as_int();
-      }
-      if (const auto* v = m->find("consistent_metadata"); v != nullptr && v->is_int()) {
-        c.consistent_max_age = v->as_int();
-      }
-    }
-  }
-  if (const auto* repos = section("repositories")) {
-    if (const auto* p = repos->find("gun_prefixes"); p != nullptr) {
-      if (!p->is_array()) die("config: repositories.gun_prefixes must be a list");
-      for (const auto& e : p->as_array()) {
-        if (!e.is_string()) die("config: repositories.gun_prefixes must hold strings");
-        c.gun_prefixes.push_back(e.as_string());
-      }
-    }
-  }
-  if (const auto* accounts = section("accounts")) load_accounts_config(*accounts, c, positive);
-  const auto* logging = section("logging");
-  str(logging, "level", c.log_level, false);
-  str(logging, "format", c.log_format, false);
+  constexpr long long kAnyInteger = std::numeric_limits<long long>::min();
+  auto file = ConfigFile::load(path);
+  if (!file) die(file.error().message);
+  const ConfigSection root = file->root();
+  const ConfigSection server = root.section("server");
+  server.get_string_or_integer("http_addr", c.http_addr);
+  server.get_integer("max_publish_bytes", c.max_publish_bytes, 1);
+  server.get_integer("header_timeout_seconds", c.header_timeout_seconds, 1);
+  server.get_integer("body_timeout_seconds", c.body_timeout_seconds, 1);
+  server.get_integer("idle_timeout_seconds", c.idle_timeout_seconds, 1);
+  server.get_integer("max_body_bytes_in_flight", c.max_body_bytes_in_flight, 1);
+  server.get_integer("max_connections_per_client", c.max_connections_per_client, 1);
+  server.get_integer("worker_threads", c.worker_threads, 1, 256);
+  server.get_integer("max_queued_writes", c.max_queued_writes, 1);
+  server.get_path("tls_cert_file", c.tls_cert_file);
+  server.get_path("tls_key_file", c.tls_key_file);
+  const ConfigSection trust = root.section("trust_service");
+  trust.get_string_or_integer("type", c.trust_type);
+  trust.get_string_or_integer("key_algorithm", c.key_algorithm);
+  trust.get_path("key_dir", c.key_dir);
+  trust.get_path("passphrase_file", c.key_passphrase_file);
+  trust.get_string_or_integer("hostname", c.signer_hostname);
+  trust.get_string_or_integer("port", c.signer_port);
+  trust.get_path("tls_ca_file", c.signer_ca);
+  trust.get_path("tls_client_cert", c.signer_client_cert);
+  trust.get_path("tls_client_key", c.signer_client_key);
+  const ConfigSection storage = root.section("storage");
+  storage.get_string_or_integer("backend", c.backend);
+  storage.get_path("db_url", c.db_path);
+  storage.get_path("db_path", c.db_path);
+  const ConfigSection auth = root.section("auth");
+  auth.get_string_or_integer("type", c.auth_type);
+  const ConfigSection options = auth.section("options");
+  options.get_string_or_integer("realm", c.realm);
+  options.get_string_or_integer("service", c.service);
+  options.get_string_or_integer("issuer", c.issuer);
+  options.get_path("rootcertbundle", c.rootcertbundle);
+  options.get_integer("token_lifetime_seconds", c.token_lifetime_seconds, 1);
+  const ConfigSection max_age = root.section("caching").section("max_age");
+  max_age.get_integer("current_metadata", c.current_max_age, kAnyInteger);
+  max_age.get_integer("consistent_metadata", c.consistent_max_age, kAnyInteger);
+  root.section("repositories").get_string_list("gun_prefixes", c.gun_prefixes);
+  load_accounts_config(root.section("accounts"), c.accounts);
+  const ConfigSection logging = root.section("logging");
+  logging.get_string_or_integer("level", c.log_level);
+  logging.get_string_or_integer("format", c.log_format);
+  if (auto st = file->status(); !st) die(st.error().message);
 }
 
 // ":4443" (Go's form) means every interface.
@@ -295,6 +226,13 @@ keys::SecretString key_passphrase(const Config& c) {
 // the token service's key name, and <dir>/vouch-backup.json, written last, marks the backup as
 // complete.
 constexpr const char* kBackupMarker = "vouch-backup.json";
+// token-key.json (a key ID in JSON): read whole, or stop.
+std::string read_small_file(const fs::path& path) {
+  auto text = read_file_bounded(path, 64 * 1024);
+  if (!text) die(path.string() + ": " + text.error().message);
+  return std::move(*text);
+}
+
 // The databases beside the metadata store, under <db>: the accounts store and the audit log.
 constexpr const char* kSideDatabases[] = {"accounts", "audit"};
 constexpr const char* kTokenKeyFile = "token-key.json";
@@ -331,7 +269,8 @@ int run_backup(const Config& c, const fs::path& dir) {
   }
   if (std::error_code ec; fs::exists(fs::path(c.db_path) / kTokenKeyFile, ec)) {
     if (auto st = rocksdb_backup::write_durably(dir / kTokenKeyFile,
-                                                read_text(fs::path(c.db_path) / kTokenKeyFile));
+                                                read_small_file(fs::path(c.db_path) /
+                                                                kTokenKeyFile));
         !st) {
       die("backup: " + st.error().message);
     }
@@ -355,14 +294,11 @@ int run_backup(const Config& c, const fs::path& dir) {
 // leaves nothing a server could start on without the re-sealing.
 fs::path restore_files(const Config& c, const fs::path& dir) {
   if (c.backend != "rocksdb") die("restore: storage.backend must be rocksdb");
+  if (auto st = rocksdb_backup::check_restore(dir, kBackupMarker, "vouch-server backup", c.db_path);
+      !st) {
+    die("restore: " + st.error().message);
+  }
   std::error_code ec;
-  if (!fs::exists(dir / kBackupMarker, ec)) {
-    die("restore: " + dir.string() + " is not a complete vouch-server backup (no " +
-        kBackupMarker + ")");
-  }
-  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
-    die("restore: " + st.error().message + "; restore only into a new directory");
-  }
   if (c.trust_type == "local" && !c.key_dir.empty()) {
     if (auto st = rocksdb_backup::require_empty(c.key_dir); !st) {
       die("restore: " + st.error().message);
@@ -383,7 +319,7 @@ fs::path restore_files(const Config& c, const fs::path& dir) {
   }
   if (fs::exists(dir / kTokenKeyFile, ec)) {
     if (auto st = rocksdb_backup::write_durably(staging / kTokenKeyFile,
-                                                read_text(dir / kTokenKeyFile));
+                                                read_small_file(dir / kTokenKeyFile));
         !st) {
       die("restore: " + st.error().message);
     }
@@ -772,6 +708,7 @@ int main(int argc, char** argv) {
   // server key of the trust service, and token auth that trusts exactly that key.
   // The accounts store (<db>/accounts) decides who may do what; every change, login failure,
   // issued token and repository write goes to the audit log (<db>/audit).
+  auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<server::accounts::RocksDbAccountStore> account_store;
   std::unique_ptr<server::accounts::AccountsService> accounts;
   std::unique_ptr<server::audit::AuditLog> audit_log;
@@ -789,7 +726,8 @@ int main(int argc, char** argv) {
     if (!opened_store) die("accounts: " + opened_store.error().message);
     account_store = std::move(*opened_store);
     auto created_accounts =
-        server::accounts::AccountsService::create(*account_store, SystemClock::instance(), c.accounts);
+        server::accounts::AccountsService::create(*account_store, SystemClock::instance(),
+                                                  c.accounts);
     if (!created_accounts) die("accounts: " + created_accounts.error().message);
     accounts = std::move(*created_accounts);
     accounts->set_on_change([log = audit_log.get()](const server::accounts::ChangeEvent& e) {
@@ -828,6 +766,7 @@ int main(int argc, char** argv) {
       }
       audit_append(*log, event);
     };
+    token_options.metrics = registry;
     auto created = server::TokenService::create(*accounts, *signer, std::move(*token_key),
                                                 token_options);
     if (!created) die("auth: " + created.error().message);
@@ -840,7 +779,6 @@ int main(int argc, char** argv) {
                  token_service->key_id());
   }
 
-  auto registry = std::make_shared<prometheus::Registry>();
   server::ApiOptions api_options;
   api_options.current_max_age = std::chrono::seconds(c.current_max_age);
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
@@ -891,8 +829,8 @@ int main(int argc, char** argv) {
     if (token_service && server::TokenService::is_token_request(head)) {
       return token_service->max_body_bytes();
     }
-    if (accounts && server::AdminApi::is_admin_request(head)) {
-      return server::AdminApiOptions{}.max_body_bytes;
+    if (admin_api && server::AdminApi::is_admin_request(head)) {
+      return admin_api->max_body_bytes();
     }
     return api.body_limit(head);
   };

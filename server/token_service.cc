@@ -1,6 +1,8 @@
 #include "server/token_service.h"
 
 #include <openssl/crypto.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 
 #include <algorithm>
 #include <array>
@@ -60,6 +62,10 @@ void scrub(std::string& s) {
 
 // ---- application/x-www-form-urlencoded (queries and POST forms) -----------------------------
 
+bool is_printable_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
 // Parameters by name; "scope" may repeat, any other parameter may not.
 struct Form {
   std::map<std::string, std::string, std::less<>> single;
@@ -92,39 +98,37 @@ struct Form {
 
 std::variant<Form, Refusal> parse_form(std::string_view text, const TokenServiceOptions& o) {
   Form form;
-  while (!text.empty()) {
-    const std::size_t amp = text.find('&');
-    const std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    auto name = net::form_decode(pair.substr(0, eq));
-    auto value =
-        net::form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) return bad_request("malformed parameter encoding");
-    if (*name == "scope") {
+  std::optional<Refusal> refused;
+  const bool decoded = net::for_each_form_pair(text, [&](std::string& name, std::string& value) {
+    if (name == "scope") {
       // A POST carries several scopes in one parameter, space-separated (oauth.md); a GET
       // may do so too.
-      std::string_view rest = *value;
+      std::string_view rest = value;
       while (!rest.empty()) {
         const std::size_t sp = rest.find(' ');
         const std::string_view one = rest.substr(0, sp);
         rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
         if (one.empty()) continue;
         if (form.scopes.size() >= o.max_scopes) {
-          return bad_request("too many scopes (at most " + std::to_string(o.max_scopes) + ")");
+          refused = bad_request("too many scopes (at most " + std::to_string(o.max_scopes) + ")");
+          return false;
         }
         form.scopes.emplace_back(one);
       }
-      continue;
+      return true;
     }
-    if (form.has(*name)) {
-      scrub(*value);
-      return bad_request("parameter \"" + (name->size() <= 32 ? *name : name->substr(0, 32)) +
-                         "\" given more than once");
+    if (form.has(name)) {
+      // The name goes back to the client and into the log: only a short, plain one.
+      const bool plain = name.size() <= 32 && is_printable_ascii(name);
+      refused = bad_request("parameter " + (plain ? "\"" + name + "\" " : std::string()) +
+                            "given more than once");
+      return false;
     }
-    form.single.emplace(std::move(*name), std::move(*value));
-  }
+    form.single.emplace(std::move(name), std::move(value));
+    return true;
+  });
+  if (refused) return std::move(*refused);
+  if (!decoded) return bad_request("malformed parameter encoding");
   return form;
 }
 
@@ -134,10 +138,6 @@ bool is_lower_alnum(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
   });
-}
-
-bool is_printable_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
 }  // namespace
@@ -256,7 +256,27 @@ struct TokenService::Impl {
   Impl(accounts::AccessDecider& d, keys::Signer& s, keys::PublicKey k, TokenServiceOptions o,
        const Clock& c)
       : decider(d), signer(s), key(std::move(k)), options(std::move(o)), clock(c),
-        kid(libtrust_key_id(key.spki_der())), logger(log::get("auth")) {}
+        kid(libtrust_key_id(key.spki_der())), logger(log::get("auth")) {
+    if (options.metrics) {
+      auto& family = prometheus::BuildCounter()
+                         .Name("vouch_server_token_requests_total")
+                         .Help("Answers of the built-in token service (/auth/token), by outcome")
+                         .Register(*options.metrics);
+      for (std::size_t i = 0; i < kOutcomes.size(); ++i) {
+        outcomes[i] = &family.Add({{"outcome", kOutcomes[i]}});
+      }
+    }
+  }
+
+  // Indexes of outcomes.
+  static constexpr std::array<const char*, 5> kOutcomes = {"issued", "bad_request",
+                                                           "unauthorized", "throttled", "error"};
+  std::array<prometheus::Counter*, 5> outcomes{};
+  void count(unsigned status) const {
+    const std::size_t i = status == 200 ? 0 : status == 401 ? 2 : status == 429 ? 3
+                          : status >= 500 ? 4 : 1;
+    if (outcomes[i] != nullptr) outcomes[i]->Increment();
+  }
 
   accounts::AccessDecider& decider;
   keys::Signer& signer;
@@ -518,6 +538,7 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
   try {
     const bool post = request.method == "POST";
     if (!post && request.method != "GET") {
+      count(405);
       net::Response r = error_answer(405, "UNSUPPORTED", "use GET or POST");
       r.headers.set("Allow", "GET, POST");
       return r;
@@ -526,10 +547,12 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
     event.source = request.remote_address;
     auto out = serve(request, post, who, event);
     if (auto* r = std::get_if<net::Response>(&out)) {
+      count(r->status);
       if (event.issued && options.on_event) options.on_event(event);
       return std::move(*r);
     }
     const Refusal& refusal = std::get<Refusal>(out);
+    count(refusal.status);
     if ((refusal.status == 401 || refusal.status == 429) && options.on_event) {
       event.issued = false;
       event.name_tried = who.substr(0, 64);
@@ -541,6 +564,7 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
     return refusal_answer(refusal);
   } catch (const std::exception& e) {
     logger->error("token service: {}", e.what());
+    count(500);
     return error_answer(500, "UNKNOWN", "internal error");
   }
 }
@@ -580,21 +604,16 @@ bool TokenService::is_token_request(const net::Request& request) {
 }
 
 net::Handler route_token_requests(TokenService& service, WorkQueue& workers, net::Handler next) {
-  return [&service, &workers, next = std::move(next)](net::Request&& request,
-                                                      net::Responder responder) {
-    if (!TokenService::is_token_request(request)) {
-      next(std::move(request), std::move(responder));
-      return;
-    }
-    // Password checks are slow on purpose (Argon2id) and the signer may be remote.
-    auto job = std::make_shared<std::pair<net::Request, net::Responder>>(std::move(request),
-                                                                         std::move(responder));
-    if (!workers.post([&service, job] { job->second.respond(service.handle(job->first)); })) {
-      net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
-      busy.headers.set("Retry-After", "1");
-      job->second.respond(std::move(busy));
-    }
-  };
+  // Password checks are slow on purpose (Argon2id) and the signer may be remote.
+  return net::route_to_workers(
+      TokenService::is_token_request,
+      [&service](net::Request& request) { return service.handle(request); }, workers,
+      [] {
+        net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
+        busy.headers.set("Retry-After", "1");
+        return busy;
+      },
+      std::move(next));
 }
 
 std::size_t TokenService::max_body_bytes() const { return impl_->options.max_form_bytes; }

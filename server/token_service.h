@@ -68,6 +68,10 @@ namespace vouch {
 class WorkQueue;  // common/work_queue.h
 }
 
+namespace prometheus {
+class Registry;
+}
+
 namespace vouch::server {
 
 // One token issued to an authenticated principal, or one refused login (for the audit log).
@@ -110,6 +114,9 @@ struct TokenServiceOptions {
   // Called once per token issued to an authenticated principal and per refused login (401,
   // 429), on the thread that runs handle(), after the answer is built. Empty: nothing.
   std::function<void(const TokenEvent&)> on_event;
+  // Where answers are counted: vouch_server_token_requests_total{outcome="issued" |
+  // "bad_request" | "unauthorized" | "throttled" | "error"}. Null (the default): not counted.
+  std::shared_ptr<prometheus::Registry> metrics;
 };
 
 // One parsed resource scope, e.g. repository:localhost:5000/team/app:pull,push.

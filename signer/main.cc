@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -21,10 +20,11 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/config_file.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/net/admin_server.h"
 #include "common/net/signals.h"
@@ -32,12 +32,12 @@
 #include "common/net/tls.h"
 #include "keys/passphrase.h"
 #include "keys/secret.h"
+#include "keys/secret_file.h"
 #include "proto/signer_admin.grpc.pb.h"
 #include "signer/key_store.h"
 #include "signer/service.h"
 
 namespace fs = std::filesystem;
-namespace json = boost::json;
 using namespace vouch;
 
 namespace {
@@ -74,89 +74,35 @@ std::string upper(std::string_view s) {
   return out;
 }
 
-// ---- config file (Boost.JSON, notary-signer's shape) ---------------------------------------
+// ---- config file (notary-signer's shape; common/config_file.h) ------------------------------
 
-class ConfigReader {
- public:
-  ConfigReader(const json::object& root, fs::path base) : root_(root), base_(std::move(base)) {}
-
-  const json::object* section(std::string_view name) {
-    const json::value* v = root_.if_contains(name);
-    if (v == nullptr) return nullptr;
-    if (!v->is_object()) die("config: \"" + std::string(name) + "\" must be an object");
-    return &v->get_object();
-  }
-  void str(const json::object* sec, std::string_view sec_name, std::string_view key,
-           std::string& out, bool path = false) {
-    if (sec == nullptr) return;
-    const json::value* v = sec->if_contains(key);
-    if (v == nullptr) return;
-    if (!v->is_string()) {
-      die("config: \"" + std::string(sec_name) + "." + std::string(key) + "\" must be a string");
-    }
-    out = std::string(v->get_string());
-    // Relative paths are relative to the config file, as in Notary.
-    if (path && !out.empty() && fs::path(out).is_relative()) out = (base_ / out).string();
-  }
-  template <typename T>
-  void uint(const json::object* sec, std::string_view sec_name, std::string_view key, T& out) {
-    if (sec == nullptr) return;
-    const json::value* v = sec->if_contains(key);
-    if (v == nullptr) return;
-    const auto n = v->if_int64();
-    const auto u = v->if_uint64();
-    if ((n == nullptr || *n < 1) && u == nullptr) {
-      die("config: \"" + std::string(sec_name) + "." + std::string(key) +
-          "\" must be a positive integer");
-    }
-    out = static_cast<T>(n != nullptr ? static_cast<std::uint64_t>(*n) : *u);
-  }
-
- private:
-  const json::object& root_;
-  fs::path base_;
-};
-
-void read_config_file(const std::string& file, Config& c) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) die("cannot read config file " + file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().size() > 1024 * 1024) die("config file " + file + " is larger than 1 MiB");
-  boost::system::error_code ec;
-  json::value v = json::parse(ss.str(), ec);
-  if (ec) die("config file " + file + " is not valid JSON: " + ec.message());
-  if (!v.is_object()) die("config file " + file + " must hold a JSON object");
-  const fs::path base = fs::absolute(fs::path(file)).parent_path();
-  ConfigReader r(v.get_object(), base);
-
-  const json::object* server = r.section("server");
-  r.str(server, "server", "grpc_addr", c.grpc_addr);
-  r.str(server, "server", "http_addr", c.http_addr);
-  r.str(server, "server", "tls_cert_file", c.tls_cert_file, true);
-  r.str(server, "server", "tls_key_file", c.tls_key_file, true);
-  r.str(server, "server", "client_ca_file", c.client_ca_file, true);
-  r.str(server, "server", "control_socket", c.control_socket, true);
-
-  const json::object* storage = r.section("storage");
-  r.str(storage, "storage", "backend", c.backend);
-  r.str(storage, "storage", "db_path", c.db_path, true);
-  r.str(storage, "storage", "default_alias", c.default_alias);
-  r.str(storage, "storage", "passphrase_dir", c.passphrase_dir, true);
-  r.uint(storage, "storage", "key_cache_size", c.key_cache_size);
-  if (storage != nullptr) {
-    if (const json::value* kdf = storage->if_contains("kdf")) {
-      if (!kdf->is_object()) die("config: \"storage.kdf\" must be an object");
-      r.uint(&kdf->get_object(), "storage.kdf", "memory_kib", c.kdf.memory_kib);
-      r.uint(&kdf->get_object(), "storage.kdf", "iterations", c.kdf.iterations);
-      r.uint(&kdf->get_object(), "storage.kdf", "parallelism", c.kdf.parallelism);
-    }
-  }
-  const json::object* limits = r.section("limits");
-  r.uint(limits, "limits", "max_content_bytes", c.max_content_bytes);
-  const json::object* logging = r.section("logging");
-  r.str(logging, "logging", "level", c.log_level);
-  r.str(logging, "logging", "format", c.log_format);
+void read_config_file(const std::string& path, Config& c) {
+  ConfigFileOptions options;
+  options.reject_duplicate_keys = false;  // as before the shared reader: the last one wins
+  auto file = ConfigFile::load(path, options);
+  if (!file) die(file.error().message);
+  const ConfigSection server = file->root().section("server");
+  server.get_string("grpc_addr", c.grpc_addr);
+  server.get_string("http_addr", c.http_addr);
+  server.get_path("tls_cert_file", c.tls_cert_file);
+  server.get_path("tls_key_file", c.tls_key_file);
+  server.get_path("client_ca_file", c.client_ca_file);
+  server.get_path("control_socket", c.control_socket);
+  const ConfigSection storage = file->root().section("storage");
+  storage.get_string("backend", c.backend);
+  storage.get_path("db_path", c.db_path);
+  storage.get_string("default_alias", c.default_alias);
+  storage.get_path("passphrase_dir", c.passphrase_dir);
+  storage.get_size("key_cache_size", c.key_cache_size);
+  const ConfigSection kdf = storage.section("kdf");
+  kdf.get_uint32("memory_kib", c.kdf.memory_kib);
+  kdf.get_uint32("iterations", c.kdf.iterations);
+  kdf.get_uint32("parallelism", c.kdf.parallelism);
+  file->root().section("limits").get_size("max_content_bytes", c.max_content_bytes);
+  const ConfigSection logging = file->root().section("logging");
+  logging.get_string("level", c.log_level);
+  logging.get_string("format", c.log_format);
+  if (auto st = file->status(); !st) die(st.error().message);
 }
 
 // ---- passphrases ---------------------------------------------------------------------------
@@ -198,24 +144,9 @@ signer::AliasPassphraseLookup make_lookup(const Config& c, std::shared_ptr<std::
 // ---- helpers --------------------------------------------------------------------------------
 
 std::string read_small_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) die(std::string("cannot read ") + what + " " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-keys::SecretString read_secret_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) die(std::string("cannot read ") + what + " " + path);
-  keys::SecretString out;
-  char ch = 0;
-  std::size_t n = 0;
-  while (in.get(ch)) {
-    if (++n > 1024 * 1024) die(std::string(what) + " " + path + " is larger than 1 MiB");
-    out.push_back(ch);
-  }
-  return out;
+  auto text = read_file_bounded(path, 1u << 20);
+  if (!text) die(std::string(what) + ": " + text.error().message);
+  return std::move(*text);
 }
 
 void write_ready_file(const std::string& path, std::uint16_t grpc_port, std::uint16_t http_port) {
@@ -306,13 +237,9 @@ int backup(const Config& c, const fs::path& dir) {
 // Into an empty --db-path only; then opened as the daemon would, so that a missing or wrong
 // passphrase is found now rather than at the next start.
 int restore(const Config& c, const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir / kBackupMarker, ec)) {
-    die("restore: " + dir.string() + " is not a complete vouch-signer backup (no " +
-        kBackupMarker + ")");
-  }
-  if (auto st = rocksdb_backup::require_empty(c.db_path); !st) {
-    die("restore: " + st.error().message + "; restore only into a new directory");
+  if (auto st = rocksdb_backup::check_restore(dir, kBackupMarker, "vouch-signer backup", c.db_path);
+      !st) {
+    die("restore: " + st.error().message);
   }
   auto stats = rocksdb_backup::copy_database(dir / "db", c.db_path);
   if (!stats) die("restore: " + stats.error().message);
@@ -421,7 +348,9 @@ int serve(const Config& c) {
   signer::SignerServerOptions so;
   so.listen = c.grpc_addr;
   so.tls_cert_pem = read_small_file(c.tls_cert_file, "TLS certificate");
-  so.tls_key_pem = read_secret_file(c.tls_key_file, "TLS key");
+  auto tls_key = keys::read_secret_file(c.tls_key_file);
+  if (!tls_key) die("TLS key: " + tls_key.error().message);
+  so.tls_key_pem = std::move(*tls_key);
   so.client_ca_pem = read_small_file(c.client_ca_file, "client CA");
   so.max_content_bytes = c.max_content_bytes;
   so.control_socket = control_socket_path(c);

@@ -8,6 +8,8 @@
 #include <exception>
 #include <string>
 
+#include "common/net/metric_families.h"
+
 namespace vouch::signer {
 
 std::string_view to_string(Method m) {
@@ -36,30 +38,19 @@ constexpr std::array<const char*, 17> kCodeNames = {
 Result<std::unique_ptr<SignerMetrics>> SignerMetrics::create(prometheus::Registry& registry) {
   std::unique_ptr<SignerMetrics> m(new SignerMetrics());
   try {
-    auto& rpcs = prometheus::BuildCounter()
-                     .Name("vouch_signer_rpcs_total")
-                     .Help("gRPC requests handled, by method and status code")
-                     .Register(registry);
-    auto& errors = prometheus::BuildCounter()
-                       .Name("vouch_signer_rpc_errors_total")
-                       .Help("gRPC requests that did not end OK, by method and status code")
-                       .Register(registry);
-    auto& latency = prometheus::BuildHistogram()
-                        .Name("vouch_signer_rpc_duration_seconds")
-                        .Help("Time spent handling a gRPC request")
-                        .Register(registry);
-    auto& sigs = prometheus::BuildCounter()
-                     .Name("vouch_signer_signatures_total")
-                     .Help("Signatures made, by key algorithm")
-                     .Register(registry);
-    auto& cache = prometheus::BuildGauge()
-                      .Name("vouch_signer_key_cache_entries")
-                      .Help("Decrypted private keys held in memory")
-                      .Register(registry);
-    auto& misses = prometheus::BuildCounter()
-                       .Name("vouch_signer_key_cache_misses_total")
-                       .Help("Key cache lookups that had to decrypt a key record")
-                       .Register(registry);
+    auto& rpcs = net::counter_family(registry, "vouch_signer_rpcs_total",
+                                     "gRPC requests handled, by method and status code");
+    auto& errors =
+        net::counter_family(registry, "vouch_signer_rpc_errors_total",
+                            "gRPC requests that did not end OK, by method and status code");
+    auto& latency = net::histogram_family(registry, "vouch_signer_rpc_duration_seconds",
+                                          "Time spent handling a gRPC request");
+    auto& sigs = net::counter_family(registry, "vouch_signer_signatures_total",
+                                     "Signatures made, by key algorithm");
+    auto& cache = net::gauge_family(registry, "vouch_signer_key_cache_entries",
+                                    "Decrypted private keys held in memory");
+    auto& misses = net::counter_family(registry, "vouch_signer_key_cache_misses_total",
+                                       "Key cache lookups that had to decrypt a key record");
     const prometheus::Histogram::BucketBoundaries buckets = {
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
     for (std::size_t i = 0; i < kMethodCount; ++i) {

@@ -18,15 +18,9 @@
 #include <cstdint>
 #include <memory>
 
+#include "common/net/metric_families.h"  // prometheus forward declarations
 #include "common/result.h"
 #include "keys/public_key.h"
-
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-}  // namespace prometheus
 
 namespace vouch::signer {
 

@@ -5,7 +5,6 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/net/grpc_calls.h"
 #include "keys/crypto.h"
 #include "proto/signer.grpc.pb.h"
 #include "proto/signer_admin.grpc.pb.h"
@@ -133,31 +133,7 @@ struct Shared {
   std::shared_ptr<spdlog::logger> log = log::get("signer");
   std::shared_ptr<spdlog::logger> audit = log::get("signer.audit");
   // RPCs whose reactor has not reached OnDone (the answer may still be on its way).
-  std::mutex inflight_mu;
-  std::condition_variable inflight_cv;
-  int inflight = 0;
-};
-
-// A unary reactor that counts itself in Shared::inflight until gRPC is done with the call,
-// so that shutdown can tell when every answer has been sent.
-class CountedReactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit CountedReactor(Shared& s) : s_(s) {
-    std::lock_guard lock(s_.inflight_mu);
-    ++s_.inflight;
-  }
-  void OnDone() override {
-    {
-      std::lock_guard lock(s_.inflight_mu);
-      --s_.inflight;
-    }
-    s_.inflight_cv.notify_all();
-    delete this;
-  }
-  void OnCancel() override {}
-
- private:
-  Shared& s_;
+  net::InflightCalls inflight;
 };
 
 // Runs `body` (which returns a grpc::Status) with the catch-all, metrics and a finished
@@ -176,7 +152,7 @@ grpc::ServerUnaryReactor* run(Shared& s, Method method, Body&& body) {
     status = {grpc::StatusCode::INTERNAL, "internal error"};
   }
   s.metrics.observe(method, status.error_code(), seconds_since(start));
-  auto* reactor = new CountedReactor(s);
+  auto* reactor = new net::CountedReactor(s.inflight);
   reactor->Finish(status);
   return reactor;
 }
@@ -335,7 +311,7 @@ class AdminImpl final : public ::vouch::signer::admin::v1::SignerAdmin::Callback
       grpc::CallbackServerContext* /*ctx*/,
       const ::vouch::signer::admin::v1::RotatePassphraseRequest* req,
       ::vouch::signer::admin::v1::RotatePassphraseResponse* resp) override {
-    auto* reactor = new CountedReactor(s_);
+    auto* reactor = new net::CountedReactor(s_.inflight);
     grpc::Status status;
     const std::string alias = req->new_alias();
     try {
@@ -435,13 +411,9 @@ Result<std::unique_ptr<SignerServer>> SignerServer::start(
   if (max_receive == 0) max_receive = 2 * options.max_content_bytes + 64 * 1024;
   if (max_receive > static_cast<std::size_t>(INT32_MAX)) max_receive = INT32_MAX;
 
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = options.client_ca_pem;
-  // gRPC takes the key as std::string and keeps its own copy; ours is wiped right after.
-  ssl.pem_key_cert_pairs.push_back({std::string(options.tls_key_pem.view()), options.tls_cert_pem});
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(ssl);
-  OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(),
-                  ssl.pem_key_cert_pairs[0].private_key.size());
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      net::tls_server_credentials(options.tls_cert_pem, options.tls_key_pem.view(),
+                                  options.client_ca_pem, net::ClientCertificates::kRequired);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -512,23 +484,8 @@ void SignerServer::shutdown(std::chrono::milliseconds grace) {
       health->SetServingStatus(false);
     }
   }
-  // grpc::Server::Shutdown(deadline) stops accepting calls at once, but then waits until
-  // the deadline for every connection to go away, idle ones included. So wait for the
-  // in-flight calls ourselves and then cut the remaining (idle) connections.
-  const auto deadline = std::chrono::system_clock::now() + grace;
-  std::vector<std::thread> stoppers;
-  for (grpc::Server* s : {impl_->server.get(), impl_->control.get()}) {
-    if (s != nullptr) stoppers.emplace_back([s, deadline] { s->Shutdown(deadline); });
-  }
-  {
-    std::unique_lock lock(impl_->shared->inflight_mu);
-    impl_->shared->inflight_cv.wait_until(lock, deadline,
-                                          [&] { return impl_->shared->inflight == 0; });
-  }
-  for (grpc::Server* s : {impl_->server.get(), impl_->control.get()}) {
-    if (s != nullptr) grpc_server_cancel_all_calls(s->c_server());
-  }
-  for (auto& t : stoppers) t.join();
+  net::shutdown_servers({impl_->server.get(), impl_->control.get()}, impl_->shared->inflight,
+                        std::chrono::system_clock::now() + grace);
   if (impl_->gauges.joinable()) impl_->gauges.join();
   if (!impl_->options.control_socket.empty()) {
     std::error_code ec;

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "common/enum_names.h"
 #include "common/utf8.h"
 
 namespace vouch::tuf::json {
@@ -100,17 +101,12 @@ bool operator==(const Object& a, const Object& b) {
 // ---------------------------------------------------------------------------------------------
 // Value
 
-std::string_view to_string(Type type) {
-  switch (type) {
-    case Type::kNull: return "null";
-    case Type::kBool: return "bool";
-    case Type::kInt: return "int";
-    case Type::kString: return "string";
-    case Type::kArray: return "array";
-    case Type::kObject: return "object";
-  }
-  return "unknown";
-}
+constexpr EnumName<Type> kTypeNames[] = {
+    {Type::kNull, "null"}, {Type::kBool, "bool"}, {Type::kInt, "int"}, {Type::kString, "string"},
+    {Type::kArray, "array"}, {Type::kObject, "object"}};
+static_assert(lists_every_value(kTypeNames, Type::kObject));
+
+std::string_view to_string(Type type) { return name_of(kTypeNames, type); }
 
 const Value* Value::find(std::string_view key) const {
   if (!is_object()) return nullptr;

@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "common/enum_names.h"
 #include "keys/crypto.h"
 
 namespace vouch::tuf {
@@ -326,25 +327,19 @@ json::Value meta_map_to_json(const Map& m) {
 
 }  // namespace
 
-std::string_view type_name(RoleType type) {
-  switch (type) {
-    case RoleType::kRoot: return "Root";
-    case RoleType::kTargets: return "Targets";
-    case RoleType::kSnapshot: return "Snapshot";
-    case RoleType::kTimestamp: return "Timestamp";
-  }
-  return "";
-}
+constexpr EnumName<RoleType> kTypeNames[] = {
+    {RoleType::kRoot, "Root"}, {RoleType::kTargets, "Targets"}, {RoleType::kSnapshot, "Snapshot"},
+    {RoleType::kTimestamp, "Timestamp"}};
+static_assert(lists_every_value(kTypeNames, RoleType::kTimestamp));
 
-std::string_view role_name(RoleType type) {
-  switch (type) {
-    case RoleType::kRoot: return kRootRole;
-    case RoleType::kTargets: return kTargetsRole;
-    case RoleType::kSnapshot: return kSnapshotRole;
-    case RoleType::kTimestamp: return kTimestampRole;
-  }
-  return "";
-}
+std::string_view type_name(RoleType type) { return name_of(kTypeNames, type, ""); }
+
+constexpr EnumName<RoleType> kRoleNames[] = {
+    {RoleType::kRoot, kRootRole}, {RoleType::kTargets, kTargetsRole},
+    {RoleType::kSnapshot, kSnapshotRole}, {RoleType::kTimestamp, kTimestampRole}};
+static_assert(lists_every_value(kRoleNames, RoleType::kTimestamp));
+
+std::string_view role_name(RoleType type) { return name_of(kRoleNames, type, ""); }
 
 FileMeta FileMeta::of(ByteSpan bytes) {
   FileMeta m;

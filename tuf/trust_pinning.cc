@@ -1,80 +1,8 @@
 #include "tuf/trust_pinning.h"
 
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
 #include <algorithm>
-#include <cstdint>
-#include <ctime>
-#include <memory>
 
 namespace vouch::tuf {
-namespace {
-
-// The one place in tuf/ that calls OpenSSL: issuance of a root certificate by a pinned CA.
-// It belongs in keys/x509 (Certificate::verify_issued_by) and is kept self-contained so it
-// can move there unchanged; keys/openssl_util.h is private to keys/.
-template <auto Fn>
-struct Free {
-  template <typename T>
-  void operator()(T* p) const {
-    if (p != nullptr) Fn(p);
-  }
-};
-using X509Ptr = std::unique_ptr<X509, Free<&X509_free>>;
-using StorePtr = std::unique_ptr<X509_STORE, Free<&X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Free<&X509_STORE_CTX_free>>;
-using BioPtr = std::unique_ptr<BIO, Free<&BIO_free_all>>;
-
-X509Ptr parse_pem(const std::string& pem) {
-  if (pem.size() > static_cast<std::size_t>(INT32_MAX)) return nullptr;
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-}
-
-std::time_t to_time_t(TimePoint t) {
-  return static_cast<std::time_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-}
-
-// Whether `leaf` chains to one of `cas` at `at`. A CA is a trust anchor even when it is not
-// self-signed (Go's x509 roots pool, which Notary uses, behaves so: X509_V_FLAG_PARTIAL_CHAIN).
-// No extended-key-usage purpose is required (Go defaults to serverAuth, which Notary's
-// codeSigning root certificates never carry; we do not copy that accident).
-bool issued_by(const keys::Certificate& leaf, const std::vector<const keys::Certificate*>& cas,
-               std::optional<TimePoint> at) {
-  StorePtr store(X509_STORE_new());
-  if (!store) return false;
-  for (const auto* ca : cas) {
-    X509Ptr x = parse_pem(ca->pem());
-    if (!x || X509_STORE_add_cert(store.get(), x.get()) != 1) {
-      ERR_clear_error();
-      return false;
-    }
-  }
-  X509Ptr leaf_x = parse_pem(leaf.pem());
-  StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (!leaf_x || !ctx || X509_STORE_CTX_init(ctx.get(), store.get(), leaf_x.get(), nullptr) != 1) {
-    ERR_clear_error();
-    return false;
-  }
-  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
-  if (at) {
-    X509_VERIFY_PARAM_set_time(param, to_time_t(*at));
-    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
-  } else {
-    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_NO_CHECK_TIME);
-  }
-  const bool ok = X509_verify_cert(ctx.get()) == 1;
-  ERR_clear_error();
-  return ok;
-}
-
-}  // namespace
 
 GunPinning resolve_pinning(const TrustPinning& pinning, std::string_view gun) {
   GunPinning out;
@@ -146,7 +74,7 @@ bool pin_accepts(const GunPinning& pin, const keys::PublicKey& key, std::optiona
         }
         valid.push_back(&ca);
       }
-      return !valid.empty() && issued_by(*key.certificate(), valid, at);
+      return !valid.empty() && key.certificate()->issued_by(valid, at);
     }
   }
   return false;

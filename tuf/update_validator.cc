@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "common/enum_names.h"
 #include "keys/x509.h"
 #include "tuf/verify.h"
 
@@ -592,20 +593,28 @@ class Validator {
     return peeked_.emplace(role, std::move(t)).first->second.get();
   }
 
-  UpdateStatus plan_generated_snapshot() {
-    auto keys = server_signing_keys(root_->content, kSnapshotRole, opt_.server_holds_key);
-    if (!keys) {
-      if (keys.error().reason != Reason::kThresholdNotMet) {
-        return internal(std::move(keys).error(), "snapshot keys");
-      }
-      return tag(UpdateErrorClass::kBadHierarchy,
-                 make_error(Reason::kUnknownKey,
-                            "no snapshot was included in update and server does not hold "
-                            "current snapshot key for repository"),
-                 kSnapshotRole);
+  // The keys the server signs `role` with. Holding too few of them (kThresholdNotMet) is
+  // `missing`, the upload's fault; any other failure is internal.
+  UpdateResult<std::vector<keys::PublicKey>> server_keys(std::string_view role,
+                                                         UpdateError missing) {
+    auto keys = server_signing_keys(root_->content, role, opt_.server_holds_key);
+    if (keys) return std::move(*keys);
+    if (keys.error().reason != Reason::kThresholdNotMet) {
+      return internal(std::move(keys).error(), std::string(role) + " keys");
     }
+    return missing;
+  }
+
+  UpdateStatus plan_generated_snapshot() {
+    VOUCH_ASSIGN_OR_RETURN(
+        out_.snapshot_keys,
+        server_keys(kSnapshotRole,
+                    tag(UpdateErrorClass::kBadHierarchy,
+                        make_error(Reason::kUnknownKey,
+                                   "no snapshot was included in update and server does not hold "
+                                   "current snapshot key for repository"),
+                        kSnapshotRole)));
     out_.needs_snapshot = true;
-    out_.snapshot_keys = std::move(*keys);
 
     const Snapshot* prev = out_.previous_snapshot ? &out_.previous_snapshot->content : nullptr;
     SnapshotChanges& changes = out_.snapshot_changes;
@@ -652,15 +661,11 @@ class Validator {
 
   // ---- step 5: timestamp
   UpdateStatus timestamp_step() {
-    auto keys = server_signing_keys(root_->content, kTimestampRole, opt_.server_holds_key);
-    if (!keys) {
-      if (keys.error().reason != Reason::kThresholdNotMet) {
-        return internal(std::move(keys).error(), "timestamp keys");
-      }
-      return tag(UpdateErrorClass::kBadRoot,
-                 make_error(Reason::kUnknownKey, "no timestamp keys exist on the server"));
-    }
-    out_.timestamp_keys = std::move(*keys);
+    VOUCH_ASSIGN_OR_RETURN(
+        out_.timestamp_keys,
+        server_keys(kTimestampRole,
+                    tag(UpdateErrorClass::kBadRoot,
+                        make_error(Reason::kUnknownKey, "no timestamp keys exist on the server"))));
     VOUCH_ASSIGN_OR_RETURN(const std::optional<StoredRole>* st, stored(kTimestampRole));
     out_.next_timestamp_version = *st ? (*st)->version + 1 : 1;
     return {};
@@ -799,21 +804,19 @@ UpdateResult<std::vector<RoleFile>> complete_update(const ValidatedUpdate& updat
   return files;
 }
 
+constexpr EnumName<UpdateErrorClass> kClassNames[] = {
+    {UpdateErrorClass::kMalformedUpload, "MALFORMED_UPLOAD"},
+    {UpdateErrorClass::kTooLarge, "TOO_LARGE"},
+    {UpdateErrorClass::kMalformedJson, "MALFORMED_JSON"},
+    {UpdateErrorClass::kInvalidRole, "INVALID_ROLE"}, {UpdateErrorClass::kOldVersion, "VERSION"},
+    {UpdateErrorClass::kBadRoot, "ErrBadRoot"}, {UpdateErrorClass::kBadTargets, "ErrBadTargets"},
+    {UpdateErrorClass::kBadSnapshot, "ErrBadSnapshot"},
+    {UpdateErrorClass::kBadHierarchy, "ErrBadHierarchy"},
+    {UpdateErrorClass::kValidation, "ErrValidation"}, {UpdateErrorClass::kInternal, "INTERNAL"}};
+static_assert(lists_every_value(kClassNames, UpdateErrorClass::kInternal));
+
 std::string_view to_string(UpdateErrorClass error_class) {
-  switch (error_class) {
-    case UpdateErrorClass::kMalformedUpload: return "MALFORMED_UPLOAD";
-    case UpdateErrorClass::kTooLarge: return "TOO_LARGE";
-    case UpdateErrorClass::kMalformedJson: return "MALFORMED_JSON";
-    case UpdateErrorClass::kInvalidRole: return "INVALID_ROLE";
-    case UpdateErrorClass::kOldVersion: return "VERSION";
-    case UpdateErrorClass::kBadRoot: return "ErrBadRoot";
-    case UpdateErrorClass::kBadTargets: return "ErrBadTargets";
-    case UpdateErrorClass::kBadSnapshot: return "ErrBadSnapshot";
-    case UpdateErrorClass::kBadHierarchy: return "ErrBadHierarchy";
-    case UpdateErrorClass::kValidation: return "ErrValidation";
-    case UpdateErrorClass::kInternal: return "INTERNAL";
-  }
-  return "INTERNAL";
+  return name_of(kClassNames, error_class, "INTERNAL");
 }
 
 UpdateError UpdateError::unclassified(Error error) {

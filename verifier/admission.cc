@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/enum_names.h"
 
 namespace vouch::verifier {
 namespace {
@@ -194,14 +195,12 @@ Result<AdmissionRequest> parse_document(const bj::value& doc, const AdmissionLim
 
 }  // namespace
 
-std::string_view to_string(ContainerKind kind) {
-  switch (kind) {
-    case ContainerKind::kContainer: return "containers";
-    case ContainerKind::kInitContainer: return "initContainers";
-    case ContainerKind::kEphemeralContainer: return "ephemeralContainers";
-  }
-  return "containers";
-}
+constexpr EnumName<ContainerKind> kKindNames[] = {
+    {ContainerKind::kContainer, "containers"}, {ContainerKind::kInitContainer, "initContainers"},
+    {ContainerKind::kEphemeralContainer, "ephemeralContainers"}};
+static_assert(lists_every_value(kKindNames, ContainerKind::kEphemeralContainer));
+
+std::string_view to_string(ContainerKind kind) { return name_of(kKindNames, kind, "containers"); }
 
 std::optional<std::string_view> pod_spec_pointer(std::string_view group, std::string_view kind) {
   if (group.empty()) {

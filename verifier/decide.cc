@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/encoding.h"
+#include "common/enum_names.h"
 #include "tuf/metadata.h"
 
 namespace vouch::verifier {
@@ -314,30 +315,23 @@ std::string team_label(const std::vector<std::string>& teams) {
 
 }  // namespace
 
-std::string_view to_string(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kAllow: return "allow";
-    case Verdict::kDeny: return "deny";
-    case Verdict::kWarn: return "warn";
-  }
-  return "unknown";
-}
+constexpr EnumName<Verdict> kVerdictNames[] = {
+    {Verdict::kAllow, "allow"}, {Verdict::kDeny, "deny"}, {Verdict::kWarn, "warn"}};
+static_assert(lists_every_value(kVerdictNames, Verdict::kWarn));
 
-std::string_view to_string(DecisionCode code) {
-  switch (code) {
-    case DecisionCode::kSigned: return "signed";
-    case DecisionCode::kRuleAllows: return "rule_allows";
-    case DecisionCode::kRuleDenies: return "rule_denies";
-    case DecisionCode::kNoRule: return "no_rule";
-    case DecisionCode::kTrustUnavailable: return "trust_unavailable";
-    case DecisionCode::kNotSigned: return "not_signed";
-    case DecisionCode::kDigestConflict: return "digest_conflict";
-    case DecisionCode::kDigestMismatch: return "digest_mismatch";
-    case DecisionCode::kUnsupportedDigest: return "unsupported_digest";
-    case DecisionCode::kRequirementsNotMet: return "requirements_not_met";
-  }
-  return "unknown";
-}
+std::string_view to_string(Verdict verdict) { return name_of(kVerdictNames, verdict); }
+
+constexpr EnumName<DecisionCode> kCodeNames[] = {
+    {DecisionCode::kSigned, "signed"}, {DecisionCode::kRuleAllows, "rule_allows"},
+    {DecisionCode::kRuleDenies, "rule_denies"}, {DecisionCode::kNoRule, "no_rule"},
+    {DecisionCode::kTrustUnavailable, "trust_unavailable"},
+    {DecisionCode::kNotSigned, "not_signed"}, {DecisionCode::kDigestConflict, "digest_conflict"},
+    {DecisionCode::kDigestMismatch, "digest_mismatch"},
+    {DecisionCode::kUnsupportedDigest, "unsupported_digest"},
+    {DecisionCode::kRequirementsNotMet, "requirements_not_met"}};
+static_assert(lists_every_value(kCodeNames, DecisionCode::kRequirementsNotMet));
+
+std::string_view to_string(DecisionCode code) { return name_of(kCodeNames, code); }
 
 Decision decide(const Policy& policy, const ImageRef& image, const Rule* rule,
                 const Result<const tuf::TrustedSet*>& trust, std::optional<TimePoint> at) {

@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <openssl/crypto.h>
 
 #include <condition_variable>
 #include <exception>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/net/grpc_calls.h"
 #include "proto/verifier.grpc.pb.h"
 
 namespace vouch::verifier {
@@ -70,30 +70,7 @@ struct Shared {
   Verifier* verifier = nullptr;
   WorkQueue* workers = nullptr;
   VerifierMetrics* metrics = nullptr;
-  std::mutex mu;
-  std::condition_variable cv;
-  int inflight = 0;
-};
-
-// Counts itself in Shared::inflight until gRPC is done with the call.
-class Reactor final : public grpc::ServerUnaryReactor {
- public:
-  explicit Reactor(Shared& s) : s_(s) {
-    std::lock_guard lock(s_.mu);
-    ++s_.inflight;
-  }
-  void OnDone() override {
-    {
-      std::lock_guard lock(s_.mu);
-      --s_.inflight;
-    }
-    s_.cv.notify_all();
-    delete this;
-  }
-  void OnCancel() override {}
-
- private:
-  Shared& s_;
+  net::InflightCalls inflight;
 };
 
 class Service final : public pb::Verifier::CallbackService {
@@ -102,7 +79,7 @@ class Service final : public pb::Verifier::CallbackService {
 
   grpc::ServerUnaryReactor* Verify(grpc::CallbackServerContext* ctx, const pb::VerifyRequest* req,
                                    pb::VerifyResponse* resp) override {
-    auto* reactor = new Reactor(s_);
+    auto* reactor = new net::CountedReactor(s_.inflight);
     const auto arrived = std::chrono::steady_clock::now();
     // The call's own deadline, if earlier than ours (system clock -> steady clock).
     Deadline deadline = arrived + s_.verifier->options().deadline;
@@ -191,15 +168,11 @@ Result<std::unique_ptr<GrpcApi>> GrpcApi::start(GrpcApiOptions options, Verifier
   if (options.tls_cert_pem.empty()) {
     creds = grpc::InsecureServerCredentials();
   } else {
-    grpc::SslServerCredentialsOptions ssl(
-        options.client_ca_pem.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                                      : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    ssl.pem_root_certs = options.client_ca_pem;
-    // gRPC keeps its own copy of the key; ours is wiped right after.
-    ssl.pem_key_cert_pairs.push_back({std::string(options.tls_key_pem.view()), options.tls_cert_pem});
-    creds = grpc::SslServerCredentials(ssl);
-    OPENSSL_cleanse(ssl.pem_key_cert_pairs[0].private_key.data(),
-                    ssl.pem_key_cert_pairs[0].private_key.size());
+    creds = net::tls_server_credentials(options.tls_cert_pem, options.tls_key_pem.view(),
+                                        options.client_ca_pem,
+                                        options.client_ca_pem.empty()
+                                            ? net::ClientCertificates::kNotRequested
+                                            : net::ClientCertificates::kRequired);
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -233,17 +206,8 @@ void GrpcApi::shutdown(std::chrono::milliseconds grace) {
   }
   if (!impl_->server) return;
   set_ready(false);
-  // Server::Shutdown(deadline) also waits for idle connections until the deadline: wait for
-  // the calls in flight ourselves, then cut what is left.
-  const auto deadline = std::chrono::system_clock::now() + grace;
-  grpc::Server* server = impl_->server.get();
-  std::thread stopper([server, deadline] { server->Shutdown(deadline); });
-  {
-    std::unique_lock lock(impl_->shared.mu);
-    impl_->shared.cv.wait_until(lock, deadline, [&] { return impl_->shared.inflight == 0; });
-  }
-  grpc_server_cancel_all_calls(server->c_server());
-  stopper.join();
+  net::shutdown_servers({impl_->server.get()}, impl_->shared.inflight,
+                        std::chrono::system_clock::now() + grace);
 }
 
 }  // namespace vouch::verifier

@@ -4,6 +4,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/enum_names.h"
+
 namespace vouch::verifier {
 namespace {
 
@@ -202,13 +204,13 @@ Status check_digest(std::string_view input, std::string_view digest, DigestAlgor
 
 }  // namespace
 
+constexpr EnumName<DigestAlgorithm> kAlgorithmNames[] = {
+    {DigestAlgorithm::kSha256, "sha256"}, {DigestAlgorithm::kSha384, "sha384"},
+    {DigestAlgorithm::kSha512, "sha512"}};
+static_assert(lists_every_value(kAlgorithmNames, DigestAlgorithm::kSha512));
+
 std::string_view to_string(DigestAlgorithm algorithm) {
-  switch (algorithm) {
-    case DigestAlgorithm::kSha256: return "sha256";
-    case DigestAlgorithm::kSha384: return "sha384";
-    case DigestAlgorithm::kSha512: return "sha512";
-  }
-  return "unknown";
+  return name_of(kAlgorithmNames, algorithm);
 }
 
 std::string ImageRef::name() const { return domain.empty() ? path : domain + "/" + path; }

@@ -24,18 +24,19 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/config_file.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/net/admin_server.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
 #include "common/net/tls.h"
 #include "keys/secret.h"
-#include "tuf/json.h"
+#include "keys/secret_file.h"
 #include "verifier/grpc_api.h"
 #include "verifier/http_api.h"
 #include "verifier/metrics.h"
@@ -46,7 +47,6 @@
 #include "common/work_queue.h"
 
 namespace fs = std::filesystem;
-namespace json = vouch::tuf::json;
 using namespace vouch;
 using namespace vouch::verifier;
 
@@ -84,116 +84,66 @@ struct Config {
 }
 
 std::string read_text(const fs::path& p, std::size_t max) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) die("cannot read " + p.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().size() > max) die(p.string() + " is larger than " + std::to_string(max) + " bytes");
-  return ss.str();
+  auto text = read_file_bounded(p, max);
+  if (!text) die(text.error().message);
+  return std::move(*text);
 }
 
-// Strict reading of the config file: every key is known and typed (a misspelt key must not
-// silently leave a default in place).
-class ConfigReader {
- public:
-  ConfigReader(const json::Object& root, fs::path base) : root_(root), base_(std::move(base)) {
-    for (const auto& [name, value] : root_) {
-      if (kSections.count(name) == 0) die("config: unknown section \"" + name + "\"");
-      if (!value.is_object()) die("config: \"" + name + "\" must be an object");
-    }
-  }
-
-  const json::Object* section(const std::string& name, std::set<std::string> keys) {
-    const json::Value* v = root_.find(name);
-    if (v == nullptr) return nullptr;
-    for (const auto& [key, value] : v->as_object()) {
-      if (keys.count(key) == 0) die("config: unknown key \"" + name + "." + key + "\"");
-    }
-    return &v->as_object();
-  }
-
-  void str(const json::Object* s, std::string_view key, std::string& out, bool path = false) {
-    if (s == nullptr) return;
-    const json::Value* v = s->find(key);
-    if (v == nullptr) return;
-    if (!v->is_string()) die("config: \"" + std::string(key) + "\" must be a string");
-    out = v->as_string();
-    // Relative paths are relative to the config file.
-    if (path && !out.empty() && fs::path(out).is_relative()) out = (base_ / out).string();
-  }
-  void num(const json::Object* s, std::string_view key, long long& out, long long min) {
-    if (s == nullptr) return;
-    const json::Value* v = s->find(key);
-    if (v == nullptr) return;
-    if (!v->is_int() || v->as_int() < min) {
-      die("config: \"" + std::string(key) + "\" must be an integer >= " + std::to_string(min));
-    }
-    out = v->as_int();
-  }
-  void flag(const json::Object* s, std::string_view key, bool& out) {
-    if (s == nullptr) return;
-    const json::Value* v = s->find(key);
-    if (v == nullptr) return;
-    if (!v->is_bool()) die("config: \"" + std::string(key) + "\" must be true or false");
-    out = v->as_bool();
-  }
-
- private:
-  inline static const std::set<std::string> kSections = {"server",    "grpc",      "metrics",
-                                                         "policy",    "trust",     "admission",
-                                                         "logging"};
-  const json::Object& root_;
-  fs::path base_;
-};
-
+// Strict reading of the config file (common/config_file.h): every section and key is known
+// and typed (a misspelt key must not silently leave a default in place).
 void load_config(const fs::path& path, Config& c) {
-  auto doc = json::parse(read_text(path, 1u << 20));
-  if (!doc) die("config " + path.string() + ": " + doc.error().message);
-  if (!doc->is_object()) die("config " + path.string() + ": not a JSON object");
-  ConfigReader r(doc->as_object(), fs::absolute(path).parent_path());
-  const auto* server = r.section("server", {"listen", "tls_cert_file", "tls_key_file",
-                                            "client_ca_file", "io_threads", "workers",
-                                            "max_queued"});
-  r.str(server, "listen", c.listen);
-  r.str(server, "tls_cert_file", c.tls_cert_file, true);
-  r.str(server, "tls_key_file", c.tls_key_file, true);
-  r.str(server, "client_ca_file", c.client_ca_file, true);
-  r.num(server, "io_threads", c.io_threads, 1);
-  r.num(server, "workers", c.workers, 1);
-  r.num(server, "max_queued", c.max_queued, 0);
-  const auto* grpc = r.section("grpc", {"listen", "tls_cert_file", "tls_key_file", "client_ca_file"});
-  r.str(grpc, "listen", c.grpc_listen);
-  r.str(grpc, "tls_cert_file", c.grpc_cert_file, true);
-  r.str(grpc, "tls_key_file", c.grpc_key_file, true);
-  r.str(grpc, "client_ca_file", c.grpc_client_ca_file, true);
-  const auto* metrics = r.section("metrics", {"listen"});
-  r.str(metrics, "listen", c.metrics_listen);
-  const auto* policy = r.section("policy", {"file", "poll_ms"});
-  r.str(policy, "file", c.policy_file, true);
-  r.num(policy, "poll_ms", c.policy_poll_ms, 0);
-  const auto* trust = r.section("trust", {"max_age_ms", "refresh_after_ms", "error_ttl_ms",
-                                          "fetch_threads", "connect_timeout_ms",
-                                          "request_timeout_ms", "max_entries", "state_dir"});
-  r.num(trust, "max_age_ms", c.max_age_ms, 0);
-  r.num(trust, "refresh_after_ms", c.refresh_after_ms, 0);
-  r.num(trust, "error_ttl_ms", c.error_ttl_ms, 0);
-  r.num(trust, "fetch_threads", c.fetch_threads, 1);
-  r.num(trust, "connect_timeout_ms", c.connect_timeout_ms, 1);
-  r.num(trust, "request_timeout_ms", c.request_timeout_ms, 1);
-  r.num(trust, "max_entries", c.max_entries, 1);
-  r.str(trust, "state_dir", c.state_dir, true);
-  const auto* admission = r.section(
-      "admission", {"deadline_ms", "max_images", "max_body_bytes", "decision_cache_entries",
-                    "mutate_keep_tag", "verify_unchanged_images"});
-  r.num(admission, "deadline_ms", c.deadline_ms, 1);
-  r.num(admission, "max_images", c.max_images, 1);
-  r.num(admission, "max_body_bytes", c.max_body_bytes, 1024);
-  r.num(admission, "decision_cache_entries", c.decision_cache_entries, 0);
-  r.flag(admission, "mutate_keep_tag", c.mutate_keep_tag);
-  r.flag(admission, "verify_unchanged_images", c.verify_unchanged_images);
-  const auto* logging = r.section("logging", {"level", "format"});
-  r.str(logging, "level", c.log_level);
-  r.str(logging, "format", c.log_format);
+  auto file = ConfigFile::load(path);
+  if (!file) die(file.error().message);
+  const ConfigSection root = file->root();
+  root.only_keys({"server", "grpc", "metrics", "policy", "trust", "admission", "logging"});
+  const ConfigSection server = root.section("server");
+  server.only_keys({"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "io_threads",
+                    "workers", "max_queued"});
+  server.get_string("listen", c.listen);
+  server.get_path("tls_cert_file", c.tls_cert_file);
+  server.get_path("tls_key_file", c.tls_key_file);
+  server.get_path("client_ca_file", c.client_ca_file);
+  server.get_integer("io_threads", c.io_threads, 1);
+  server.get_integer("workers", c.workers, 1);
+  server.get_integer("max_queued", c.max_queued, 0);
+  const ConfigSection grpc = root.section("grpc");
+  grpc.only_keys({"listen", "tls_cert_file", "tls_key_file", "client_ca_file"});
+  grpc.get_string("listen", c.grpc_listen);
+  grpc.get_path("tls_cert_file", c.grpc_cert_file);
+  grpc.get_path("tls_key_file", c.grpc_key_file);
+  grpc.get_path("client_ca_file", c.grpc_client_ca_file);
+  const ConfigSection metrics = root.section("metrics");
+  metrics.only_keys({"listen"});
+  metrics.get_string("listen", c.metrics_listen);
+  const ConfigSection policy = root.section("policy");
+  policy.only_keys({"file", "poll_ms"});
+  policy.get_path("file", c.policy_file);
+  policy.get_integer("poll_ms", c.policy_poll_ms, 0);
+  const ConfigSection trust = root.section("trust");
+  trust.only_keys({"max_age_ms", "refresh_after_ms", "error_ttl_ms", "fetch_threads",
+                   "connect_timeout_ms", "request_timeout_ms", "max_entries", "state_dir"});
+  trust.get_integer("max_age_ms", c.max_age_ms, 0);
+  trust.get_integer("refresh_after_ms", c.refresh_after_ms, 0);
+  trust.get_integer("error_ttl_ms", c.error_ttl_ms, 0);
+  trust.get_integer("fetch_threads", c.fetch_threads, 1);
+  trust.get_integer("connect_timeout_ms", c.connect_timeout_ms, 1);
+  trust.get_integer("request_timeout_ms", c.request_timeout_ms, 1);
+  trust.get_integer("max_entries", c.max_entries, 1);
+  trust.get_path("state_dir", c.state_dir);
+  const ConfigSection admission = root.section("admission");
+  admission.only_keys({"deadline_ms", "max_images", "max_body_bytes", "decision_cache_entries",
+                       "mutate_keep_tag", "verify_unchanged_images"});
+  admission.get_integer("deadline_ms", c.deadline_ms, 1);
+  admission.get_integer("max_images", c.max_images, 1);
+  admission.get_integer("max_body_bytes", c.max_body_bytes, 1024);
+  admission.get_integer("decision_cache_entries", c.decision_cache_entries, 0);
+  admission.get_bool("mutate_keep_tag", c.mutate_keep_tag);
+  admission.get_bool("verify_unchanged_images", c.verify_unchanged_images);
+  const ConfigSection logging = root.section("logging");
+  logging.only_keys({"level", "format"});
+  logging.get_string("level", c.log_level);
+  logging.get_string("format", c.log_format);
+  if (auto st = file->status(); !st) die(st.error().message);
 }
 
 // ":8443" (Go's form) means every interface.
@@ -232,19 +182,6 @@ fs::path make_runtime_dir() {
   g_runtime_dir = tmpl;
   std::atexit(remove_runtime_dir);
   return g_runtime_dir;
-}
-
-keys::SecretString read_secret_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) die(std::string("cannot read ") + what + " " + path);
-  keys::SecretString out;
-  char ch = 0;
-  std::size_t n = 0;
-  while (in.get(ch)) {
-    if (++n > (1u << 20)) die(std::string(what) + " " + path + " is larger than 1 MiB");
-    out.push_back(ch);
-  }
-  return out;
 }
 
 }  // namespace
@@ -416,7 +353,9 @@ int main(int argc, char** argv) {
         die("gRPC TLS: " + st.error().message);
       }
       go.tls_cert_pem = read_text(c.grpc_cert_file, 1u << 20);
-      go.tls_key_pem = read_secret_file(c.grpc_key_file, "gRPC TLS key");
+      auto tls_key = keys::read_secret_file(c.grpc_key_file);
+      if (!tls_key) die("gRPC TLS key: " + tls_key.error().message);
+      go.tls_key_pem = std::move(*tls_key);
     }
     if (!c.grpc_client_ca_file.empty()) go.client_ca_pem = read_text(c.grpc_client_ca_file, 1u << 20);
     grpc_workers = std::make_unique<WorkQueue>(static_cast<unsigned>(c.workers),

@@ -8,6 +8,8 @@
 #include <exception>
 #include <string>
 
+#include "common/net/metric_families.h"
+
 namespace vouch::verifier {
 namespace {
 
@@ -22,67 +24,48 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
 Result<std::unique_ptr<VerifierMetrics>> VerifierMetrics::create(prometheus::Registry& registry) {
   std::unique_ptr<VerifierMetrics> m(new VerifierMetrics());
   try {
-    m->decisions_ = &prometheus::BuildCounter()
-                         .Name("vouch_verifier_decisions_total")
-                         .Help("Image decisions, by verdict, reason code and rule")
-                         .Register(registry);
-    m->decision_latency_ = &prometheus::BuildHistogram()
-                                .Name("vouch_verifier_decision_duration_seconds")
-                                .Help("Time to decide one image, trust data fetch included")
-                                .Register(registry)
-                                .Add({}, latency_buckets());
-    auto& dcache = prometheus::BuildCounter()
-                       .Name("vouch_verifier_decision_cache_total")
-                       .Help("Decision cache lookups, by result")
-                       .Register(registry);
+    m->decisions_ = &net::counter_family(registry, "vouch_verifier_decisions_total",
+                                         "Image decisions, by verdict, reason code and rule");
+    m->decision_latency_ =
+        &net::histogram_family(registry, "vouch_verifier_decision_duration_seconds",
+                               "Time to decide one image, trust data fetch included")
+             .Add({}, latency_buckets());
+    auto& dcache = net::counter_family(registry, "vouch_verifier_decision_cache_total",
+                                       "Decision cache lookups, by result");
     m->decision_cache_hit_ = &dcache.Add({{"result", "hit"}});
     m->decision_cache_miss_ = &dcache.Add({{"result", "miss"}});
-    auto& tcache = prometheus::BuildCounter()
-                       .Name("vouch_verifier_trust_cache_total")
-                       .Help("Trust data cache lookups, by result")
-                       .Register(registry);
+    auto& tcache = net::counter_family(registry, "vouch_verifier_trust_cache_total",
+                                       "Trust data cache lookups, by result");
     m->trust_hit_ = &tcache.Add({{"result", "hit"}});
     m->trust_miss_ = &tcache.Add({{"result", "miss"}});
-    auto& fetches = prometheus::BuildCounter()
-                        .Name("vouch_verifier_trust_fetches_total")
-                        .Help("Trust data fetches from trust servers, by result")
-                        .Register(registry);
+    auto& fetches = net::counter_family(registry, "vouch_verifier_trust_fetches_total",
+                                        "Trust data fetches from trust servers, by result");
     m->fetch_ok_ = &fetches.Add({{"result", "ok"}});
     m->fetch_error_ = &fetches.Add({{"result", "error"}});
-    m->fetch_errors_ = &prometheus::BuildCounter()
-                            .Name("vouch_verifier_trust_fetch_errors_total")
-                            .Help("Trust data fetches that failed (unreachable, invalid, expired)")
-                            .Register(registry)
-                            .Add({});
-    m->fetch_latency_ = &prometheus::BuildHistogram()
-                             .Name("vouch_verifier_trust_fetch_duration_seconds")
-                             .Help("Time to fetch and verify one GUN's trust data")
-                             .Register(registry)
-                             .Add({}, latency_buckets());
-    m->requests_ = &prometheus::BuildCounter()
-                        .Name("vouch_verifier_requests_total")
-                        .Help("Requests served, by endpoint and status")
-                        .Register(registry);
-    m->request_latency_ = &prometheus::BuildHistogram()
-                               .Name("vouch_verifier_request_duration_seconds")
-                               .Help("Time to answer one request, by endpoint")
-                               .Register(registry);
-    auto& reloads = prometheus::BuildCounter()
-                        .Name("vouch_verifier_policy_reloads_total")
-                        .Help("Policy loads and reloads, by result")
-                        .Register(registry);
+    m->fetch_errors_ =
+        &net::counter_family(registry, "vouch_verifier_trust_fetch_errors_total",
+                             "Trust data fetches that failed (unreachable, invalid, expired)")
+             .Add({});
+    m->fetch_latency_ =
+        &net::histogram_family(registry, "vouch_verifier_trust_fetch_duration_seconds",
+                               "Time to fetch and verify one GUN's trust data")
+             .Add({}, latency_buckets());
+    m->requests_ = &net::counter_family(registry, "vouch_verifier_requests_total",
+                                        "Requests served, by endpoint and status");
+    m->request_latency_ =
+        &net::histogram_family(registry, "vouch_verifier_request_duration_seconds",
+                               "Time to answer one request, by endpoint");
+    auto& reloads = net::counter_family(registry, "vouch_verifier_policy_reloads_total",
+                                        "Policy loads and reloads, by result");
     m->reload_ok_ = &reloads.Add({{"result", "ok"}});
     m->reload_error_ = &reloads.Add({{"result", "error"}});
-    m->policy_loaded_ = &prometheus::BuildGauge()
-                             .Name("vouch_verifier_policy_loaded")
-                             .Help("1 once a policy is loaded")
-                             .Register(registry)
-                             .Add({});
-    m->policy_time_ = &prometheus::BuildGauge()
-                           .Name("vouch_verifier_policy_last_reload_timestamp_seconds")
-                           .Help("Unix time at which the policy in use was loaded")
-                           .Register(registry)
-                           .Add({});
+    m->policy_loaded_ =
+        &net::gauge_family(registry, "vouch_verifier_policy_loaded", "1 once a policy is loaded")
+             .Add({});
+    m->policy_time_ =
+        &net::gauge_family(registry, "vouch_verifier_policy_last_reload_timestamp_seconds",
+                           "Unix time at which the policy in use was loaded")
+             .Add({});
   } catch (const std::exception& e) {
     return make_error(Reason::kInternal, std::string("metrics: ") + e.what());
   }

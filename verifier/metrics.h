@@ -29,18 +29,10 @@
 #include <memory>
 #include <string_view>
 
+#include "common/net/metric_families.h"  // prometheus forward declarations
 #include "common/result.h"
 #include "verifier/decide.h"
 #include "verifier/trust_cache.h"
-
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-template <typename T>
-class Family;
-}  // namespace prometheus
 
 namespace vouch::verifier {
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/enum_names.h"
 #include "keys/crypto.h"
 #include "keys/pem.h"
 #include "tuf/metadata.h"
@@ -18,6 +19,10 @@ namespace vouch::verifier {
 namespace json = tuf::json;
 
 namespace {
+
+constexpr EnumName<Mode> kModeNames[] = {
+    {Mode::kEnforce, "enforce"}, {Mode::kWarn, "warn"}, {Mode::kAudit, "audit"}};
+static_assert(lists_every_value(kModeNames, Mode::kAudit));
 
 constexpr std::size_t kMaxTeamName = 64;
 constexpr std::size_t kMaxMemberName = 128;
@@ -608,12 +613,8 @@ class PolicyBuilder {
       }
     }
     if (auto mode = string_field(*obj, path, "mode", false)) {
-      if (*mode == "enforce") {
-        r.mode = Mode::kEnforce;
-      } else if (*mode == "warn") {
-        r.mode = Mode::kWarn;
-      } else if (*mode == "audit") {
-        r.mode = Mode::kAudit;
+      if (auto parsed = value_of(kModeNames, *mode)) {
+        r.mode = *parsed;
       } else {
         problem(at(path, "mode"), Reason::kMalformed,
                 "must be \"enforce\", \"warn\" or \"audit\", not " + quoted(*mode));
@@ -856,23 +857,13 @@ bool glob_match(std::string_view glob, std::string_view text, bool path_aware) {
 
 // ---- Model ----
 
-std::string_view to_string(Mode mode) {
-  switch (mode) {
-    case Mode::kEnforce: return "enforce";
-    case Mode::kWarn: return "warn";
-    case Mode::kAudit: return "audit";
-  }
-  return "unknown";
-}
+std::string_view to_string(Mode mode) { return name_of(kModeNames, mode); }
 
-std::string_view to_string(RuleAction action) {
-  switch (action) {
-    case RuleAction::kAllow: return "allow";
-    case RuleAction::kDeny: return "deny";
-    case RuleAction::kRequire: return "require";
-  }
-  return "unknown";
-}
+constexpr EnumName<RuleAction> kActionNames[] = {
+    {RuleAction::kAllow, "allow"}, {RuleAction::kDeny, "deny"}, {RuleAction::kRequire, "require"}};
+static_assert(lists_every_value(kActionNames, RuleAction::kRequire));
+
+std::string_view to_string(RuleAction action) { return name_of(kActionNames, action); }
 
 namespace {
 void add_id_field(std::string& out, std::string_view name, std::string_view value) {

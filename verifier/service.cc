@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/strings.h"
 
 namespace vouch::verifier {
 namespace {
@@ -28,15 +29,6 @@ std::string kv(std::string_view value) {
     out += c;
   }
   return out + "\"";
-}
-
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += sep;
-    out += item;
-  }
-  return out;
 }
 
 }  // namespace

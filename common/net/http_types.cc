@@ -4,6 +4,11 @@
 
 #include <openssl/crypto.h>
 
+#include <memory>
+#include <utility>
+
+#include "common/work_queue.h"
+
 namespace vouch::net {
 
 std::string_view Request::path() const {
@@ -91,6 +96,44 @@ std::optional<std::string> form_decode(std::string_view raw) {
     return std::nullopt;
   }
   return out;
+}
+
+Handler route_to_workers(std::function<bool(const Request&)> match,
+                         std::function<Response(Request&)> handle, WorkQueue& workers,
+                         std::function<Response()> busy, Handler next) {
+  return [match = std::move(match), handle = std::move(handle), &workers, busy = std::move(busy),
+          next = std::move(next)](Request&& request, Responder responder) {
+    if (!match(request)) {
+      next(std::move(request), std::move(responder));
+      return;
+    }
+    auto job = std::make_shared<std::pair<Request, Responder>>(std::move(request),
+                                                               std::move(responder));
+    if (!workers.post([handle, job] { job->second.respond(handle(job->first)); })) {
+      job->second.respond(busy());
+    }
+  };
+}
+
+bool for_each_form_pair(std::string_view text,
+                        const std::function<bool(std::string& name, std::string& value)>& fn) {
+  while (!text.empty()) {
+    const std::size_t amp = text.find('&');
+    const std::string_view pair = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) {
+      if (value && !value->empty()) OPENSSL_cleanse(value->data(), value->size());
+      return false;
+    }
+    const bool go_on = fn(*name, *value);
+    if (!value->empty()) OPENSSL_cleanse(value->data(), value->size());
+    if (!go_on) return false;
+  }
+  return true;
 }
 
 std::string_view status_reason(unsigned status) {

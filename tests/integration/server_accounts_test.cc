@@ -79,13 +79,16 @@ struct AccountsServer {
              const std::string& db = "db") {
     port = signer_test::free_port();
     const std::string config = R"({
-  "server": {"http_addr": "127.0.0.1:)" + std::to_string(port) + R"(", "tls_cert_file": ")" +
-                               tls.cert_file + R"(", "tls_key_file": ")" + tls.key_file + R"("},
+  "server": {"http_addr": "127.0.0.1:)" +
+                               std::to_string(port) + R"(", "tls_cert_file": ")" + tls.cert_file +
+                               R"(", "tls_key_file": ")" + tls.key_file + R"("},
   "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
-  "storage": {"backend": "rocksdb", "db_url": ")" + db + R"("},
+  "storage": {"backend": "rocksdb", "db_url": ")" +
+                               db + R"("},
   "auth": {"type": "accounts"},
   "accounts": {"password_memory_kib": 1024, "password_iterations": 1,
-               "throttle_max_failures": )" + std::to_string(throttle_failures) + R"(},
+               "throttle_max_failures": )" +
+                               std::to_string(throttle_failures) + R"(},
   "logging": {"level": "info"}
 })";
     server = std::make_unique<ServerProcess>(kBinary, dir / "server", config, args, kEnv);
@@ -110,9 +113,8 @@ struct AccountsServer {
   // A token from /auth/token for `actions` on `gun` ("" auth: anonymous); "" if refused.
   std::string token(const std::string& auth, const std::string& gun,
                     const std::string& actions = "pull,push,*") const {
-    const HttpResult r = call("GET", "/auth/token?service=vouch-server&scope=repository:" + gun +
-                                         ":" + actions,
-                              auth);
+    const HttpResult r = call(
+        "GET", "/auth/token?service=vouch-server&scope=repository:" + gun + ":" + actions, auth);
     if (r.status != 200) return "";
     return str(parse(r), "token");
   }
@@ -129,8 +131,8 @@ struct AccountsServer {
   void create_repository(const std::string& gun) {
     const std::string t = token(basic(kAdmin, kAdminPassword), gun);
     REQUIRE(!t.empty());
-    const HttpResult key = https("GET", server->url(tuf_path(gun, "timestamp.key")), tls.ca_file,
-                                 "", {bearer(t)});
+    const HttpResult key =
+        https("GET", server->url(tuf_path(gun, "timestamp.key")), tls.ca_file, "", {bearer(t)});
     require(key, 200);
     auto ts_key = key_from_json(key.body);
     REQUIRE(ts_key.has_value());
@@ -174,14 +176,15 @@ bool has(const std::vector<std::string>& v, const std::string& prefix) {
 
 }  // namespace
 
-TEST_CASE("accounts: the permission matrix over Notary's API, with tokens from /auth/token") {
+TEST_CASE("vouch-server accounts: the permission matrix over HTTP, tokens from /auth/token") {
   AccountsServer s("matrix");
   // alice holds user grants, bob is in team acme/devs which holds team grants, acme/ci is a
   // service account with grants of its own; eve is a user without any.
   for (const char* user : {"alice", "bob", "eve"}) {
-    s.require(s.admin("POST", "/api/v1/users",
-                      std::string(R"({"name":")") + user + R"(","password":"password-)" + user + R"("})"),
-              201);
+    s.require(
+        s.admin("POST", "/api/v1/users",
+                std::string(R"({"name":")") + user + R"(","password":"password-)" + user + R"("})"),
+        201);
   }
   s.require(s.admin("POST", "/api/v1/orgs", R"({"name":"acme"})"), 201);
   s.require(s.admin("POST", "/api/v1/orgs/acme/teams", R"({"name":"devs"})"), 201);
@@ -204,11 +207,11 @@ TEST_CASE("accounts: the permission matrix over Notary's API, with tokens from /
       if (level == "none") continue;
       for (const auto& [kind, grantee] : std::vector<std::pair<std::string, std::string>>{
                {"user", "alice"}, {"team", "acme/devs"}, {"service_account", "acme/ci"}}) {
-        s.require(s.admin("PUT", "/api/v1/grants",
-                          R"({"target":")" + gun + R"(","grantee_kind":")" + kind +
-                              R"(","grantee":")" + grantee + R"(","permission":")" + level +
-                              R"("})"),
-                  200);
+        s.require(
+            s.admin("PUT", "/api/v1/grants",
+                    R"({"target":")" + gun + R"(","grantee_kind":")" + kind + R"(","grantee":")" +
+                        grantee + R"(","permission":")" + level + R"("})"),
+            200);
       }
     }
   }
@@ -224,8 +227,9 @@ TEST_CASE("accounts: the permission matrix over Notary's API, with tokens from /
                                        {"service account", basic("acme/ci", ci_token), true},
                                        {"user (no grant)", basic("eve", "password-eve"), false}};
   const std::vector<std::string> ops = {"GET", "feed", "publish", "delete"};
-  std::string matrix = "permission matrix (Y = allowed, n = refused 401; expected in brackets "
-                       "only where it differs)\n";
+  std::string matrix =
+      "permission matrix (Y = allowed, n = refused 401; expected in brackets "
+      "only where it differs)\n";
   char line[256];
   std::snprintf(line, sizeof line, "%-24s %-17s %s\n", "repository", "principal",
                 "GET feed publish delete");
@@ -238,12 +242,11 @@ TEST_CASE("accounts: the permission matrix over Notary's API, with tokens from /
       for (const auto& vis : visibilities) {
         const std::string gun = "acme/" + level + "-" + vis;
         for (const auto& who : principals) {
-          const int effective =
-              std::max(who.granted ? static_cast<int>(std::find(levels.begin(), levels.end(),
-                                                                level) -
-                                                      levels.begin())
-                                   : 0,
-                       vis == "public" ? 1 : 0);
+          const int effective = std::max(
+              who.granted ? static_cast<int>(std::find(levels.begin(), levels.end(), level) -
+                                             levels.begin())
+                          : 0,
+              vis == "public" ? 1 : 0);
           const std::string t = s.token(who.auth, gun);
           REQUIRE_MESSAGE(!t.empty(), who.label << " " << gun);
           const std::vector<std::string> auth = {bearer(t)};
@@ -304,7 +307,7 @@ TEST_CASE("accounts: the permission matrix over Notary's API, with tokens from /
   CHECK(parse(verify).find("ok")->as_bool());
 }
 
-TEST_CASE("accounts: the admin API allows and refuses by who asks") {
+TEST_CASE("vouch-server accounts: the admin API allows and refuses by who asks") {
   AccountsServer s("admin-api");
   const std::string alice = basic("alice", "alice-password");
   const std::string bob = basic("bob", "bob-password");
@@ -336,8 +339,8 @@ TEST_CASE("accounts: the admin API allows and refuses by who asks") {
               201);
     CHECK(s.admin("POST", "/api/v1/users", R"({"name":"alice","password":"alice-password"})")
               .status == 409);
-    CHECK(error_code(s.admin("POST", "/api/v1/users", R"({"name":"Alice!","password":"x1234567"})")) ==
-          "malformed");
+    CHECK(error_code(s.admin("POST", "/api/v1/users",
+                             R"({"name":"Alice!","password":"x1234567"})")) == "malformed");
     CHECK(s.admin("POST", "/api/v1/users", R"({"name":"carol","password":"x1234567","root":true})")
               .status == 400);
     CHECK(s.admin("POST", "/api/v1/users", "not json").status == 400);
@@ -403,12 +406,16 @@ TEST_CASE("accounts: the admin API allows and refuses by who asks") {
                           R"({"target":"acme/*","grantee_kind":"team","grantee":"acme/ghosts",)"
                           R"("permission":"read"})");
     CHECK(r.status == 400);
-    CHECK(s.call("PUT", "/api/v1/grants", alice,
-                 R"({"target":"acme/app","grantee_kind":"user","grantee":"nobody","permission":"read"})")
-              .status == 400);
-    CHECK(s.call("PUT", "/api/v1/grants", bob,
-                 R"({"target":"acme/app","grantee_kind":"user","grantee":"bob","permission":"admin"})")
-              .status == 403);
+    CHECK(
+        s.call("PUT", "/api/v1/grants", alice,
+               R"({"target":"acme/app","grantee_kind":"user","grantee":"nobody",)"
+               R"("permission":"read"})")
+            .status == 400);
+    CHECK(
+        s.call(
+             "PUT", "/api/v1/grants", bob,
+             R"({"target":"acme/app","grantee_kind":"user","grantee":"bob","permission":"admin"})")
+            .status == 403);
     s.require(s.call("PUT", "/api/v1/grants", alice,
                      R"({"target":"acme/app","grantee_kind":"team","grantee":"acme/devs",)"
                      R"("permission":"read-write"})"),
@@ -438,6 +445,28 @@ TEST_CASE("accounts: the admin API allows and refuses by who asks") {
     CHECK(actions_of(s.token(bob, "acme/app")) == "pull,push,");
     s.require(s.call("DELETE", "/api/v1/orgs/acme/teams/devs/members/bob", alice), 204);
     CHECK(actions_of(s.token(bob, "acme/app")) == "");
+    // Repository settings are for its admins.
+    CHECK(s.call("PUT", "/api/v1/repositories/visibility", bob,
+                 R"({"gun":"acme/app","visibility":"public"})")
+              .status == 403);
+    CHECK(s.call("GET", "/api/v1/repositories?gun=acme/app", bob).status == 403);
+    CHECK(s.call("GET", "/api/v1/grants?namespace=acme", bob).status == 403);
+    s.require(s.call("PUT", "/api/v1/repositories/visibility", alice,
+                     R"({"gun":"acme/app","visibility":"public"})"),
+              200);
+    CHECK(actions_of(s.token(bob, "acme/app")) == "pull,");
+    const HttpResult ns = s.call("GET", "/api/v1/grants?namespace=acme", alice);
+    s.require(ns, 200);
+    CHECK(str(parse(ns), "target") == "acme/*");
+    CHECK(s.call("GET", "/api/v1/grants", alice).status == 400);
+    CHECK(
+        s.call(
+             "PUT", "/api/v1/grants", alice,
+             R"({"target":"acme/app","grantee_kind":"robot","grantee":"bob","permission":"read"})")
+            .status == 400);
+    const HttpResult team_members = s.call("GET", "/api/v1/orgs/acme/teams/devs/members", alice);
+    s.require(team_members, 200);
+    CHECK(parse(team_members).find("members")->as_array().empty());
     // API tokens: shown once, listed without the secret, usable as Bearer and Basic, revoked.
     const HttpResult made =
         s.call("POST", "/api/v1/tokens", bob,
@@ -459,8 +488,9 @@ TEST_CASE("accounts: the admin API allows and refuses by who asks") {
     s.require(s.call("DELETE", "/api/v1/tokens/" + id, bob), 204);
     CHECK(s.call("GET", "/api/v1/me", bearer(text)).status == 401);
     // Service accounts belong to their owner's admins.
-    CHECK(s.call("POST", "/api/v1/service-accounts", bob, R"({"owner":"acme","name":"ci"})")
-              .status == 403);
+    CHECK(
+        s.call("POST", "/api/v1/service-accounts", bob, R"({"owner":"acme","name":"ci"})").status ==
+        403);
     s.require(s.call("POST", "/api/v1/service-accounts", alice, R"({"owner":"acme","name":"ci"})"),
               201);
     const HttpResult sas = s.call("GET", "/api/v1/service-accounts?owner=acme", alice);
@@ -478,12 +508,13 @@ TEST_CASE("accounts: the admin API allows and refuses by who asks") {
     s.require(s.call("DELETE", "/api/v1/orgs/acme", alice), 204);
     // The audit log is for system administrators, and holds all of that.
     CHECK(s.call("GET", "/api/v1/audit", alice).status == 403);
+    CHECK(s.call("GET", "/api/v1/audit/verify", alice).status == 403);
     const auto actions = audit_actions(s);
-    for (const char* a : {"user_create alice", "org_create acme", "team_create acme/devs",
-                          "team_member_add acme/devs", "team_member_remove acme/devs",
-                          "grant_set acme/app", "api_token_create", "api_token_revoke",
-                          "service_account_create acme/ci", "org_delete acme",
-                          "token_issued bob"}) {
+    for (const char* a :
+         {"user_create alice", "org_create acme", "team_create acme/devs",
+          "team_member_add acme/devs", "team_member_remove acme/devs", "grant_set acme/app",
+          "api_token_create", "api_token_revoke", "service_account_create acme/ci",
+          "org_delete acme", "token_issued bob"}) {
       CHECK_MESSAGE(has(actions, a), a);
     }
     const HttpResult verify = s.admin("GET", "/api/v1/audit/verify");
@@ -503,7 +534,7 @@ TEST_CASE("accounts: the admin API allows and refuses by who asks") {
   }
 }
 
-TEST_CASE("accounts: failed logins from one address are throttled, and recorded") {
+TEST_CASE("vouch-server accounts: failed logins from one address are throttled and audited") {
   AccountsServer s("throttle", /*throttle_failures=*/3);
   // More than 3 failures in the window...
   for (int i = 0; i < 4; ++i) {
@@ -521,13 +552,14 @@ TEST_CASE("accounts: failed logins from one address are throttled, and recorded"
         429);
   // The refusals are in the audit log (read offline: this address may not log in now).
   REQUIRE(s.server->stop() == 0);
-  auto [rc, out] =
-      signer_test::run(kBinary, {"audit-verify", "--audit-dir", s.dir / "server/db/audit"}, {},
-                       s.dir);
+  CHECK(s.server->log().find(R"("action":"login_failed","target":"admin")") != std::string::npos);
+  CHECK(s.server->log().find(R"("reason":"throttled")") != std::string::npos);
+  auto [rc, out] = signer_test::run(
+      kBinary, {"audit-verify", "--audit-dir", s.dir / "server/db/audit"}, {}, s.dir);
   CHECK_MESSAGE(rc == 0, out);
 }
 
-TEST_CASE("accounts: backup and restore keep the accounts, the audit log and the token key") {
+TEST_CASE("vouch-server accounts: backup and restore keep the accounts and the audit log") {
   AccountsServer s("backup");
   s.require(s.admin("POST", "/api/v1/users", R"({"name":"alice","password":"alice-password"})"),
             201);
@@ -555,8 +587,50 @@ TEST_CASE("accounts: backup and restore keep the accounts, the audit log and the
   CHECK(parse(verify).find("head_seq")->as_int() >= head_seq);
   // The repository is served, and alice (admin of her namespace) reaches it.
   const std::string t = s.token(basic("alice", "alice-password"), "alice/app", "pull");
-  const HttpResult root =
-      https("GET", s.server->url(tuf_path("alice/app", "root.json")), s.tls.ca_file, "",
-            {bearer(t)});
+  const HttpResult root = https("GET", s.server->url(tuf_path("alice/app", "root.json")),
+                                s.tls.ca_file, "", {bearer(t)});
   CHECK(root.status == 200);
+}
+
+TEST_CASE("vouch-server accounts: bad accounts config and bootstrap files stop the start") {
+  TempDir dir("vouch-accounts-config");
+  ServerTls tls(dir);
+  auto start = [&](const std::string& accounts, const std::vector<std::string>& args,
+                   const std::map<std::string, std::string>& env) {
+    const std::string config = dir / "server.json";
+    signer_test::write_file(config, R"({
+  "server": {"http_addr": "127.0.0.1:)" + std::to_string(signer_test::free_port()) +
+                                        R"(", "tls_cert_file": ")" + tls.cert_file +
+                                        R"(", "tls_key_file": ")" + tls.key_file + R"("},
+  "storage": {"backend": "rocksdb", "db_url": "db"},
+  "auth": {"type": "accounts"},
+  "accounts": )" + accounts + "}\n");
+    std::vector<std::string> all = {"--config", config};
+    all.insert(all.end(), args.begin(), args.end());
+    return signer_test::run(kBinary, all, env, dir);
+  };
+  const std::map<std::string, std::string> keys = {
+      {"VOUCH_SERVER_KEY_PASSPHRASE", "server key store passphrase"}};
+  auto [rc1, out1] = start(R"({"throttle_max_failure": 3})", {}, keys);
+  CHECK(rc1 == 1);
+  CHECK_MESSAGE(out1.find("throttle_max_failure") != std::string::npos, out1);
+  auto [rc2, out2] = start(R"({"default_visibility": "secret"})", {}, keys);
+  CHECK(rc2 == 1);
+  CHECK_MESSAGE(out2.find("default_visibility") != std::string::npos, out2);
+  // A bootstrap file others can read, or without "name:password", is refused; so is a bad
+  // password in the environment.
+  signer_test::write_file(dir / "admin", "admin:long-enough-password\n", 0644);
+  auto [rc3, out3] = start("{}", {"--bootstrap-admin-file", dir / "admin"}, keys);
+  CHECK(rc3 == 1);
+  CHECK_MESSAGE(out3.find("bootstrap-admin-file") != std::string::npos, out3);
+  CHECK(out3.find("long-enough-password") == std::string::npos);
+  signer_test::write_file(dir / "admin", "just-a-password\n", 0600);
+  auto [rc4, out4] = start("{}", {"--bootstrap-admin-file", dir / "admin"}, keys);
+  CHECK(rc4 == 1);
+  CHECK(out4.find("just-a-password") == std::string::npos);
+  auto env = keys;
+  env["VOUCH_BOOTSTRAP_ADMIN"] = "admin:short";
+  auto [rc5, out5] = start("{}", {}, env);
+  CHECK(rc5 == 1);
+  CHECK_MESSAGE(out5.find("bootstrap admin") != std::string::npos, out5);
 }

@@ -321,4 +321,32 @@ TEST_CASE("vouch-server signs through vouch-signer: keys, timestamps, snapshot r
   CHECK(f.signer.log().find("signer test passphrase") == std::string::npos);
 }
 
+TEST_CASE("vouch-server's config file: a wrong type or a repeated key stops the start, naming it") {
+  TempDir dir;
+  const std::string config = dir / "server.json";
+  struct Case {
+    const char* text;
+    const char* names;
+  };
+  const Case cases[] = {
+      {R"({"server": {"worker_threads": 0}})", "server.worker_threads"},
+      {R"({"server": {"worker_threads": 257}})", "server.worker_threads"},
+      {R"({"trust_service": {"key_dir": true}})", "trust_service.key_dir"},
+      {R"({"auth": {"options": {"realm": []}}})", "auth.options.realm"},
+      {R"({"repositories": {"gun_prefixes": ["a/", 1]}})", "repositories.gun_prefixes"},
+      {R"({"storage": {"backend": "memory", "backend": "rocksdb"}})",
+       "\"backend\" is given twice"},
+      {R"({"server": )", "not valid JSON"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.text);
+    signer_test::write_file(config, c.text);
+    auto [rc, out] = signer_test::run(kServerBinary, {"--config", config, "--insecure-no-auth"},
+                                      {}, dir);
+    CHECK(rc == 1);
+    CHECK_MESSAGE(out.find(c.names) != std::string::npos, out);
+    CHECK(out.find(config) != std::string::npos);
+  }
+}
+
 TEST_SUITE_END();

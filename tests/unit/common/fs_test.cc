@@ -120,5 +120,27 @@ TEST_CASE("write_all writes everything, and names the path on failure") {
   CHECK_REASON(write_all(ro.get(), "x", p), Reason::kIo);
 }
 
+TEST_CASE("read_all reads to the end up to a limit") {
+  test::TempDir dir;
+  const fs::path p = dir.path() / "r";
+  const std::string data(100'000, 'b');  // more than one read's buffer
+  {
+    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    REQUIRE(fd.valid());
+    REQUIRE_OK(write_all(fd.get(), data, p));
+  }
+  const auto read_with = [&](std::size_t limit) {
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(fd.valid());
+    return read_all(fd.get(), limit);
+  };
+  auto all = read_with(data.size());
+  REQUIRE_OK(all);
+  CHECK(*all == data);
+  CHECK_REASON(read_with(data.size() - 1), Reason::kTooLarge);
+  UniqueFd wo(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
+  CHECK_REASON(read_all(wo.get(), 10), Reason::kIo);
+}
+
 }  // namespace
 }  // namespace vouch

@@ -38,6 +38,7 @@
 #include "keys/key_file.h"
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
+#include "keys/private_file.h"
 #include "keys/passphrase.h"
 #include "keys/private_key.h"
 #include "keys/public_key.h"
@@ -981,6 +982,36 @@ TEST_CASE("EnvPassphraseSource: hermetic environment") {
   CHECK(reason_of(again) == Reason::kBadPassphrase);
   CHECK(again.error().message.find("NOTARY_ROOT_PASSPHRASE") != std::string::npos);
   CHECK(again.error().message.find("notary-root") == std::string::npos);
+}
+
+TEST_CASE("read_private_file: owner-only regular files up to a size") {
+  TempDir dir;
+  const fs::path f = dir.path() / "secret";
+  CHECK(reason_of(read_private_file(f, "secret file", 8)) == Reason::kNotFound);
+
+  write_text(f, "12345678");  // exactly the limit
+  auto read = read_private_file(f, "secret file", 8);
+  REQUIRE(read.ok());
+  CHECK(std::string(reinterpret_cast<const char*>(read->data()), read->size()) == "12345678");
+  write_text(f, "");
+  REQUIRE(read_private_file(f, "secret file", 8).ok());
+  CHECK(read_private_file(f, "secret file", 8)->size() == 0);
+
+  write_text(f, "123456789");
+  auto large = read_private_file(f, "secret file", 8);
+  CHECK(reason_of(large) == Reason::kTooLarge);
+  CHECK(large.error().message.find("secret file " + f.string()) != std::string::npos);
+
+  write_text(f, "1234", fs::perms(0604));
+  auto insecure = read_private_file(f, "secret file", 8);
+  CHECK(reason_of(insecure) == Reason::kInsecureFile);
+  CHECK(insecure.error().message.find("chmod 600 " + f.string()) != std::string::npos);
+  write_text(f, "1234", fs::perms(0660));
+  CHECK(reason_of(read_private_file(f, "secret file", 8)) == Reason::kInsecureFile);
+
+  fs::create_directories(dir.path() / "sub");
+  fs::permissions(dir.path() / "sub", fs::perms(0700));
+  CHECK(reason_of(read_private_file(dir.path() / "sub", "secret file", 8)) == Reason::kIo);
 }
 
 TEST_CASE("FilePassphraseSource: permissions and newline handling") {

@@ -1011,6 +1011,25 @@ TEST_CASE("trust pinning: a CA per GUN prefix, the longest prefix winning") {
   }
 }
 
+TEST_CASE("Certificate::issued_by: the chain to a pinned CA, with and without a time") {
+  Repo repo;
+  const TestCa ca("Vouch Test Root CA", repo.now());
+  const TestCa other("Some Other CA", repo.now());
+  const keys::PublicKey issued = ca.issue_root_key(repo);
+  const keys::Certificate& leaf = *issued.certificate();
+  const keys::Certificate ca_cert = ca.certificate();
+  const keys::Certificate other_cert = other.certificate();
+  CHECK(leaf.issued_by({&ca_cert}, repo.now()));
+  CHECK(leaf.issued_by({&other_cert, &ca_cert}, repo.now()));
+  CHECK_FALSE(leaf.issued_by({&other_cert}, repo.now()));
+  CHECK_FALSE(leaf.issued_by({}, repo.now()));
+  // The leaf is valid for 365 days: past that only the time-less check accepts it.
+  CHECK_FALSE(leaf.issued_by({&ca_cert}, repo.now() + kDay * 400));
+  CHECK(leaf.issued_by({&ca_cert}, std::nullopt));
+  // A CA is an anchor, not a leaf: it is not issued by the leaf.
+  CHECK_FALSE(ca_cert.issued_by({&leaf}, repo.now()));
+}
+
 // ---- Delegations ----
 
 TEST_CASE("delegations: paths are restricted down the chain; targets outside are ignored") {

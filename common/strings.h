@@ -1,0 +1,17 @@
+#pragma once
+
+// Small text helpers shared by the command line and the daemons' messages.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vouch {
+
+// The items with `separator` between them ("" for no items; no trailing separator).
+//   join({"a", "b", "c"}, ", ") == "a, b, c"
+// A separator is added only once the output is non-empty, so leading empty items vanish:
+// join({"", "b"}, ", ") == "b" (the behaviour of the copies this replaced).
+std::string join(const std::vector<std::string>& items, std::string_view separator);
+
+}  // namespace vouch

@@ -70,6 +70,7 @@ std::string printable(std::string_view text, std::size_t max) {
   return out;
 }
 
+// The inverse of to_string(Reason), over every Reason up to the last one (common/error.h).
 std::optional<Reason> reason_named(std::string_view name) {
   for (int i = 0; i <= static_cast<int>(Reason::kPermissionDenied); ++i) {
     const auto r = static_cast<Reason>(i);

@@ -1,6 +1,5 @@
 #include "client/credentials.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,18 +41,8 @@ Result<Logins> load(const std::filesystem::path& path) {
     return malformed(path, "larger than " + std::to_string(CredentialStore::kMaxFileBytes) +
                                " bytes");
   }
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return make_error(Reason::kIo, path.string() + ": " + std::strerror(errno));
-  std::string text(CredentialStore::kMaxFileBytes + 1, '\0');
-  std::size_t used = 0;
-  while (used < text.size()) {
-    const ssize_t n = ::read(fd.get(), text.data() + used, text.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(Reason::kIo, path.string() + ": " + std::strerror(errno));
-    if (n == 0) break;
-    used += static_cast<std::size_t>(n);
-  }
-  text.resize(used);
+  VOUCH_ASSIGN_OR_RETURN(std::string text,
+                         read_file_bounded(path, CredentialStore::kMaxFileBytes));
   json::ParseLimits limits;
   limits.max_bytes = CredentialStore::kMaxFileBytes;
   limits.max_depth = 4;

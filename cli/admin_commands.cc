@@ -83,7 +83,9 @@ const json::Array* rows_of(const json::Value& doc) {
 // A table of the answer: a list as rows (columns: the first row's members), an object as
 // one member per line.
 std::string render_table(const json::Value& doc) {
-  if (const json::Array* rows = rows_of(doc); rows != nullptr && (doc.is_array() || doc.as_object().size() <= 2)) {
+  const json::Array* rows = rows_of(doc);
+  // A list answer is the list and at most its paging member; anything more is an object.
+  if (rows != nullptr && (doc.is_array() || doc.as_object().size() <= 2)) {
     if (rows->empty()) return "No entries found.\n";
     if (!rows->front().is_object()) {
       std::string out;

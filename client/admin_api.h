@@ -5,16 +5,17 @@
 // tokens, repository visibility and grants, the audit log. JSON over the transport of
 // client/http.h (its TLS options and bounds).
 //
-// Authentication: the caller sets it on the HttpClient, normally the stored login's refresh
-// token as `Authorization: Bearer vouch_...` (HttpClient::set_origin_authorization), or
-// Basic credentials (NOTARY_AUTH) answered to the server's challenge.
+// Authentication: the caller sets it on the HttpClient (HttpClient::set_origin_authorization):
+// the stored login's refresh token as `Authorization: Bearer vouch_...`, or Basic credentials
+// (NOTARY_AUTH).
 //
 // Answers: every call returns the server's JSON document (tuf::json, bounded by
 // AdminApiOptions) except where a typed result is stated. Lists ({"<items>":[...],
 // "next_after"}) are read page by page (limit=1000, after=<next_after>) and returned as one
-// document with every item and next_after "" (at most kMaxListPages pages; kTooLarge beyond). Errors, from the server's
-// {"error":{"code":"<reason>","message":"..."}} (the message is the server's, cut to 512
-// bytes with control characters replaced; prefixed by the server's origin):
+// document with every item and next_after "" (at most kMaxListPages pages; kTooLarge beyond).
+// Errors, from the server's {"error":{"code":"<reason>","message":"..."}} (the message is the
+// server's, cut to 512 bytes with control characters replaced; prefixed by the server's
+// origin):
 //   400 -> Code kInvalidArgument       401 -> Code kUnauthenticated
 //   403 -> Code kPermissionDenied      404 -> Code kNotFound
 //   409 -> Code kAlreadyExists (reason "conflict") else kFailedPrecondition

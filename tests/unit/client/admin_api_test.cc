@@ -197,7 +197,8 @@ TEST_CASE("admin api: error answers map to Code and Reason; the server's text is
     CHECK(e.message.rfind("https://h:1: ", 0) == 0);
   }
   const Error long_one = admin_api_error(
-      400, R"({"error":{"code":"malformed","message":")" + std::string(2000, 'x') + "\\u001b[31m\"}}",
+      400,
+      R"({"error":{"code":"malformed","message":")" + std::string(2000, 'x') + "\\u001b[31m\"}}",
       "https://h:1");
   CHECK(long_one.message.size() < 600);
   const Error escape = admin_api_error(

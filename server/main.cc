@@ -731,7 +731,10 @@ int main(int argc, char** argv) {
     if (!created_accounts) die("accounts: " + created_accounts.error().message);
     accounts = std::move(*created_accounts);
     accounts->set_on_change([log = audit_log.get()](const server::accounts::ChangeEvent& e) {
-      if (auto event = audit_event_for(e)) audit_append(*log, *event);
+      if (auto event = audit_event_for(e)) {
+        event->source = std::string(server::AdminApi::current_source());
+        audit_append(*log, *event);
+      }
       else log::get("server")->error("audit log: no record for accounts change {}", e.action);
     });
     if (auto admin = bootstrap_credentials(c)) {

@@ -251,6 +251,35 @@ Result<std::string> Postgres::sql(std::string_view database, std::string_view st
   return out;
 }
 
+Status Postgres::enable_tls(std::string_view cert_pem, std::string_view key_pem) {
+  const std::filesystem::path cert = dir_ / "data" / "server.crt";
+  const std::filesystem::path key = dir_ / "data" / "server.key";
+  for (const auto& [path, text] : {std::pair{cert, cert_pem}, std::pair{key, key_pem}}) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) return make_error(Reason::kIo, "cannot write " + path.string());
+  }
+  // The server refuses a key file that others can read, and must own it.
+  ::chmod(key.c_str(), 0600);
+  if (!run_as_.empty()) {
+    const passwd* pw = ::getpwnam(run_as_.c_str());
+    for (const auto& p : {cert, key}) {
+      if (pw == nullptr || ::chown(p.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        return make_error(Reason::kIo, "chown " + p.string());
+      }
+    }
+  }
+  // One statement per psql -c: ALTER SYSTEM may not run inside a transaction block.
+  for (const std::string& statement :
+       {std::string("ALTER SYSTEM SET ssl = on"),
+        "ALTER SYSTEM SET ssl_cert_file = '" + cert.string() + "'",
+        "ALTER SYSTEM SET ssl_key_file = '" + key.string() + "'",
+        std::string("SELECT pg_reload_conf()")}) {
+    VOUCH_RETURN_IF_ERROR(sql("postgres", statement));
+  }
+  return ok_status();
+}
+
 Status Postgres::stop() {
   std::vector<std::string> cmd;
   if (!run_as_.empty()) cmd = {"runuser", "-u", run_as_, "--"};

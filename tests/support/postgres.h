@@ -71,6 +71,10 @@ class Postgres {
   // (unaligned, tuples only). Errors carry psql's message.
   Result<std::string> sql(std::string_view database, std::string_view statements) const;
 
+  // Turns TLS on (ssl = on with this certificate and key, PEM) and reloads the
+  // configuration; plain connections stay allowed, so clients choose with sslmode.
+  Status enable_tls(std::string_view cert_pem, std::string_view key_pem);
+
   // Stops the server (fast shutdown) / starts it again on the same port and data.
   Status stop();
   Status restart();

@@ -1,7 +1,8 @@
 // PgStore beyond the conformance suite, against a real PostgreSQL server
 // (tests/support/postgres.h): writers on separate connections racing for one version, the
 // unique constraint as the version rule's last guard, migrations, start-up errors
-// (credentials, unreachable server), and recovery when the server comes back.
+// (credentials, unreachable server), TLS with sslmode=verify-full, and recovery when the
+// server comes back.
 
 #include <doctest/doctest.h>
 
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "server/storage/pg_store.h"
+#include "tests/integration/signer_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/server/pg_test_support.h"
 
@@ -255,4 +257,38 @@ TEST_CASE("the store recovers without a restart when the database comes back") {
   CHECK(s->get_current("gun", "timestamp")->version == 1);  // the failed write left nothing
   REQUIRE(s->update_many("gun", v2).ok());
   CHECK(s->get_current("gun", "timestamp")->version == 2);
+}
+
+TEST_CASE("TLS: sslmode verify-full checks the server's certificate against sslrootcert") {
+  auto server = vouch::test::Postgres::start();
+  REQUIRE_MESSAGE(server.ok(), server.error().message);
+  vouch::test::Postgres& pg = **server;
+  vouch::signer_test::Pki pki("vouch pg test CA");
+  vouch::signer_test::Pki other("some other CA");
+  const auto issued = pki.issue("127.0.0.1", /*server=*/true);
+  auto tls = pg.enable_tls(issued.cert_pem, issued.key_pem);
+  REQUIRE_MESSAGE(tls.ok(), tls.error().message);
+  const std::string db = PgBackend::fresh_database(pg);
+  vouch::test::TempDir tmp("vouch-pg-tls");
+  const auto ca = tmp.path() / "ca.pem";
+  const auto wrong_ca = tmp.path() / "other-ca.pem";
+  std::ofstream(ca) << pki.ca_pem();
+  std::ofstream(wrong_ca) << other.ca_pem();
+
+  PgStoreOptions o = options_for(pg, db);
+  o.sslmode = "verify-full";  // overrides the harness's sslmode=disable
+  o.sslrootcert = ca;
+  auto s = open_ok(o);
+  std::vector<NewFile> f{sample_file("gun", "timestamp", 1)};
+  REQUIRE(s->update_many("gun", f).ok());
+  CHECK(pg.sql(db, "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
+                   "WHERE datname = '" + db + "' AND backend_type = 'client backend' "
+                   "AND application_name = ''")
+            .value() == "t\n");
+
+  o.sslrootcert = wrong_ca;
+  auto refused = PgStore::open(o);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Code::kUnavailable);
+  CHECK(refused.error().message.find("certificate verify failed") != std::string::npos);
 }

@@ -114,7 +114,9 @@ std::string quote_conninfo_value(std::string_view v) {
 // The connection string the pool uses: the dsn's parameters (a URI is parsed too) plus the
 // options' TLS settings, connect timeout and password. Refuses a dsn that holds a password.
 Result<std::string> build_conninfo(const PgStoreOptions& o) {
-  if (o.dsn.empty()) return make_error(Code::kInvalidArgument, Reason::kMalformed, "postgres: dsn is empty");
+  if (o.dsn.empty()) {
+    return make_error(Code::kInvalidArgument, Reason::kMalformed, "postgres: dsn is empty");
+  }
   char* err = nullptr;
   PQconninfoOption* parsed = ::PQconninfoParse(o.dsn.c_str(), &err);
   if (parsed == nullptr) {
@@ -330,8 +332,8 @@ Result<T> transact(PoolT& pool, TxKind kind, std::string_view op, Fn&& fn) {
     } catch (const pqxx::in_doubt_error& e) {
       // The connection broke while COMMIT was on its way: the write may or may not be stored.
       lease.discard();
-      return unavailable(std::string(op) + ": outcome unknown, connection lost at commit: " +
-                         one_line(e.what()));
+      return unavailable(std::string(op) +
+                         ": outcome unknown, connection lost at commit: " + one_line(e.what()));
     } catch (const pqxx::statement_completion_unknown& e) {
       lease.discard();
       return unavailable(std::string(op) + ": outcome unknown: " + one_line(e.what()));
@@ -552,8 +554,7 @@ Status PgStore::update_many(std::string_view gun, std::span<const NewFile> files
           const NewFile& f = *batch[i].file;
           if (i > 0 && batch[i - 1].file->role == f.role) continue;  // lowest version checked
           pqxx::result r = tx.exec_params(
-              "SELECT version FROM meta_roles WHERE gun = $1 AND role = $2", bin(gun),
-              bin(f.role));
+              "SELECT version FROM meta_roles WHERE gun = $1 AND role = $2", bin(gun), bin(f.role));
           std::optional<std::int64_t> current;
           if (!r.empty()) current = r[0][0].as<std::int64_t>();
           VOUCH_RETURN_IF_ERROR(storage_internal::check_version(f.role, f.version, current));
@@ -592,15 +593,15 @@ Result<StoredFile> PgStore::get_current(std::string_view gun, std::string_view r
   if (!is_storable_name(gun) || !is_storable_name(role)) {
     return make_error(Reason::kNotFound, "no such role");
   }
-  return transact<StoredFile>(
-      *pool_, TxKind::kRead, "get_current", [&](pqxx::transaction_base& tx) -> Result<StoredFile> {
-        pqxx::result r = tx.exec_params(
-            "SELECT version, sha256, created_us, data FROM meta_files "
-            "WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1",
-            bin(gun), bin(role));
-        if (r.empty()) return make_error(Reason::kNotFound, "no such role");
-        return to_stored(gun, role, r[0]);
-      });
+  return transact<StoredFile>(*pool_, TxKind::kRead, "get_current",
+                              [&](pqxx::transaction_base& tx) -> Result<StoredFile> {
+                                pqxx::result r = tx.exec_params(
+                                    "SELECT version, sha256, created_us, data FROM meta_files "
+                                    "WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1",
+                                    bin(gun), bin(role));
+                                if (r.empty()) return make_error(Reason::kNotFound, "no such role");
+                                return to_stored(gun, role, r[0]);
+                              });
 }
 
 Result<StoredFile> PgStore::get_version(std::string_view gun, std::string_view role,
@@ -608,15 +609,16 @@ Result<StoredFile> PgStore::get_version(std::string_view gun, std::string_view r
   if (!is_storable_name(gun) || !is_storable_name(role) || version < 0) {
     return make_error(Reason::kNotFound, "no such version");
   }
-  return transact<StoredFile>(
-      *pool_, TxKind::kRead, "get_version", [&](pqxx::transaction_base& tx) -> Result<StoredFile> {
-        pqxx::result r = tx.exec_params(
-            "SELECT version, sha256, created_us, data FROM meta_files "
-            "WHERE gun = $1 AND role = $2 AND version = $3",
-            bin(gun), bin(role), version);
-        if (r.empty()) return make_error(Reason::kNotFound, "no such version");
-        return to_stored(gun, role, r[0]);
-      });
+  return transact<StoredFile>(*pool_, TxKind::kRead, "get_version",
+                              [&](pqxx::transaction_base& tx) -> Result<StoredFile> {
+                                pqxx::result r = tx.exec_params(
+                                    "SELECT version, sha256, created_us, data FROM meta_files "
+                                    "WHERE gun = $1 AND role = $2 AND version = $3",
+                                    bin(gun), bin(role), version);
+                                if (r.empty())
+                                  return make_error(Reason::kNotFound, "no such version");
+                                return to_stored(gun, role, r[0]);
+                              });
 }
 
 Result<StoredFile> PgStore::get_checksum(std::string_view gun, std::string_view role,
@@ -626,8 +628,7 @@ Result<StoredFile> PgStore::get_checksum(std::string_view gun, std::string_view 
     return make_error(Reason::kNotFound, "no such checksum");
   }
   return transact<StoredFile>(
-      *pool_, TxKind::kRead, "get_checksum",
-      [&](pqxx::transaction_base& tx) -> Result<StoredFile> {
+      *pool_, TxKind::kRead, "get_checksum", [&](pqxx::transaction_base& tx) -> Result<StoredFile> {
         pqxx::result r = tx.exec_params(
             "SELECT version, sha256, created_us, data FROM meta_files "
             "WHERE gun = $1 AND role = $2 AND sha256 = $3 ORDER BY version DESC LIMIT 1",
@@ -670,8 +671,10 @@ Status PgStore::delete_gun(std::string_view gun) {
         pqxx::result roles = tx.exec_params("DELETE FROM meta_roles WHERE gun = $1", bin(gun));
         if (roles.affected_rows() == 0) return std::monostate{};  // nothing stored (Notary)
         tx.exec_params("DELETE FROM meta_files WHERE gun = $1", bin(gun));
-        insert_change(tx, Change{take_change_ids(tx, 1), now, std::string(gun), 0, {},
-                                 Change::Category::kDeletion});
+        insert_change(
+            tx,
+            Change{
+                take_change_ids(tx, 1), now, std::string(gun), 0, {}, Change::Category::kDeletion});
         return std::monostate{};
       }));
 }
@@ -683,8 +686,9 @@ Result<std::vector<Change>> PgStore::get_changes(std::string_view change_id, int
   // Forward: ids above q.id, oldest first. Reversed: ids below q.id (all when q.id <= 0),
   // newest first, then put back in order.
   const std::int64_t bound = q.reversed && q.id <= 0 ? INT64_MAX : q.id;
-  const std::string sql = std::string("SELECT id, created_us, gun, version, sha256, category "
-                                      "FROM meta_changes WHERE id ") +
+  const std::string sql = std::string(
+                              "SELECT id, created_us, gun, version, sha256, category "
+                              "FROM meta_changes WHERE id ") +
                           (q.reversed ? "<" : ">") + " $1" +
                           (filter_gun.empty() ? "" : " AND gun = $3") + " ORDER BY id " +
                           (q.reversed ? "DESC" : "ASC") + " LIMIT $2";
@@ -692,9 +696,8 @@ Result<std::vector<Change>> PgStore::get_changes(std::string_view change_id, int
   return transact<std::vector<Change>>(
       *pool_, TxKind::kRead, "get_changes",
       [&](pqxx::transaction_base& tx) -> Result<std::vector<Change>> {
-        pqxx::result r = filter_gun.empty()
-                             ? tx.exec_params(sql, bound, limit)
-                             : tx.exec_params(sql, bound, limit, bin(filter_gun));
+        pqxx::result r = filter_gun.empty() ? tx.exec_params(sql, bound, limit)
+                                            : tx.exec_params(sql, bound, limit, bin(filter_gun));
         std::vector<Change> out;
         out.reserve(r.size());
         for (const pqxx::row& row : r) {

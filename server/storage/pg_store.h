@@ -48,10 +48,9 @@
 // row locks above) or SERIALIZABLE (for engines that offer only that, e.g. CockroachDB; the
 // conformance suite runs both). Every transaction is retried on SQLSTATE 40001
 // (serialization_failure) and 40P01 (deadlock_detected), and on a connection lost before
-// COMMIT was sent, up to max_attempts times; the SQL uses no PostgreSQL-only construct
-// in the data path except ON CONFLICT and DISTINCT-free indexed reads. Reads are single
-// statements (autocommit), each consistent on its own, so a reader sees all or none of a
-// batch.
+// COMMIT was sent, up to max_attempts times. The data path's SQL is plain apart from
+// INSERT ... ON CONFLICT; migrations also use an advisory lock. Reads are single statements
+// (autocommit), each consistent on its own, so a reader sees all or none of a batch.
 //
 // Connections. A pool of at most pool_size connections, opened on demand (open() opens one to
 // check the database); a caller waits up to pool_wait for a free one, then gets kUnavailable.

@@ -40,7 +40,7 @@ std::string tail(std::string s, std::size_t n = 2000) {
 // Runs argv to completion with stdin from /dev/null and stdout+stderr into `log` (truncated);
 // returns {exit status (128+signal if killed), output}.
 std::pair<int, std::string> run(const std::vector<std::string>& args,
-                                 const std::filesystem::path& log) {
+                                const std::filesystem::path& log) {
   std::vector<char*> argv;
   std::vector<std::string> copy = args;
   for (std::string& a : copy) argv.push_back(a.data());
@@ -65,8 +65,7 @@ Result<std::filesystem::path> find_bindir() {
   if (const char* env = std::getenv("VOUCH_PG_BINDIR"); env != nullptr && *env != '\0') {
     std::filesystem::path p(env);
     if (std::filesystem::exists(p / "initdb")) return p;
-    return make_error(Reason::kUnavailable,
-                      "VOUCH_PG_BINDIR=" + p.string() + " holds no initdb");
+    return make_error(Reason::kUnavailable, "VOUCH_PG_BINDIR=" + p.string() + " holds no initdb");
   }
   std::error_code ec;
   std::filesystem::path best;
@@ -111,7 +110,8 @@ Result<int> free_port() {
 
 std::string random_password() {
   std::random_device rd;
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  static constexpr char kAlphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   std::string out;
   for (int i = 0; i < 32; ++i) out.push_back(kAlphabet[rd() % (sizeof kAlphabet - 1)]);
   return out;
@@ -157,8 +157,8 @@ Result<std::unique_ptr<Postgres>> Postgres::start(Durability durability) {
   if (!pg->run_as_.empty()) initdb = {"runuser", "-u", pg->run_as_, "--"};
   for (const std::string& a : std::vector<std::string>{
            (pg->bindir_ / "initdb").string(), "-D" + (pg->dir_ / "data").string(), "-U" + pg->user_,
-        "--pwfile=" + pg->password_file_.string(), "--auth-local=trust",
-        "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"}) {
+           "--pwfile=" + pg->password_file_.string(), "--auth-local=trust",
+           "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"}) {
     initdb.push_back(a);
   }
   if (durability == Durability::kFast) initdb.push_back("--no-sync");
@@ -178,8 +178,8 @@ Result<std::unique_ptr<Postgres>> Postgres::start(Durability durability) {
 }
 
 Status Postgres::pg_ctl_start() {
-  std::string opts = "-p " + std::to_string(port_) + " -k " + dir_.string() +
-                     " -c listen_addresses=" + host_;
+  std::string opts =
+      "-p " + std::to_string(port_) + " -k " + dir_.string() + " -c listen_addresses=" + host_;
   if (durability_ == Durability::kFast) {
     opts += " -c fsync=off -c full_page_writes=off -c synchronous_commit=off";
   }
@@ -187,7 +187,7 @@ Status Postgres::pg_ctl_start() {
   if (!run_as_.empty()) cmd = {"runuser", "-u", run_as_, "--"};
   for (const std::string& a : std::vector<std::string>{
            (bindir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-l",
-        (dir_ / "server.log").string(), "-w", "-t", "60", "-o", opts, "start"}) {
+           (dir_ / "server.log").string(), "-w", "-t", "60", "-o", opts, "start"}) {
     cmd.push_back(a);
   }
   auto [rc, out] = run(cmd, dir_ / "pg_ctl.log");
@@ -270,11 +270,10 @@ Status Postgres::enable_tls(std::string_view cert_pem, std::string_view key_pem)
     }
   }
   // One statement per psql -c: ALTER SYSTEM may not run inside a transaction block.
-  for (const std::string& statement :
-       {std::string("ALTER SYSTEM SET ssl = on"),
-        "ALTER SYSTEM SET ssl_cert_file = '" + cert.string() + "'",
-        "ALTER SYSTEM SET ssl_key_file = '" + key.string() + "'",
-        std::string("SELECT pg_reload_conf()")}) {
+  for (const std::string& statement : {std::string("ALTER SYSTEM SET ssl = on"),
+                                       "ALTER SYSTEM SET ssl_cert_file = '" + cert.string() + "'",
+                                       "ALTER SYSTEM SET ssl_key_file = '" + key.string() + "'",
+                                       std::string("SELECT pg_reload_conf()")}) {
     VOUCH_RETURN_IF_ERROR(sql("postgres", statement));
   }
   return ok_status();
@@ -283,9 +282,9 @@ Status Postgres::enable_tls(std::string_view cert_pem, std::string_view key_pem)
 Status Postgres::stop() {
   std::vector<std::string> cmd;
   if (!run_as_.empty()) cmd = {"runuser", "-u", run_as_, "--"};
-  for (const std::string& a : std::vector<std::string>{
-           (bindir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-m", "fast", "-w", "-t",
-        "60", "stop"}) {
+  for (const std::string& a :
+       std::vector<std::string>{(bindir_ / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-m",
+                                "fast", "-w", "-t", "60", "stop"}) {
     cmd.push_back(a);
   }
   auto [rc, out] = run(cmd, dir_ / "pg_ctl-stop.log");

@@ -1,10 +1,12 @@
 // PgStore beyond the conformance suite, against a real PostgreSQL server
 // (tests/support/postgres.h): writers on separate connections racing for one version, the
 // unique constraint as the version rule's last guard, migrations, start-up errors
-// (credentials, unreachable server), TLS with sslmode=verify-full, and recovery when the
-// server comes back.
+// (credentials, unreachable server), TLS with sslmode=verify-full, recovery when the server
+// comes back, change ids that become visible in commit order, and the statement timeout.
 
 #include <doctest/doctest.h>
+
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <barrier>
@@ -35,6 +37,11 @@ PgStoreOptions options_for(vouch::test::Postgres& pg, const std::string& db) {
   o.dsn = pg.dsn(db);
   o.password_file = pg.password_file();
   return o;
+}
+
+Status put_timestamp(MetaStore& s, std::string_view gun, std::int64_t version) {
+  std::vector<NewFile> f{sample_file(gun, "timestamp", version)};
+  return s.update_many(gun, f);
 }
 
 std::unique_ptr<PgStore> open_ok(const PgStoreOptions& o) {
@@ -281,8 +288,11 @@ TEST_CASE("TLS: sslmode verify-full checks the server's certificate against sslr
   auto s = open_ok(o);
   std::vector<NewFile> f{sample_file("gun", "timestamp", 1)};
   REQUIRE(s->update_many("gun", f).ok());
-  CHECK(pg.sql(db, "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
-                   "WHERE datname = '" + db + "' AND backend_type = 'client backend' "
+  CHECK(pg.sql(db,
+               "SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) "
+               "WHERE datname = '" +
+                   db +
+                   "' AND backend_type = 'client backend' "
                    "AND application_name = ''")
             .value() == "t\n");
 
@@ -291,4 +301,90 @@ TEST_CASE("TLS: sslmode verify-full checks the server's certificate against sslr
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code == Code::kUnavailable);
   CHECK(refused.error().message.find("certificate verify failed") != std::string::npos);
+}
+
+TEST_CASE("a change id is not visible while a smaller one is uncommitted") {
+  // Another replica (a raw connection here) holds change id 2 in an open transaction, as a
+  // publisher between taking its id and COMMIT. Our publish must not make id 3 visible before
+  // 2: with ids from a sequence it would, and a reader paging forward from 3 would never see
+  // 2. PgStore's publish instead waits for the counter row until the other one commits.
+  auto& pg = test_postgres();
+  const std::string db = PgBackend::fresh_database(pg);
+  auto s = open_ok(options_for(pg, db));
+  REQUIRE(put_timestamp(*s, "a", 1).ok());
+
+  std::ifstream pw(pg.password_file());
+  std::string password;
+  std::getline(pw, password);
+  pqxx::connection other(pg.dsn(db) + " password=" + password);
+  pqxx::work held(other);
+  const auto id = held.exec1(
+                          "UPDATE meta_change_counter SET last_id = last_id + 1 "
+                          "RETURNING last_id")[0]
+                      .as<std::int64_t>();
+  REQUIRE(id == 2);
+  held.exec_params(
+      "INSERT INTO meta_changes (id, created_us, gun, version, sha256, category) "
+      "VALUES ($1, 0, 'b'::bytea, 1, $2, 0)",
+      id, sha_hex("b"));
+
+  std::atomic<bool> published{false};
+  Status publish_status;
+  std::thread publisher([&] {
+    publish_status = put_timestamp(*s, "c", 1);
+    published = true;
+  });
+  // Until our publish either finished or waits for a lock (no time limit of ours; ctest's
+  // timeout bounds a hang).
+  bool waiting = false;
+  while (!published.load() && !waiting) {
+    auto w = pg.sql(db,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'");
+    REQUIRE_MESSAGE(w.ok(), w.error().message);
+    waiting = *w != "0\n";
+    std::this_thread::yield();
+  }
+  // Nothing after id 1 is visible yet: not 2 (uncommitted), and so not 3 either.
+  auto page = s->get_changes("1", 10, "");
+  REQUIRE(page.ok());
+  CHECK(page->empty());
+  CHECK_FALSE(published.load());
+
+  held.commit();
+  publisher.join();
+  REQUIRE_MESSAGE(publish_status.ok(), publish_status.error().message);
+  auto all = s->get_changes("0", 10, "");
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 3);
+  CHECK((*all)[0].gun == "a");
+  CHECK((*all)[1].gun == "b");
+  CHECK((*all)[2].gun == "c");
+  CHECK((*all)[2].id == 3);
+}
+
+TEST_CASE("statement_timeout: a publish stuck behind a lock fails instead of hanging") {
+  auto& pg = test_postgres();
+  const std::string db = PgBackend::fresh_database(pg);
+  PgStoreOptions o = options_for(pg, db);
+  o.statement_timeout = std::chrono::milliseconds(200);
+  auto s = open_ok(o);
+  REQUIRE(put_timestamp(*s, "gun", 1).ok());
+
+  // Another session holds the GUN's row lock and does not let go until the publish returned.
+  std::ifstream pw(pg.password_file());
+  std::string password;
+  std::getline(pw, password);
+  pqxx::connection other(pg.dsn(db) + " password=" + password);
+  pqxx::work held(other);
+  held.exec("SELECT 1 FROM meta_guns WHERE gun = 'gun'::bytea FOR UPDATE");
+  Status st = put_timestamp(*s, "gun", 2);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().code == Code::kUnavailable);
+  CHECK(st.error().message.find("timed out") != std::string::npos);
+  held.abort();
+
+  // The connection that timed out is fine for the next call.
+  REQUIRE(put_timestamp(*s, "gun", 2).ok());
+  CHECK(s->get_current("gun", "timestamp")->version == 2);
 }

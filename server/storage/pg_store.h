@@ -59,7 +59,7 @@
 // statement_timeout, so no call blocks on the database forever.
 //
 // Credentials never come from the DSN: a dsn holding a password is refused. The password is
-// read from password_file (the file's content without its trailing newline), or libpq finds
+// read from password_file (its first line, without the line end), or libpq finds
 // it itself (PGPASSWORD, PGPASSFILE or ~/.pgpass). TLS: sslmode and sslrootcert are libpq's
 // (sslmode "verify-full" checks the chain against sslrootcert and the host name).
 //
@@ -69,6 +69,25 @@
 // schema this build cannot use. Any call returns kUnavailable while the database is
 // unreachable or a statement times out, kInternal for other database errors (messages are for
 // logs only).
+//
+// Sizes. A file is one bytea value, which PostgreSQL caps at 1 GB: kMaxFileBytes (1 GiB) is
+// slightly above that, so a file within a few bytes of it fails with kInternal instead of
+// kTooLarge. The HTTP layer admits far less (server.max_publish_bytes, default 100 MiB).
+//
+// For the work that builds on this store (issue 16 items 2-5):
+//   - PgStore caches nothing: every call reads the database. The server's cache of current
+//     files (Repository) is per process and is not told about other processes' publishes;
+//     get_changes is commit-ordered and is the feed a replica can follow (no LISTEN/NOTIFY
+//     is sent today).
+//   - update_many's version check always runs against committed state under the GUN's row
+//     lock, whatever a cache above it holds.
+//   - While the database is unreachable every call fails with kUnavailable, each attempt
+//     bounded by pool_wait, connect_timeout_seconds and statement_timeout; nothing of a
+//     failed write is stored, except when COMMIT itself was cut off (kUnavailable whose
+//     message says "outcome unknown": the write may or may not be stored).
+//   - Other components on the same database (accounts, the signer's keys) keep their own
+//     tables (not prefixed meta_) and their own migration list, recorded in a
+//     schema_migrations table of their own, with their own advisory lock key.
 //
 // Thread-safety: every method may be called concurrently from any thread.
 

@@ -7,9 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <pqxx/pqxx>
+#include <stdlib.h>
 
 #include <atomic>
 #include <barrier>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -198,6 +200,25 @@ TEST_CASE("start-up errors: credentials and an unreachable server") {
     auto s = PgStore::open(o);
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().code == Code::kUnavailable);
+  }
+  SUBCASE("without password_file, libpq's environment (PGPASSFILE) supplies it") {
+    PgStoreOptions o = options_for(pg, db);
+    o.password_file.clear();
+    std::ifstream pw(pg.password_file());
+    std::string password;
+    std::getline(pw, password);
+    const auto pgpass = tmp.path() / "pgpass";
+    std::ofstream(pgpass) << "127.0.0.1:" << pg.port() << ":*:" << pg.user() << ":" << password
+                          << "\n";
+    std::filesystem::permissions(pgpass, std::filesystem::perms::owner_read |
+                                             std::filesystem::perms::owner_write);
+    ::setenv("PGPASSFILE", pgpass.c_str(), 1);
+    // libpq reads it at every connect, so it stays set while the store opens connections.
+    auto s = PgStore::open(o);
+    const bool healthy = s.ok() && (*s)->check_health().ok();
+    ::unsetenv("PGPASSFILE");
+    REQUIRE_MESSAGE(s.ok(), s.error().message);
+    CHECK(healthy);
   }
   SUBCASE("a missing or empty password file") {
     PgStoreOptions o = options_for(pg, db);

@@ -7,10 +7,10 @@
 #
 # `vouch-server migrate` creates the schema (and finds nothing to do the second time); the
 # notary CLI initialises, publishes and lists through a server on PostgreSQL; the files are in
-# the database's tables; a second server process on the same database (after the first
-# stopped) serves them to a new client and takes a further publish; a wrong password or an
-# unreachable database stop the server at start with a clear message. PostgreSQL missing is a
-# failure, not a skip.
+# the database's tables; the config file's storage.postgres section is read; a second server
+# process on the same database (after the first stopped) serves them to a new client and takes
+# a further publish; a wrong password or an unreachable database stop the server at start with
+# a clear message. PostgreSQL missing is a failure, not a skip.
 set -euo pipefail
 VOUCH_SERVER=${1:?usage: $0 <vouch-server binary>}
 for tool in notary openssl curl jq; do
@@ -20,15 +20,10 @@ done
 . "$(dirname "${BASH_SOURCE[0]}")/lib_vouch_server.sh"
 # shellcheck source-path=SCRIPTDIR source=../support/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../support/postgres.sh"
+# The EXIT trap: the server first (it holds connections), then the database server.
 _pg_cleanup() {
-  _vouch_cleanup_server_only() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-      kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-    fi
-  }
-  _vouch_cleanup_server_only
-  pg_test_stop
   _vouch_cleanup
+  pg_test_stop
 }
 trap _pg_cleanup EXIT
 
@@ -48,6 +43,21 @@ run 0 "$VOUCH_SERVER" migrate --storage postgres --pg-dsn "$PG_DSN" --pg-passwor
 expect_in "schema version 0 -> 1" "$out"
 run 0 "$VOUCH_SERVER" migrate --storage postgres --pg-dsn "$PG_DSN" --pg-password-file "$PG_PASSWORD_FILE"
 expect_in "schema version 1 -> 1 (up to date)" "$out"
+
+step "the same from a config file: storage.postgres"
+cat >"$WORK/pg.json" <<EOF
+{"storage": {"backend": "postgres",
+             "postgres": {"dsn": "$PG_DSN", "password_file": "$PG_PASSWORD_FILE",
+                          "pool_size": 2, "statement_timeout_ms": 5000}}}
+EOF
+run 0 "$VOUCH_SERVER" migrate -c "$WORK/pg.json"
+expect_in "(up to date)" "$out"
+jq '.storage.postgres.pool_size = 0' "$WORK/pg.json" >"$WORK/bad.json"
+run 1 "$VOUCH_SERVER" migrate -c "$WORK/bad.json"
+expect_in '"pool_size" must be a positive integer' "$out"
+jq 'del(.storage.postgres.dsn)' "$WORK/pg.json" >"$WORK/bad.json"
+run 1 "$VOUCH_SERVER" migrate -c "$WORK/bad.json"
+expect_in "needs storage.postgres.dsn" "$out"
 
 step "start-up errors: wrong password, password in the dsn, nobody listening"
 printf 'wrong\n' >"$WORK/wrong-password"

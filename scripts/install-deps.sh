@@ -14,8 +14,8 @@ packages=(
   libcurl4-openssl-dev
   # RPC
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
-  # storage
-  librocksdb-dev
+  # storage; PostgreSQL for the shared backend (PgStore) and the server its tests start
+  librocksdb-dev libpqxx-dev libpq-dev postgresql postgresql-client
   # CLI, logging, metrics
   libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   # policy files (the verifier)

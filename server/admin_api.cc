@@ -343,6 +343,12 @@ AdminApi::AdminApi(accounts::AccountsService& accounts, audit::AuditLog* audit,
                    AdminApiOptions options)
     : accounts_(accounts), audit_(audit), options_(std::move(options)) {}
 
+namespace {
+thread_local std::string t_current_source;
+}  // namespace
+
+std::string_view AdminApi::current_source() { return t_current_source; }
+
 bool AdminApi::is_admin_request(const net::Request& request) {
   const std::string_view path = request.path();
   return path.starts_with(kPrefix) || path == kPrefix.substr(0, kPrefix.size() - 1);
@@ -835,6 +841,10 @@ net::Response AdminApi::handle(const net::Request& request) {
       r.headers.set("Retry-After", std::to_string(options_.throttle_retry_after_seconds));
     return answer(std::move(r));
   };
+  t_current_source = request.remote_address;
+  struct ClearSource {
+    ~ClearSource() { t_current_source.clear(); }
+  } clear_source;
   Response out;
   try {
     out = [&]() -> Response {

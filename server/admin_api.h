@@ -74,6 +74,10 @@ class AdminApi {
   // Whether `request` (or its head) is for this API: its path starts with kPrefix (or is
   // "/api/v1").
   static bool is_admin_request(const net::Request& request);
+  // The client address of the request this thread is answering in handle() ("" elsewhere),
+  // for the audit records of the changes it makes (AccountsService::on_change runs on the
+  // thread that made the change).
+  static std::string_view current_source();
   std::size_t max_body_bytes() const { return options_.max_body_bytes; }
 
  private:

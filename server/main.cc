@@ -39,6 +39,7 @@
 #include "server/auth.h"
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
+#include "server/storage/pg_store.h"
 #include "server/storage/rocksdb_store.h"
 #include "server/token_auth.h"
 #include "server/token_service.h"
@@ -74,8 +75,11 @@ struct Config {
   std::string key_passphrase_file;    // local: else VOUCH_SERVER_KEY_PASSPHRASE
   std::string signer_hostname, signer_port, signer_ca, signer_client_cert, signer_client_key;
   // storage
-  std::string backend = "rocksdb";  // rocksdb | memory
+  std::string backend = "rocksdb";  // rocksdb | memory | postgres
   std::string db_path = "vouch-data";
+  // storage.postgres (backend "postgres"); 0 or "" keeps PgStoreOptions' default.
+  std::string pg_dsn, pg_password_file, pg_sslmode, pg_sslrootcert;
+  long long pg_pool_size = 0, pg_statement_timeout_ms = 0;
   // auth
   std::string auth_type;  // "" | token | accounts
   std::string realm, service, issuer, rootcertbundle;
@@ -168,6 +172,13 @@ void load_config(const fs::path& path, Config& c) {
   storage.get_string_or_integer("backend", c.backend);
   storage.get_path("db_url", c.db_path);
   storage.get_path("db_path", c.db_path);
+  const ConfigSection pg = storage.section("postgres");
+  pg.get_string_or_integer("dsn", c.pg_dsn);
+  pg.get_path("password_file", c.pg_password_file);
+  pg.get_string_or_integer("sslmode", c.pg_sslmode);
+  pg.get_path("sslrootcert", c.pg_sslrootcert);
+  pg.get_integer("pool_size", c.pg_pool_size, 1);
+  pg.get_integer("statement_timeout_ms", c.pg_statement_timeout_ms, 1);
   const ConfigSection auth = root.section("auth");
   auth.get_string_or_integer("type", c.auth_type);
   const ConfigSection options = auth.section("options");
@@ -185,6 +196,31 @@ void load_config(const fs::path& path, Config& c) {
   logging.get_string_or_integer("level", c.log_level);
   logging.get_string_or_integer("format", c.log_format);
   if (auto st = file->status(); !st) die(st.error().message);
+}
+
+// storage.postgres as PgStore's options (server/README.md "vouch-server on PostgreSQL").
+server::PgStoreOptions pg_options(const Config& c) {
+  if (c.pg_dsn.empty()) die("storage.backend \"postgres\" needs storage.postgres.dsn (or --pg-dsn)");
+  server::PgStoreOptions o;
+  o.dsn = c.pg_dsn;
+  o.password_file = c.pg_password_file;
+  o.sslmode = c.pg_sslmode;
+  o.sslrootcert = c.pg_sslrootcert;
+  if (c.pg_pool_size > 0) o.pool_size = static_cast<std::size_t>(c.pg_pool_size);
+  if (c.pg_statement_timeout_ms > 0) {
+    o.statement_timeout = std::chrono::milliseconds(c.pg_statement_timeout_ms);
+  }
+  return o;
+}
+
+// vouch-server migrate: brings the PostgreSQL schema up to date and exits.
+int run_migrate(const Config& c) {
+  if (c.backend != "postgres") die("migrate: storage.backend must be postgres");
+  auto m = server::PgStore::migrate(pg_options(c));
+  if (!m) die("migrate: " + m.error().message);
+  std::printf("schema version %d -> %d%s\n", m->from, m->to,
+              m->from == m->to ? " (up to date)" : "");
+  return 0;
 }
 
 // ":4443" (Go's form) means every interface.
@@ -532,8 +568,13 @@ int main(int argc, char** argv) {
   app.add_option("--key-dir", f_keydir, "local trust service: key directory");
   app.add_option("--key-passphrase-file", f_passfile,
                  "local trust service: file holding the key store passphrase (mode 0600)");
-  app.add_option("--storage", f_backend, "rocksdb | memory (storage.backend)");
+  app.add_option("--storage", f_backend, "rocksdb | memory | postgres (storage.backend)");
   app.add_option("--db-path", f_db, "RocksDB directory (storage.db_url)");
+  std::string f_pg_dsn, f_pg_password_file;
+  app.add_option("--pg-dsn", f_pg_dsn,
+                 "PostgreSQL connection string, without password (storage.postgres.dsn)");
+  app.add_option("--pg-password-file", f_pg_password_file,
+                 "file holding the PostgreSQL password (storage.postgres.password_file)");
   app.add_option("--log-level", f_level, "trace|debug|info|warn|error (logging.level)");
   app.add_option("--log-format", f_format, "text | json (logging.format)");
   std::string f_bootstrap;
@@ -560,9 +601,12 @@ int main(int argc, char** argv) {
   auto* audit_verify = app.add_subcommand(
       "audit-verify", "check the audit log's hash chain offline; exit 1 at the first bad record");
   audit_verify->add_option("--audit-dir", audit_dir, "the audit log directory")->required();
+  auto* migrate = app.add_subcommand(
+      "migrate", "create or upgrade the PostgreSQL schema (storage.backend postgres) and exit");
   // Options of the server (--db-path, -c, ...) may follow the subcommand too.
   backup->fallthrough();
   restore->fallthrough();
+  migrate->fallthrough();
   CLI11_PARSE(app, argc, argv);
   if (audit_verify->parsed()) return run_audit_verify(audit_dir);
 
@@ -575,6 +619,8 @@ int main(int argc, char** argv) {
   if (!f_passfile.empty()) c.key_passphrase_file = f_passfile;
   if (!f_backend.empty()) c.backend = f_backend;
   if (!f_db.empty()) c.db_path = f_db;
+  if (!f_pg_dsn.empty()) c.pg_dsn = f_pg_dsn;
+  if (!f_pg_password_file.empty()) c.pg_password_file = f_pg_password_file;
   if (!f_level.empty()) c.log_level = f_level;
   if (!f_format.empty()) c.log_format = f_format;
   c.insecure_no_auth = f_insecure;
@@ -585,6 +631,7 @@ int main(int argc, char** argv) {
              nullptr});
   auto logger = log::get("server");
   if (backup->parsed()) return run_backup(c, backup_dir);
+  if (migrate->parsed()) return run_migrate(c);
   const bool restoring = restore->parsed();
   const std::string restore_target = c.db_path;
   if (restoring) c.db_path = restore_files(c, restore_dir).string();
@@ -645,8 +692,12 @@ int main(int argc, char** argv) {
     store = std::move(*db);
   } else if (c.backend == "memory") {
     store = std::make_unique<server::MemoryStore>();
+  } else if (c.backend == "postgres") {
+    auto db = server::PgStore::open(pg_options(c));
+    if (!db) die("storage: " + db.error().message);
+    store = std::move(*db);
   } else {
-    die("storage.backend \"" + c.backend + "\" is not supported (rocksdb, memory)");
+    die("storage.backend \"" + c.backend + "\" is not supported (rocksdb, memory, postgres)");
   }
 
   // Server-held keys: an embedded encrypted key store, or a signer over mTLS.
@@ -731,7 +782,10 @@ int main(int argc, char** argv) {
     if (!created_accounts) die("accounts: " + created_accounts.error().message);
     accounts = std::move(*created_accounts);
     accounts->set_on_change([log = audit_log.get()](const server::accounts::ChangeEvent& e) {
-      if (auto event = audit_event_for(e)) audit_append(*log, *event);
+      if (auto event = audit_event_for(e)) {
+        event->source = std::string(server::AdminApi::current_source());
+        audit_append(*log, *event);
+      }
       else log::get("server")->error("audit log: no record for accounts change {}", e.action);
     });
     if (auto admin = bootstrap_credentials(c)) {
@@ -867,7 +921,7 @@ int main(int argc, char** argv) {
   });
   logger->info("vouch-server listening on {} ({}, storage {} at {}, trust service {})",
                (*server)->local_address(), c.tls_cert_file.empty() ? "HTTP" : "HTTPS", c.backend,
-               c.db_path, c.trust_type);
+               c.backend == "postgres" ? c.pg_dsn : c.db_path, c.trust_type);
   // For scripts and tests that start the server on port 0.
   std::printf("listening on %s\n", (*server)->local_address().c_str());
   std::fflush(stdout);

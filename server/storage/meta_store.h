@@ -3,11 +3,12 @@
 // MetaStore: everything vouch-server keeps about TUF repositories, behind one interface.
 //
 // The server's services (publish, timestamp/snapshot generation, reads, changefeed) depend on
-// this interface only, never on a backend, so that a later shared SQL backend (PostgreSQL, for
+// this interface only, never on a backend, so that a shared SQL backend (PostgreSQL, for
 // several stateless server replicas; DESIGN "Beyond one machine") is a new class and not a
-// rewrite. Backends today: MemoryStore (tests, development) and RocksDbStore (real use). One
-// conformance suite (tests/unit/server/meta_store_conformance_test.cc) runs over every
-// backend; a new backend is done when it passes that suite unchanged.
+// rewrite. Backends: MemoryStore (tests, development), RocksDbStore (one process) and PgStore
+// (PostgreSQL, pg_store.h; library vouch_server_pg). One conformance suite
+// (tests/unit/server/meta_store_conformance_test.cc) runs over every backend; a new backend is
+// done when it passes that suite unchanged.
 //
 // Semantics follow Notary's MetaStore (notary:server/storage/interface.go; REFERENCE §1.5),
 // with the deviations listed at the end of this comment.

@@ -478,7 +478,7 @@ TEST_CASE("vouch-server accounts: the admin API allows and refuses by who asks")
     CHECK(text.rfind("vouch_" + id + "_", 0) == 0);
     const HttpResult listed = s.call("GET", "/api/v1/tokens", bob);
     s.require(listed, 200);
-    CHECK(listed.body.find(text.substr(text.rfind('_') + 1)) == std::string::npos);
+    CHECK(listed.body.find(text.substr(std::string("vouch_").size() + id.size() + 1)) == std::string::npos);
     CHECK(str(parse(listed).find("tokens")->as_array().at(0), "label") == "laptop");
     s.require(s.call("GET", "/api/v1/me", bearer(text)), 200);
     s.require(s.call("GET", "/api/v1/me", basic("bob", text)), 200);
@@ -520,6 +520,17 @@ TEST_CASE("vouch-server accounts: the admin API allows and refuses by who asks")
     const HttpResult verify = s.admin("GET", "/api/v1/audit/verify");
     s.require(verify, 200);
     CHECK(parse(verify).find("ok")->as_bool());
+    // Records name the actor and the client address (the bootstrap has none).
+    const HttpResult first = s.admin("GET", "/api/v1/audit?limit=2");
+    s.require(first, 200);
+    const json::Value first_doc = parse(first);
+    const auto& records = first_doc.find("records")->as_array();
+    REQUIRE(records.size() == 2);
+    CHECK(str(records[0], "actor_kind") == "system");
+    CHECK(str(records[0], "source").empty());
+    CHECK(str(records[1], "action") == "user_create");
+    CHECK(str(records[1], "actor") == "admin");
+    CHECK(str(records[1], "source") == "127.0.0.1");
   }
 
   SUBCASE("routes, methods, bounds") {

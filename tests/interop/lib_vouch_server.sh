@@ -16,9 +16,11 @@
 #   vouch_make_tls        a throwaway CA ($WORK/ca.pem) and a server certificate for
 #                         127.0.0.1 / localhost signed by it ($WORK/server.pem, server.key)
 #   vouch_start [addr]    starts vouch-server on addr (default 127.0.0.1:0) over HTTPS with
-#                         RocksDB in $VOUCH_DB_PATH (default $WORK/db) and the embedded key
-#                         store, authenticated by $VOUCH_AUTH_ARGS (default --insecure-no-auth;
-#                         e.g. "--config $WORK/accounts.json"), waits until it prints
+#                         RocksDB in $VOUCH_DB_PATH (default $WORK/db), or PostgreSQL when
+#                         VOUCH_PG_DSN and VOUCH_PG_PASSWORD_FILE are set (keys in
+#                         $WORK/keys), and the embedded key store, authenticated by
+#                         $VOUCH_AUTH_ARGS (default --insecure-no-auth; e.g. "--config
+#                         $WORK/accounts.json"), waits until it prints
 #                         "listening on", and sets SERVER_PID, PORT and URL
 #   vouch_stop            SIGTERM, then waits; fails unless the server exits with status 0
 #   notary_server_start   starts the real notary-server (memory storage, local trust service,
@@ -109,8 +111,13 @@ vouch_start() {  # vouch_start [listen address]
   # Emptied here, not by the child's redirection, which may run after the first check below
   # and let a restart read the previous server's address.
   : >"$WORK/server.out"
+  local storage=(--storage rocksdb --db-path "${VOUCH_DB_PATH:-$WORK/db}")
+  if [ -n "${VOUCH_PG_DSN:-}" ]; then
+    storage=(--storage postgres --pg-dsn "$VOUCH_PG_DSN" --pg-password-file "$VOUCH_PG_PASSWORD_FILE"
+             --key-dir "$WORK/keys")
+  fi
   "$VOUCH_SERVER" --http-addr "$addr" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
-    --storage rocksdb --db-path "${VOUCH_DB_PATH:-$WORK/db}" ${VOUCH_AUTH_ARGS:---insecure-no-auth} \
+    "${storage[@]}" ${VOUCH_AUTH_ARGS:---insecure-no-auth} \
     >"$WORK/server.out" 2>>"$WORK/server.log" </dev/null &
   SERVER_PID=$!
   # Wait for the line the server prints once it accepts connections; the bound only keeps a

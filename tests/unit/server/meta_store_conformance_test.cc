@@ -1,5 +1,6 @@
 // MetaStore conformance: the contract of server/storage/meta_store.h, run over every backend
-// (MemoryStore; RocksDbStore with sync off and on). A new backend is added to BACKENDS and must
+// (MemoryStore; RocksDbStore with sync off and on; PgStore under READ COMMITTED and
+// SERIALIZABLE). A new backend is added to BACKENDS and must
 // pass unchanged. Cases follow Notary's storage suite (notary:server/storage/storage_test.go)
 // where it applies, plus the rules where vouch deliberately differs (meta_store.h).
 
@@ -17,12 +18,22 @@
 
 #include "server/storage/meta_store.h"
 #include "tests/unit/server/store_test_support.h"
+#ifdef VOUCH_CONFORMANCE_POSTGRES
+#include "tests/unit/server/pg_test_support.h"
+#endif
 
 using namespace vouch;
 using namespace vouch::server;
 using namespace vouch::server::testing;
 
+// The same source builds two executables: server_meta_store_conformance_test (the embedded
+// backends) and server_pg_store_conformance_test (PgStore on a real PostgreSQL server, which
+// only that one links).
+#ifdef VOUCH_CONFORMANCE_POSTGRES
+#define BACKENDS PgBackend, PgSerializableBackend
+#else
 #define BACKENDS MemoryBackend, RocksDbBackend, RocksDbSyncBackend
+#endif
 
 namespace {
 

@@ -69,6 +69,22 @@ std::string token_service_message(std::string_view body) {
   return out;
 }
 
+// Revokes a stored login's refresh token at the server (DELETE /api/v1/tokens/<id>, with the
+// token itself as the credential).
+Status revoke_at_server(const client::ClientConfig& cfg, const Server& server,
+                        const keys::SecretString& token) {
+  const auto id = client::api_token_id(token.view());
+  if (!id) return make_error(Reason::kMalformed, "the stored token has no ID");
+  VOUCH_ASSIGN_OR_RETURN(client::HttpClient http,
+                         client::HttpClient::create(client::http_options(cfg)));
+  keys::SecretString bearer("Bearer ");
+  append(bearer, token.view());
+  http.set_origin_authorization(server.origin, std::move(bearer));
+  VOUCH_ASSIGN_OR_RETURN(client::AdminClient admin, client::AdminClient::create(server.base, http));
+  if (auto done = admin.revoke_token(*id); !done.ok()) return std::move(done).error();
+  return {};
+}
+
 Status login(Context& ctx, const std::string& url, const std::string& username_flag,
              bool password_stdin) {
   VOUCH_ASSIGN_OR_RETURN(const Server server, server_of(ctx, url));
@@ -155,8 +171,17 @@ Status login(Context& ctx, const std::string& url, const std::string& username_f
   stored.realm = realm;
   stored.refresh_token = keys::SecretString(refresh->as_string());
   VOUCH_ASSIGN_OR_RETURN(const client::CredentialStore logins, ctx.credential_store());
+  VOUCH_ASSIGN_OR_RETURN(std::optional<client::StoredLogin> previous, logins.find(server.base));
   VOUCH_RETURN_IF_ERROR(logins.save(stored));
   log::get("cli")->info("login for {} stored in {}", server.origin, logins.path().string());
+  if (previous) {
+    // The login this one replaces is of no use any more: revoke it (best effort; vouch-server
+    // lets only users revoke their own tokens, so a service account's stays until it expires).
+    if (auto revoked = revoke_at_server(*cfg, server, previous->refresh_token); !revoked.ok()) {
+      log::get("cli")->info("the previous login's token was not revoked: {}",
+                            revoked.error().message);
+    }
+  }
   write_stdout("Login Succeeded\n");
   return {};
 }
@@ -172,25 +197,8 @@ Status logout(Context& ctx, const std::string& url) {
   write_stdout("Removing login credentials for " + server.origin + "\n");
   // Revoke the refresh token at the server too, so a copy of the file is worthless. The login
   // is gone locally whatever the server says.
-  const auto id = client::api_token_id(removed->refresh_token.view());
   VOUCH_ASSIGN_OR_RETURN(const client::ClientConfig* cfg, ctx.config());
-  auto http = client::HttpClient::create(client::http_options(*cfg));
-  Status revoked = ok_status();
-  if (!id) {
-    revoked = make_error(Reason::kMalformed, "the stored token has no ID");
-  } else if (!http.ok()) {
-    revoked = http.error();
-  } else {
-    keys::SecretString bearer("Bearer ");
-    append(bearer, removed->refresh_token.view());
-    http->set_origin_authorization(server.origin, std::move(bearer));
-    auto admin = client::AdminClient::create(server.base, *http);
-    if (!admin.ok()) {
-      revoked = admin.error();
-    } else if (auto done = admin->revoke_token(*id); !done.ok()) {
-      revoked = std::move(done).error();
-    }
-  }
+  const Status revoked = revoke_at_server(*cfg, server, removed->refresh_token);
   if (!revoked.ok()) {
     std::fprintf(stderr, "* warning: the token was not revoked at the server: %s\n",
                  revoked.error().message.c_str());

@@ -147,6 +147,10 @@ run 4 as ci sign example.com/acme/other:1.0.7 --digest "$DIGEST" --size "$SIZE"
 json 0 as alice lookup example.com/acme/app 1.0.7 --output json
 check ".role == \"targets/ci\" and .digest == \"${DIGEST#sha256:}\"" "$out"
 
+step "a second login replaces the first, whose refresh token is revoked at the server"
+run 0 as_stdin alice "$ALICE_PASSWORD" login --username alice --password-stdin
+stored_ok alice "$ALICE_PASSWORD"
+
 step "logout: the stored login is gone; a user's refresh token is revoked at the server"
 json 0 as admin admin token list --owner alice --output json
 check '[.tokens[] | select(.kind == "refresh")] | length == 1' "$out"

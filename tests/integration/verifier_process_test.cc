@@ -475,3 +475,32 @@ TEST_CASE("vouch-verifier refuses to start when trust.state_dir cannot keep anch
   CHECK(has(v.log(), "trust.state_dir " + vdir + "/not-a-directory is not a writable directory"));
   CHECK(v.port() == 0);
 }
+
+TEST_CASE("vouch-verifier refuses a config with an unknown key or a value out of range") {
+  // Each section's keys are one table (common/config_file.h ConfigKey): a misspelt key and a
+  // value below its minimum stop the start with the dotted key named.
+  TempDir dir{"vouch-verifier-process-test"};
+  ServerTls tls{dir};
+  const std::string vdir = dir / "verifier";
+  fs::create_directories(vdir);
+  signer_test::write_file(vdir + "/policy.json",
+                          R"({"rules": [{"pattern": "registry.example.com/**", "allow": true}]})",
+                          0644);
+  const std::string base = verifier_config(tls, tls.pki.issue("vouch-verifier", true), vdir);
+  const std::string admission = R"("admission": {)";
+  struct Case {
+    const char* insert;
+    const char* named;
+  };
+  for (const Case& c : {Case{R"("deadline": 5, )", "unknown key \"admission.deadline\""},
+                        Case{R"("max_body_bytes": 1000, )", "admission.max_body_bytes"}}) {
+    CAPTURE(c.insert);
+    std::string config = base;
+    config.replace(config.find(admission), admission.size(), admission + c.insert);
+    VerifierProcess v(vdir, config);
+    const auto status = v.process().wait(std::chrono::seconds(60));
+    CHECK(status == std::optional<int>(1));
+    CHECK_MESSAGE(has(v.log(), c.named), v.log());
+    CHECK(v.port() == 0);
+  }
+}

@@ -6,9 +6,10 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <span>
+#include <utility>
 #include <variant>
 #include <vector>
-#include <utility>
 
 #include "common/fs.h"
 

@@ -1,6 +1,6 @@
 // The `vouch` CLI's `--output json` documents (cli/output.h Json): laid out as Go's
-// json.MarshalIndent (plus a final newline), which the JSON output of `list`, `key list`, `delegation list` and
-// `inspect` promises.
+// json.MarshalIndent (plus a final newline), which the JSON output of `list`, `key list`,
+// `delegation list` and `inspect` promises.
 
 #include <doctest/doctest.h>
 

@@ -52,5 +52,10 @@ void add_delegation_commands(CLI::App& app, Context& ctx, Status& result);
 void add_trust_commands(CLI::App& app, Context& ctx, Status& result);
 // verify-image: the admission decision for one image under a vouch-verifier policy.
 void add_verify_image_command(CLI::App& app, Context& ctx, Status& result);
+// login, logout: a stored login per trust server (client/credentials.h).
+void add_login_commands(CLI::App& app, Context& ctx, Status& result);
+// admin user|org|member|team|service-account|token|grant|visibility|audit|whoami: the
+// accounts of a vouch-server over its admin API (client/admin_api.h).
+void add_admin_commands(CLI::App& app, Context& ctx, Status& result);
 
 }  // namespace vouch::cli

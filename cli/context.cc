@@ -1,6 +1,7 @@
 #include "cli/context.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "common/encoding.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "tuf/gun.h"
@@ -222,6 +224,91 @@ Result<keys::LocalSigner*> Context::signer() {
   return signer_.get();
 }
 
+namespace {
+
+// NOTARY_AUTH, parsed; nullopt when unset or empty.
+Result<std::optional<client::BasicCredentials>> notary_auth() {
+  const char* auth = std::getenv("NOTARY_AUTH");
+  if (auth == nullptr || *auth == '\0') return std::optional<client::BasicCredentials>();
+  auto parsed = client::parse_notary_auth(auth);
+  if (!parsed.ok()) return parsed.error().wrap("NOTARY_AUTH");
+  return std::optional<client::BasicCredentials>(std::move(*parsed));
+}
+
+}  // namespace
+
+Result<client::CredentialStore> Context::credential_store() {
+  VOUCH_ASSIGN_OR_RETURN(const client::ClientConfig* cfg, config());
+  return client::CredentialStore(cfg->trust_dir);
+}
+
+Result<client::HttpClient*> Context::http() {
+  if (http_) return &*http_;
+  VOUCH_ASSIGN_OR_RETURN(const client::ClientConfig* cfg, config());
+  VOUCH_ASSIGN_OR_RETURN(std::optional<client::BasicCredentials> credentials, notary_auth());
+  const bool from_env = credentials.has_value();
+  auto http = client::HttpClient::create(client::http_options(*cfg), std::move(credentials));
+  if (!http.ok()) return http.error().wrap("TLS configuration");
+  http_.emplace(std::move(*http));
+  if (from_env) return &*http_;
+  // `vouch login`'s refresh token for this server, sent only to the token service it came
+  // from.
+  VOUCH_ASSIGN_OR_RETURN(const client::CredentialStore logins, credential_store());
+  auto stored = logins.find(cfg->remote_server.url);
+  if (!stored.ok()) return stored.error().wrap("stored login");
+  if (stored->has_value()) {
+    auto realm = client::url_origin((*stored)->realm);
+    if (!realm.ok()) return realm.error().wrap("stored login for " + (*stored)->server);
+    http_->set_refresh_token(std::move(*realm), std::move((*stored)->refresh_token));
+  }
+  // As the notary CLI: without NOTARY_AUTH, a server that wants a login gets one typed at
+  // the terminal (asked only when anonymous access is not enough; never without a terminal,
+  // so CI fails with the NOTARY_AUTH hint instead of waiting).
+  http_->set_credentials_prompt(
+      [this](std::string_view origin) -> Result<client::BasicCredentials> {
+        if (progress_ != nullptr) progress_->finish();
+        VOUCH_ASSIGN_OR_RETURN(keys::TerminalCredentials entered,
+                               keys::prompt_credentials(origin));
+        client::BasicCredentials out;
+        out.username = std::move(entered.username);
+        out.password = std::move(entered.password);
+        return out;
+      });
+  return &*http_;
+}
+
+Result<client::AdminClient> Context::admin(std::string_view server_url) {
+  VOUCH_ASSIGN_OR_RETURN(const client::ClientConfig* cfg, config());
+  const std::string url(server_url.empty() ? std::string_view(cfg->remote_server.url)
+                                           : server_url);
+  VOUCH_ASSIGN_OR_RETURN(const std::string origin, client::url_origin(url));
+  VOUCH_ASSIGN_OR_RETURN(client::HttpClient * transport, http());
+  VOUCH_ASSIGN_OR_RETURN(std::optional<client::BasicCredentials> basic, notary_auth());
+  keys::SecretString authorization;
+  if (basic) {
+    keys::SecretString plain(basic->username);
+    plain.push_back(':');
+    for (char c : basic->password.view()) plain.push_back(c);
+    std::string encoded = base64_encode(plain.bytes());
+    authorization = keys::SecretString("Basic ");
+    for (char c : encoded) authorization.push_back(c);
+    OPENSSL_cleanse(encoded.data(), encoded.size());
+  } else {
+    VOUCH_ASSIGN_OR_RETURN(const client::CredentialStore logins, credential_store());
+    auto stored = logins.find(url);
+    if (!stored.ok()) return stored.error().wrap("stored login");
+    if (!stored->has_value()) {
+      return make_error(Code::kUnauthenticated, Reason::kNoCredentials,
+                        "not logged in to " + origin + ": run `vouch login " + url +
+                            "` (or set NOTARY_AUTH)");
+    }
+    authorization = keys::SecretString("Bearer ");
+    for (char c : (*stored)->refresh_token.view()) authorization.push_back(c);
+  }
+  transport->set_origin_authorization(origin, std::move(authorization));
+  return client::AdminClient::create(url, *transport);
+}
+
 Result<client::Repository> Context::repository(std::string_view gun, bool online) {
   VOUCH_RETURN_IF_ERROR(tuf::validate_gun(gun));
   VOUCH_ASSIGN_OR_RETURN(const client::ClientConfig* cfg, config());
@@ -234,33 +321,7 @@ Result<client::Repository> Context::repository(std::string_view gun, bool online
     auto pinning = client::load_trust_pinning(cfg->trust_pinning);
     if (!pinning.ok()) return pinning.error().wrap("trust_pinning");
     repo_config.pinning = std::move(*pinning);
-    if (!http_) {
-      std::optional<client::BasicCredentials> credentials;
-      if (const char* auth = std::getenv("NOTARY_AUTH"); auth != nullptr && *auth != '\0') {
-        auto parsed = client::parse_notary_auth(auth);
-        if (!parsed.ok()) return parsed.error().wrap("NOTARY_AUTH");
-        credentials = std::move(*parsed);
-      }
-      const bool from_env = credentials.has_value();
-      auto http = client::HttpClient::create(client::http_options(*cfg), std::move(credentials));
-      if (!http.ok()) return http.error().wrap("TLS configuration");
-      http_.emplace(std::move(*http));
-      if (!from_env) {
-        // As the notary CLI: without NOTARY_AUTH, a server that wants a login gets one typed
-        // at the terminal (asked only when anonymous access is not enough; never without a
-        // terminal, so CI fails with the NOTARY_AUTH hint instead of waiting).
-        http_->set_credentials_prompt(
-            [this](std::string_view origin) -> Result<client::BasicCredentials> {
-              if (progress_ != nullptr) progress_->finish();
-              VOUCH_ASSIGN_OR_RETURN(keys::TerminalCredentials entered,
-                                     keys::prompt_credentials(origin));
-              client::BasicCredentials out;
-              out.username = std::move(entered.username);
-              out.password = std::move(entered.password);
-              return out;
-            });
-      }
-    }
+    if (auto made = http(); !made.ok()) return std::move(made).error();
     auto notary = client::NotaryRemote::create(cfg->remote_server.url, gun, *http_);
     if (!notary.ok()) return notary.error().wrap("server " + cfg->remote_server.url);
     remotes_.push_back(std::make_unique<HttpRemote>(std::move(*notary)));
@@ -344,6 +405,33 @@ Status write_file(const fs::path& path, std::string_view data, unsigned mode) {
   VOUCH_RETURN_IF_ERROR(write_all(fd.get(), data, path));  // "cannot write <path>: ..."
   if (fd.close() != 0) return failed();
   return {};
+}
+
+Result<keys::SecretString> read_stdin_secret() {
+  constexpr std::size_t kMaxBytes = 4096;
+  keys::SecretString secret;
+  char buffer[512];
+  Status status = ok_status();
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = make_error(Reason::kIo, std::string("standard input: ") + std::strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    if (secret.size() + static_cast<std::size_t>(n) > kMaxBytes) {
+      status = usage_error("--password-stdin: more than 4096 bytes on standard input");
+      break;
+    }
+    for (ssize_t i = 0; i < n; ++i) secret.push_back(buffer[i]);
+  }
+  OPENSSL_cleanse(buffer, sizeof buffer);
+  if (!status.ok()) return std::move(status).error();
+  if (!secret.empty() && secret.view().back() == '\n') secret.pop_back();
+  if (!secret.empty() && secret.view().back() == '\r') secret.pop_back();
+  if (secret.empty()) return usage_error("--password-stdin: standard input is empty");
+  return secret;
 }
 
 Error usage_error(std::string message) {

@@ -25,7 +25,9 @@
 #include <string_view>
 #include <vector>
 
+#include "client/admin_api.h"
 #include "client/config.h"
+#include "client/credentials.h"
 #include "client/http.h"
 #include "client/remote.h"
 #include "client/repository.h"
@@ -121,8 +123,20 @@ class Context {
   // The signer over the key store (unlocks each key once per command).
   Result<keys::LocalSigner*> signer();
 
+  // The transport to the trust server, made on first use (TLS files and NOTARY_AUTH are read
+  // then). Credentials, in this order: NOTARY_AUTH; else the login `vouch login` stored for
+  // the configured server (its refresh token answers the server's Bearer challenges); and
+  // then, when anonymous access is not enough, the terminal prompt.
+  Result<client::HttpClient*> http();
+  // The logins of the trust directory (`vouch login`, client/credentials.h).
+  Result<client::CredentialStore> credential_store();
+  // The admin API of `server_url` (empty: the configured server), authenticated by
+  // NOTARY_AUTH (Basic) or else the stored login (Bearer refresh token). Code
+  // kUnauthenticated naming `vouch login` when there is neither.
+  Result<client::AdminClient> admin(std::string_view server_url = "");
+
   // A repository handle for `gun`; with `online` a transport to the trust server is set up
-  // (TLS files and NOTARY_AUTH are read then).
+  // (see http()).
   Result<client::Repository> repository(std::string_view gun, bool online);
   // Publishes with a progress display, printing notary's success line.
   Status publish(client::Repository& repo);
@@ -162,6 +176,10 @@ Result<std::string> read_file(const std::filesystem::path& path, std::size_t max
 Status write_file(const std::filesystem::path& path, std::string_view data, unsigned mode);
 // A usage error (exit code 1).
 Error usage_error(std::string message);
+// A password or API token piped on standard input (`--password-stdin`, as docker login): at
+// most 4 KiB, one trailing newline (LF or CRLF) removed; empty input is a usage error. Read
+// straight into a SecretString.
+Result<keys::SecretString> read_stdin_secret();
 // The PEM blocks of a file, each from its BEGIN line through its END line.
 std::vector<std::string> split_pem_blocks(std::string_view text);
 // Reads a private key file (any format keys/key_file.h reads) and decrypts it, asking

@@ -66,6 +66,8 @@ int run(int argc, char** argv) {
   add_delegation_commands(app, ctx, result);
   add_trust_commands(app, ctx, result);
   add_verify_image_command(app, ctx, result);
+  add_login_commands(app, ctx, result);
+  add_admin_commands(app, ctx, result);
   CLI::App* version = app.add_subcommand("version", "Print the version number of vouch");
   version->callback([] { write_stdout("vouch\n Version:    " VOUCH_VERSION "\n"); });
   app.set_version_flag("--version", "vouch " VOUCH_VERSION);

@@ -22,7 +22,14 @@ int exit_code_for(const Error& error, bool from_server) {
     case Reason::kNoPassphrase:
     case Reason::kInsecureFile:
     case Reason::kUnknownKey:
+    // The accounts' refusals (the admin API, the token service): who is asking, or what they
+    // may do; another login can help, retrying cannot.
+    case Reason::kBadCredentials:
+    case Reason::kNoCredentials:
+    case Reason::kPermissionDenied:
       return kExitKey;
+    case Reason::kThrottled:
+      return kExitNetwork;  // too many failed logins from here: later
     default:
       break;
   }

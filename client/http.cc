@@ -265,12 +265,14 @@ Error unauthenticated(std::string message) {
   return make_error(Code::kUnauthenticated, Reason::kNone, std::move(message));
 }
 
-enum class Method { kGet, kPost, kDelete };
+enum class Method { kGet, kPost, kPut, kPatch, kDelete };
 
 const char* method_name(Method m) {
   switch (m) {
     case Method::kGet: return "GET";
     case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kPatch: return "PATCH";
     case Method::kDelete: return "DELETE";
   }
   return "GET";
@@ -279,7 +281,7 @@ const char* method_name(Method m) {
 struct RequestSpec {
   Method method = Method::kGet;
   std::string url;
-  std::string_view body;            // POST only
+  std::string_view body;            // POST, PUT, PATCH
   std::string content_type;         // POST with a body
   std::size_t max_length = 0;
 };
@@ -431,11 +433,19 @@ class HttpClient::Impl {
 
   HttpOptions options_;
   CredentialsPrompt prompt_;
+  // set_refresh_token: the realm origin and the token.
+  std::string refresh_origin_;
+  std::optional<keys::SecretString> refresh_token_;
+  // set_origin_authorization: origin -> Authorization value.
+  std::map<std::string, keys::SecretString, std::less<>> preset_;
 
  private:
   Result<HttpResponse> perform(const RequestSpec& req, std::string_view origin,
                                const keys::SecretString* authorization);
   Result<keys::SecretString> fetch_token(const Challenge& challenge, std::string_view origin);
+  Result<keys::SecretString> refresh_token_grant(const Challenge& challenge,
+                                                 std::string_view realm_origin);
+  Result<keys::SecretString> parse_token_answer(HttpResponse& resp, std::string_view realm_origin);
   keys::SecretString basic_authorization() const;
   Error transport_error(CURLcode rc, const char* detail, std::string_view origin) const;
   // With no credentials: asks prompt_ (once per client). True when credentials are now held.
@@ -536,6 +546,13 @@ Result<HttpResponse> HttpClient::Impl::perform(const RequestSpec& req, std::stri
       set(CURLOPT_POSTFIELDS, req.body.data() != nullptr ? req.body.data() : "");
       set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
       break;
+    case Method::kPut:
+    case Method::kPatch:
+      set(CURLOPT_POST, 1L);
+      set(CURLOPT_POSTFIELDS, req.body.data() != nullptr ? req.body.data() : "");
+      set(CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      set(CURLOPT_CUSTOMREQUEST, method_name(req.method));
+      break;
     case Method::kDelete:
       set(CURLOPT_CUSTOMREQUEST, "DELETE");
       break;
@@ -608,6 +625,9 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
   if (realm.find('#') != std::string::npos) {
     return unauthenticated("token realm of " + std::string(origin) + " has a fragment");
   }
+  if (!credentials_ && refresh_token_ && *realm_origin == refresh_origin_) {
+    return refresh_token_grant(challenge, *realm_origin);
+  }
   // docker/distribution fetchTokenWithBasicAuth: the query in url.Values order (sorted keys).
   std::string url = realm;
   char sep = realm.find('?') == std::string::npos ? '?' : '&';
@@ -655,13 +675,19 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
     return unauthenticated("token service " + *realm_origin + " answered HTTP " +
                            std::to_string(resp->status));
   }
+  return parse_token_answer(*resp, *realm_origin);
+}
+
+Result<keys::SecretString> HttpClient::Impl::parse_token_answer(HttpResponse& resp,
+                                                                std::string_view realm_origin) {
+  const std::string realm_text(realm_origin);
   tuf::json::ParseLimits limits;
   limits.max_bytes = options_.max_token_response;
   limits.max_depth = 8;
-  auto doc = tuf::json::parse(resp->body, limits);
-  wipe(resp->body);
+  auto doc = tuf::json::parse(resp.body, limits);
+  wipe(resp.body);
   if (!doc || !doc->is_object()) {
-    return unauthenticated("token service " + *realm_origin + " answered with malformed JSON");
+    return unauthenticated("token service " + realm_text + " answered with malformed JSON");
   }
   // distribution: "access_token" is equivalent to "token" and wins when both are present.
   const tuf::json::Value* token = doc->find("access_token");
@@ -669,16 +695,16 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
     token = doc->find("token");
   }
   if (token == nullptr || !token->is_string() || token->as_string().empty()) {
-    return unauthenticated("token service " + *realm_origin + " gave no token");
+    return unauthenticated("token service " + realm_text + " gave no token");
   }
   const std::string& text = token->as_string();
   if (text.size() > options_.max_token_bytes) {
-    return unauthenticated("token from " + *realm_origin + " is too long");
+    return unauthenticated("token from " + realm_text + " is too long");
   }
   for (char c : text) {
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x21 || u > 0x7e) {
-      return unauthenticated("token from " + *realm_origin + " has characters a header cannot carry");
+      return unauthenticated("token from " + realm_text + " has characters a header cannot carry");
     }
   }
   keys::SecretString bearer("Bearer ");
@@ -686,8 +712,57 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
   return bearer;
 }
 
+// docker/distribution's OAuth2 refresh (session.go fetchTokenWithOAuth): a form POST to the
+// realm. The form holds the refresh token, so it is built in a SecretString and wiped.
+Result<keys::SecretString> HttpClient::Impl::refresh_token_grant(const Challenge& challenge,
+                                                                 std::string_view realm_origin) {
+  if (!is_https(realm_origin)) {
+    return unauthenticated("refusing to send the stored login over plain HTTP to " +
+                           std::string(realm_origin));
+  }
+  keys::SecretString form("grant_type=refresh_token&client_id=vouch&refresh_token=");
+  std::string escaped = percent_encode(refresh_token_->view(), "");
+  for (char c : escaped) form.push_back(c);
+  wipe(escaped);
+  for (const char* name : {"service", "scope"}) {
+    const std::string value = param(challenge, name);
+    if (value.empty()) continue;
+    for (char c : "&" + std::string(name) + "=" + percent_encode(value, "")) form.push_back(c);
+  }
+  RequestSpec req = bodiless(Method::kPost, param(challenge, "realm"), options_.max_token_response);
+  req.body = form.view();
+  req.content_type = "application/x-www-form-urlencoded";
+  auto resp = perform(req, realm_origin, nullptr);
+  if (!resp) return std::move(resp).error().wrap("token service");
+  if (resp->status == 401 || resp->status == 400 || resp->status == 403) {
+    return unauthenticated("the token service " + std::string(realm_origin) +
+                           " refused the stored login (expired or revoked): run `vouch login` "
+                           "again");
+  }
+  if (resp->status == 429) {
+    return make_error(Code::kResourceExhausted, Reason::kThrottled,
+                      "token service " + std::string(realm_origin) + " throttles this client");
+  }
+  if (resp->status >= 500) {
+    return make_error(Code::kUnavailable, Reason::kUnavailable,
+                      "token service " + std::string(realm_origin) + " answered HTTP " +
+                          std::to_string(resp->status));
+  }
+  if (resp->status < 200 || resp->status >= 300) {
+    return unauthenticated("token service " + std::string(realm_origin) + " answered HTTP " +
+                           std::to_string(resp->status));
+  }
+  return parse_token_answer(*resp, realm_origin);
+}
+
 Result<HttpResponse> HttpClient::Impl::execute(const RequestSpec& req) {
   VOUCH_ASSIGN_OR_RETURN(const std::string origin, url_origin(req.url));
+  if (auto it = preset_.find(origin); it != preset_.end()) {
+    if (!is_https(origin)) {
+      return unauthenticated("refusing to send the stored login over plain HTTP to " + origin);
+    }
+    return perform(req, origin, &it->second);
+  }
   const keys::SecretString* sent = nullptr;
   if (auto it = accepted_.find(origin); it != accepted_.end()) sent = &it->second;
   VOUCH_ASSIGN_OR_RETURN(HttpResponse response, perform(req, origin, sent));
@@ -726,10 +801,13 @@ Result<HttpResponse> HttpClient::Impl::execute(const RequestSpec& req) {
     VOUCH_ASSIGN_OR_RETURN(keys::SecretString token, fetch_token(*bearer, origin));
     tokens_.insert_or_assign(key, token.copy());
     VOUCH_ASSIGN_OR_RETURN(response, perform(req, origin, &token));
-    if (response.status == 401 && !had_credentials && !credentials_) {
+    const auto realm = url_origin(param(*bearer, "realm"));
+    // A stored login is who the user is: a token of theirs that lacks the scope is the
+    // answer, not a reason to ask for another identity.
+    const bool logged_in = refresh_token_ && realm && *realm == refresh_origin_;
+    if (response.status == 401 && !had_credentials && !credentials_ && !logged_in) {
       // An anonymous token that does not grant the scope (a push, a private repository): ask
       // for credentials (once) and fetch a token with them.
-      const auto realm = url_origin(param(*bearer, "realm"));
       VOUCH_ASSIGN_OR_RETURN(const bool entered,
                              ask_credentials(realm ? std::string_view(*realm) : origin));
       if (entered) {
@@ -829,6 +907,36 @@ Result<HttpResponse> HttpClient::post_empty(std::string_view url, std::size_t ma
 
 Result<HttpResponse> HttpClient::del(std::string_view url, std::size_t max_length) {
   return impl_->execute(bodiless(Method::kDelete, std::string(url), max_length));
+}
+
+Result<HttpResponse> HttpClient::send(std::string_view method, std::string_view url,
+                                      std::string_view body, std::string_view content_type,
+                                      std::size_t max_length) {
+  static constexpr std::pair<std::string_view, Method> kMethods[] = {
+      {"GET", Method::kGet},   {"POST", Method::kPost},     {"PUT", Method::kPut},
+      {"PATCH", Method::kPatch}, {"DELETE", Method::kDelete}};
+  for (const auto& [name, m] : kMethods) {
+    if (name != method) continue;
+    if (!body.empty() && (m == Method::kGet || m == Method::kDelete)) {
+      return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                        std::string(method) + " requests carry no body here");
+    }
+    RequestSpec req = bodiless(m, std::string(url), max_length);
+    req.body = body;
+    req.content_type = std::string(content_type);
+    return impl_->execute(req);
+  }
+  return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                    "unsupported HTTP method " + std::string(method.substr(0, 16)));
+}
+
+void HttpClient::set_refresh_token(std::string realm_origin, keys::SecretString token) {
+  impl_->refresh_origin_ = std::move(realm_origin);
+  impl_->refresh_token_ = std::move(token);
+}
+
+void HttpClient::set_origin_authorization(std::string origin, keys::SecretString value) {
+  impl_->preset_.insert_or_assign(std::move(origin), std::move(value));
 }
 
 }  // namespace vouch::client

@@ -172,6 +172,11 @@ class HttpClient {
   Result<HttpResponse> post_empty(std::string_view url, std::size_t max_length);
   // DELETE without a body.
   Result<HttpResponse> del(std::string_view url, std::size_t max_length);
+  // Any of GET, POST, PUT, PATCH, DELETE with `body` (may be empty) of `content_type` (no
+  // Content-Type header when empty): the admin API's JSON requests (client/admin_api.h).
+  // kInvalidArgument for another method.
+  Result<HttpResponse> send(std::string_view method, std::string_view url, std::string_view body,
+                            std::string_view content_type, std::size_t max_length);
 
   const HttpOptions& options() const;
   // Whether Basic credentials were given or entered (for messages: "set NOTARY_AUTH" vs
@@ -184,6 +189,22 @@ class HttpClient {
   // and the request is retried with what it gives. Never asked when credentials were given to
   // create().
   void set_credentials_prompt(CredentialsPrompt prompt);
+
+  // A login stored by `vouch login` (client/credentials.h): the refresh token the token
+  // service at `realm_origin` ("scheme://host:port", which must be https) issued. Used when no
+  // Basic credentials were given: a Bearer challenge whose realm has that origin gets its
+  // token by `POST <realm>` with grant_type=refresh_token (docker/distribution's OAuth2 flow,
+  // client_id "vouch") instead of an anonymous GET. A refused refresh token (revoked,
+  // expired) fails the request with Code kUnauthenticated naming `vouch login`, and a token
+  // that lacks the scope leaves the 401 as the answer: the prompt is not asked in either
+  // case. Never sent to another origin, never over plain HTTP.
+  void set_refresh_token(std::string realm_origin, keys::SecretString token);
+
+  // Sends `Authorization: <value>` (e.g. "Bearer vouch_...") with every request to `origin`
+  // ("scheme://host:port") instead of answering challenges: the admin API takes API and
+  // refresh tokens directly. A 401 is returned as a response. Requests to `origin` fail with
+  // Code kUnauthenticated when it is not https (the value is a long-lived secret).
+  void set_origin_authorization(std::string origin, keys::SecretString value);
 
   class Impl;
 

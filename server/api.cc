@@ -415,10 +415,12 @@ struct NotaryApi::Impl {
   }
 
   // nullopt if the request may do `actions` on `gun`; else the 401/403 answer.
+  // `*subject` (if not null) receives who the request authenticated as.
   std::optional<Response> refusal(const Request& request, std::string_view gun,
-                                  const std::vector<Access>& actions) const {
+                                  const std::vector<Access>& actions,
+                                  std::string* subject = nullptr) const {
     std::string challenge;
-    auto st = authorizer.authorize(request, gun, actions, &challenge);
+    auto st = authorizer.authorize(request, gun, actions, &challenge, subject);
     if (st) return std::nullopt;
     // Refusals are the cold path: the child is looked up by label here.
     auth_failures->Add({{"reason", std::string(to_string(st.error().reason))}}).Increment();
@@ -431,8 +433,9 @@ struct NotaryApi::Impl {
 
   // Authorizes; on refusal answers 401/403 and returns false.
   bool authorize(Op op, std::chrono::steady_clock::time_point start, const Request& request,
-                 Responder& responder, std::string_view gun, std::vector<Access> actions) {
-    auto refused = refusal(request, gun, actions);
+                 Responder& responder, std::string_view gun, std::vector<Access> actions,
+                 std::string* subject = nullptr) {
+    auto refused = refusal(request, gun, actions, subject);
     if (!refused) return true;
     finish(op, start, responder, std::move(*refused));
     return false;
@@ -478,13 +481,21 @@ struct NotaryApi::Impl {
     }
   }
 
+  // Reports a successful write to options.on_write.
+  void report_write(WriteEvent::Kind kind, std::string gun, std::string actor, std::string source,
+                    std::map<std::string, std::string> detail = {}) const {
+    if (!options.on_write) return;
+    options.on_write(WriteEvent{kind, std::move(gun), std::move(actor), std::move(source),
+                                std::move(detail)});
+  }
+
   void handle(Request&& request, Responder responder);
   void handle_tuf(Request&& request, Responder responder, std::string gun, std::string_view tail,
                   std::chrono::steady_clock::time_point start);
   void handle_changefeed(const Request& request, Responder& responder, std::string_view gun,
                          std::chrono::steady_clock::time_point start);
   void publish(Request&& request, Responder responder, std::string gun,
-               std::chrono::steady_clock::time_point start);
+               std::chrono::steady_clock::time_point start, std::string actor);
 
   Repository& repository;
   const Authorizer& authorizer;
@@ -641,18 +652,25 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
 
   if (tail.empty()) {
     if (request.method == "POST") {
-      if (!authorize(Op::kPublish, start, request, responder, gun, {Access::kPush, Access::kPull})) return;
-      publish(std::move(request), std::move(responder), std::move(gun), start);
+      std::string actor;
+      if (!authorize(Op::kPublish, start, request, responder, gun, {Access::kPush, Access::kPull},
+                     &actor)) {
+        return;
+      }
+      publish(std::move(request), std::move(responder), std::move(gun), start, std::move(actor));
     } else if (request.method == "DELETE") {
-      if (!authorize(Op::kDelete, start, request, responder, gun, {Access::kAll})) return;
+      std::string actor;
+      if (!authorize(Op::kDelete, start, request, responder, gun, {Access::kAll}, &actor)) return;
       run_on_worker(Op::kDelete, start, std::move(responder),
-                    [this, gun = std::move(gun), start](Responder& reply) {
+                    [this, gun = std::move(gun), start, actor = std::move(actor),
+                     source = request.remote_address](Responder& reply) {
         auto st = repository.delete_repository(gun);
         if (!st) {
           finish(Op::kDelete, start, reply, internal_error("delete " + gun, st.error(), kUpdating));
           return;
         }
         log::get("server")->info("deleted repository {}", gun);
+        report_write(WriteEvent::Kind::kDelete, gun, actor, source);
         finish(Op::kDelete, start, reply, Response::text(200, "", "text/plain"));
       });
     } else {
@@ -674,19 +692,26 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
       return;
     }
     const Op op = rotate ? Op::kRotateKey : Op::kGetKey;
+    std::string actor;
     if (!authorize(op, start, request, responder, gun,
                    rotate ? std::vector<Access>{Access::kAll}
-                          : std::vector<Access>{Access::kPush, Access::kPull})) {
+                          : std::vector<Access>{Access::kPush, Access::kPull},
+                   &actor)) {
       return;
     }
     run_on_worker(op, start, std::move(responder),
-                  [this, gun = std::move(gun), role, rotate, op, start](Responder& reply) {
+                  [this, gun = std::move(gun), role, rotate, op, start, actor = std::move(actor),
+                   source = request.remote_address](Responder& reply) {
       auto key = rotate ? repository.rotate_key(gun, role) : repository.get_or_create_key(gun, role);
       if (!key) {
         finish(op, start, reply,
                internal_error("key " + role + " for " + gun, key.error(), kNoCryptoService,
                               Backend::kSigner));
         return;
+      }
+      if (rotate) {
+        report_write(WriteEvent::Kind::kRotateKey, gun, actor, source,
+                     {{"role", role}, {"key_id", key->id()}});
       }
       finish(op, start, reply,
              Response::text(200, json::canonical(tuf::to_json(*key)), "application/json"));
@@ -734,7 +759,7 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
 }
 
 void NotaryApi::Impl::publish(Request&& request, Responder responder, std::string gun,
-                              std::chrono::steady_clock::time_point start) {
+                              std::chrono::steady_clock::time_point start, std::string actor) {
   const auto content_type = request.headers.get("Content-Type");
   auto form = net::parse_multipart_form(content_type.value_or(""), request.body);
   if (!form) {
@@ -767,7 +792,8 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
   // The parts copy the body: they hold its share of the server's body budget until done.
   run_on_worker(Op::kPublish, start, std::move(responder),
                 [this, gun = std::move(gun), parts = std::move(parts),
-                 budget = std::move(request.body_budget), start](Responder& reply) {
+                 budget = std::move(request.body_budget), start, actor = std::move(actor),
+                 source = request.remote_address](Responder& reply) {
     auto st = repository.publish(gun, parts);
     if (!st) {
       const tuf::UpdateErrorClass cls = st.error().error_class;
@@ -786,6 +812,17 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
     std::string roles;
     for (const auto& p : parts) roles.append(roles.empty() ? "" : ",").append(p.role);
     log::get("server")->info("published {} ({})", gun, roles);
+    if (options.on_write) {
+      // The versions, from the metadata the validator has just accepted.
+      std::map<std::string, std::string> versions;
+      for (const auto& p : parts) {
+        auto doc = json::parse(*p.bytes);
+        const json::Value* signed_part = doc ? doc->find("signed") : nullptr;
+        const json::Value* v = signed_part != nullptr ? signed_part->find("version") : nullptr;
+        versions[p.role] = v != nullptr && v->is_int() ? std::to_string(v->as_int()) : "?";
+      }
+      report_write(WriteEvent::Kind::kPublish, gun, actor, source, std::move(versions));
+    }
     finish(Op::kPublish, start, reply, Response::text(200, "", "text/plain"));
   });
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,19 @@ class WorkQueue;  // common/work_queue.h
 }
 
 namespace vouch::server {
+
+// A repository change that succeeded (publish, delete, key rotation), for the audit log.
+struct WriteEvent {
+  enum class Kind : std::uint8_t { kPublish, kDelete, kRotateKey };
+  Kind kind = Kind::kPublish;
+  std::string gun;
+  // Who: the authorizer's subject (a token's "sub"); "" without authentication.
+  std::string actor;
+  std::string source;  // the client address
+  // kPublish: each role published -> its version ("targets" -> "3"); kRotateKey: "role" and
+  // "key_id" of the new key. Never a secret.
+  std::map<std::string, std::string> detail;
+};
 
 struct ApiOptions {
   // Cache-Control max-age for current metadata (<role>.json) and for consistent (by version or
@@ -49,6 +63,9 @@ struct ApiOptions {
   // returns false, /readyz still answers 200 (reads are served) with {"signer":"unavailable"}
   // (degraded: publishes and key operations fail). Empty: nothing to report (local keys).
   std::function<bool()> signer_reachable;
+  // Called after every successful publish, delete and key rotation, on the worker thread that
+  // ran it, before the answer is sent. Must not throw. Empty: nothing.
+  std::function<void(const WriteEvent&)> on_write;
 };
 
 // Notary's v1 HTTP API (REFERENCE §1.1) over a Repository: routes, Notary's error JSON and

@@ -10,15 +10,19 @@
 #include <CLI/CLI.hpp>
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <limits>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "common/clock.h"
 #include "common/config_file.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
@@ -27,6 +31,9 @@
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
+#include "server/accounts/accounts_service.h"
+#include "server/accounts/rocksdb_account_store.h"
+#include "server/admin_api.h"
 #include "server/api.h"
 #include "server/audit/audit_log.h"
 #include "server/auth.h"
@@ -79,6 +86,10 @@ struct Config {
   // auth.type "accounts": lifetime of the tokens /auth/token issues.
   long long token_lifetime_seconds = 300;
   bool insecure_no_auth = false;
+  // accounts (auth.type "accounts"): the options of AccountsService, and the first
+  // administrator's "name:password" file (--bootstrap-admin-file, else VOUCH_BOOTSTRAP_ADMIN).
+  server::accounts::AccountsOptions accounts;
+  std::string bootstrap_admin_file;
   // caching
   long long current_max_age = 300, consistent_max_age = 30LL * 24 * 3600;
   // repositories
@@ -90,6 +101,42 @@ struct Config {
 [[noreturn]] void die(const std::string& message) {
   std::fprintf(stderr, "vouch-server: %s\n", message.c_str());
   std::exit(1);
+}
+
+// The "accounts" section (server/README.md "Accounts"): AccountsService's options. Unknown
+// keys stop the start: a misspelt limit must not pass silently.
+void load_accounts_config(const ConfigSection& o, server::accounts::AccountsOptions& a) {
+  o.only_keys({"password_memory_kib", "password_iterations", "password_parallelism",
+               "token_lifetime_days", "max_token_lifetime_days", "refresh_token_lifetime_days",
+               "throttle_max_failures", "throttle_window_seconds", "throttle_lockout_seconds",
+               "throttle_max_sources", "repository_host", "default_visibility"});
+  o.get_size("password_memory_kib", a.password_hash.memory_kib, std::size_t{4} << 20);
+  o.get_size("password_iterations", a.password_hash.iterations, 100);
+  o.get_size("password_parallelism", a.password_hash.parallelism, 64);
+  const auto seconds = [&](std::string_view key, std::chrono::seconds& out, long long unit,
+                           long long max) {
+    long long v = out.count() / unit;
+    o.get_integer(key, v, 1, max);
+    out = std::chrono::seconds(v * unit);
+  };
+  seconds("token_lifetime_days", a.default_token_lifetime, 86400, 3650);
+  seconds("max_token_lifetime_days", a.max_token_lifetime, 86400, 3650);
+  seconds("refresh_token_lifetime_days", a.refresh_token_lifetime, 86400, 3650);
+  seconds("throttle_window_seconds", a.throttle_window, 1, 86400);
+  seconds("throttle_lockout_seconds", a.throttle_lockout, 1, 86400);
+  long long failures = a.throttle_max_failures;
+  o.get_integer("throttle_max_failures", failures, 1, 1'000'000);
+  a.throttle_max_failures = static_cast<int>(failures);
+  o.get_size("throttle_max_sources", a.throttle_max_sources, 100'000'000);
+  o.get_string("repository_host", a.repository_host);
+  std::string visibility(server::accounts::to_string(a.default_visibility));
+  o.get_string("default_visibility", visibility);
+  auto parsed = server::accounts::parse_visibility(visibility);
+  if (!parsed) die("config: accounts.default_visibility must be \"private\" or \"public\"");
+  a.default_visibility = *parsed;
+  if (a.default_token_lifetime > a.max_token_lifetime) {
+    die("config: accounts.token_lifetime_days must be at most accounts.max_token_lifetime_days");
+  }
 }
 
 // Reads the config file (common/config_file.h). Relative paths in it resolve against its
@@ -144,6 +191,7 @@ void load_config(const fs::path& path, Config& c) {
   max_age.get_integer("current_metadata", c.current_max_age, kAnyInteger);
   max_age.get_integer("consistent_metadata", c.consistent_max_age, kAnyInteger);
   root.section("repositories").get_string_list("gun_prefixes", c.gun_prefixes);
+  load_accounts_config(root.section("accounts"), c.accounts);
   const ConfigSection logging = root.section("logging");
   logging.get_string_or_integer("level", c.log_level);
   logging.get_string_or_integer("format", c.log_format);
@@ -209,9 +257,21 @@ keys::SecretString key_passphrase(const Config& c) {
 }
 
 // Backup layout (server/README.md "Backup and restore"): <dir>/db is a RocksDB copy of the
-// metadata store, <dir>/keys the embedded key store's files, and <dir>/vouch-backup.json,
-// written last, marks the backup as complete.
+// metadata store, <dir>/keys the embedded key store's files, <dir>/accounts and <dir>/audit
+// copies of the accounts store and the audit log (when the server has them), <dir>/token-key.json
+// the token service's key name, and <dir>/vouch-backup.json, written last, marks the backup as
+// complete.
 constexpr const char* kBackupMarker = "vouch-backup.json";
+// token-key.json (a key ID in JSON): read whole, or stop.
+std::string read_small_file(const fs::path& path) {
+  auto text = read_file_bounded(path, 64 * 1024);
+  if (!text) die(path.string() + ": " + text.error().message);
+  return std::move(*text);
+}
+
+// The databases beside the metadata store, under <db>: the accounts store and the audit log.
+constexpr const char* kSideDatabases[] = {"accounts", "audit"};
+constexpr const char* kTokenKeyFile = "token-key.json";
 
 fs::path local_key_dir(const Config& c) {
   return c.key_dir.empty() ? fs::path(c.db_path) / "keys" : fs::path(c.key_dir);
@@ -225,21 +285,42 @@ int run_backup(const Config& c, const fs::path& dir) {
   if (auto st = rocksdb_backup::require_empty(dir); !st) die("backup: " + st.error().message);
   auto stats = rocksdb_backup::copy_database(c.db_path, dir / "db");
   if (!stats) die("backup: " + stats.error().message);
+  // The accounts store and the audit log, each one point in time of its own (after the
+  // metadata: a record they hold may name a repository the metadata copy lacks, never the
+  // reverse harm of a grant lost for a repository that is there).
+  std::string side;
+  for (const char* name : kSideDatabases) {
+    const fs::path source = fs::path(c.db_path) / name;
+    std::error_code ec;
+    if (!fs::exists(source / "CURRENT", ec)) continue;
+    auto copied = rocksdb_backup::copy_database(source, dir / name);
+    if (!copied) die("backup: " + std::string(name) + ": " + copied.error().message);
+    side += ",\"" + std::string(name) + "_records\":" + std::to_string(copied->keys);
+  }
   std::uint64_t key_files = 0;
   if (c.trust_type == "local") {
     auto copied = rocksdb_backup::copy_tree(local_key_dir(c), dir / "keys");
     if (!copied) die("backup: keys: " + copied.error().message);
     key_files = *copied;
   }
+  if (std::error_code ec; fs::exists(fs::path(c.db_path) / kTokenKeyFile, ec)) {
+    if (auto st = rocksdb_backup::write_durably(dir / kTokenKeyFile,
+                                                read_small_file(fs::path(c.db_path) /
+                                                                kTokenKeyFile));
+        !st) {
+      die("backup: " + st.error().message);
+    }
+  }
   if (auto st = rocksdb_backup::write_durably(
           dir / kBackupMarker, "{\"format\":1,\"records\":" + std::to_string(stats->keys) +
-                                   ",\"key_files\":" + std::to_string(key_files) + "}\n");
+                                   ",\"key_files\":" + std::to_string(key_files) + side + "}\n");
       !st) {
     die("backup: " + st.error().message);
   }
-  std::printf("backup of %s in %s: %llu records, %llu key files\n", c.db_path.c_str(),
+  std::printf("backup of %s in %s: %llu records, %llu key files%s\n", c.db_path.c_str(),
               dir.string().c_str(), static_cast<unsigned long long>(stats->keys),
-              static_cast<unsigned long long>(key_files));
+              static_cast<unsigned long long>(key_files),
+              side.empty() ? "" : ", accounts and audit log");
   return 0;
 }
 
@@ -267,6 +348,18 @@ fs::path restore_files(const Config& c, const fs::path& dir) {
   }
   auto stats = rocksdb_backup::copy_database(dir / "db", staging);
   if (!stats) die("restore: " + stats.error().message);
+  for (const char* name : kSideDatabases) {
+    if (!fs::exists(dir / name, ec)) continue;
+    auto copied = rocksdb_backup::copy_database(dir / name, staging / name);
+    if (!copied) die("restore: " + std::string(name) + ": " + copied.error().message);
+  }
+  if (fs::exists(dir / kTokenKeyFile, ec)) {
+    if (auto st = rocksdb_backup::write_durably(staging / kTokenKeyFile,
+                                                read_small_file(dir / kTokenKeyFile));
+        !st) {
+      die("restore: " + st.error().message);
+    }
+  }
   if (c.trust_type == "local") {
     Config staged = c;
     staged.db_path = staging.string();
@@ -341,13 +434,98 @@ int run_audit_verify(const fs::path& dir) {
   return 0;
 }
 
-// auth.type "accounts" (issue 14): who may do what is decided by the accounts store, which
-// also answers the credentials /auth/token checks.
-// LEAD (issue 14 merge): open server::accounts::AccountsService over <db>/accounts here and
-// return it; everything else of the built-in mode (token key, /auth/token, verification of
-// its tokens) is wired below and takes any AccessDecider.
-std::unique_ptr<server::accounts::AccessDecider> open_access_decider(const Config& /*c*/) {
-  die("auth.type \"accounts\" needs the accounts store, which this build does not have yet");
+// The first administrator's "name:password": --bootstrap-admin-file (mode 0600, one trailing
+// newline dropped), else $VOUCH_BOOTSTRAP_ADMIN; nullopt when neither is given. Never a default.
+std::optional<std::pair<std::string, keys::SecretString>> bootstrap_credentials(const Config& c) {
+  keys::SecretString text;
+  std::string from;
+  if (!c.bootstrap_admin_file.empty()) {
+    keys::FilePassphraseSource file(c.bootstrap_admin_file);
+    auto got = file.get({});
+    if (!got) die("--bootstrap-admin-file: " + got.error().message);
+    text = std::move(*got);
+    from = c.bootstrap_admin_file;
+  } else if (const char* env = std::getenv("VOUCH_BOOTSTRAP_ADMIN"); env != nullptr && *env) {
+    text = keys::SecretString(env);
+    from = "VOUCH_BOOTSTRAP_ADMIN";
+  } else {
+    return std::nullopt;
+  }
+  const std::string_view view = text.view();
+  const auto colon = view.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == view.size()) {
+    die(from + ": must hold \"name:password\"");
+  }
+  return std::make_pair(std::string(view.substr(0, colon)),
+                        keys::SecretString(view.substr(colon + 1)));
+}
+
+// The audit record of an accounts change (AccountsService::on_change). Unknown actions: nullopt.
+std::optional<server::audit::AuditEvent> audit_event_for(const server::accounts::ChangeEvent& e) {
+  using server::audit::Action;
+  static const std::map<std::string, Action, std::less<>> kActions = {
+      {"user.bootstrap", Action::kUserCreate},
+      {"user.create", Action::kUserCreate},
+      {"user.delete", Action::kUserDelete},
+      {"user.disable", Action::kUserDisable},
+      {"user.enable", Action::kUserEnable},
+      {"user.set_admin", Action::kUserSetAdmin},
+      {"user.set_password", Action::kPasswordSet},
+      {"org.create", Action::kOrgCreate},
+      {"org.delete", Action::kOrgDelete},
+      {"org.member.set", Action::kOrgMemberSet},
+      {"org.member.remove", Action::kOrgMemberRemove},
+      {"team.create", Action::kTeamCreate},
+      {"team.delete", Action::kTeamDelete},
+      {"team.member.add", Action::kTeamMemberAdd},
+      {"team.member.remove", Action::kTeamMemberRemove},
+      {"service_account.create", Action::kServiceAccountCreate},
+      {"service_account.delete", Action::kServiceAccountDelete},
+      {"token.create", Action::kApiTokenCreate},
+      {"token.revoke", Action::kApiTokenRevoke},
+      {"repository.visibility", Action::kVisibilitySet},
+      {"grant.set", Action::kGrantSet},
+  };
+  const auto found = kActions.find(e.action);
+  if (found == kActions.end()) return std::nullopt;
+  server::audit::AuditEvent out;
+  out.action = found->second;
+  if (out.action == Action::kGrantSet && e.detail.ends_with("=none")) {
+    out.action = Action::kGrantRemove;
+  }
+  if (e.actor.empty()) {
+    out.actor_kind = server::audit::ActorKind::kSystem;
+    out.actor = "bootstrap";
+  } else {
+    out.actor_kind = e.actor.find('/') == std::string::npos
+                         ? server::audit::ActorKind::kUser
+                         : server::audit::ActorKind::kServiceAccount;
+    out.actor = e.actor;
+  }
+  out.target = e.target;
+  if (!e.detail.empty()) out.detail["detail"] = e.detail;
+  return out;
+}
+
+server::audit::ActorKind actor_kind(const server::accounts::Principal& p) {
+  switch (p.kind) {
+    case server::accounts::Principal::Kind::kUser:
+      return server::audit::ActorKind::kUser;
+    case server::accounts::Principal::Kind::kServiceAccount:
+      return server::audit::ActorKind::kServiceAccount;
+    case server::accounts::Principal::Kind::kAnonymous:
+      break;
+  }
+  return server::audit::ActorKind::kAnonymous;
+}
+
+// Appends to the audit log; a failure is logged, never answered to the caller whose change has
+// already committed.
+void audit_append(server::audit::AuditLog& log, const server::audit::AuditEvent& event) {
+  if (auto r = log.append(event); !r) {
+    log::get("server")->error("audit log: {} {}: {}", server::audit::to_string(event.action),
+                              event.target, r.error().message);
+  }
 }
 
 // The realm clients fetch tokens from: auth.options.realm, else this server's own
@@ -399,6 +577,10 @@ int main(int argc, char** argv) {
                  "file holding the PostgreSQL password (storage.postgres.password_file)");
   app.add_option("--log-level", f_level, "trace|debug|info|warn|error (logging.level)");
   app.add_option("--log-format", f_format, "text | json (logging.format)");
+  std::string f_bootstrap;
+  app.add_option("--bootstrap-admin-file", f_bootstrap,
+                 "auth.type accounts: file (mode 0600) with \"name:password\" of the first system "
+                 "administrator, created only when there is no user (else VOUCH_BOOTSTRAP_ADMIN)");
   app.add_flag("--insecure-no-auth", f_insecure,
                "serve without authentication (anyone may publish and delete)");
   app.add_flag("--insecure-plain-http", f_plain_http,
@@ -442,6 +624,7 @@ int main(int argc, char** argv) {
   if (!f_level.empty()) c.log_level = f_level;
   if (!f_format.empty()) c.log_format = f_format;
   c.insecure_no_auth = f_insecure;
+  c.bootstrap_admin_file = f_bootstrap;
   c.insecure_plain_http = f_plain_http;
 
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
@@ -574,11 +757,42 @@ int main(int argc, char** argv) {
 
   // auth.type "accounts": vouch-server's own token service at /auth/token, signing with a
   // server key of the trust service, and token auth that trusts exactly that key.
+  // The accounts store (<db>/accounts) decides who may do what; every change, login failure,
+  // issued token and repository write goes to the audit log (<db>/audit).
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<server::accounts::AccessDecider> access_decider;
+  std::unique_ptr<server::accounts::RocksDbAccountStore> account_store;
+  std::unique_ptr<server::accounts::AccountsService> accounts;
+  std::unique_ptr<server::audit::AuditLog> audit_log;
   std::unique_ptr<server::TokenService> token_service;
+  std::unique_ptr<server::AdminApi> admin_api;
   if (c.auth_type == "accounts") {
-    access_decider = open_access_decider(c);
+    server::audit::AuditLogOptions audit_options;
+    audit_options.path = fs::path(c.db_path) / "audit";
+    auto opened_log = server::audit::AuditLog::open(audit_options);
+    if (!opened_log) die("audit log: " + opened_log.error().message);
+    audit_log = std::move(*opened_log);
+    server::accounts::RocksDbAccountStoreOptions store_options;
+    store_options.path = fs::path(c.db_path) / "accounts";
+    auto opened_store = server::accounts::RocksDbAccountStore::open(store_options);
+    if (!opened_store) die("accounts: " + opened_store.error().message);
+    account_store = std::move(*opened_store);
+    auto created_accounts =
+        server::accounts::AccountsService::create(*account_store, SystemClock::instance(),
+                                                  c.accounts);
+    if (!created_accounts) die("accounts: " + created_accounts.error().message);
+    accounts = std::move(*created_accounts);
+    accounts->set_on_change([log = audit_log.get()](const server::accounts::ChangeEvent& e) {
+      if (auto event = audit_event_for(e)) {
+        event->source = std::string(server::AdminApi::current_source());
+        audit_append(*log, *event);
+      }
+      else log::get("server")->error("audit log: no record for accounts change {}", e.action);
+    });
+    if (auto admin = bootstrap_credentials(c)) {
+      auto made = accounts->bootstrap_admin(admin->first, admin->second);
+      if (!made) die("bootstrap admin: " + made.error().message);
+      if (*made) logger->info("created the first system administrator {}", admin->first);
+    }
     auto token_key =
         server::load_or_create_token_key(*signer, fs::path(c.db_path) / "token-key.json");
     if (!token_key) die("auth: token key: " + token_key.error().message);
@@ -587,8 +801,27 @@ int main(int argc, char** argv) {
     token_options.service = c.service.empty() ? "vouch-server" : c.service;
     token_options.realm = token_options.service;
     token_options.lifetime = std::chrono::seconds(c.token_lifetime_seconds);
+    token_options.on_event = [log = audit_log.get()](const server::TokenEvent& e) {
+      server::audit::AuditEvent event;
+      event.actor_kind = actor_kind(e.principal);
+      event.actor = e.principal.name;
+      event.source = e.source;
+      if (e.issued) {
+        event.action = server::audit::Action::kTokenIssued;
+        event.target = e.principal.name;
+        if (!e.scope.empty()) event.detail["scope"] = e.scope;
+      } else {
+        event.action = server::audit::Action::kLoginFailed;
+        event.actor_kind = server::audit::ActorKind::kAnonymous;
+        event.actor.clear();
+        event.target = e.name_tried;
+        event.detail["reason"] = e.reason;
+        event.outcome = server::audit::Outcome::kDenied;
+      }
+      audit_append(*log, event);
+    };
     token_options.metrics = registry;
-    auto created = server::TokenService::create(*access_decider, *signer, std::move(*token_key),
+    auto created = server::TokenService::create(*accounts, *signer, std::move(*token_key),
                                                 token_options);
     if (!created) die("auth: " + created.error().message);
     token_service = std::move(*created);
@@ -611,6 +844,32 @@ int main(int argc, char** argv) {
   if (c.max_publish_bytes > 0) {
     api_options.max_publish_bytes = static_cast<std::uint64_t>(c.max_publish_bytes);
   }
+  if (audit_log) {
+    api_options.on_write = [log = audit_log.get()](const server::WriteEvent& w) {
+      server::audit::AuditEvent event;
+      event.actor = w.actor;
+      // The subject of a token from our own service: a service account's name has a '/'.
+      event.actor_kind = w.actor.empty() ? server::audit::ActorKind::kAnonymous
+                         : w.actor.find('/') == std::string::npos
+                             ? server::audit::ActorKind::kUser
+                             : server::audit::ActorKind::kServiceAccount;
+      switch (w.kind) {
+        case server::WriteEvent::Kind::kPublish:
+          event.action = server::audit::Action::kPublish;
+          break;
+        case server::WriteEvent::Kind::kDelete:
+          event.action = server::audit::Action::kDelete;
+          break;
+        case server::WriteEvent::Kind::kRotateKey:
+          event.action = server::audit::Action::kKeyRotate;
+          break;
+      }
+      event.target = w.gun;
+      event.source = w.source;
+      event.detail = w.detail;
+      audit_append(*log, event);
+    };
+  }
   server::NotaryApi api(repository, *authorizer, api_options, registry);
 
   net::HttpServerOptions http;
@@ -623,6 +882,9 @@ int main(int argc, char** argv) {
   http.body_limit = [&](const net::Request& head) -> std::uint64_t {
     if (token_service && server::TokenService::is_token_request(head)) {
       return token_service->max_body_bytes();
+    }
+    if (admin_api && server::AdminApi::is_admin_request(head)) {
+      return admin_api->max_body_bytes();
     }
     return api.body_limit(head);
   };
@@ -643,6 +905,12 @@ int main(int argc, char** argv) {
   };
   if (token_service) {
     handler = server::route_token_requests(*token_service, workers, std::move(handler));
+  }
+  if (accounts) {
+    server::AdminApiOptions admin_options;
+    admin_options.repository_host = c.accounts.repository_host;
+    admin_api = std::make_unique<server::AdminApi>(*accounts, audit_log.get(), admin_options);
+    handler = server::route_admin_requests(*admin_api, workers, std::move(handler));
   }
   auto server = net::HttpServer::start(http, std::move(handler));
   if (!server) die("listen " + http.listen + ": " + server.error().message);

@@ -375,6 +375,7 @@ struct VerifiedToken {
   std::int64_t chain_not_before = 0;
   std::int64_t chain_not_after = 0;
   std::vector<Grant> grants;
+  std::string subject;  // "sub", or "" (not checked: the audit log's actor)
 };
 
 struct Required {
@@ -733,6 +734,9 @@ Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
   if (!audience_ok) return refuse(token_reason::kWrongAudience, "aud does not name this service");
   VOUCH_ASSIGN_OR_RETURN(out.exp, optional_int_claim(*claims, "exp", true));
   VOUCH_ASSIGN_OR_RETURN(out.nbf, optional_int_claim(*claims, "nbf", false));
+  if (const json::Value* sub = claims->find("sub"); sub != nullptr && sub->is_string()) {
+    out.subject = sub->as_string();
+  }
 
   if (const json::Value* access = claims->find("access"); access != nullptr && !access->is_null()) {
     if (!access->is_array()) return refuse(Reason::kMalformed, "access is not a list");
@@ -933,7 +937,8 @@ Result<std::unique_ptr<TokenAuthorizer>> TokenAuthorizer::create(TokenAuthOption
 }
 
 Result<void> TokenAuthorizer::authorize(const net::Request& request, std::string_view gun,
-                                        std::vector<Access> actions, std::string* challenge) const {
+                                        std::vector<Access> actions, std::string* challenge,
+                                        std::string* subject) const {
   const Impl& im = *impl_;
   auto fail = [&](Error e, std::string_view error_param) -> Result<void> {
     im.refused.fetch_add(1, std::memory_order_relaxed);
@@ -987,6 +992,7 @@ Result<void> TokenAuthorizer::authorize(const net::Request& request, std::string
                   "insufficient_scope");
     }
   }
+  if (subject != nullptr) *subject = (*verified)->subject;
   return {};
 }
 

@@ -171,9 +171,11 @@ class TokenAuthorizer final : public Authorizer {
 
   // See the top of this file. `gun` is the decoded GUN the route acts on (ignored for
   // Access::kCatalog); `actions` empty means "any valid token" (the /v2/ ping). On refusal,
-  // `*challenge` (if not null) receives the WWW-Authenticate value. Thread-safe.
+  // `*challenge` (if not null) receives the WWW-Authenticate value; on success `*subject` (if
+  // not null) the token's "sub" claim ("" when absent or not a string). Thread-safe.
   Result<void> authorize(const net::Request& request, std::string_view gun,
-                         std::vector<Access> actions, std::string* challenge) const override;
+                         std::vector<Access> actions, std::string* challenge,
+                         std::string* subject = nullptr) const override;
 
   TokenAuthStats stats() const;
 

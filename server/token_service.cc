@@ -62,40 +62,6 @@ void scrub(std::string& s) {
 
 // ---- application/x-www-form-urlencoded (queries and POST forms) -----------------------------
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// WHATWG URL "application/x-www-form-urlencoded" decoding, strict: '+' is a space, a '%'
-// must start two hex digits, and NUL (raw or escaped) is refused.
-std::optional<std::string> form_decode(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%') {
-      if (i + 2 >= raw.size()) return std::nullopt;
-      const int hi = hex_value(raw[i + 1]);
-      const int lo = hex_value(raw[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  if (out.find('\0') != std::string::npos) {
-    scrub(out);
-    return std::nullopt;
-  }
-  return out;
-}
-
 bool is_printable_ascii(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
@@ -132,44 +98,37 @@ struct Form {
 
 std::variant<Form, Refusal> parse_form(std::string_view text, const TokenServiceOptions& o) {
   Form form;
-  while (!text.empty()) {
-    const std::size_t amp = text.find('&');
-    const std::string_view pair = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    auto name = form_decode(pair.substr(0, eq));
-    auto value =
-        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-    if (!name || !value) {
-      if (value) scrub(*value);
-      return bad_request("malformed parameter encoding");
-    }
-    if (*name == "scope") {
+  std::optional<Refusal> refused;
+  const bool decoded = net::for_each_form_pair(text, [&](std::string& name, std::string& value) {
+    if (name == "scope") {
       // A POST carries several scopes in one parameter, space-separated (oauth.md); a GET
       // may do so too.
-      std::string_view rest = *value;
+      std::string_view rest = value;
       while (!rest.empty()) {
         const std::size_t sp = rest.find(' ');
         const std::string_view one = rest.substr(0, sp);
         rest = sp == std::string_view::npos ? std::string_view() : rest.substr(sp + 1);
         if (one.empty()) continue;
         if (form.scopes.size() >= o.max_scopes) {
-          return bad_request("too many scopes (at most " + std::to_string(o.max_scopes) + ")");
+          refused = bad_request("too many scopes (at most " + std::to_string(o.max_scopes) + ")");
+          return false;
         }
         form.scopes.emplace_back(one);
       }
-      continue;
+      return true;
     }
-    if (form.has(*name)) {
-      scrub(*value);
+    if (form.has(name)) {
       // The name goes back to the client and into the log: only a short, plain one.
-      const bool plain = name->size() <= 32 && is_printable_ascii(*name);
-      return bad_request("parameter " + (plain ? "\"" + *name + "\" " : std::string()) +
-                         "given more than once");
+      const bool plain = name.size() <= 32 && is_printable_ascii(name);
+      refused = bad_request("parameter " + (plain ? "\"" + name + "\" " : std::string()) +
+                            "given more than once");
+      return false;
     }
-    form.single.emplace(std::move(*name), std::move(*value));
-  }
+    form.single.emplace(std::move(name), std::move(value));
+    return true;
+  });
+  if (refused) return std::move(*refused);
+  if (!decoded) return bad_request("malformed parameter encoding");
   return form;
 }
 
@@ -181,15 +140,12 @@ bool is_lower_alnum(std::string_view s) {
   });
 }
 
+}  // namespace
+
 // ---- Basic credentials ---------------------------------------------------------------------
 
-struct BasicCredentials {
-  std::string name;
-  keys::SecretString secret;
-};
-
 // RFC 7617: "Basic" SP base64(user-id ":" password); the user-id contains no ':'.
-std::optional<BasicCredentials> parse_basic(std::string_view value) {
+std::optional<BasicCredentials> parse_basic_credentials(std::string_view value) {
   const std::size_t space = value.find(' ');
   if (space == std::string_view::npos || !net::iequals(value.substr(0, space), "basic")) {
     return std::nullopt;
@@ -215,6 +171,22 @@ std::optional<BasicCredentials> parse_basic(std::string_view value) {
     return std::nullopt;
   }
   return c;
+}
+
+namespace {
+
+// The granted scopes with actions, space-separated (oauth.md's "scope" answer).
+std::string scope_text(const std::vector<ResourceScope>& granted) {
+  std::string scope;
+  for (const ResourceScope& g : granted) {
+    if (g.actions.empty()) continue;
+    if (!scope.empty()) scope += ' ';
+    scope += g.type + ":" + g.name + ":";
+    for (std::size_t i = 0; i < g.actions.size(); ++i) {
+      scope += (i == 0 ? "" : ",") + g.actions[i];
+    }
+  }
+  return scope;
 }
 
 std::string random_jti() {
@@ -316,7 +288,7 @@ struct TokenService::Impl {
 
   net::Response handle(const net::Request& request);
   std::variant<net::Response, Refusal> serve(const net::Request& request, bool post,
-                                             std::string& who);
+                                             std::string& who, TokenEvent& event);
   net::Response refusal_answer(const Refusal& r) const;
   Refusal auth_refusal(const Error& e, std::string_view what) const;
   Result<std::string> sign_token(const Principal& principal,
@@ -427,7 +399,8 @@ Result<std::string> TokenService::Impl::sign_token(const Principal& principal,
 }
 
 std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Request& request,
-                                                               bool post, std::string& who) {
+                                                               bool post, std::string& who,
+                                                               TokenEvent& event) {
   // The parameters: the query of a GET, the form body of a POST.
   std::string_view text;
   if (post) {
@@ -482,7 +455,7 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
       if (value.size() > options.max_authorization_bytes) {
         return bad_request("Authorization header too large");
       }
-      auto basic = parse_basic(value);
+      auto basic = parse_basic_credentials(value);
       if (!basic) return bad_request("Authorization must be Basic credentials");
       who = basic->name.substr(0, 64);
       auto p = decider.authenticate(basic->name, basic->secret, source);
@@ -538,16 +511,7 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
   body.set("expires_in", static_cast<std::int64_t>(options.lifetime.count()));
   body.set("issued_at", issued_at);
   if (post) {
-    std::string scope;
-    for (const ResourceScope& g : *granted) {
-      if (g.actions.empty()) continue;
-      if (!scope.empty()) scope += ' ';
-      scope += g.type + ":" + g.name + ":";
-      for (std::size_t i = 0; i < g.actions.size(); ++i) {
-        scope += (i == 0 ? "" : ",") + g.actions[i];
-      }
-    }
-    body.set("scope", std::move(scope));
+    body.set("scope", scope_text(*granted));
   } else {
     body.set("token", *token);
   }
@@ -558,6 +522,11 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
   r.headers.set("Pragma", "no-cache");
   std::size_t granted_actions = 0;
   for (const auto& g : *granted) granted_actions += g.actions.size();
+  event.issued = principal.kind != Principal::Kind::kAnonymous;
+  if (event.issued) {
+    event.principal = principal;
+    event.scope = scope_text(*granted);
+  }
   logger->info("token issued to {} ({} scope(s) asked, {} action(s) granted{})",
                who.empty() ? "anonymous" : who, asked.size(), granted_actions,
                refresh ? ", with refresh token" : "");
@@ -574,13 +543,22 @@ net::Response TokenService::Impl::handle(const net::Request& request) {
       r.headers.set("Allow", "GET, POST");
       return r;
     }
-    auto out = serve(request, post, who);
+    TokenEvent event;
+    event.source = request.remote_address;
+    auto out = serve(request, post, who, event);
     if (auto* r = std::get_if<net::Response>(&out)) {
       count(r->status);
+      if (event.issued && options.on_event) options.on_event(event);
       return std::move(*r);
     }
     const Refusal& refusal = std::get<Refusal>(out);
     count(refusal.status);
+    if ((refusal.status == 401 || refusal.status == 429) && options.on_event) {
+      event.issued = false;
+      event.name_tried = who.substr(0, 64);
+      event.reason = refusal.status == 401 ? "bad credentials" : "throttled";
+      options.on_event(event);
+    }
     logger->info("token refused to {} from {}: {} {}", who.empty() ? "anonymous" : who,
                  request.remote_address, refusal.status, refusal.message);
     return refusal_answer(refusal);
@@ -626,21 +604,16 @@ bool TokenService::is_token_request(const net::Request& request) {
 }
 
 net::Handler route_token_requests(TokenService& service, WorkQueue& workers, net::Handler next) {
-  return [&service, &workers, next = std::move(next)](net::Request&& request,
-                                                      net::Responder responder) {
-    if (!TokenService::is_token_request(request)) {
-      next(std::move(request), std::move(responder));
-      return;
-    }
-    // Password checks are slow on purpose (Argon2id) and the signer may be remote.
-    auto job = std::make_shared<std::pair<net::Request, net::Responder>>(std::move(request),
-                                                                         std::move(responder));
-    if (!workers.post([&service, job] { job->second.respond(service.handle(job->first)); })) {
-      net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
-      busy.headers.set("Retry-After", "1");
-      job->second.respond(std::move(busy));
-    }
-  };
+  // Password checks are slow on purpose (Argon2id) and the signer may be remote.
+  return net::route_to_workers(
+      TokenService::is_token_request,
+      [&service](net::Request& request) { return service.handle(request); }, workers,
+      [] {
+        net::Response busy = error_answer(503, "UNAVAILABLE", "service unavailable");
+        busy.headers.set("Retry-After", "1");
+        return busy;
+      },
+      std::move(next));
 }
 
 std::size_t TokenService::max_body_bytes() const { return impl_->options.max_form_bytes; }

@@ -49,7 +49,9 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -71,6 +73,21 @@ class Registry;
 }
 
 namespace vouch::server {
+
+// One token issued to an authenticated principal, or one refused login (for the audit log).
+// Never a secret.
+struct TokenEvent {
+  bool issued = false;
+  // issued: who got the token (never anonymous: anonymous tokens are not reported).
+  accounts::Principal principal;
+  // issued: the granted scopes, space-separated ("repository:acme/app:pull,push").
+  std::string scope;
+  // refused: the name tried (Basic user or username; "" for a refresh token), at most 64 bytes,
+  // and why: "bad credentials" (401) or "throttled" (429).
+  std::string name_tried;
+  std::string reason;
+  std::string source;  // the client address
+};
 
 struct TokenServiceOptions {
   // The token service's name, written as "iss"; TokenAuthOptions::issuer must be the same.
@@ -94,6 +111,9 @@ struct TokenServiceOptions {
   std::size_t max_scopes = 64;
   std::size_t max_scope_bytes = 512;
   std::size_t max_authorization_bytes = 4 * 1024;
+  // Called once per token issued to an authenticated principal and per refused login (401,
+  // 429), on the thread that runs handle(), after the answer is built. Empty: nothing.
+  std::function<void(const TokenEvent&)> on_event;
   // Where answers are counted: vouch_server_token_requests_total{outcome="issued" |
   // "bad_request" | "unauthorized" | "throttled" | "error"}. Null (the default): not counted.
   std::shared_ptr<prometheus::Registry> metrics;
@@ -105,6 +125,16 @@ struct ResourceScope {
   std::string name;  // "localhost:5000/team/app"
   std::vector<std::string> actions;  // as asked, in order, without duplicates or empty ones
 };
+
+// The credentials of an `Authorization: Basic` value (RFC 7617), the secret never copied into
+// a plain string.
+struct BasicCredentials {
+  std::string name;  // printable ASCII, non-empty
+  keys::SecretString secret;
+};
+// nullopt unless `value` is "Basic" (any case) SP base64("name:secret") with a non-empty
+// printable name and a non-empty secret without NUL. Thread-safe.
+std::optional<BasicCredentials> parse_basic_credentials(std::string_view value);
 
 // Parses one scope (see the top of this file). Reason::kMalformed for: fewer than two ':',
 // a type that is not [a-z0-9]+ with an optional ([a-z0-9]+) class, an empty name or one with

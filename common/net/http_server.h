@@ -53,6 +53,10 @@
 #include "common/net/tls.h"
 #include "common/result.h"
 
+namespace vouch {
+class WorkQueue;  // common/work_queue.h
+}
+
 namespace vouch::net {
 
 // A parsed request, owned by the handler.
@@ -282,11 +286,33 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A handler that hands the requests `match` accepts to `workers`, off the io thread: there
+// `handle` answers each (it may block: password hashing, a remote signer, synced writes) and
+// may scrub the request afterwards. When the queue is full, `busy()` answers at once. Every
+// other request goes to `next`. `workers` must outlive the handler; requests still queued
+// when it stops are answered 500 by their dropped Responder.
+Handler route_to_workers(std::function<bool(const Request&)> match,
+                         std::function<Response(Request&)> handle, WorkQueue& workers,
+                         std::function<Response()> busy, Handler next);
+
 // Percent-decodes one raw path or path segment (RFC 3986). Rejects (Reason::kMalformed) a
 // malformed escape ("%4", "%zz"), an encoded '/' ("%2F", "%2f": it would let a name alias a
 // path boundary), and NUL (raw or "%00"). '+' is left as is (it means space only in queries).
 // The result may be any other bytes, including invalid UTF-8: callers validate names.
 Result<std::string> percent_decode_path(std::string_view raw);
+
+// WHATWG URL "application/x-www-form-urlencoded" decoding of one query or form name or value,
+// strict: '+' is a space, a '%' must start two hex digits, and NUL (raw or escaped) is refused
+// (nullopt; the partial result is wiped, as values may be secrets). Any other bytes pass.
+std::optional<std::string> form_decode(std::string_view raw);
+
+// Splits a query or form body on '&' and decodes both sides of each "name=value" pair with
+// form_decode (empty pairs are skipped; a pair without '=' has an empty value), calling
+// fn(name, value) for each, in order; fn may move them out. What is left of `value` after fn
+// is wiped (it may be a secret). Returns false at the first pair that does not decode or for
+// which fn returns false, true after the last.
+bool for_each_form_pair(std::string_view text,
+                        const std::function<bool(std::string& name, std::string& value)>& fn);
 
 // The standard reason phrase of a status code ("Not Found"), or "Unknown".
 std::string_view status_reason(unsigned status);

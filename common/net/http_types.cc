@@ -2,6 +2,13 @@
 // phrases. Kept out of http_server.cc so that they compile in a second, not a minute.
 #include "common/net/http_server.h"
 
+#include <openssl/crypto.h>
+
+#include <memory>
+#include <utility>
+
+#include "common/work_queue.h"
+
 namespace vouch::net {
 
 std::string_view Request::path() const {
@@ -64,6 +71,69 @@ Result<std::string> percent_decode_path(std::string_view raw) {
     i += 2;
   }
   return out;
+}
+
+std::optional<std::string> form_decode(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%') {
+      if (i + 2 >= raw.size()) return std::nullopt;
+      const int hi = hex_value(raw[i + 1]);
+      const int lo = hex_value(raw[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  if (out.find('\0') != std::string::npos) {
+    OPENSSL_cleanse(out.data(), out.size());  // it may have been a secret (a form's password)
+    return std::nullopt;
+  }
+  return out;
+}
+
+Handler route_to_workers(std::function<bool(const Request&)> match,
+                         std::function<Response(Request&)> handle, WorkQueue& workers,
+                         std::function<Response()> busy, Handler next) {
+  return [match = std::move(match), handle = std::move(handle), &workers, busy = std::move(busy),
+          next = std::move(next)](Request&& request, Responder responder) {
+    if (!match(request)) {
+      next(std::move(request), std::move(responder));
+      return;
+    }
+    auto job = std::make_shared<std::pair<Request, Responder>>(std::move(request),
+                                                               std::move(responder));
+    if (!workers.post([handle, job] { job->second.respond(handle(job->first)); })) {
+      job->second.respond(busy());
+    }
+  };
+}
+
+bool for_each_form_pair(std::string_view text,
+                        const std::function<bool(std::string& name, std::string& value)>& fn) {
+  while (!text.empty()) {
+    const std::size_t amp = text.find('&');
+    const std::string_view pair = text.substr(0, amp);
+    text = amp == std::string_view::npos ? std::string_view() : text.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto name = form_decode(pair.substr(0, eq));
+    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    if (!name || !value) {
+      if (value && !value->empty()) OPENSSL_cleanse(value->data(), value->size());
+      return false;
+    }
+    const bool go_on = fn(*name, *value);
+    if (!value->empty()) OPENSSL_cleanse(value->data(), value->size());
+    if (!go_on) return false;
+  }
+  return true;
 }
 
 std::string_view status_reason(unsigned status) {

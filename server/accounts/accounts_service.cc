@@ -524,7 +524,7 @@ Result<Principal> AccountsService::authenticate(std::string_view name,
 }
 
 Result<Principal> AccountsService::authenticate_token(std::string_view name, std::string_view text,
-                                                      bool refresh) {
+                                                      std::optional<bool> refresh) {
   auto parsed = parse_api_token(text);
   if (!parsed) return bad_credentials();
   std::optional<TokenRecord> token;
@@ -547,8 +547,8 @@ Result<Principal> AccountsService::authenticate_token(std::string_view name, std
   static const std::string kNoHash(64, '0');
   bool match = check_api_token_secret(parsed->secret, token ? token->hash : kNoHash);
   const TimePoint now = clock_.now();
-  if (!token || !match || !owner_ok || token->info.refresh != refresh ||
-      now >= token->info.expires || (!refresh && name != token->info.owner)) {
+  if (!token || !match || !owner_ok || (refresh && token->info.refresh != *refresh) ||
+      now >= token->info.expires || (refresh == false && name != token->info.owner)) {
     return bad_credentials();
   }
   // last_used, at most once per resolution.
@@ -569,6 +569,14 @@ Result<Principal> AccountsService::authenticate_refresh_token(const keys::Secret
                                                               std::string_view source) {
   VOUCH_RETURN_IF_ERROR(throttle_check(source));
   auto p = authenticate_token("", token.view(), /*refresh=*/true);
+  if (!p && p.error().code == Code::kUnauthenticated) return fail_auth(source);
+  return p;
+}
+
+Result<Principal> AccountsService::authenticate_any_token(const keys::SecretString& token,
+                                                          std::string_view source) {
+  VOUCH_RETURN_IF_ERROR(throttle_check(source));
+  auto p = authenticate_token("", token.view(), std::nullopt);
   if (!p && p.error().code == Code::kUnauthenticated) return fail_auth(source);
   return p;
 }

@@ -165,6 +165,11 @@ class AccountsService final : public AccessDecider {
                                                  std::string_view client_id) override;
   Result<Principal> authenticate_refresh_token(const keys::SecretString& token,
                                                std::string_view source) override;
+  // A token's text alone, API or refresh token ("vouch_<id>_<secret>", the admin API's
+  // `Authorization: Bearer`): the token names its owner. Same failure and throttling rules as
+  // authenticate().
+  Result<Principal> authenticate_any_token(const keys::SecretString& token,
+                                           std::string_view source);
 
   // --- First start ---------------------------------------------------------------------------
   // Creates system admin `name` when the store has no user at all; returns whether it did
@@ -253,7 +258,10 @@ class AccountsService final : public AccessDecider {
   AccountsService(AccountStore& store, const Clock& clock, AccountsOptions options,
                   std::string dummy_hash);
 
-  Result<Principal> authenticate_token(std::string_view name, std::string_view text, bool refresh);
+  // refresh: the kind the token must be (an API token also needs `name` to be its owner);
+  // nullopt: either kind, any name.
+  Result<Principal> authenticate_token(std::string_view name, std::string_view text,
+                                       std::optional<bool> refresh);
   Status throttle_check(std::string_view source);
   Error fail_auth(std::string_view source);
   void notify(const Principal& actor, std::string action, std::string target, std::string detail);

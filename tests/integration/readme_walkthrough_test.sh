@@ -4,7 +4,9 @@
 #   readme_walkthrough_test.sh <path to vouch-server> <path to vouch> <path to README.md>
 #
 # The code blocks after each `<!-- readme-walkthrough: NAME -->` marker in README.md are taken
-# literally ("Using vouch", "Admission control" steps 1-3, "Signing from CI") and run against
+# literally ("Using vouch", "Admission control" steps 1-3, "Signing from CI"; "Accounts" against
+# a second server with accounts and a bootstrap administrator, whose password the test puts
+# where `make run` does, .vouch-run/admin-password) and run against
 # a real vouch-server over HTTPS, without a terminal (setsid, stdin from /dev/null) and with
 # passphrases from the environment, as the README's CI section describes. The owner, Alice
 # and the CI pipeline each have a trust directory of their own. What the test changes in the
@@ -166,6 +168,37 @@ done <<<"$help_rows"
 step "no passphrase was ever printed"
 for secret in "$VOUCH_ROOT_PASSPHRASE" "$VOUCH_TARGETS_PASSPHRASE" "$VOUCH_DELEGATION_PASSPHRASE"; do
   if grep -qF -- "$secret" "$LOG"; then fail "a passphrase appeared in vouch's output"; fi
+done
+
+step "Accounts: a server with accounts as make run starts it; the walkthrough as one shell"
+vouch_stop
+ADMIN_PASSWORD="readme-admin-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$ADMIN_PASSWORD" >"$REPO/.vouch-run/admin-password"
+chmod 600 "$REPO/.vouch-run/admin-password"
+cat >"$WORK/accounts.json" <<'JSON'
+{"auth": {"type": "accounts"},
+ "accounts": {"password_memory_kib": 1024, "password_iterations": 1}}
+JSON
+VOUCH_DB_PATH="$WORK/accounts-db" VOUCH_AUTH_ARGS="--config $WORK/accounts.json" \
+  VOUCH_BOOTSTRAP_ADMIN="admin:$ADMIN_PASSWORD" vouch_start "127.0.0.1:$(free_port)"
+{
+  echo 'set -euo pipefail'
+  echo 'shopt -s expand_aliases'
+  echo "URL='$URL'"
+  echo '__expect_exit() { [ "$2" = "$1" ] || { echo "README: expected exit $1, got $2: $3" >&2; exit 1; }; }'
+  block accounts | adapt
+  echo "printf '%s\n' \"\$PWD\" >'$WORK/accounts-dir'"
+} >"$WORK/accounts.sh"
+run 0 bash -c "cd '$REPO' && setsid -w bash '$WORK/accounts.sh' </dev/null"
+expect_in "Login Succeeded" "$out"
+expect_in "Successfully signed example.com/acme/app:v2" "$out"
+ACCOUNTS_DIR=$(cat "$WORK/accounts-dir")
+json 0 setsid -w "$VOUCH" -d "$ACCOUNTS_DIR/alice" -s "$URL" --tlscacert "$WORK/ca.pem" \
+  lookup example.com/acme/app v2 --output json </dev/null
+check '.role == "targets/ci"' "$out"   # the pipeline's delegation signed it
+[ ! -e "$ACCOUNTS_DIR/ci-trust/credentials.json" ] || fail "the pipeline's logout left its login"
+for secret in "$ADMIN_PASSWORD" "$(cat "$ACCOUNTS_DIR/ci-token")"; do
+  if grep -qF -- "$secret" "$LOG"; then fail "a password or token appeared in vouch's output"; fi
 done
 
 step "stop vouch-server"

@@ -18,7 +18,9 @@
 #   vouch_start [addr]    starts vouch-server on addr (default 127.0.0.1:0) over HTTPS with
 #                         RocksDB in $VOUCH_DB_PATH (default $WORK/db), or PostgreSQL when
 #                         VOUCH_PG_DSN and VOUCH_PG_PASSWORD_FILE are set (keys in
-#                         $WORK/keys), and the embedded key store, waits until it prints
+#                         $WORK/keys), and the embedded key store, authenticated by
+#                         $VOUCH_AUTH_ARGS (default --insecure-no-auth; e.g. "--config
+#                         $WORK/accounts.json"), waits until it prints
 #                         "listening on", and sets SERVER_PID, PORT and URL
 #   vouch_stop            SIGTERM, then waits; fails unless the server exits with status 0
 #   notary_server_start   starts the real notary-server (memory storage, local trust service,
@@ -26,6 +28,8 @@
 #                         with the certificate of vouch_make_tls; sets NS_PID and NURL once it
 #                         answers its health check, else stops it and returns 1. The caller
 #                         stops NS_PID (its EXIT trap must too).
+#   free_port             a port free on 127.0.0.1 a moment ago (for a server whose token realm
+#                         must name its port before it starts)
 #   served <gun> <role>   the metadata the server serves now (GET .../_trust/tuf/<role>.json)
 #   key_id <key JSON>     Notary's ID of a public key given as TUF key JSON
 #
@@ -98,6 +102,10 @@ vouch_make_tls() {
 # The passphrase of the server's embedded key store; a test value for throwaway keys.
 export VOUCH_SERVER_KEY_PASSPHRASE="interop-server-keys"
 
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 vouch_start() {  # vouch_start [listen address]
   local addr=${1:-127.0.0.1:0} listen _
   # Emptied here, not by the child's redirection, which may run after the first check below
@@ -109,7 +117,7 @@ vouch_start() {  # vouch_start [listen address]
              --key-dir "$WORK/keys")
   fi
   "$VOUCH_SERVER" --http-addr "$addr" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
-    "${storage[@]}" --insecure-no-auth \
+    "${storage[@]}" ${VOUCH_AUTH_ARGS:---insecure-no-auth} \
     >"$WORK/server.out" 2>>"$WORK/server.log" </dev/null &
   SERVER_PID=$!
   # Wait for the line the server prints once it accepts connections; the bound only keeps a

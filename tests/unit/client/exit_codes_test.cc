@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/output.h"
+#include "client/admin_api.h"
 #include "client/http.h"
 #include "client/remote.h"
 
@@ -64,4 +65,16 @@ TEST_CASE("local failures keep their codes") {
   CHECK(exit_code_for(make_error(Reason::kBadSignature, "targets"), false) ==
         cli::kExitVerification);
   CHECK(exit_code_for(make_error(Reason::kIo, "cannot read x"), false) == cli::kExitUsage);
+}
+
+TEST_CASE("admin API refusals: credentials and permissions are 4, throttling is 3") {
+  auto admin_code = [](unsigned status, const std::string& reason) {
+    const Error error = client::admin_api_error(
+        status, R"({"error":{"code":")" + reason + R"(","message":"no"}})", "https://trust.test");
+    return exit_code_for(error, /*from_server=*/false);
+  };
+  CHECK(admin_code(401, "bad_credentials") == cli::kExitKey);
+  CHECK(admin_code(403, "permission_denied") == cli::kExitKey);
+  CHECK(admin_code(429, "throttled") == cli::kExitNetwork);
+  CHECK(admin_code(503, "unavailable") == cli::kExitNetwork);
 }

@@ -21,6 +21,7 @@
 #include "common/net/multipart.h"
 #include "keys/crypto.h"
 #include "keys/public_key.h"
+#include "tests/unit/client/http_test_server.h"
 #include "tests/unit/net/net_test_util.h"
 
 namespace vouch::client {
@@ -30,89 +31,13 @@ using net::Request;
 using net::Responder;
 using net::Response;
 using net::testing::Pki;
+using testing::make_client;
+using testing::parse_query;
+using testing::Seen;
+using testing::TestServer;
+using testing::text;
 
 constexpr std::string_view kGun = "example.com/app";
-
-// What the server saw of one request.
-struct Seen {
-  std::string method;
-  std::string target;
-  std::string path;  // decoded
-  std::string query;
-  std::string body;
-  net::Headers headers;
-  std::uint16_t port = 0;
-};
-
-// An HTTP(S) server whose behaviour each test sets with a route. Records every request.
-class TestServer {
- public:
-  using Route = std::function<void(const Request&, Responder&)>;
-
-  explicit TestServer(const Pki* pki, Route route, net::HttpServerOptions options = {})
-      : route_(std::move(route)) {
-    if (pki != nullptr) {
-      options.tls.cert_file = pki->server1_files.first;
-      options.tls.key_file = pki->server1_files.second;
-    }
-    options.max_body_bytes = 8u << 20;
-    options.drain_timeout = std::chrono::milliseconds(2000);
-    auto s = net::HttpServer::start(std::move(options), [this](Request&& req, Responder responder) {
-      Seen seen;
-      seen.method = req.method;
-      seen.target = req.target;
-      seen.path = net::percent_decode_path(req.path()).value_or("<bad path>");
-      seen.query = std::string(req.query());
-      seen.body = req.body;
-      seen.headers = req.headers;
-      seen.port = req.remote_port;
-      Route current;
-      {
-        std::lock_guard lock(mu_);
-        seen_.push_back(seen);
-        current = route_;
-      }
-      current(req, responder);
-    });
-    REQUIRE_MESSAGE(s.ok(), s.error().message);
-    server_ = std::move(s).value();
-    base_ = std::string(pki != nullptr ? "https" : "http") + "://127.0.0.1:" +
-            std::to_string(server_->port());
-  }
-
-  const std::string& base() const { return base_; }
-  std::vector<Seen> seen() {
-    std::lock_guard lock(mu_);
-    return seen_;
-  }
-  void clear() {
-    std::lock_guard lock(mu_);
-    seen_.clear();
-  }
-  void set_route(Route route) {
-    std::lock_guard lock(mu_);
-    route_ = std::move(route);
-  }
-
- private:
-  std::mutex mu_;
-  Route route_;
-  std::vector<Seen> seen_;
-  std::unique_ptr<net::HttpServer> server_;
-  std::string base_;
-};
-
-Response text(unsigned status, std::string body) {
-  return Response::text(status, std::move(body), "application/json");
-}
-
-HttpClient make_client(const Pki& pki, std::optional<BasicCredentials> creds = std::nullopt,
-                       HttpOptions options = {}) {
-  options.ca_file = pki.ca1_file;
-  auto c = HttpClient::create(std::move(options), std::move(creds));
-  REQUIRE_MESSAGE(c.ok(), c.error().message);
-  return std::move(c).value();
-}
 
 NotaryRemote make_remote(const TestServer& server, HttpClient& http,
                          std::string_view gun = kGun) {
@@ -147,33 +72,6 @@ std::pair<std::string, std::string> ecdsa_key_json() {
   return {R"({"keytype":"ecdsa","keyval":{"private":null,"public":")" + base64_encode(spki) +
               "\"}}",
           pub->id()};
-}
-
-std::string percent_decode_query_value(std::string_view v) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size()) {
-      out.push_back(static_cast<char>(std::stoi(std::string(v.substr(i + 1, 2)), nullptr, 16)));
-      i += 2;
-    } else {
-      out.push_back(v[i] == '+' ? ' ' : v[i]);
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_query(std::string_view q) {
-  std::map<std::string, std::string> out;
-  while (!q.empty()) {
-    const auto amp = q.find('&');
-    const auto pair = q.substr(0, amp);
-    const auto eq = pair.find('=');
-    out[std::string(pair.substr(0, eq))] =
-        eq == std::string_view::npos ? "" : percent_decode_query_value(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -258,6 +258,40 @@ TEST_CASE("accounts: refresh tokens") {
   CHECK_REASON(f.svc->issue_refresh_token(Principal{}, "docker"), Reason::kBadCredentials);
 }
 
+TEST_CASE("accounts: a token's text alone authenticates its owner (the admin API's Bearer)") {
+  Fixture f;
+  f.org_setup();
+  auto api = f.svc->create_token(user("alice"), "acme/ci", "pipeline", 1h);
+  REQUIRE_OK(api);
+  auto p = f.svc->authenticate_any_token(api->text, "10.0.0.1");
+  REQUIRE_OK(p);
+  CHECK(p->kind == Principal::Kind::kServiceAccount);
+  CHECK(p->name == "acme/ci");
+  CHECK(p->token_id == api->info.id);
+  auto alice = f.login("alice", "alice-password");
+  REQUIRE_OK(alice);
+  auto refresh = f.svc->issue_refresh_token(*alice, "docker");
+  REQUIRE_OK(refresh);
+  auto r = f.svc->authenticate_any_token(*refresh, "10.0.0.1");
+  REQUIRE_OK(r);
+  CHECK(r->name == "alice");
+  // Not a password, nor a forged, revoked or expired token; failures count for throttling.
+  CHECK_REASON(f.svc->authenticate_any_token(SecretString("alice-password"), "10.0.0.1"),
+               Reason::kBadCredentials);
+  std::string forged(api->text.view());
+  forged.back() = forged.back() == 'a' ? 'b' : 'a';
+  CHECK_REASON(f.svc->authenticate_any_token(SecretString(forged), "10.0.0.1"),
+               Reason::kBadCredentials);
+  f.clock.advance(1h);
+  CHECK_REASON(f.svc->authenticate_any_token(api->text, "10.0.0.1"), Reason::kBadCredentials);
+  for (int i = 0; i < 11; ++i) {
+    CHECK_REASON(f.svc->authenticate_any_token(SecretString(forged), "10.0.0.9"),
+                 Reason::kBadCredentials);
+  }
+  CHECK_REASON(f.svc->authenticate_any_token(*refresh, "10.0.0.9"), Reason::kThrottled);
+  REQUIRE_OK(f.svc->authenticate_any_token(*refresh, "10.0.0.2"));
+}
+
 TEST_CASE("accounts: throttling one source does not affect another") {
   AccountsOptions o = cheap_options();
   o.throttle_max_failures = 3;

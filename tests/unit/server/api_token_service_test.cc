@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <mutex>
+
 #include "common/work_queue.h"
 #include "server/api.h"
 #include "server/repository.h"
@@ -40,6 +42,8 @@ struct Fixture {
   std::unique_ptr<NotaryApi> api;
   WorkQueue workers{1, 16, "tokens", "server"};
   std::unique_ptr<net::HttpServer> http;
+  std::mutex writes_mu;
+  std::vector<WriteEvent> writes;  // what ApiOptions::on_write reported
 
   Fixture() {
     decider.grants[{"alice", sim.gun()}] = accounts::Permission::kReadWrite;
@@ -53,7 +57,12 @@ struct Fixture {
         token_auth_options_for(*tokens, token_options, "http://127.0.0.1/auth/token"), clock);
     REQUIRE(auth.ok());
     authorizer = std::move(*auth);
-    api = std::make_unique<NotaryApi>(repo, *authorizer, ApiOptions{}, nullptr);
+    ApiOptions api_options;
+    api_options.on_write = [this](const WriteEvent& w) {
+      std::lock_guard lock(writes_mu);
+      writes.push_back(w);
+    };
+    api = std::make_unique<NotaryApi>(repo, *authorizer, api_options, nullptr);
     net::HttpServerOptions h;
     h.listen = "127.0.0.1:0";
     net::Handler notary = [this](net::Request&& r, net::Responder resp) {
@@ -131,6 +140,31 @@ TEST_CASE("401 challenge, a token from /auth/token, and the retry succeeds for w
       {"Authorization: Basic " + base64_encode(as_bytes(std::string("alice:wrong")))});
   CHECK(refused.status == 401);
   CHECK(refused.header("WWW-Authenticate") == "Basic realm=\"vouch-server\"");
+}
+
+TEST_CASE("on_write: publish, key rotation and delete, with the token's subject and address") {
+  Fixture f;
+  const std::string scope = "repository:" + f.sim.gun() + ":pull,push,*";
+  const std::string alice = f.token_for(scope, "alice", "alice-pw");
+  REQUIRE(f.publish(alice).status == 200);
+  CHECK(f.tuf("DELETE", "", alice).status == 401);  // refused: nothing reported
+  const std::string root = f.token_for(scope, "root", "root-pw");
+  REQUIRE(f.tuf("POST", "timestamp.key", root).status == 200);
+  REQUIRE(f.tuf("DELETE", "", root).status == 200);
+  std::lock_guard lock(f.writes_mu);
+  REQUIRE(f.writes.size() == 3);
+  CHECK(f.writes[0].kind == WriteEvent::Kind::kPublish);
+  CHECK(f.writes[0].gun == f.sim.gun());
+  CHECK(f.writes[0].actor == "alice");
+  CHECK(f.writes[0].source == "127.0.0.1");
+  CHECK(f.writes[0].detail == std::map<std::string, std::string>{
+                                  {"root", "1"}, {"snapshot", "1"}, {"targets", "1"}});
+  CHECK(f.writes[1].kind == WriteEvent::Kind::kRotateKey);
+  CHECK(f.writes[1].actor == "root");
+  CHECK(f.writes[1].detail.at("role") == "timestamp");
+  CHECK(f.writes[1].detail.at("key_id").size() == 64);
+  CHECK(f.writes[2].kind == WriteEvent::Kind::kDelete);
+  CHECK(f.writes[2].actor == "root");
 }
 
 TEST_CASE("POST /auth/token with a form, as docker's OAuth flow sends it") {

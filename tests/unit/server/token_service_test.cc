@@ -62,11 +62,13 @@ struct Fixture {
   TokenServiceOptions options;
   std::unique_ptr<TokenService> service;
   std::unique_ptr<TokenAuthorizer> authorizer;
+  std::vector<TokenEvent> events;  // what on_event reported
 
   Fixture() {
     options.issuer = "vouch-auth";
     options.service = "vouch-server";
     options.realm = "vouch-server";
+    options.on_event = [this](const TokenEvent& e) { events.push_back(e); };
     auto key = signer.create_key("", "token-service", keys::KeyType::kEcdsa);
     REQUIRE(key.ok());
     auto created = TokenService::create(decider, signer, *key, options, clock);
@@ -309,6 +311,53 @@ TEST_CASE("wrong credentials: 401 with a Basic challenge that does not say what 
     CHECK(a->body.find("alice-pw") == std::string::npos);
   }
   CHECK(wrong_password.body == unknown_user.body);
+}
+
+TEST_CASE("on_event: tokens issued to a principal and refused logins, for the audit log") {
+  Fixture f;
+  const std::string scope = "scope=repository:example.com/acme/app:pull,push";
+  REQUIRE(f.get(scope, basic("alice", "alice-pw")).status == 200);
+  REQUIRE(f.events.size() == 1);
+  CHECK(f.events[0].issued);
+  CHECK(f.events[0].principal.name == "alice");
+  CHECK(f.events[0].scope == "repository:example.com/acme/app:pull,push");
+  CHECK(f.events[0].source == "192.0.2.1");
+  // Anonymous tokens are not reported.
+  REQUIRE(f.get(scope).status == 200);
+  CHECK(f.events.size() == 1);
+  // A wrong password: the name tried, never the secret.
+  REQUIRE(f.get(scope, basic("alice", "guess-pw")).status == 401);
+  REQUIRE(f.events.size() == 2);
+  CHECK_FALSE(f.events[1].issued);
+  CHECK(f.events[1].name_tried == "alice");
+  CHECK(f.events[1].reason == "bad credentials");
+  CHECK(f.events[1].scope.empty());
+  f.decider.throttled.insert("198.51.100.7");
+  REQUIRE(f.get(scope, basic("alice", "alice-pw"), "198.51.100.7").status == 429);
+  REQUIRE(f.events.size() == 3);
+  CHECK(f.events[2].reason == "throttled");
+  CHECK(f.events[2].source == "198.51.100.7");
+  // A malformed request is no login attempt.
+  REQUIRE(f.get("scope=nonsense", basic("alice", "alice-pw")).status == 400);
+  CHECK(f.events.size() == 3);
+}
+
+TEST_CASE("the token's sub is the subject TokenAuthorizer reports") {
+  Fixture f;
+  const Answer a = f.get("scope=repository:example.com/acme/app:pull", basic("alice", "alice-pw"));
+  REQUIRE(a.status == 200);
+  net::Request req;
+  req.method = "GET";
+  req.target = "/v2/";
+  req.headers.add("Authorization", "Bearer " + a.token);
+  std::string subject = "unchanged on refusal";
+  CHECK_FALSE(f.authorizer->authorize(req, "example.com/acme/app", {Access::kPush}, nullptr,
+                                      &subject)
+                  .ok());
+  CHECK(subject == "unchanged on refusal");
+  REQUIRE(f.authorizer->authorize(req, "example.com/acme/app", {Access::kPull}, nullptr, &subject)
+              .ok());
+  CHECK(subject == "alice");
 }
 
 TEST_CASE("a throttled source: 429 with Retry-After; other sources go on") {

@@ -17,13 +17,25 @@ namespace vouch {
 //   use(*r);
 //
 // Accessing value() of an error, or error() of a value, is a programming error (asserted).
-template <typename T>
-class [[nodiscard]] Result {
+//
+// BasicResult<T, E> is the same type over a richer error E derived from Error (e.g.
+// tuf::UpdateResult over tuf::UpdateError). Such an E must be explicitly constructible from a
+// plain Error: a BasicResult<T, E> then also converts implicitly from an Error through that
+// constructor, so VOUCH_RETURN_IF_ERROR / VOUCH_ASSIGN_OR_RETURN propagate plain errors into it.
+// E must also be default-constructible (BasicResult<void, E> holds one).
+template <typename T, typename E = Error>
+class [[nodiscard]] BasicResult {
+  static_assert(std::is_base_of_v<Error, E>, "a result's error type is an Error");
+
  public:
   using value_type = T;
+  using error_type = E;
 
-  Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-  Result(Error error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
+  BasicResult(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  BasicResult(E error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
+  BasicResult(Error error)  // NOLINT: implicit
+    requires(!std::is_same_v<E, Error>)
+      : data_(std::in_place_index<1>, E(std::move(error))) {}
 
   bool ok() const { return data_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -38,9 +50,9 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  Error& error() & { assert(!ok()); return std::get<1>(data_); }
-  const Error& error() const& { assert(!ok()); return std::get<1>(data_); }
-  Error&& error() && { assert(!ok()); return std::get<1>(std::move(data_)); }
+  E& error() & { assert(!ok()); return std::get<1>(data_); }
+  const E& error() const& { assert(!ok()); return std::get<1>(data_); }
+  E&& error() && { assert(!ok()); return std::get<1>(std::move(data_)); }
 
   template <typename U>
   T value_or(U&& fallback) const& {
@@ -48,30 +60,39 @@ class [[nodiscard]] Result {
   }
 
  private:
-  std::variant<T, Error> data_;
+  std::variant<T, E> data_;
 };
 
-// Result<void>: success carries nothing.
-template <>
-class [[nodiscard]] Result<void> {
+// BasicResult<void, E>: success carries nothing.
+template <typename E>
+class [[nodiscard]] BasicResult<void, E> {
+  static_assert(std::is_base_of_v<Error, E>, "a result's error type is an Error");
+
  public:
   using value_type = void;
+  using error_type = E;
 
-  Result() = default;
-  Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit
+  BasicResult() = default;
+  BasicResult(E error) : error_(std::move(error)), ok_(false) {}  // NOLINT: implicit
+  BasicResult(Error error)  // NOLINT: implicit
+    requires(!std::is_same_v<E, Error>)
+      : error_(E(std::move(error))), ok_(false) {}
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   void value() const { assert(ok_); }
 
-  Error& error() & { assert(!ok_); return error_; }
-  const Error& error() const& { assert(!ok_); return error_; }
-  Error&& error() && { assert(!ok_); return std::move(error_); }
+  E& error() & { assert(!ok_); return error_; }
+  const E& error() const& { assert(!ok_); return error_; }
+  E&& error() && { assert(!ok_); return std::move(error_); }
 
  private:
-  Error error_;
+  E error_;
   bool ok_ = true;
 };
+
+template <typename T>
+using Result = BasicResult<T, Error>;
 
 using Status = Result<void>;
 

@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "common/enum_names.h"
+#include "keys/aes_gcm.h"
 #include "keys/crypto.h"
 
 namespace vouch::keys {
@@ -56,8 +57,8 @@ constexpr std::string_view kEd25519Type = "ED25519 PRIVATE KEY";
 constexpr std::size_t kMaxCiphertext = 16 * 1024;  // an RSA-4096 PKCS#8 is ~2.4 KiB
 constexpr std::size_t kVouchSaltLen = 16;
 constexpr std::size_t kNotarySaltLen = 16;
-constexpr std::size_t kGcmNonceLen = 12;
-constexpr std::size_t kGcmTagLen = 16;
+constexpr std::size_t kGcmNonceLen = aes_gcm::kNonceSize;
+constexpr std::size_t kGcmTagLen = aes_gcm::kTagSize;
 constexpr std::size_t kAes256KeyLen = 32;
 constexpr std::size_t kCbcIvLen = 16;
 
@@ -131,68 +132,15 @@ Result<SecretBytes> cbc_crypt(const EVP_CIPHER* cipher, bool encrypt, ByteSpan k
   return out;
 }
 
-Result<Bytes> gcm_encrypt(ByteSpan key, ByteSpan nonce, ByteSpan aad, ByteSpan plaintext) {
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) return openssl_error("EVP_CIPHER_CTX_new");
-  int n = 0;
-  if (EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
-                          nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data()) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return openssl_error("AES-GCM init");
-  }
-  Bytes out(plaintext.size() + kGcmTagLen);
-  int n1 = 0;
-  int n2 = 0;
-  if (EVP_EncryptUpdate(ctx.get(), out.data(), &n1, plaintext.data(),
-                        static_cast<int>(plaintext.size())) != 1 ||
-      EVP_EncryptFinal_ex(ctx.get(), out.data() + n1, &n2) != 1) {
-    return openssl_error("AES-GCM encrypt");
-  }
-  const auto ct_len = static_cast<std::size_t>(n1) + static_cast<std::size_t>(n2);
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kGcmTagLen),
-                          out.data() + ct_len) != 1) {
-    return openssl_error("AES-GCM tag");
-  }
-  out.resize(ct_len + kGcmTagLen);
-  return out;
-}
-
-// `sealed` = ciphertext || tag. A tag mismatch is kBadPassphrase.
+// AES-GCM (keys/aes_gcm.h) of the vouch format; an authentication failure is worded for a key
+// file.
 Result<SecretBytes> gcm_decrypt(ByteSpan key, ByteSpan nonce, ByteSpan aad, ByteSpan sealed) {
-  if (sealed.size() < kGcmTagLen) {
-    return make_error(Reason::kMalformed, "ciphertext shorter than the GCM tag");
-  }
-  const ByteSpan ct = sealed.first(sealed.size() - kGcmTagLen);
-  Bytes tag(sealed.end() - static_cast<std::ptrdiff_t>(kGcmTagLen), sealed.end());
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-  if (!ctx) return openssl_error("EVP_CIPHER_CTX_new");
-  int n = 0;
-  if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(nonce.size()),
-                          nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, key.data(), nonce.data()) != 1 ||
-      EVP_DecryptUpdate(ctx.get(), nullptr, &n, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return openssl_error("AES-GCM init");
-  }
-  SecretBytes out(ct.size() + 16);
-  int n1 = 0;
-  int n2 = 0;
-  if (EVP_DecryptUpdate(ctx.get(), out.data(), &n1, ct.data(), static_cast<int>(ct.size())) !=
-      1) {
-    return openssl_error("AES-GCM decrypt");
-  }
-  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kGcmTagLen),
-                          tag.data()) != 1) {
-    return openssl_error("AES-GCM set tag");
-  }
-  if (EVP_DecryptFinal_ex(ctx.get(), out.data() + n1, &n2) != 1) {
+  auto plain = aes_gcm::open(key, nonce, aad, sealed);
+  if (!plain && plain.error().reason == Reason::kBadPassphrase) {
     return make_error(Reason::kBadPassphrase,
                       "wrong passphrase, or the key file was modified (authentication failed)");
   }
-  out.resize(static_cast<std::size_t>(n1) + static_cast<std::size_t>(n2));
-  return out;
+  return plain;
 }
 
 Result<Bytes> fresh_random(std::size_t n) {
@@ -663,7 +611,7 @@ Result<std::string> encrypt_vouch(const PrivateKey& key, std::string_view role,
                          argon2id_derive(passphrase, h.salt, h.argon2, kAes256KeyLen));
   const SecretBytes plain = key.to_pkcs8_der(Pkcs8Flavor::kStandard);
   if (plain.empty()) return openssl_error("PKCS#8 encoding of the key");
-  VOUCH_ASSIGN_OR_RETURN(Bytes sealed, gcm_encrypt(kek.span(), h.nonce, h.aad(), plain.span()));
+  VOUCH_ASSIGN_OR_RETURN(Bytes sealed, aes_gcm::seal(kek.span(), h.nonce, h.aad(), plain.span()));
   auto headers = h.canonical();
   if (gun.empty()) {
     headers.erase(std::find_if(headers.begin(), headers.end(),

@@ -217,6 +217,20 @@ Result<KeyEntry> make_entry(std::string_view key_id, const fs::path& path, bool 
   return e;
 }
 
+// A decrypted key encrypted again under a new passphrase asked from `next` (for a key without
+// a role, under Notary's import default "delegation").
+Result<std::string> reencrypt(std::string_view key_id, const DecryptedKey& d,
+                              PassphraseSource& next, const WriteOptions& write) {
+  const std::string role = d.info.role.empty() ? std::string("delegation") : d.info.role;
+  PassphraseRequest request;
+  request.key_id = std::string(key_id);
+  request.role = role;
+  request.gun = d.info.gun;
+  request.create = true;
+  VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, next.get(request));
+  return encrypt_key_file(d.key, role, d.info.gun, passphrase, write);
+}
+
 }  // namespace
 
 Result<KeyListing> TrustDirKeyStore::list() const {
@@ -406,16 +420,7 @@ Status TrustDirKeyStore::change_passphrase(std::string_view key_id, PassphraseSo
   } else if (entry.format == KeyFileFormat::kVouch || entry.format == KeyFileFormat::kNotary) {
     write.format = entry.format;
   }
-  // Notary's import default for a key without a role.
-  const std::string role = d.info.role.empty() ? std::string("delegation") : d.info.role;
-  PassphraseRequest request;
-  request.key_id = std::string(key_id);
-  request.role = role;
-  request.gun = d.info.gun;
-  request.create = true;
-  VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, next.get(request));
-  VOUCH_ASSIGN_OR_RETURN(std::string pem,
-                         encrypt_key_file(d.key, role, d.info.gun, passphrase, write));
+  VOUCH_ASSIGN_OR_RETURN(std::string pem, reencrypt(key_id, d, next, write));
   VOUCH_RETURN_IF_ERROR(write_key_file(key_id, pem, /*replace=*/true));
   for (const Located& old : found) {
     if (!old.legacy) continue;
@@ -432,16 +437,9 @@ Result<std::string> TrustDirKeyStore::export_key(std::string_view key_id,
                                                  const WriteOptions& options) const {
   VOUCH_ASSIGN_OR_RETURN(KeyEntry entry, find(key_id));
   VOUCH_ASSIGN_OR_RETURN(DecryptedKey d, load_entry(entry, current));
-  const std::string role = d.info.role.empty() ? std::string("delegation") : d.info.role;
-  PassphraseRequest request;
-  request.key_id = std::string(key_id);
-  request.role = role;
-  request.gun = d.info.gun;
-  request.create = true;
-  VOUCH_ASSIGN_OR_RETURN(SecretString passphrase, next.get(request));
   WriteOptions write = options;
   if (write.format == KeyFileFormat::kNotary) write.notary_path_header = true;
-  return encrypt_key_file(d.key, role, d.info.gun, passphrase, write);
+  return reencrypt(key_id, d, next, write);
 }
 
 }  // namespace vouch::keys

@@ -82,6 +82,18 @@ inline BioPtr mem_bio(const void* data, std::size_t size) {
   return BioPtr(BIO_new_mem_buf(data, static_cast<int>(size)));
 }
 
+// `x509` as one "CERTIFICATE" PEM block as OpenSSL (and Go's pem.Encode) writes it: 64-column
+// base64, "\n" line ends. kInternal if OpenSSL fails.
+inline Result<std::string> x509_to_pem(X509* x509) {
+  BioPtr out(BIO_new(BIO_s_mem()));
+  if (!out || PEM_write_bio_X509(out.get(), x509) != 1) {
+    return openssl_error(Reason::kInternal, "PEM_write_bio_X509 failed");
+  }
+  char* data = nullptr;
+  const long len = BIO_ctrl(out.get(), BIO_CTRL_INFO, 0, &data);  // BIO_get_mem_data
+  return std::string(data, static_cast<std::size_t>(len));
+}
+
 // One PEM block, strictly: optional whitespace, "-----BEGIN <type>-----", base64 lines, the
 // matching END line, optional whitespace, and nothing else (no second block, no text around
 // it). PEM headers (RFC 1421 "Key: value" lines) are rejected. Fills `type` and `der`.

@@ -296,13 +296,7 @@ Result<PublicKey> PublicKey::from_pem(std::string_view pem) {
   if (!x509 || p != der.data() + der.size()) {
     return ossl::openssl_error(Reason::kMalformed, "not a DER certificate");
   }
-  ossl::BioPtr out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_X509(out.get(), x509.get()) != 1) {
-    return ossl::openssl_error(Reason::kInternal, "PEM_write_bio_X509 failed");
-  }
-  char* data = nullptr;
-  const long len = BIO_ctrl(out.get(), BIO_CTRL_INFO, 0, &data);  // BIO_get_mem_data
-  const std::string canonical(data, static_cast<std::size_t>(len));
+  VOUCH_ASSIGN_OR_RETURN(const std::string canonical, ossl::x509_to_pem(x509.get()));
   VOUCH_ASSIGN_OR_RETURN(Certificate cert, Certificate::from_pem(canonical));
   VOUCH_ASSIGN_OR_RETURN(Parsed parsed, parse_spki(cert.spki_der()));
   switch (parsed.plain_type) {

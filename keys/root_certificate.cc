@@ -106,14 +106,9 @@ Result<Certificate> make_root_certificate(const PrivateKey& key, std::string_vie
     return ossl::openssl_error(Reason::kInternal, "X509_sign failed");
   }
 
-  ossl::BioPtr out(BIO_new(BIO_s_mem()));
-  if (!out || PEM_write_bio_X509(out.get(), x509.get()) != 1) {
-    return ossl::openssl_error(Reason::kInternal, "PEM_write_bio_X509 failed");
-  }
-  char* data = nullptr;
-  const long len = BIO_ctrl(out.get(), BIO_CTRL_INFO, 0, &data);  // BIO_get_mem_data
+  VOUCH_ASSIGN_OR_RETURN(const std::string pem, ossl::x509_to_pem(x509.get()));
   // Read back through the one parser, so a made certificate is described as a read one is.
-  return Certificate::from_pem(std::string_view(data, static_cast<std::size_t>(len)));
+  return Certificate::from_pem(pem);
 }
 
 }  // namespace vouch::keys

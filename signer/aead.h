@@ -1,6 +1,7 @@
 #pragma once
 
-// AES-256-GCM (OpenSSL) for vouch-signer's key records. Internal to signer/.
+// AES-256-GCM for vouch-signer's key records over keys/aes_gcm.h (which vouch's key files
+// share), taking the key as SecretBytes. Internal to signer/.
 // Pure functions, thread-safe, never throw.
 
 #include <cstddef>

@@ -6,33 +6,38 @@
 #include <prometheus/registry.h>
 
 #include <exception>
+#include <iterator>
 #include <string>
+#include <tuple>
 
+#include "common/enum_names.h"
 #include "common/net/metric_families.h"
 
 namespace vouch::signer {
 
-std::string_view to_string(Method m) {
-  switch (m) {
-    case Method::kCreateKey:
-      return "CreateKey";
-    case Method::kDeleteKey:
-      return "DeleteKey";
-    case Method::kGetKeyInfo:
-      return "GetKeyInfo";
-    case Method::kSign:
-      return "Sign";
-  }
-  return "unknown";
-}
+constexpr EnumName<Method> kMethodNames[] = {
+    {Method::kCreateKey, "CreateKey"}, {Method::kDeleteKey, "DeleteKey"},
+    {Method::kGetKeyInfo, "GetKeyInfo"}, {Method::kSign, "Sign"}};
+static_assert(lists_every_value(kMethodNames, Method::kSign));
+static_assert(std::size(kMethodNames) == kMethodCount);
+
+std::string_view to_string(Method m) { return name_of(kMethodNames, m); }
 
 namespace {
-// The canonical gRPC code names, as grpc-go and Prometheus exporters label them.
+
+// The canonical gRPC code names, as grpc-go and Prometheus exporters label them, indexed by
+// code (a spelling of its own: common/error.cc names Code as the gRPC enumerators are named).
 constexpr std::array<const char*, 17> kCodeNames = {
     "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
     "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
     "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
     "DataLoss", "Unauthenticated"};
+
+// vouch_signer_signatures_total's algorithms, in the order of SignerMetrics::signatures_; a
+// key type not listed (after plain_key_type) counts as the last.
+constexpr keys::KeyType kSignatureTypes[] = {keys::KeyType::kEcdsa, keys::KeyType::kEd25519,
+                                             keys::KeyType::kRsa};
+
 }  // namespace
 
 Result<std::unique_ptr<SignerMetrics>> SignerMetrics::create(prometheus::Registry& registry) {
@@ -53,6 +58,7 @@ Result<std::unique_ptr<SignerMetrics>> SignerMetrics::create(prometheus::Registr
                                        "Key cache lookups that had to decrypt a key record");
     const prometheus::Histogram::BucketBoundaries buckets = {
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
+    static_assert(std::size(kCodeNames) == kCodes);
     for (std::size_t i = 0; i < kMethodCount; ++i) {
       const std::string method(to_string(static_cast<Method>(i)));
       for (std::size_t c = 0; c < kCodes; ++c) {
@@ -61,9 +67,11 @@ Result<std::unique_ptr<SignerMetrics>> SignerMetrics::create(prometheus::Registr
       }
       m->latency_[i] = &latency.Add({{"method", method}}, buckets);
     }
-    m->signatures_[0] = &sigs.Add({{"algorithm", "ecdsa"}});
-    m->signatures_[1] = &sigs.Add({{"algorithm", "ed25519"}});
-    m->signatures_[2] = &sigs.Add({{"algorithm", "rsa"}});
+    static_assert(std::size(kSignatureTypes) == std::tuple_size_v<decltype(m->signatures_)>);
+    for (std::size_t t = 0; t < std::size(kSignatureTypes); ++t) {
+      m->signatures_[t] =
+          &sigs.Add({{"algorithm", std::string(keys::to_string(kSignatureTypes[t]))}});
+    }
     m->cache_entries_ = &cache.Add({});
     m->cache_misses_ = &misses.Add({});
   } catch (const std::exception& e) {
@@ -82,17 +90,10 @@ void SignerMetrics::observe(Method method, grpc::StatusCode code, double seconds
 }
 
 void SignerMetrics::signature(keys::KeyType type) {
-  switch (keys::plain_key_type(type)) {
-    case keys::KeyType::kEcdsa:
-      signatures_[0]->Increment();
-      break;
-    case keys::KeyType::kEd25519:
-      signatures_[1]->Increment();
-      break;
-    default:
-      signatures_[2]->Increment();
-      break;
-  }
+  const keys::KeyType plain = keys::plain_key_type(type);
+  std::size_t t = 0;
+  while (t + 1 < std::size(kSignatureTypes) && kSignatureTypes[t] != plain) ++t;
+  signatures_[t]->Increment();
 }
 
 void SignerMetrics::set_cache(std::size_t entries, std::uint64_t misses) {

@@ -113,14 +113,15 @@ bool deadline_passed(const grpc::CallbackServerContext& ctx) {
   return ctx.deadline() < std::chrono::system_clock::now();
 }
 
-std::string_view key_type_of(keys::SigMethod method) {
+// The key type a signature method belongs to (the RSA methods all to kRsa).
+keys::KeyType key_type_of(keys::SigMethod method) {
   switch (method) {
     case keys::SigMethod::kEcdsa:
-      return "ecdsa";
+      return keys::KeyType::kEcdsa;
     case keys::SigMethod::kEddsa:
-      return "ed25519";
+      return keys::KeyType::kEd25519;
     default:
-      return "rsa";
+      return keys::KeyType::kRsa;
   }
 }
 
@@ -279,12 +280,10 @@ class SignerImpl final : public ::proto::Signer::CallbackService {
                        content.size(), caller_identity(*ctx), us);
         resp->mutable_keyinfo()->mutable_keyid()->set_id(key_id);
         resp->mutable_keyinfo()->mutable_algorithm()->set_algorithm(
-            std::string(key_type_of(result->method)));
+            std::string(keys::to_string(key_type_of(result->method))));
         resp->mutable_algorithm()->set_algorithm(std::string(keys::to_string(result->method)));
         resp->set_content(std::string(result->bytes.begin(), result->bytes.end()));
-        s_.metrics.signature(result->method == keys::SigMethod::kEcdsa   ? keys::KeyType::kEcdsa
-                             : result->method == keys::SigMethod::kEddsa ? keys::KeyType::kEd25519
-                                                                         : keys::KeyType::kRsa);
+        s_.metrics.signature(key_type_of(result->method));
         return st;
       }
       const Error& e = result.error();

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "tuf/json.h"
+#include "tuf/swar.h"
 
 namespace vouch::tuf::json {
 namespace {
@@ -22,13 +23,8 @@ bool needs_escape(char c) { return c == '"' || c == '\\'; }
 
 // Whether any of the 8 bytes at p is '"' or '\' (SWAR zero-byte test: exact for "any").
 bool word_needs_escape(const char* p) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101u;
-  constexpr std::uint64_t kHighs = 0x8080808080808080u;
-  std::uint64_t v = 0;
-  std::memcpy(&v, p, sizeof v);
-  const std::uint64_t q = v ^ (kOnes * '"');
-  const std::uint64_t b = v ^ (kOnes * '\\');
-  return ((((q - kOnes) & ~q) | ((b - kOnes) & ~b)) & kHighs) != 0;
+  const std::uint64_t v = swar::load8(p);
+  return (swar::has_byte(v, '"') | swar::has_byte(v, '\\')) != 0;
 }
 
 // The first '"' or '\' in [p, end), or end.

@@ -10,6 +10,7 @@
 
 #include "common/enum_names.h"
 #include "common/utf8.h"
+#include "tuf/swar.h"
 
 namespace vouch::tuf::json {
 namespace {
@@ -138,18 +139,12 @@ constexpr std::array<std::uint8_t, 256> kStringClass = make_string_classes();
 // Whether any of the 8 bytes at p needs the slow path of the string scanner: '"', '\\', a
 // control byte (< 0x20) or a non-ASCII byte. SWAR byte tests; exact for "any".
 bool word_is_special(const unsigned char* p) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101u;
-  constexpr std::uint64_t kHighs = 0x8080808080808080u;
-  std::uint64_t v = 0;
-  std::memcpy(&v, p, sizeof v);
-  const std::uint64_t q = v ^ (kOnes * '"');
-  const std::uint64_t b = v ^ (kOnes * '\\');
-  const std::uint64_t has_quote = (q - kOnes) & ~q;
-  const std::uint64_t has_backslash = (b - kOnes) & ~b;
+  const std::uint64_t v = swar::load8(p);
   // A byte < 0x20 wraps and sets its top bit; only such a byte borrows from its neighbour,
   // and bytes >= 0x80 are caught by v's own top bits.
-  const std::uint64_t has_control = v - kOnes * 0x20;
-  return ((has_quote | has_backslash | has_control | v) & kHighs) != 0;
+  const std::uint64_t has_control = v - swar::kOnes * 0x20;
+  return (swar::has_byte(v, '"') | swar::has_byte(v, '\\') |
+          ((has_control | v) & swar::kHighs)) != 0;
 }
 
 bool is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }

@@ -21,7 +21,6 @@
 //
 // On failure, error().error_class is the answer Notary would send (see UpdateErrorClass).
 
-#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,7 +31,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "common/clock.h"
@@ -81,6 +79,8 @@ struct UpdateError : Error {
   // An error that no validation rule classified (e.g. from the store or the signer), by its
   // Reason: kRollback -> kOldVersion, kTooLarge -> kTooLarge, anything else -> kInternal.
   static UpdateError unclassified(Error error);
+  // The same as unclassified(error); what UpdateResult converts a plain Error with.
+  explicit UpdateError(Error error) : UpdateError(unclassified(std::move(error))) {}
 
   // As Error::wrap, keeping the class.
   UpdateError& wrap(std::string_view context) & {
@@ -99,57 +99,7 @@ struct UpdateError : Error {
 // UpdateError keeps its class. Accessing value() of an error, or error() of a value, is a
 // programming error (asserted).
 template <typename T>
-class [[nodiscard]] UpdateResult {
- public:
-  using value_type = T;
-
-  UpdateResult(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  UpdateResult(UpdateError error) : data_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
-  UpdateResult(Error error)  // NOLINT: implicit
-      : data_(std::in_place_index<1>, UpdateError::unclassified(std::move(error))) {}
-
-  bool ok() const { return data_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-
-  T& value() & { assert(ok()); return std::get<0>(data_); }
-  const T& value() const& { assert(ok()); return std::get<0>(data_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(data_)); }
-  T& operator*() & { return value(); }
-  const T& operator*() const& { return value(); }
-  T&& operator*() && { return std::move(*this).value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-
-  UpdateError& error() & { assert(!ok()); return std::get<1>(data_); }
-  const UpdateError& error() const& { assert(!ok()); return std::get<1>(data_); }
-  UpdateError&& error() && { assert(!ok()); return std::get<1>(std::move(data_)); }
-
- private:
-  std::variant<T, UpdateError> data_;
-};
-
-template <>
-class [[nodiscard]] UpdateResult<void> {
- public:
-  using value_type = void;
-
-  UpdateResult() = default;
-  UpdateResult(UpdateError error) : error_(std::move(error)), ok_(false) {}  // NOLINT
-  UpdateResult(Error error)  // NOLINT: implicit
-      : error_(UpdateError::unclassified(std::move(error))), ok_(false) {}
-
-  bool ok() const { return ok_; }
-  explicit operator bool() const { return ok_; }
-  void value() const { assert(ok_); }
-
-  UpdateError& error() & { assert(!ok_); return error_; }
-  const UpdateError& error() const& { assert(!ok_); return error_; }
-  UpdateError&& error() && { assert(!ok_); return std::move(error_); }
-
- private:
-  UpdateError error_;
-  bool ok_ = true;
-};
+using UpdateResult = BasicResult<T, UpdateError>;
 
 using UpdateStatus = UpdateResult<void>;
 

@@ -167,7 +167,13 @@ Status use_ca_file(SSL_CTX* ctx, const std::string& ca_file, bool set_client_ca_
   return ok_status();
 }
 
-Status common_setup(SSL_CTX* ctx) {
+// A new context for `method` with what servers and clients share: TLS 1.2 or later, forward
+// secrecy and AEAD suites, no compression or renegotiation, no passphrase prompt.
+Result<SslCtxPtr> new_ssl_ctx(const SSL_METHOD* method) {
+  ERR_clear_error();
+  SslCtxPtr owned(SSL_CTX_new(method));
+  if (!owned) return make_error(Reason::kInternal, "SSL_CTX_new: " + openssl_error());
+  SSL_CTX* ctx = owned.get();
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
     return make_error(Reason::kInternal, "SSL_CTX_set_min_proto_version: " + openssl_error());
   }
@@ -180,7 +186,7 @@ Status common_setup(SSL_CTX* ctx) {
     return make_error(Reason::kInternal, "SSL_CTX_set1_groups_list: " + openssl_error());
   }
   SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
-  return ok_status();
+  return owned;
 }
 
 }  // namespace
@@ -205,10 +211,7 @@ Result<SslCtxPtr> make_server_ssl_ctx(const TlsServerConfig& config) {
     return make_error(Code::kInvalidArgument, Reason::kMalformed,
                       "require_client_cert needs a client CA file");
   }
-  ERR_clear_error();
-  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) return make_error(Reason::kInternal, "SSL_CTX_new: " + openssl_error());
-  VOUCH_RETURN_IF_ERROR(common_setup(ctx.get()));
+  VOUCH_ASSIGN_OR_RETURN(SslCtxPtr ctx, new_ssl_ctx(TLS_server_method()));
   SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE);
   VOUCH_RETURN_IF_ERROR(use_cert_and_key(ctx.get(), config.cert_file, config.key_file));
   if (!config.client_ca_file.empty()) {
@@ -229,10 +232,7 @@ Result<SslCtxPtr> make_client_ssl_ctx(const TlsClientConfig& config) {
     return make_error(Code::kInvalidArgument, Reason::kMalformed,
                       "a client certificate needs both a certificate file and a key file");
   }
-  ERR_clear_error();
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) return make_error(Reason::kInternal, "SSL_CTX_new: " + openssl_error());
-  VOUCH_RETURN_IF_ERROR(common_setup(ctx.get()));
+  VOUCH_ASSIGN_OR_RETURN(SslCtxPtr ctx, new_ssl_ctx(TLS_client_method()));
   if (!config.cert_file.empty()) {
     VOUCH_RETURN_IF_ERROR(use_cert_and_key(ctx.get(), config.cert_file, config.key_file));
   }

@@ -1,27 +1,17 @@
 #include "server/accounts/access.h"
 
+#include "common/enum_names.h"
+
 namespace vouch::server::accounts {
 
-std::string_view to_string(Permission permission) {
-  switch (permission) {
-    case Permission::kNone:
-      return "none";
-    case Permission::kRead:
-      return "read";
-    case Permission::kReadWrite:
-      return "read-write";
-    case Permission::kAdmin:
-      return "admin";
-  }
-  return "none";
-}
+constexpr EnumName<Permission> kPermissionNames[] = {
+    {Permission::kNone, "none"}, {Permission::kRead, "read"},
+    {Permission::kReadWrite, "read-write"}, {Permission::kAdmin, "admin"}};
+static_assert(lists_every_value(kPermissionNames, Permission::kAdmin));
 
+std::string_view to_string(Permission p) { return name_of(kPermissionNames, p, "none"); }
 std::optional<Permission> parse_permission(std::string_view text) {
-  for (Permission p :
-       {Permission::kNone, Permission::kRead, Permission::kReadWrite, Permission::kAdmin}) {
-    if (text == to_string(p)) return p;
-  }
-  return std::nullopt;
+  return value_of(kPermissionNames, text);
 }
 
 }  // namespace vouch::server::accounts

@@ -1,36 +1,22 @@
 #include "server/accounts/account_store.h"
 
 #include <algorithm>
+#include <iterator>
+
+#include "common/enum_names.h"
 
 namespace vouch::server::accounts {
 
-std::string_view to_string(Table table) {
-  switch (table) {
-    case Table::kUsers:
-      return "users";
-    case Table::kOrgs:
-      return "orgs";
-    case Table::kOrgMembers:
-      return "org_members";
-    case Table::kTeams:
-      return "teams";
-    case Table::kTeamMembers:
-      return "team_members";
-    case Table::kServiceAccounts:
-      return "service_accounts";
-    case Table::kTokens:
-      return "tokens";
-    case Table::kRepositories:
-      return "repositories";
-    case Table::kGrants:
-      return "grants";
-    case Table::kMemberKeys:
-      return "member_keys";
-    case Table::kMeta:
-      return "meta";
-  }
-  return "unknown";
-}
+constexpr EnumName<Table> kTableNames[] = {
+    {Table::kUsers, "users"}, {Table::kOrgs, "orgs"}, {Table::kOrgMembers, "org_members"},
+    {Table::kTeams, "teams"}, {Table::kTeamMembers, "team_members"},
+    {Table::kServiceAccounts, "service_accounts"}, {Table::kTokens, "tokens"},
+    {Table::kRepositories, "repositories"}, {Table::kGrants, "grants"},
+    {Table::kMemberKeys, "member_keys"}, {Table::kMeta, "meta"}};
+static_assert(lists_every_value(kTableNames, Table::kMeta));
+static_assert(std::size(kTableNames) == kTableCount);
+
+std::string_view to_string(Table table) { return name_of(kTableNames, table); }
 
 Status check_record_key(std::string_view key) {
   if (key.empty()) {

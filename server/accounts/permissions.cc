@@ -2,38 +2,28 @@
 
 #include <algorithm>
 
+#include "common/enum_names.h"
 #include "server/accounts/names.h"
 
 namespace vouch::server::accounts {
 
-std::string_view to_string(Visibility visibility) {
-  return visibility == Visibility::kPublic ? "public" : "private";
-}
-
+constexpr EnumName<Visibility> kVisibilityNames[] = {{Visibility::kPrivate, "private"},
+                                                     {Visibility::kPublic, "public"}};
+static_assert(lists_every_value(kVisibilityNames, Visibility::kPublic));
+std::string_view to_string(Visibility v) { return name_of(kVisibilityNames, v, "private"); }
 std::optional<Visibility> parse_visibility(std::string_view text) {
-  if (text == "public") return Visibility::kPublic;
-  if (text == "private") return Visibility::kPrivate;
-  return std::nullopt;
+  return value_of(kVisibilityNames, text);
 }
 
-std::string_view to_string(GrantSubject::Kind kind) {
-  switch (kind) {
-    case GrantSubject::Kind::kUser:
-      return "user";
-    case GrantSubject::Kind::kTeam:
-      return "team";
-    case GrantSubject::Kind::kServiceAccount:
-      return "service-account";
-  }
-  return "user";
-}
-
-std::optional<GrantSubject::Kind> parse_grant_subject_kind(std::string_view text) {
-  for (auto k : {GrantSubject::Kind::kUser, GrantSubject::Kind::kTeam,
-                 GrantSubject::Kind::kServiceAccount}) {
-    if (text == to_string(k)) return k;
-  }
-  return std::nullopt;
+using SubjectKind = GrantSubject::Kind;
+constexpr EnumName<SubjectKind> kSubjectKindNames[] = {
+    {SubjectKind::kUser, "user"},
+    {SubjectKind::kTeam, "team"},
+    {SubjectKind::kServiceAccount, "service-account"}};
+static_assert(lists_every_value(kSubjectKindNames, SubjectKind::kServiceAccount));
+std::string_view to_string(SubjectKind kind) { return name_of(kSubjectKindNames, kind, "user"); }
+std::optional<SubjectKind> parse_grant_subject_kind(std::string_view text) {
+  return value_of(kSubjectKindNames, text);
 }
 
 bool scope_matches(const ScopeLimit& scope, std::string_view gun) {

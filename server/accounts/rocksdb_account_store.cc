@@ -7,6 +7,8 @@
 #include <string>
 #include <utility>
 
+#include "common/rocksdb_util.h"
+
 namespace vouch::server::accounts {
 namespace {
 
@@ -23,12 +25,9 @@ std::string db_key(Table table, std::string_view key) {
 
 rocksdb::Slice slice(std::string_view s) { return {s.data(), s.size()}; }
 
-// RocksDB Status -> Error, in one place. The message is for logs only.
+// RocksDB Status -> Error (common/rocksdb_util.h). The message is for logs only.
 Error from_rocksdb(const rocksdb::Status& s, std::string_view op) {
-  std::string msg = "accounts rocksdb " + std::string(op) + ": " + s.ToString();
-  if (s.IsCorruption()) return make_error(Code::kDataLoss, Reason::kInternal, std::move(msg));
-  if (s.IsIOError()) return make_error(Reason::kIo, std::move(msg));
-  return make_error(Reason::kInternal, std::move(msg));
+  return rocksdb_util::to_error(s, "accounts rocksdb " + std::string(op));
 }
 
 // Scans `it` (positioned by this function) over one table's records.
@@ -136,37 +135,11 @@ Result<std::unique_ptr<RocksDbAccountStore>> RocksDbAccountStore::open(
   o.keep_log_file_num = 10;
   o.write_buffer_size = std::size_t{4} << 20;  // account records are small
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status opened = rocksdb::DB::Open(o, options.path.string(), &raw);
-  if (!opened.ok()) {
-    Error e = from_rocksdb(opened, "open " + options.path.string());
-    if (e.code != Code::kDataLoss) e = make_error(Reason::kIo, std::move(e.message));
-    return e;
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-
-  std::string format;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), slice(kFormatKey), &format);
-  if (s.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (!it->status().ok()) return from_rocksdb(it->status(), "open: iterate");
-    if (it->Valid()) {
-      return make_error(Code::kFailedPrecondition, Reason::kConflict,
-                        "accounts store: " + options.path.string() +
-                            " holds data but is not a vouch accounts store");
-    }
-    rocksdb::WriteOptions w;
-    w.sync = true;
-    s = db->Put(w, slice(kFormatKey), slice(kFormatValue));
-    if (!s.ok()) return from_rocksdb(s, "open: write format");
-  } else if (!s.ok()) {
-    return from_rocksdb(s, "open: read format");
-  } else if (format != kFormatValue) {
-    return make_error(
-        Code::kFailedPrecondition, Reason::kConflict,
-        "accounts store: unsupported format '" + format + "' in " + options.path.string());
-  }
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                         rocksdb_util::open_db(o, options.path, "accounts store"));
+  VOUCH_RETURN_IF_ERROR(rocksdb_util::check_format(
+      *db, {kFormatKey, kFormatValue, "accounts store", "a vouch accounts store"}, options.path,
+      /*create=*/true));
   return std::unique_ptr<RocksDbAccountStore>(
       new RocksDbAccountStore(std::move(db), options.sync_writes));
 }

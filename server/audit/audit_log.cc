@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "common/rocksdb_util.h"
 #include "keys/crypto.h"
 
 namespace vouch::server::audit {
@@ -57,16 +58,9 @@ Result<E> parse_name(const std::array<std::string_view, N>& names, std::string_v
                                             std::string(name) + "'");
 }
 
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-}
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((v >> shift) & 0xff));
-  }
-}
+using rocksdb_util::put_u32;
+using rocksdb_util::put_u64;
+
 void put_str(std::string& out, std::string_view s) {
   put_u32(out, static_cast<std::uint32_t>(s.size()));
   out.append(s);
@@ -82,20 +76,8 @@ std::string be_key(std::uint64_t seq) {
 class Reader {
  public:
   explicit Reader(std::string_view data) : data_(data) {}
-  bool u32(std::uint32_t& v) {
-    if (data_.size() < 4) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(data_[static_cast<std::size_t>(i)]);
-    data_.remove_prefix(4);
-    return true;
-  }
-  bool u64(std::uint64_t& v) {
-    if (data_.size() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(data_[static_cast<std::size_t>(i)]);
-    data_.remove_prefix(8);
-    return true;
-  }
+  bool u32(std::uint32_t& v) { return uint(v); }
+  bool u64(std::uint64_t& v) { return uint(v); }
   bool str(std::string& s) {
     std::uint32_t n = 0;
     if (!u32(n) || data_.size() < n) return false;
@@ -117,6 +99,14 @@ class Reader {
   bool done() const { return data_.empty(); }
 
  private:
+  template <typename U>
+  bool uint(U& v) {
+    if (data_.size() < sizeof(U)) return false;
+    v = rocksdb_util::get_be<U>(data_);
+    data_.remove_prefix(sizeof(U));
+    return true;
+  }
+
   std::string_view data_;
 };
 
@@ -192,12 +182,9 @@ Status check_event(const AuditEvent& e) {
   return ok_status();
 }
 
-// RocksDB adapter: Status -> Error, in one place. The message is for logs only.
+// RocksDB Status -> Error (common/rocksdb_util.h). The message is for logs only.
 Error from_rocksdb(const rocksdb::Status& s, std::string_view op) {
-  std::string msg = "audit log: rocksdb " + std::string(op) + ": " + s.ToString();
-  if (s.IsCorruption()) return make_error(Code::kDataLoss, Reason::kInternal, std::move(msg));
-  if (s.IsIOError()) return make_error(Reason::kIo, std::move(msg));
-  return make_error(Reason::kInternal, std::move(msg));
+  return rocksdb_util::to_error(s, "audit log: rocksdb " + std::string(op));
 }
 
 Result<AuditHead> decode_head(std::string_view value) {
@@ -292,45 +279,16 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const AuditLogOptions& options)
   o.keep_log_file_num = 10;
   // A torn tail of the write-ahead log is dropped; each append is one log record.
   o.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  rocksdb::DB* raw = nullptr;
-  const rocksdb::Status opened =
-      options.read_only ? rocksdb::DB::OpenForReadOnly(o, options.path.string(), &raw)
-                        : rocksdb::DB::Open(o, options.path.string(), &raw);
-  if (!opened.ok()) {
-    Error e = from_rocksdb(opened, "open " + options.path.string());
-    if (e.code != Code::kDataLoss) e = make_error(Reason::kIo, std::move(e.message));
-    return e;
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-
-  std::string format;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
-  if (s.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (!it->status().ok()) return from_rocksdb(it->status(), "open: iterate");
-    if (it->Valid()) {
-      return make_error(Code::kFailedPrecondition, Reason::kConflict,
-                        "audit log: " + options.path.string() + " holds data but is not an audit log");
-    }
-    if (options.read_only) {
-      return make_error(Reason::kIo, "audit log: no audit log in " + options.path.string());
-    }
-    rocksdb::WriteOptions w;
-    w.sync = true;
-    s = db->Put(w, kFormatKey, kFormatValue);
-    if (!s.ok()) return from_rocksdb(s, "open: write format");
-  } else if (!s.ok()) {
-    return from_rocksdb(s, "open: read format");
-  } else if (format != kFormatValue) {
-    return make_error(Code::kFailedPrecondition, Reason::kConflict,
-                      "audit log: unsupported format '" + format + "' in " + options.path.string());
-  }
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                         rocksdb_util::open_db(o, options.path, "audit log", options.read_only));
+  VOUCH_RETURN_IF_ERROR(rocksdb_util::check_format(
+      *db, {kFormatKey, kFormatValue, "audit log", "an audit log"}, options.path,
+      /*create=*/!options.read_only));
 
   // The open-time check (header): head and last record agree.
   AuditHead head;
   std::string head_value;
-  s = db->Get(rocksdb::ReadOptions(), kHeadKey, &head_value);
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kHeadKey, &head_value);
   const bool has_head = s.ok();
   if (has_head) {
     VOUCH_ASSIGN_OR_RETURN(head, decode_head(head_value));

@@ -22,6 +22,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "common/rocksdb_util.h"
 #include "keys/crypto.h"
 #include "server/storage/store_util.h"
 
@@ -45,26 +46,9 @@ constexpr std::string_view kFormatValue = "1";
 
 constexpr std::size_t kShaSize = 32;
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((v >> shift) & 0xffU));
-  }
-}
-
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((v >> shift) & 0xffU));
-  }
-}
-
-// Reads a big-endian integer of sizeof(T) bytes from the front of `in` (the caller checked
-// the size). Signed values are the two's complement of what put_u64 wrote.
-template <typename T>
-T get_be(std::string_view in) {
-  std::uint64_t v = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) v = (v << 8) | static_cast<std::uint8_t>(in[i]);
-  return static_cast<T>(v);
-}
+using rocksdb_util::get_be;
+using rocksdb_util::put_u32;
+using rocksdb_util::put_u64;
 
 std::int64_t to_micros(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint from_micros(std::int64_t us) { return TimePoint(std::chrono::microseconds(us)); }
@@ -297,16 +281,10 @@ std::optional<Change> decode_change(std::string_view key, std::int64_t id, std::
 }
 
 // ---------------------------------------------------------------------------------------------
-// RocksDB adapter: Status -> Error, in one place. The message is for logs only.
+// RocksDB adapter: Status -> Error (common/rocksdb_util.h). The message is for logs only.
 
 Error from_rocksdb(const rocksdb::Status& s, std::string_view op) {
-  std::string msg = "rocksdb " + std::string(op) + ": " + s.ToString();
-  if (s.IsCorruption()) return make_error(Code::kDataLoss, Reason::kInternal, std::move(msg));
-  if (s.IsIOError()) return make_error(Reason::kIo, std::move(msg));
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) {
-    return make_error(Reason::kUnavailable, std::move(msg));
-  }
-  return make_error(Reason::kInternal, std::move(msg));
+  return rocksdb_util::to_error(s, "rocksdb " + std::string(op));
 }
 
 #define VOUCH_ROCKS_OK(expr, op)                        \
@@ -500,41 +478,17 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::open(const RocksDbStoreOptio
   auto background_errors = std::make_shared<BackgroundErrors>();
   o.listeners.push_back(background_errors);
 
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status opened = rocksdb::DB::Open(o, options.path.string(), &raw);
-  if (!opened.ok()) {
-    // Missing, locked, unreadable: all "cannot open" (kIo) unless the data is corrupt.
-    Error e = from_rocksdb(opened, "open " + options.path.string());
-    if (e.code != Code::kDataLoss) e = make_error(Reason::kIo, std::move(e.message));
-    return e;
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<rocksdb::DB> db,
+                         rocksdb_util::open_db(o, options.path, "RocksDbStore"));
   // Format marker: written into an empty database, required in any other.
-  std::string format;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
-  if (s.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    VOUCH_ROCKS_OK(it->status(), "open: iterate");
-    if (it->Valid()) {
-      return make_error(Reason::kConflict, "RocksDbStore: " + options.path.string() +
-                                               " holds data but is not a vouch metadata store");
-    }
-    rocksdb::WriteOptions w;
-    w.sync = true;
-    VOUCH_ROCKS_OK(db->Put(w, kFormatKey, kFormatValue), "open: write format");
-  } else if (!s.ok()) {
-    return from_rocksdb(s, "open: read format");
-  } else if (format != kFormatValue) {
-    return make_error(Reason::kConflict, "RocksDbStore: unsupported store format '" + format +
-                                             "' in " + options.path.string());
-  }
+  VOUCH_RETURN_IF_ERROR(rocksdb_util::check_format(
+      *db, {kFormatKey, kFormatValue, "RocksDbStore", "a vouch metadata store"}, options.path,
+      /*create=*/true));
 
   // The next change id: above both the counter and the last record (see put_counter).
   std::int64_t last_id = 0;
   std::string counter;
-  s = db->Get(rocksdb::ReadOptions(), kCounterKey, &counter);
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kCounterKey, &counter);
   if (s.ok()) {
     if (counter.size() != 8) return corrupt("change counter");
     last_id = get_be<std::int64_t>(counter);

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <type_traits>
+#include <utility>
 
 #include "common/result.h"
 
@@ -47,6 +49,39 @@ TEST_CASE("Error::wrap adds context and default codes follow reasons") {
   CHECK(make_error(Reason::kTooLarge, "").code == Code::kResourceExhausted);
   CHECK(to_string(Code::kInvalidArgument) == "INVALID_ARGUMENT");
   CHECK(to_string(Reason::kThresholdNotMet) == "threshold_not_met");
+}
+
+// A richer error, as tuf::UpdateError is: BasicResult over it converts plain Errors through
+// its explicit constructor and keeps its own field.
+struct TaggedError : Error {
+  int tag = 0;
+  TaggedError() = default;
+  TaggedError(int t, Error e) : Error(std::move(e)), tag(t) {}
+  explicit TaggedError(Error e) : Error(std::move(e)), tag(-1) {}
+};
+
+BasicResult<int, TaggedError> tagged(int v) {
+  if (v == 0) return TaggedError(7, make_error(Reason::kBadRole, "zero"));
+  VOUCH_ASSIGN_OR_RETURN(int p, parse_positive(v));  // a plain Error converts
+  return p;
+}
+
+BasicResult<void, TaggedError> tagged_status(int v) {
+  VOUCH_RETURN_IF_ERROR(tagged(v));  // keeps the tag
+  return {};
+}
+
+TEST_CASE("BasicResult over a richer error keeps it and converts plain errors") {
+  CHECK(tagged(3).value() == 3);
+  CHECK(tagged(0).error().tag == 7);
+  CHECK(tagged(0).error().reason == Reason::kBadRole);
+  CHECK(tagged(-1).error().tag == -1);
+  CHECK(tagged(-1).error().reason == Reason::kMalformed);
+  CHECK(tagged_status(3).ok());
+  CHECK(tagged_status(0).error().tag == 7);
+  CHECK(tagged_status(-2).error().tag == -1);
+  static_assert(std::is_same_v<Result<int>, BasicResult<int, Error>>);
+  static_assert(std::is_same_v<Status, BasicResult<void, Error>>);
 }
 
 }  // namespace

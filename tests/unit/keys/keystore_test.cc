@@ -1012,6 +1012,9 @@ TEST_CASE("read_private_file: owner-only regular files up to a size") {
   fs::create_directories(dir.path() / "sub");
   fs::permissions(dir.path() / "sub", fs::perms(0700));
   CHECK(reason_of(read_private_file(dir.path() / "sub", "secret file", 8)) == Reason::kIo);
+  // A FIFO is refused at once; open() used to wait for a writer that never comes.
+  REQUIRE(::mkfifo((dir.path() / "fifo").c_str(), 0600) == 0);
+  CHECK(reason_of(read_private_file(dir.path() / "fifo", "secret file", 8)) == Reason::kIo);
 }
 
 TEST_CASE("FilePassphraseSource: permissions and newline handling") {

@@ -4,6 +4,9 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -42,6 +45,29 @@ TEST_CASE("read_secret_file: missing, a directory, too large") {
   auto large = read_secret_file(dir.path() / "secret", 4);
   REQUIRE_FALSE(large.ok());
   CHECK(large.error().message.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("read_secret_bytes: FileAccess decides whether group or others may read") {
+  TempDir dir;
+  const auto f = dir.path() / "tls.key";
+  std::ofstream(f) << "key";
+  std::filesystem::permissions(f, std::filesystem::perms(0644));
+  auto any = read_secret_bytes(f, "TLS key", 16, FileAccess::kAny);
+  REQUIRE_OK(any);
+  CHECK(any->size() == 3);
+  CHECK_REASON(read_secret_bytes(f, "TLS key", 16, FileAccess::kOwnerOnly), Reason::kInsecureFile);
+  std::filesystem::permissions(f, std::filesystem::perms(0600));
+  REQUIRE_OK(read_secret_bytes(f, "TLS key", 16, FileAccess::kOwnerOnly));
+}
+
+// A FIFO is refused without waiting for a writer, whichever the access rule (the key store's
+// reader used to block in open()).
+TEST_CASE("read_secret_bytes: a FIFO is not a regular file, and is not waited on") {
+  TempDir dir;
+  const auto fifo = dir.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_REASON(read_secret_bytes(fifo, "key file", 16, FileAccess::kOwnerOnly), Reason::kIo);
+  CHECK_REASON(read_secret_file(fifo), Reason::kIo);
 }
 
 }  // namespace

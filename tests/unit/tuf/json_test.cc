@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "tuf/json.h"
+#include "tuf/swar.h"
 
 namespace vouch::tuf::json {
 namespace {
@@ -149,6 +150,19 @@ TEST_CASE("long strings: a byte that needs attention at every position of a word
       CHECK(reason_of(quoted(with("\x1F"))) == Reason::kMalformed);
       CHECK(reason_of(quoted(with("\n"))) == Reason::kMalformed);
       CHECK(reason_of(quoted(with("")).substr(0, pos + 1)) == Reason::kMalformed);
+    }
+  }
+}
+
+TEST_CASE("swar::has_byte: exactly whether some byte of the word is the one sought") {
+  const unsigned char others[] = {0x00, 0x01, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xff};
+  for (std::size_t pos = 0; pos < 8; ++pos) {
+    for (unsigned char other : others) {
+      unsigned char word[8];
+      for (unsigned char& b : word) b = other;
+      CHECK(swar::has_byte(swar::load8(word), '"') == 0);
+      word[pos] = '"';
+      CHECK(swar::has_byte(swar::load8(word), '"') != 0);
     }
   }
 }

@@ -170,6 +170,25 @@ void newline(std::string& out, std::string_view indent, std::size_t level) {
   for (std::size_t i = 0; i < level; ++i) out += indent;
 }
 
+// An array's or an object's members between `brackets` ("[]", "{}"), one per line at
+// `level` + 1, the closing bracket on its own line; an empty one as `brackets` alone.
+template <typename Members, typename DumpMember>
+void dump_members(std::string& out, std::string_view indent, std::size_t level,
+                  const Members& members, std::string_view brackets, DumpMember dump_member) {
+  if (members.empty()) {
+    out += brackets;
+    return;
+  }
+  out += brackets[0];
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (k > 0) out += ',';
+    newline(out, indent, level + 1);
+    dump_member(members[k]);
+  }
+  newline(out, indent, level);
+  out += brackets[1];
+}
+
 }  // namespace
 
 void Json::dump_to(std::string& out, std::string_view indent, std::size_t level) const {
@@ -182,33 +201,15 @@ void Json::dump_to(std::string& out, std::string_view indent, std::size_t level)
   } else if (const std::string* s = std::get_if<std::string>(&v_)) {
     append_json_string(out, *s);
   } else if (const Array* a = std::get_if<Array>(&v_)) {
-    if (a->empty()) {
-      out += "[]";
-      return;
-    }
-    out += '[';
-    for (std::size_t k = 0; k < a->size(); ++k) {
-      if (k > 0) out += ',';
-      newline(out, indent, level + 1);
-      (*a)[k].dump_to(out, indent, level + 1);
-    }
-    newline(out, indent, level);
-    out += ']';
+    dump_members(out, indent, level, *a, "[]", [&](const Json& item) {
+      item.dump_to(out, indent, level + 1);
+    });
   } else if (const Object* o = std::get_if<Object>(&v_)) {
-    if (o->empty()) {
-      out += "{}";
-      return;
-    }
-    out += '{';
-    for (std::size_t k = 0; k < o->size(); ++k) {
-      if (k > 0) out += ',';
-      newline(out, indent, level + 1);
-      append_json_string(out, (*o)[k].first);
+    dump_members(out, indent, level, *o, "{}", [&](const std::pair<std::string, Json>& member) {
+      append_json_string(out, member.first);
       out += ": ";
-      (*o)[k].second.dump_to(out, indent, level + 1);
-    }
-    newline(out, indent, level);
-    out += '}';
+      member.second.dump_to(out, indent, level + 1);
+    });
   }
 }
 

@@ -6,7 +6,10 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <span>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include "common/fs.h"
 
@@ -210,6 +213,34 @@ std::vector<std::string> ConfigSection::keys() const {
 }
 
 void ConfigSection::only_keys(std::initializer_list<std::string_view> known) const {
+  reject_unknown_keys(std::span<const std::string_view>(known.begin(), known.size()));
+}
+
+void ConfigSection::get_keys(std::initializer_list<ConfigKey> keys) const {
+  for (const ConfigKey& k : keys) {
+    if (std::string* const* s = std::get_if<std::string*>(&k.out_)) {
+      k.path_ ? get_path(k.key_, **s) : get_string(k.key_, **s);
+    } else if (long long* const* n = std::get_if<long long*>(&k.out_)) {
+      get_integer(k.key_, **n, k.min_, k.max_);
+    } else if (std::size_t* const* size = std::get_if<std::size_t*>(&k.out_)) {
+      get_size(k.key_, **size);
+    } else if (std::uint32_t* const* u32 = std::get_if<std::uint32_t*>(&k.out_)) {
+      get_uint32(k.key_, **u32);
+    } else if (bool* const* b = std::get_if<bool*>(&k.out_)) {
+      get_bool(k.key_, **b);
+    }
+  }
+}
+
+void ConfigSection::get_only_keys(std::initializer_list<ConfigKey> keys) const {
+  std::vector<std::string_view> names;
+  names.reserve(keys.size());
+  for (const ConfigKey& k : keys) names.push_back(k.key_);
+  reject_unknown_keys(names);
+  get_keys(keys);
+}
+
+void ConfigSection::reject_unknown_keys(std::span<const std::string_view> known) const {
   if (object_ == nullptr) return;
   for (const auto& member : *as_object(object_)) {
     const std::string_view name(member.key().data(), member.key().size());

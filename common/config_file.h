@@ -33,8 +33,10 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -58,6 +60,40 @@ struct ConfigFileOptions {
 
 class ConfigFile;
 
+// One key of a section read by a table (ConfigSection::get_keys): its name, where its value
+// goes, and which getter reads it, chosen by the type of the destination:
+//   {"listen", &c.listen}                          get_string
+//   ConfigKey::path("tls_cert_file", &c.cert)      get_path
+//   {"workers", &c.workers, 1}                     get_integer, [1, max] (max default kNoMax)
+//   {"key_cache_size", &c.key_cache_size}          get_size (no maximum)
+//   {"memory_kib", &c.kdf.memory_kib}              get_uint32
+//   {"mutate_keep_tag", &c.mutate_keep_tag}        get_bool
+// Holds pointers into the caller's struct; use it within the statement that declares it.
+class ConfigKey {
+ public:
+  ConfigKey(std::string_view key, std::string* out) : key_(key), out_(out) {}
+  ConfigKey(std::string_view key, long long* out, long long min,
+            long long max = 0x7fffffffffffffffLL)
+      : key_(key), out_(out), min_(min), max_(max) {}
+  ConfigKey(std::string_view key, std::size_t* out) : key_(key), out_(out) {}
+  ConfigKey(std::string_view key, std::uint32_t* out) : key_(key), out_(out) {}
+  ConfigKey(std::string_view key, bool* out) : key_(key), out_(out) {}
+  // A file name, resolved as get_path resolves it.
+  static ConfigKey path(std::string_view key, std::string* out) {
+    ConfigKey k(key, out);
+    k.path_ = true;
+    return k;
+  }
+
+ private:
+  friend class ConfigSection;
+  std::string_view key_;
+  std::variant<std::string*, long long*, std::size_t*, std::uint32_t*, bool*> out_;
+  bool path_ = false;
+  long long min_ = 0;
+  long long max_ = 0;
+};
+
 // One JSON object of the file (the root, or a section below it), or an absent one: every
 // getter of an absent section leaves its output unchanged. Cheap to copy.
 class ConfigSection {
@@ -74,6 +110,13 @@ class ConfigSection {
   // Rejects (error naming it) any key not in `known`; for readers that must notice a misspelt
   // key. At the root, these are the section names.
   void only_keys(std::initializer_list<std::string_view> known) const;
+
+  // Reads each key of `keys` with its getter (ConfigKey), in order: one table per section
+  // instead of a getter call per key.
+  void get_keys(std::initializer_list<ConfigKey> keys) const;
+  // only_keys with the table's names (a key of this section that is not in the table is an
+  // error), then get_keys.
+  void get_only_keys(std::initializer_list<ConfigKey> keys) const;
 
   // A string.
   void get_string(std::string_view key, std::string& out) const;
@@ -115,6 +158,7 @@ class ConfigSection {
   // null_is_absent); records an error for a key given twice.
   const void* find(std::string_view key) const;
   void fail(std::string_view key, std::string_view expected) const;
+  void reject_unknown_keys(std::span<const std::string_view> known) const;
   std::string dotted(std::string_view key) const;
 
   const ConfigFile* file_ = nullptr;

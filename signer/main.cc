@@ -81,27 +81,30 @@ void read_config_file(const std::string& path, Config& c) {
   options.reject_duplicate_keys = false;  // as before the shared reader: the last one wins
   auto file = ConfigFile::load(path, options);
   if (!file) die(file.error().message);
-  const ConfigSection server = file->root().section("server");
-  server.get_string("grpc_addr", c.grpc_addr);
-  server.get_string("http_addr", c.http_addr);
-  server.get_path("tls_cert_file", c.tls_cert_file);
-  server.get_path("tls_key_file", c.tls_key_file);
-  server.get_path("client_ca_file", c.client_ca_file);
-  server.get_path("control_socket", c.control_socket);
-  const ConfigSection storage = file->root().section("storage");
-  storage.get_string("backend", c.backend);
-  storage.get_path("db_path", c.db_path);
-  storage.get_string("default_alias", c.default_alias);
-  storage.get_path("passphrase_dir", c.passphrase_dir);
-  storage.get_size("key_cache_size", c.key_cache_size);
-  const ConfigSection kdf = storage.section("kdf");
-  kdf.get_uint32("memory_kib", c.kdf.memory_kib);
-  kdf.get_uint32("iterations", c.kdf.iterations);
-  kdf.get_uint32("parallelism", c.kdf.parallelism);
-  file->root().section("limits").get_size("max_content_bytes", c.max_content_bytes);
-  const ConfigSection logging = file->root().section("logging");
-  logging.get_string("level", c.log_level);
-  logging.get_string("format", c.log_format);
+  const ConfigSection root = file->root();
+  root.section("server").get_keys({
+      {"grpc_addr", &c.grpc_addr},
+      {"http_addr", &c.http_addr},
+      ConfigKey::path("tls_cert_file", &c.tls_cert_file),
+      ConfigKey::path("tls_key_file", &c.tls_key_file),
+      ConfigKey::path("client_ca_file", &c.client_ca_file),
+      ConfigKey::path("control_socket", &c.control_socket),
+  });
+  const ConfigSection storage = root.section("storage");
+  storage.get_keys({
+      {"backend", &c.backend},
+      ConfigKey::path("db_path", &c.db_path),
+      {"default_alias", &c.default_alias},
+      ConfigKey::path("passphrase_dir", &c.passphrase_dir),
+      {"key_cache_size", &c.key_cache_size},
+  });
+  storage.section("kdf").get_keys({
+      {"memory_kib", &c.kdf.memory_kib},
+      {"iterations", &c.kdf.iterations},
+      {"parallelism", &c.kdf.parallelism},
+  });
+  root.section("limits").get_keys({{"max_content_bytes", &c.max_content_bytes}});
+  root.section("logging").get_keys({{"level", &c.log_level}, {"format", &c.log_format}});
   if (auto st = file->status(); !st) die(st.error().message);
 }
 

@@ -68,6 +68,20 @@ Result<const bj::object*> follow(const bj::object& root, std::string_view pointe
   return at;
 }
 
+// The string at an RFC 6901 pointer of plain member names ("/kind/group") below `root`
+// (whose path is `root_path`): "" when it, or an object on the way, is absent or null;
+// kMalformed naming the dotted path when one is of another type.
+Result<std::string> string_at(const bj::object& root, std::string_view pointer,
+                              std::string_view root_path) {
+  const std::size_t last = pointer.rfind('/');
+  VOUCH_ASSIGN_OR_RETURN(const bj::object* parent,
+                         follow(root, pointer.substr(0, last), root_path));
+  if (parent == nullptr) return std::string();
+  std::string path(root_path);
+  for (const char c : pointer) path += c == '/' ? '.' : c;
+  return string_or_empty(*parent, pointer.substr(last + 1), path);
+}
+
 constexpr std::array<ContainerKind, 3> kContainerKinds = {
     ContainerKind::kContainer, ContainerKind::kInitContainer, ContainerKind::kEphemeralContainer};
 
@@ -130,32 +144,17 @@ Result<AdmissionRequest> parse_document(const bj::value& doc, const AdmissionLim
   if (request == nullptr) return malformed("no request");
 
   AdmissionRequest out;
-  VOUCH_ASSIGN_OR_RETURN(out.uid, string_or_empty(*request, "uid", "request.uid"));
+  VOUCH_ASSIGN_OR_RETURN(out.uid, string_at(*request, "/uid", "request"));
   if (out.uid.empty()) return malformed("request.uid is missing or empty");
-  VOUCH_ASSIGN_OR_RETURN(const bj::object* gvk, opt_object(*request, "kind", "request.kind"));
-  if (gvk != nullptr) {
-    VOUCH_ASSIGN_OR_RETURN(out.group, string_or_empty(*gvk, "group", "request.kind.group"));
-    VOUCH_ASSIGN_OR_RETURN(out.version, string_or_empty(*gvk, "version", "request.kind.version"));
-    VOUCH_ASSIGN_OR_RETURN(out.kind, string_or_empty(*gvk, "kind", "request.kind.kind"));
-  }
-  VOUCH_ASSIGN_OR_RETURN(const bj::object* resource,
-                         opt_object(*request, "resource", "request.resource"));
-  if (resource != nullptr) {
-    VOUCH_ASSIGN_OR_RETURN(out.resource,
-                           string_or_empty(*resource, "resource", "request.resource.resource"));
-  }
-  VOUCH_ASSIGN_OR_RETURN(out.sub_resource,
-                         string_or_empty(*request, "subResource", "request.subResource"));
-  VOUCH_ASSIGN_OR_RETURN(out.operation, string_or_empty(*request, "operation", "request.operation"));
-  VOUCH_ASSIGN_OR_RETURN(out.namespace_name,
-                         string_or_empty(*request, "namespace", "request.namespace"));
-  VOUCH_ASSIGN_OR_RETURN(out.name, string_or_empty(*request, "name", "request.name"));
-  VOUCH_ASSIGN_OR_RETURN(const bj::object* user_info,
-                         opt_object(*request, "userInfo", "request.userInfo"));
-  if (user_info != nullptr) {
-    VOUCH_ASSIGN_OR_RETURN(out.user,
-                           string_or_empty(*user_info, "username", "request.userInfo.username"));
-  }
+  VOUCH_ASSIGN_OR_RETURN(out.group, string_at(*request, "/kind/group", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.version, string_at(*request, "/kind/version", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.kind, string_at(*request, "/kind/kind", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.resource, string_at(*request, "/resource/resource", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.sub_resource, string_at(*request, "/subResource", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.operation, string_at(*request, "/operation", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.namespace_name, string_at(*request, "/namespace", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.name, string_at(*request, "/name", "request"));
+  VOUCH_ASSIGN_OR_RETURN(out.user, string_at(*request, "/userInfo/username", "request"));
   if (const bj::value* dry = request->if_contains("dryRun"); dry != nullptr && !dry->is_null()) {
     if (!dry->is_bool()) return malformed("request.dryRun must be a boolean");
     out.dry_run = dry->get_bool();

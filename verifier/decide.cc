@@ -225,16 +225,17 @@ std::vector<SignerInfo> map_signers(const Policy& policy, const Rule& rule, Time
       if (!owners.empty()) s.member = owners.front().member;  // one name per key (policy.h)
       for (const KeyOwner& owner : owners) {
         if (!contains(rule.require.teams, owner.team)) continue;
-        if (owner.not_after) bound(*owner.not_after + std::chrono::microseconds(1));
-        if (owner.not_before) bound(*owner.not_before);
-        if (owner.not_after && now > *owner.not_after) {
+        const ValidityPeriod& validity = owner.validity;
+        if (validity.not_after) bound(*validity.not_after + std::chrono::microseconds(1));
+        if (validity.not_before) bound(*validity.not_before);
+        if (validity.not_after && now > *validity.not_after) {
           expired_note = "the certificate of " + owner.member + "'s key " + short_id(s.key_id) +
-                         " expired at " + format_rfc3339(*owner.not_after);
+                         " expired at " + format_rfc3339(*validity.not_after);
           continue;
         }
-        if (owner.not_before && now < *owner.not_before) {
+        if (validity.not_before && now < *validity.not_before) {
           expired_note = "the certificate of " + owner.member + "'s key " + short_id(s.key_id) +
-                         " is not valid before " + format_rfc3339(*owner.not_before);
+                         " is not valid before " + format_rfc3339(*validity.not_before);
           continue;
         }
         if (!contains(s.teams, owner.team)) s.teams.push_back(owner.team);

@@ -96,53 +96,45 @@ void load_config(const fs::path& path, Config& c) {
   if (!file) die(file.error().message);
   const ConfigSection root = file->root();
   root.only_keys({"server", "grpc", "metrics", "policy", "trust", "admission", "logging"});
-  const ConfigSection server = root.section("server");
-  server.only_keys({"listen", "tls_cert_file", "tls_key_file", "client_ca_file", "io_threads",
-                    "workers", "max_queued"});
-  server.get_string("listen", c.listen);
-  server.get_path("tls_cert_file", c.tls_cert_file);
-  server.get_path("tls_key_file", c.tls_key_file);
-  server.get_path("client_ca_file", c.client_ca_file);
-  server.get_integer("io_threads", c.io_threads, 1);
-  server.get_integer("workers", c.workers, 1);
-  server.get_integer("max_queued", c.max_queued, 0);
-  const ConfigSection grpc = root.section("grpc");
-  grpc.only_keys({"listen", "tls_cert_file", "tls_key_file", "client_ca_file"});
-  grpc.get_string("listen", c.grpc_listen);
-  grpc.get_path("tls_cert_file", c.grpc_cert_file);
-  grpc.get_path("tls_key_file", c.grpc_key_file);
-  grpc.get_path("client_ca_file", c.grpc_client_ca_file);
-  const ConfigSection metrics = root.section("metrics");
-  metrics.only_keys({"listen"});
-  metrics.get_string("listen", c.metrics_listen);
-  const ConfigSection policy = root.section("policy");
-  policy.only_keys({"file", "poll_ms"});
-  policy.get_path("file", c.policy_file);
-  policy.get_integer("poll_ms", c.policy_poll_ms, 0);
-  const ConfigSection trust = root.section("trust");
-  trust.only_keys({"max_age_ms", "refresh_after_ms", "error_ttl_ms", "fetch_threads",
-                   "connect_timeout_ms", "request_timeout_ms", "max_entries", "state_dir"});
-  trust.get_integer("max_age_ms", c.max_age_ms, 0);
-  trust.get_integer("refresh_after_ms", c.refresh_after_ms, 0);
-  trust.get_integer("error_ttl_ms", c.error_ttl_ms, 0);
-  trust.get_integer("fetch_threads", c.fetch_threads, 1);
-  trust.get_integer("connect_timeout_ms", c.connect_timeout_ms, 1);
-  trust.get_integer("request_timeout_ms", c.request_timeout_ms, 1);
-  trust.get_integer("max_entries", c.max_entries, 1);
-  trust.get_path("state_dir", c.state_dir);
-  const ConfigSection admission = root.section("admission");
-  admission.only_keys({"deadline_ms", "max_images", "max_body_bytes", "decision_cache_entries",
-                       "mutate_keep_tag", "verify_unchanged_images"});
-  admission.get_integer("deadline_ms", c.deadline_ms, 1);
-  admission.get_integer("max_images", c.max_images, 1);
-  admission.get_integer("max_body_bytes", c.max_body_bytes, 1024);
-  admission.get_integer("decision_cache_entries", c.decision_cache_entries, 0);
-  admission.get_bool("mutate_keep_tag", c.mutate_keep_tag);
-  admission.get_bool("verify_unchanged_images", c.verify_unchanged_images);
-  const ConfigSection logging = root.section("logging");
-  logging.only_keys({"level", "format"});
-  logging.get_string("level", c.log_level);
-  logging.get_string("format", c.log_format);
+  root.section("server").get_only_keys({
+      {"listen", &c.listen},
+      ConfigKey::path("tls_cert_file", &c.tls_cert_file),
+      ConfigKey::path("tls_key_file", &c.tls_key_file),
+      ConfigKey::path("client_ca_file", &c.client_ca_file),
+      {"io_threads", &c.io_threads, 1},
+      {"workers", &c.workers, 1},
+      {"max_queued", &c.max_queued, 0},
+  });
+  root.section("grpc").get_only_keys({
+      {"listen", &c.grpc_listen},
+      ConfigKey::path("tls_cert_file", &c.grpc_cert_file),
+      ConfigKey::path("tls_key_file", &c.grpc_key_file),
+      ConfigKey::path("client_ca_file", &c.grpc_client_ca_file),
+  });
+  root.section("metrics").get_only_keys({{"listen", &c.metrics_listen}});
+  root.section("policy").get_only_keys({
+      ConfigKey::path("file", &c.policy_file),
+      {"poll_ms", &c.policy_poll_ms, 0},
+  });
+  root.section("trust").get_only_keys({
+      {"max_age_ms", &c.max_age_ms, 0},
+      {"refresh_after_ms", &c.refresh_after_ms, 0},
+      {"error_ttl_ms", &c.error_ttl_ms, 0},
+      {"fetch_threads", &c.fetch_threads, 1},
+      {"connect_timeout_ms", &c.connect_timeout_ms, 1},
+      {"request_timeout_ms", &c.request_timeout_ms, 1},
+      {"max_entries", &c.max_entries, 1},
+      ConfigKey::path("state_dir", &c.state_dir),
+  });
+  root.section("admission").get_only_keys({
+      {"deadline_ms", &c.deadline_ms, 1},
+      {"max_images", &c.max_images, 1},
+      {"max_body_bytes", &c.max_body_bytes, 1024},
+      {"decision_cache_entries", &c.decision_cache_entries, 0},
+      {"mutate_keep_tag", &c.mutate_keep_tag},
+      {"verify_unchanged_images", &c.verify_unchanged_images},
+  });
+  root.section("logging").get_only_keys({{"level", &c.log_level}, {"format", &c.log_format}});
   if (auto st = file->status(); !st) die(st.error().message);
 }
 

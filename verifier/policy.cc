@@ -250,6 +250,21 @@ class PolicyBuilder {
     return v->as_string();
   }
 
+  // An optional PEM certificate bundle (a trust section's tls_ca and root_ca) into `out`; left
+  // unchanged when absent or invalid.
+  void certificate_bundle_field(const json::Object& obj, const std::string& path,
+                                std::string_view key, std::vector<keys::Certificate>& out) {
+    auto pem = string_field(obj, path, key, false);
+    if (!pem) return;
+    auto certs = keys::parse_certificate_bundle(*pem);
+    if (!certs) {
+      problem(at(path, key), certs.error().reason,
+              "not a PEM certificate bundle: " + certs.error().message);
+      return;
+    }
+    out = std::move(*certs);
+  }
+
   std::optional<bool> bool_field(const json::Object& obj, const std::string& path,
                                  std::string_view key) {
     const json::Value* v = obj.find(key);
@@ -396,10 +411,9 @@ class PolicyBuilder {
         ok = false;
         continue;
       }
-      MemberKey mk{*key, key->canonical_id(), std::nullopt, std::nullopt};
+      MemberKey mk{*key, key->canonical_id(), {}};
       if (const keys::Certificate* cert = key->certificate()) {
-        mk.not_before = cert->not_before();
-        mk.not_after = cert->not_after();
+        mk.validity = {cert->not_before(), cert->not_after()};
       }
       if (std::any_of(m.keys.begin(), m.keys.end(),
                       [&](const MemberKey& other) { return other.id == mk.id; })) {
@@ -469,15 +483,7 @@ class PolicyBuilder {
         }
         t.server = std::move(*server);
       }
-      if (auto pem = string_field(*obj, path, "tls_ca", false)) {
-        auto certs = keys::parse_certificate_bundle(*pem);
-        if (!certs) {
-          problem(at(path, "tls_ca"), certs.error().reason,
-                  "not a PEM certificate bundle: " + certs.error().message);
-        } else {
-          t.tls_ca = std::move(*certs);
-        }
-      }
+      certificate_bundle_field(*obj, path, "tls_ca", t.tls_ca);
       if (const json::Value* c = obj->find("credentials")) {
         if (auto creds = credentials(*c, at(path, "credentials")))
           t.credentials = std::move(*creds);
@@ -494,15 +500,7 @@ class PolicyBuilder {
           t.root_keys = std::move(*ids);
         }
       }
-      if (auto pem = string_field(*obj, path, "root_ca", false)) {
-        auto certs = keys::parse_certificate_bundle(*pem);
-        if (!certs) {
-          problem(at(path, "root_ca"), certs.error().reason,
-                  "not a PEM certificate bundle: " + certs.error().message);
-        } else {
-          t.root_ca = std::move(*certs);
-        }
-      }
+      certificate_bundle_field(*obj, path, "root_ca", t.root_ca);
       t.tofu = bool_field(*obj, path, "tofu").value_or(false);
       t.strict_pinning = bool_field(*obj, path, "strict_pinning").value_or(false);
       if (obj->find("root_keys") == nullptr && obj->find("root_ca") == nullptr && !t.tofu) {
@@ -1025,7 +1023,7 @@ Result<Policy> Policy::from_json(const json::Value& document) {
     for (const Member& member : team.members) {
       for (const MemberKey& key : member.keys) {
         policy.owners_[key.id].push_back(
-            KeyOwner{team.name, member.name, key.not_before, key.not_after});
+            KeyOwner{team.name, member.name, key.validity});
       }
     }
   }

@@ -162,14 +162,19 @@ namespace vouch::verifier {
 
 enum class PolicyFormat { kJson, kYaml };
 
+// A certificate's validity period: its key counts only within it (decide.h). A key given as a
+// bare public key has neither bound.
+struct ValidityPeriod {
+  std::optional<TimePoint> not_before;
+  std::optional<TimePoint> not_after;
+};
+
 // One key of a member.
 struct MemberKey {
   keys::PublicKey key;
   // key.canonical_id(): the identity of the key, whether given as a certificate or not.
   std::string id;
-  // For a certificate, its validity period: the key counts only within it (decide.h).
-  std::optional<TimePoint> not_before;
-  std::optional<TimePoint> not_after;
+  ValidityPeriod validity;
 };
 
 struct Member {
@@ -272,8 +277,7 @@ struct Rule {
 struct KeyOwner {
   std::string team;
   std::string member;
-  std::optional<TimePoint> not_before;
-  std::optional<TimePoint> not_after;
+  ValidityPeriod validity;  // the key's (MemberKey::validity)
 };
 
 // One problem found by the validator.

@@ -479,7 +479,7 @@ inline std::string summary(const Policy& p) {
     for (const Member& m : t.members) {
       s += " member " + m.name + "\n";
       for (const MemberKey& k : m.keys) {
-        s += "  key " + k.id + (k.not_after ? " cert" : "") + "\n";
+        s += "  key " + k.id + (k.validity.not_after ? " cert" : "") + "\n";
       }
     }
   }

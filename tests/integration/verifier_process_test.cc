@@ -454,24 +454,59 @@ TEST_CASE("vouch-verifier refuses to start without a valid policy") {
   CHECK(v.port() == 0);
 }
 
+// A verifier directory with an allow-all policy and a config, for the tests of what stops the
+// start.
+struct StartupFixture {
+  TempDir dir{"vouch-verifier-process-test"};
+  ServerTls tls{dir};
+  std::string vdir = dir / "verifier";
+  std::string config;
+
+  StartupFixture() {
+    fs::create_directories(vdir);
+    signer_test::write_file(vdir + "/policy.json",
+                            R"({"rules": [{"pattern": "registry.example.com/**", "allow": true}]})",
+                            0644);
+    config = verifier_config(tls, tls.pki.issue("vouch-verifier", true), vdir);
+  }
+
+  // The config with `members` put first into `section`.
+  std::string config_with(const std::string& section, const std::string& members) const {
+    std::string out = config;
+    const std::string opening = "\"" + section + "\": {";
+    out.replace(out.find(opening), opening.size(), opening + members);
+    return out;
+  }
+
+  // Starts the verifier with `with_config`, checks that it stops with exit code 1 without
+  // listening, and returns its log.
+  std::string refused_start(const std::string& with_config) const {
+    VerifierProcess v(vdir, with_config);
+    const auto status = v.process().wait(std::chrono::seconds(60));
+    CHECK(status == std::optional<int>(1));
+    CHECK(v.port() == 0);
+    return v.log();
+  }
+};
+
 TEST_CASE("vouch-verifier refuses to start when trust.state_dir cannot keep anchors") {
   // A restart that could not read back the anchors would trust new roots silently: the
   // daemon stops at startup instead of on the first fetch.
-  TempDir dir{"vouch-verifier-process-test"};
-  ServerTls tls{dir};
-  const std::string vdir = dir / "verifier";
-  fs::create_directories(vdir);
-  signer_test::write_file(vdir + "/policy.json",
-                          R"({"rules": [{"pattern": "registry.example.com/**", "allow": true}]})",
-                          0644);
-  signer_test::write_file(vdir + "/not-a-directory", "x", 0644);
-  std::string config = verifier_config(tls, tls.pki.issue("vouch-verifier", true), vdir);
-  const std::string trust = R"("trust": {)";
-  config.replace(config.find(trust), trust.size(),
-                 trust + R"("state_dir": "not-a-directory", )");
-  VerifierProcess v(vdir, config);
-  const auto status = v.process().wait(std::chrono::seconds(60));
-  CHECK(status == std::optional<int>(1));
-  CHECK(has(v.log(), "trust.state_dir " + vdir + "/not-a-directory is not a writable directory"));
-  CHECK(v.port() == 0);
+  StartupFixture f;
+  signer_test::write_file(f.vdir + "/not-a-directory", "x", 0644);
+  const std::string log =
+      f.refused_start(f.config_with("trust", R"("state_dir": "not-a-directory", )"));
+  CHECK_MESSAGE(
+      has(log, "trust.state_dir " + f.vdir + "/not-a-directory is not a writable directory"), log);
+}
+
+TEST_CASE("vouch-verifier refuses a config with an unknown key or a value out of range") {
+  // Each section's keys are one table (common/config_file.h ConfigKey): a misspelt key and a
+  // value below its minimum stop the start with the dotted key named.
+  StartupFixture f;
+  const std::string unknown = f.refused_start(f.config_with("admission", R"("deadline": 5, )"));
+  CHECK_MESSAGE(has(unknown, "unknown key \"admission.deadline\""), unknown);
+  const std::string small =
+      f.refused_start(f.config_with("admission", R"("max_body_bytes": 1000, )"));
+  CHECK_MESSAGE(has(small, "admission.max_body_bytes"), small);
 }

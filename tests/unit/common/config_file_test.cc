@@ -236,6 +236,60 @@ TEST_CASE("only_keys: unknown sections and keys are errors, known ones are not")
   CHECK(file.status().error().message.find("unknown section \"extra\"") != std::string::npos);
 }
 
+TEST_CASE("get_keys: a table reads each key with the getter its destination's type names") {
+  auto file = parse_ok(R"({"a": {"s": "x", "p": "tls/c.pem", "n": -3, "size": 7, "u32": 9,
+                                 "b": true, "other": 1}})");
+  Outputs o;
+  std::string path;
+  std::string absent = "default";
+  file.root().section("a").get_keys({
+      {"s", &o.str},
+      ConfigKey::path("p", &path),
+      {"n", &o.n, -10, 10},
+      {"size", &o.size},
+      {"u32", &o.u32},
+      {"b", &o.b},
+      {"absent", &absent},
+  });
+  REQUIRE_OK(file.status());  // "other" is no error: get_keys checks only what it reads
+  CHECK(o.str == "x");
+  CHECK(path == "/etc/vouch/tls/c.pem");
+  CHECK(o.n == -3);
+  CHECK(o.size == 7);
+  CHECK(o.u32 == 9);
+  CHECK(o.b);
+  CHECK(absent == "default");
+}
+
+TEST_CASE("get_keys: a row's bounds and types are checked as its getter checks them") {
+  auto file = parse_ok(R"({"a": {"n": 11}})");
+  long long n = 5;
+  file.root().section("a").get_keys({{"n", &n, -10, 10}});
+  CHECK_REASON(file.status(), Reason::kMalformed);
+  CHECK(file.status().error().message.find("a.n: expected an integer from -10 to 10") !=
+        std::string::npos);
+  CHECK(n == 5);
+
+  auto typed = parse_ok(R"({"a": {"size": 0, "b": "yes"}})");
+  Outputs o;
+  typed.root().section("a").get_keys({{"size", &o.size}, {"b", &o.b}});
+  CHECK_REASON(typed.status(), Reason::kMalformed);
+  CHECK(typed.status().error().message.find("a.size") != std::string::npos);
+}
+
+TEST_CASE("get_only_keys: a key not in the table is an error, before any value is read") {
+  auto file = parse_ok(R"({"server": {"listen": 5, "lisen": "x"}})");
+  std::string listen = "default";
+  file.root().section("server").get_only_keys({{"listen", &listen}});
+  CHECK_REASON(file.status(), Reason::kMalformed);
+  CHECK(file.status().error().message.find("unknown key \"server.lisen\"") != std::string::npos);
+
+  auto good = parse_ok(R"({"server": {"listen": "x"}})");
+  good.root().section("server").get_only_keys({{"listen", &listen}});
+  REQUIRE_OK(good.status());
+  CHECK(listen == "x");
+}
+
 TEST_CASE("case-insensitive keys (Viper): any spelling matches, two spellings are an error") {
   ConfigFileOptions viper;
   viper.case_insensitive_keys = true;

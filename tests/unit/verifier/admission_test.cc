@@ -175,6 +175,16 @@ TEST_CASE("malformed reviews are refused with the field named") {
       {"template not an object",
        review("apps", "Deployment", R"({"spec": {"template": "x"}})"), Reason::kMalformed,
        "request.object.spec.template"},
+      {"kind not an object", R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+          "request": {"uid": "u", "operation": "DELETE", "kind": "Pod"}})",
+       Reason::kMalformed, "request.kind must be an object"},
+      {"username not a string", R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+          "request": {"uid": "u", "operation": "DELETE", "userInfo": {"username": 1}}})",
+       Reason::kMalformed, "request.userInfo.username must be a string"},
+      {"resource.resource not a string", R"({"apiVersion": "admission.k8s.io/v1",
+          "kind": "AdmissionReview", "request": {"uid": "u", "operation": "DELETE",
+          "resource": {"resource": []}}})",
+       Reason::kMalformed, "request.resource.resource must be a string"},
       {"dryRun not a boolean", R"({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
           "request": {"uid": "u", "operation": "DELETE", "dryRun": "yes"}})",
        Reason::kMalformed, "dryRun"},
@@ -186,6 +196,18 @@ TEST_CASE("malformed reviews are refused with the field named") {
     CHECK(r.error().reason == b.reason);
     CHECK_MESSAGE(r.error().message.find(b.mentions) != std::string::npos, r.error().message);
   }
+}
+
+TEST_CASE("request fields in absent or null objects read as empty") {
+  auto r = parse_admission_review(R"({"apiVersion": "admission.k8s.io/v1",
+      "kind": "AdmissionReview", "request": {"uid": "u", "operation": "DELETE", "kind": null,
+      "userInfo": {"groups": []}, "resource": {"group": "apps", "resource": "deployments"}}})");
+  REQUIRE(r.ok());
+  CHECK(r->kind.empty());
+  CHECK(r->group.empty());
+  CHECK(r->user.empty());
+  CHECK(r->resource == "deployments");
+  CHECK(r->operation == "DELETE");
 }
 
 TEST_CASE("bounds: body size, nesting, images per object, image length") {

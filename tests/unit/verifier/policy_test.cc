@@ -145,7 +145,7 @@ std::string describe(const Policy& p) {
       out << "  member " << m.name;
       for (const MemberKey& k : m.keys) {
         out << " key=" << k.id << "/" << keys::to_string(k.key.type());
-        if (k.not_after) out << " until " << format_rfc3339(*k.not_after);
+        if (k.validity.not_after) out << " until " << format_rfc3339(*k.validity.not_after);
       }
       out << "\n";
     }
@@ -194,8 +194,8 @@ TEST_CASE("a YAML policy and its JSON translation give the same model and versio
   const MemberKey& carol = qa->members[1].keys[0];
   CHECK(carol.key.type() == keys::KeyType::kEcdsaX509);
   CHECK(carol.id == k.carol.public_key().canonical_id());
-  REQUIRE(carol.not_after);
-  CHECK(*carol.not_after == k.carol_cert.not_after());
+  REQUIRE(carol.validity.not_after);
+  CHECK(*carol.validity.not_after == k.carol_cert.not_after());
   // Alice is one person in two teams: her key has an owner entry per team.
   const auto& owners = p.owners_of(k.alice.public_key().canonical_id());
   REQUIRE(owners.size() == 2);
@@ -379,6 +379,8 @@ TEST_CASE("validation: each bad field is reported with its path and a reason") {
        "trust[0].root_keys[0]", Reason::kMalformed},
       {"a bad root CA", [](json::Value& d) { obj(trust0(d)).set("root_ca", "garbage"); },
        "trust[0].root_ca", Reason::kMalformed},
+      {"a bad TLS CA", [](json::Value& d) { obj(trust0(d)).set("tls_ca", "garbage"); },
+       "trust[0].tls_ca", Reason::kMalformed},
       {"a username with a token",
        [](json::Value& d) {
          json::Object c;

@@ -219,13 +219,7 @@ void ConfigSection::only_keys(std::initializer_list<std::string_view> known) con
 void ConfigSection::get_keys(std::initializer_list<ConfigKey> keys) const {
   for (const ConfigKey& k : keys) {
     if (std::string* const* s = std::get_if<std::string*>(&k.out_)) {
-      if (k.path_) {
-        get_path(k.key_, **s);
-      } else if (k.string_or_integer_) {
-        get_string_or_integer(k.key_, **s);
-      } else {
-        get_string(k.key_, **s);
-      }
+      k.path_ ? get_path(k.key_, **s) : get_string(k.key_, **s);
     } else if (long long* const* n = std::get_if<long long*>(&k.out_)) {
       get_integer(k.key_, **n, k.min_, k.max_);
     } else if (std::size_t* const* size = std::get_if<std::size_t*>(&k.out_)) {

@@ -84,19 +84,12 @@ class ConfigKey {
     k.path_ = true;
     return k;
   }
-  // A string, or an integer taken as its decimal text (get_string_or_integer).
-  static ConfigKey string_or_integer(std::string_view key, std::string* out) {
-    ConfigKey k(key, out);
-    k.string_or_integer_ = true;
-    return k;
-  }
 
  private:
   friend class ConfigSection;
   std::string_view key_;
   std::variant<std::string*, long long*, std::size_t*, std::uint32_t*, bool*> out_;
   bool path_ = false;
-  bool string_or_integer_ = false;
   long long min_ = 0;
   long long max_ = 0;
 };

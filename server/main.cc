@@ -146,64 +146,55 @@ void load_config(const fs::path& path, Config& c) {
   auto file = ConfigFile::load(path);
   if (!file) die(file.error().message);
   const ConfigSection root = file->root();
-  using K = ConfigKey;
-  root.section("server").get_keys({
-      K::string_or_integer("http_addr", &c.http_addr),
-      {"max_publish_bytes", &c.max_publish_bytes, 1},
-      {"header_timeout_seconds", &c.header_timeout_seconds, 1},
-      {"body_timeout_seconds", &c.body_timeout_seconds, 1},
-      {"idle_timeout_seconds", &c.idle_timeout_seconds, 1},
-      {"max_body_bytes_in_flight", &c.max_body_bytes_in_flight, 1},
-      {"max_connections_per_client", &c.max_connections_per_client, 1},
-      {"worker_threads", &c.worker_threads, 1, 256},
-      {"max_queued_writes", &c.max_queued_writes, 1},
-      K::path("tls_cert_file", &c.tls_cert_file),
-      K::path("tls_key_file", &c.tls_key_file),
-  });
-  root.section("trust_service").get_keys({
-      K::string_or_integer("type", &c.trust_type),
-      K::string_or_integer("key_algorithm", &c.key_algorithm),
-      K::path("key_dir", &c.key_dir),
-      K::path("passphrase_file", &c.key_passphrase_file),
-      K::string_or_integer("hostname", &c.signer_hostname),
-      K::string_or_integer("port", &c.signer_port),
-      K::path("tls_ca_file", &c.signer_ca),
-      K::path("tls_client_cert", &c.signer_client_cert),
-      K::path("tls_client_key", &c.signer_client_key),
-  });
+  const ConfigSection server = root.section("server");
+  server.get_string_or_integer("http_addr", c.http_addr);
+  server.get_integer("max_publish_bytes", c.max_publish_bytes, 1);
+  server.get_integer("header_timeout_seconds", c.header_timeout_seconds, 1);
+  server.get_integer("body_timeout_seconds", c.body_timeout_seconds, 1);
+  server.get_integer("idle_timeout_seconds", c.idle_timeout_seconds, 1);
+  server.get_integer("max_body_bytes_in_flight", c.max_body_bytes_in_flight, 1);
+  server.get_integer("max_connections_per_client", c.max_connections_per_client, 1);
+  server.get_integer("worker_threads", c.worker_threads, 1, 256);
+  server.get_integer("max_queued_writes", c.max_queued_writes, 1);
+  server.get_path("tls_cert_file", c.tls_cert_file);
+  server.get_path("tls_key_file", c.tls_key_file);
+  const ConfigSection trust = root.section("trust_service");
+  trust.get_string_or_integer("type", c.trust_type);
+  trust.get_string_or_integer("key_algorithm", c.key_algorithm);
+  trust.get_path("key_dir", c.key_dir);
+  trust.get_path("passphrase_file", c.key_passphrase_file);
+  trust.get_string_or_integer("hostname", c.signer_hostname);
+  trust.get_string_or_integer("port", c.signer_port);
+  trust.get_path("tls_ca_file", c.signer_ca);
+  trust.get_path("tls_client_cert", c.signer_client_cert);
+  trust.get_path("tls_client_key", c.signer_client_key);
   const ConfigSection storage = root.section("storage");
-  storage.get_keys({
-      K::string_or_integer("backend", &c.backend),
-      K::path("db_url", &c.db_path),
-      K::path("db_path", &c.db_path),
-  });
-  storage.section("postgres").get_keys({
-      K::string_or_integer("dsn", &c.pg_dsn),
-      K::path("password_file", &c.pg_password_file),
-      K::string_or_integer("sslmode", &c.pg_sslmode),
-      K::path("sslrootcert", &c.pg_sslrootcert),
-      {"pool_size", &c.pg_pool_size, 1},
-      {"statement_timeout_ms", &c.pg_statement_timeout_ms, 1},
-  });
+  storage.get_string_or_integer("backend", c.backend);
+  storage.get_path("db_url", c.db_path);
+  storage.get_path("db_path", c.db_path);
+  const ConfigSection pg = storage.section("postgres");
+  pg.get_string_or_integer("dsn", c.pg_dsn);
+  pg.get_path("password_file", c.pg_password_file);
+  pg.get_string_or_integer("sslmode", c.pg_sslmode);
+  pg.get_path("sslrootcert", c.pg_sslrootcert);
+  pg.get_integer("pool_size", c.pg_pool_size, 1);
+  pg.get_integer("statement_timeout_ms", c.pg_statement_timeout_ms, 1);
   const ConfigSection auth = root.section("auth");
-  auth.get_keys({K::string_or_integer("type", &c.auth_type)});
-  auth.section("options").get_keys({
-      K::string_or_integer("realm", &c.realm),
-      K::string_or_integer("service", &c.service),
-      K::string_or_integer("issuer", &c.issuer),
-      K::path("rootcertbundle", &c.rootcertbundle),
-      {"token_lifetime_seconds", &c.token_lifetime_seconds, 1},
-  });
-  root.section("caching").section("max_age").get_keys({
-      {"current_metadata", &c.current_max_age, kAnyInteger},
-      {"consistent_metadata", &c.consistent_max_age, kAnyInteger},
-  });
+  auth.get_string_or_integer("type", c.auth_type);
+  const ConfigSection options = auth.section("options");
+  options.get_string_or_integer("realm", c.realm);
+  options.get_string_or_integer("service", c.service);
+  options.get_string_or_integer("issuer", c.issuer);
+  options.get_path("rootcertbundle", c.rootcertbundle);
+  options.get_integer("token_lifetime_seconds", c.token_lifetime_seconds, 1);
+  const ConfigSection max_age = root.section("caching").section("max_age");
+  max_age.get_integer("current_metadata", c.current_max_age, kAnyInteger);
+  max_age.get_integer("consistent_metadata", c.consistent_max_age, kAnyInteger);
   root.section("repositories").get_string_list("gun_prefixes", c.gun_prefixes);
   load_accounts_config(root.section("accounts"), c.accounts);
-  root.section("logging").get_keys({
-      K::string_or_integer("level", &c.log_level),
-      K::string_or_integer("format", &c.log_format),
-  });
+  const ConfigSection logging = root.section("logging");
+  logging.get_string_or_integer("level", c.log_level);
+  logging.get_string_or_integer("format", c.log_format);
   if (auto st = file->status(); !st) die(st.error().message);
 }
 

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/strings.h"
+
 namespace vouch::client {
 namespace {
 
@@ -60,15 +62,6 @@ std::string seg(std::string_view text) { return escape_path(text, /*keep_slash=*
 // in a query (RFC 3986 3.4).
 std::string query_value(std::string_view text) { return escape_path(text, false); }
 
-std::string printable(std::string_view text, std::size_t max) {
-  std::string out;
-  for (char c : text.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
-  }
-  if (text.size() > max) out += "...";
-  return out;
-}
 
 // The inverse of to_string(Reason), over every Reason up to the last one (common/error.h).
 std::optional<Reason> reason_named(std::string_view name) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/encoding.h"
+#include "common/strings.h"
 #include "tuf/gun.h"
 #include "tuf/json.h"
 #include "tuf/metadata.h"
@@ -30,16 +31,6 @@ bool is_sha256_hex(std::string_view s) {
   return true;
 }
 
-// Text from a server, made safe for a one-line message: bounded, control bytes replaced.
-std::string printable(std::string_view s, std::size_t max = 512) {
-  std::string out;
-  for (char c : s.substr(0, max)) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 const std::string* string_member(const json::Value& v, std::string_view name) {
   const json::Value* m = v.find(name);

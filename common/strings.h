@@ -14,4 +14,9 @@ namespace vouch {
 // join({"", "b"}, ", ") == "b" (the behaviour of the copies this replaced).
 std::string join(const std::vector<std::string>& items, std::string_view separator);
 
+// Text from a peer made safe for a one-line message: at most `max` bytes of it, control bytes
+// (below 0x20, and 0x7f) replaced by '?', and "..." appended when it was cut.
+//   printable("a\nb", 512) == "a?b";  printable("abcdef", 3) == "abc..."
+std::string printable(std::string_view text, std::size_t max = 512);
+
 }  // namespace vouch

@@ -16,5 +16,16 @@ TEST_CASE("join puts the separator between items only") {
   CHECK(join({"a", "", "c"}, ",") == "a,,c");
 }
 
+TEST_CASE("printable bounds a peer's text and replaces control bytes") {
+  CHECK(printable("plain text", 512) == "plain text");
+  CHECK(printable("a\nb\tc\x7f\x01", 512) == "a?b?c??");
+  CHECK(printable("abcdef", 3) == "abc...");
+  CHECK(printable("abc", 3) == "abc");
+  CHECK(printable("", 0).empty());
+  CHECK(printable(std::string(600, 'x')) == std::string(512, 'x') + "...");
+  // UTF-8 and other bytes >= 0x80 pass unchanged.
+  CHECK(printable("gr\xc3\xbc\xc3\x9fe", 512) == "gr\xc3\xbc\xc3\x9fe");
+}
+
 }  // namespace
 }  // namespace vouch

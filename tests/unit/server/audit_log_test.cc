@@ -3,9 +3,6 @@
 // the structured log line, and a writer process killed mid-stream.
 
 #include <doctest/doctest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rocksdb/db.h>
@@ -25,9 +22,9 @@
 #include "common/log.h"
 #include "keys/crypto.h"
 #include "server/audit/audit_log.h"
+#include "tests/support/crash_child.h"
 #include "tests/support/temp_dir.h"
 
-extern char** environ;
 
 using namespace vouch;
 using namespace vouch::server::audit;
@@ -440,41 +437,12 @@ TEST_CASE("crash consistency: a killed writer process loses no acknowledged appe
   const fs::path path = dir.path() / "audit";
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    int out[2];
-    REQUIRE(::pipe(out) == 0);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<std::string> env_strings;
-    for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-    env_strings.push_back("VOUCH_AUDIT_CRASH_CHILD=" + path.string());
-    std::vector<char*> envp;
-    for (std::string& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    std::string exe = fs::read_symlink("/proc/self/exe").string();
-    std::vector<char*> argv{exe.data(), nullptr};
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    REQUIRE(rc == 0);
-
-    std::FILE* acks = ::fdopen(out[0], "r");
-    REQUIRE(acks != nullptr);
     // A different number of acknowledgements each round, so the kill lands elsewhere.
     const unsigned long long wait_for = 20 + static_cast<unsigned long long>(std::rand() % 40);
-    unsigned long long first = 0, acked = 0, value = 0;
-    while ((acked < first + wait_for || first == 0) && std::fscanf(acks, "%llu", &value) == 1) {
-      if (first == 0) first = value;
-      acked = value;
-    }
-    REQUIRE(::kill(pid, SIGKILL) == 0);
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    while (std::fscanf(acks, "%llu", &value) == 1) acked = value;
-    std::fclose(acks);
-    CHECK(WIFSIGNALED(status));
+    const test::CrashRun run =
+        test::run_and_kill_child("VOUCH_AUDIT_CRASH_CHILD", path.string(), wait_for + 1);
+    const unsigned long long acked = run.last_ack;
+    CHECK(run.killed_by_signal);
     REQUIRE(acked >= wait_for);
 
     auto log = open_log(options_for(path));

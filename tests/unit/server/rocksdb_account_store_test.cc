@@ -6,9 +6,6 @@
 
 #include <doctest/doctest.h>
 #include <rocksdb/db.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,10 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/crash_child.h"
 #include "tests/support/check_macros.h"
 #include "tests/support/temp_dir.h"
 
-extern char** environ;
 
 using namespace vouch;
 using namespace vouch::server::accounts;
@@ -76,38 +73,11 @@ TEST_CASE("rocksdb account store: refuses a database that is not an accounts sto
 TEST_CASE("rocksdb account store: a killed writer process loses no acknowledged write") {
   test::TempDir dir("vouch-accounts");
   const fs::path path = dir.path() / "db";
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back("VOUCH_ACCOUNTS_CRASH_CHILD=" + path.string());
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string exe = fs::read_symlink("/proc/self/exe").string();
-  std::vector<char*> argv{exe.data(), nullptr};
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  REQUIRE(rc == 0);
-
-  std::FILE* acks = ::fdopen(out[0], "r");
-  REQUIRE(acks != nullptr);
-  int acked = 0;
-  int value = 0;
-  while (acked < 40 && std::fscanf(acks, "%d", &value) == 1) acked = value;
-  REQUIRE(::kill(pid, SIGKILL) == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  while (std::fscanf(acks, "%d", &value) == 1) acked = value;
-  std::fclose(acks);
+  const test::CrashRun run =
+      test::run_and_kill_child("VOUCH_ACCOUNTS_CRASH_CHILD", path.string(), 40);
+  const int acked = static_cast<int>(run.last_ack);
   REQUIRE(acked >= 40);
-  CHECK(WIFSIGNALED(status));
+  CHECK(run.killed_by_signal);
 
   auto store = RocksDbAccountStore::open({path, false});
   REQUIRE_OK(store);

@@ -4,9 +4,6 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rocksdb/db.h>
@@ -29,9 +26,9 @@
 #include <vector>
 
 #include "server/storage/rocksdb_store.h"
+#include "tests/support/crash_child.h"
 #include "tests/unit/server/store_test_support.h"
 
-extern char** environ;
 
 using namespace vouch;
 using namespace vouch::server;
@@ -695,39 +692,11 @@ TEST_CASE("crash consistency: a killed writer process loses no acknowledged batc
   // it is), then every acknowledged batch must be there, whole, and no partial one.
   TempDir dir;
   const fs::path path = dir.path() / "db";
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back("VOUCH_STORE_CRASH_CHILD=" + path.string());
-  std::vector<char*> envp;
-  for (std::string& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::string exe = fs::read_symlink("/proc/self/exe").string();
-  std::vector<char*> argv{exe.data(), nullptr};
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  REQUIRE(rc == 0);
-
-  std::FILE* acks = ::fdopen(out[0], "r");
-  REQUIRE(acks != nullptr);
-  int acked = 0;
-  int value = 0;
-  while (acked < 40 && std::fscanf(acks, "%d", &value) == 1) acked = value;
-  REQUIRE(::kill(pid, SIGKILL) == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  // Acknowledgements written before the kill still count.
-  while (std::fscanf(acks, "%d", &value) == 1) acked = value;
-  std::fclose(acks);
+  const test::CrashRun run =
+      test::run_and_kill_child("VOUCH_STORE_CRASH_CHILD", path.string(), 40);
+  const int acked = static_cast<int>(run.last_ack);
   REQUIRE(acked >= 40);
-  CHECK(WIFSIGNALED(status));
+  CHECK(run.killed_by_signal);
 
   auto store = open_store(options_for(path));
   int n = check_whole_prefix(*store, acked + 1000);

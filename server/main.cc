@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <openssl/crypto.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -445,9 +447,13 @@ std::optional<std::pair<std::string, keys::SecretString>> bootstrap_credentials(
     if (!got) die("--bootstrap-admin-file: " + got.error().message);
     text = std::move(*got);
     from = c.bootstrap_admin_file;
-  } else if (const char* env = std::getenv("VOUCH_BOOTSTRAP_ADMIN"); env != nullptr && *env) {
+  } else if (char* env = std::getenv("VOUCH_BOOTSTRAP_ADMIN"); env != nullptr && *env) {
     text = keys::SecretString(env);
     from = "VOUCH_BOOTSTRAP_ADMIN";
+    // The password must not stay readable in /proc/<pid>/environ or pass to children: wipe
+    // the environment's copy in place, then drop the variable.
+    OPENSSL_cleanse(env, std::strlen(env));
+    ::unsetenv("VOUCH_BOOTSTRAP_ADMIN");
   } else {
     return std::nullopt;
   }

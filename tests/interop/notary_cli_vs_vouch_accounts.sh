@@ -26,6 +26,10 @@ export VOUCH_BOOTSTRAP_ADMIN=admin:interop-admin-password
 VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
 vouch_start "127.0.0.1:$(free_port)"
 unset VOUCH_BOOTSTRAP_ADMIN
+# The bootstrap password does not stay in the server's environment.
+if tr '\0' '\n' <"/proc/$SERVER_PID/environ" | grep -q 'interop-admin-password'; then
+  fail "VOUCH_BOOTSTRAP_ADMIN is still readable in /proc/$SERVER_PID/environ"
+fi
 
 # api <user:password> <method> <path> [json]: the admin API; $out gets the body.
 api() {

@@ -302,6 +302,17 @@ bj::object token_json(const accounts::TokenInfo& t) {
   return o;
 }
 
+bj::object member_key_json(const accounts::MemberKeyInfo& k) {
+  return {{"key_id", k.key_id},
+          {"canonical_id", k.canonical_id},
+          {"keytype", keys::to_string(k.type)},
+          {"public_key", k.pem},
+          {"owner", k.owner},
+          {"kind", principal_kind_name(k.owner_kind)},
+          {"registered", time_value(k.registered)},
+          {"expires", k.expires ? time_value(*k.expires) : bj::value(nullptr)}};
+}
+
 template <typename T, typename F>
 bj::object page_json(std::string_view name, const accounts::Page<T>& page, F&& encode) {
   bj::array items;
@@ -376,6 +387,7 @@ class Routes {
     if (top == "repositories") return repositories(c);
     if (top == "grants" && s.size() == 1) return grants(c);
     if (top == "audit") return audit(c);
+    if (top == "keys") return member_keys(c);
     return route_not_found();
   }
 
@@ -415,6 +427,8 @@ class Routes {
     }
     o["orgs"] = std::move(orgs);
     o["teams"] = std::move(teams);
+    // The service name a key registration statement must name (POST /keys).
+    o["service"] = a_.key_registration_service();
     return json_answer(200, o);
   }
 
@@ -759,6 +773,81 @@ class Routes {
       return Answer(json_answer(200, o));
     }
     return not_allowed("GET, PUT");
+  }
+
+  // /keys: members' signing keys (register for the caller, list, look up owners, delete).
+  Result<Answer> member_keys(const Call& c) {
+    const auto& s = c.seg;
+    if (s.size() == 1) {
+      if (c.method == "GET") {
+        std::string owner(param(c.query, "owner"));
+        if (owner.empty()) owner = c.actor.name;
+        VOUCH_ASSIGN_OR_RETURN(auto list, a_.list_keys(c.actor, owner));
+        bj::array items;
+        for (const auto& k : list) items.push_back(member_key_json(k));
+        return Answer(json_answer(200, bj::object{{"keys", std::move(items)}}));
+      }
+      if (c.method == "POST") return ok(register_key(c));
+      return not_allowed("GET, POST");
+    }
+    if (s.size() != 2) return route_not_found();
+    if (s[1] == "lookup") return only(c, "POST", [&] { return lookup_keys(c); });
+    if (c.method != "DELETE") return not_allowed("DELETE");
+    VOUCH_RETURN_IF_ERROR(a_.delete_key(c.actor, s[1]));
+    return Answer(no_content());
+  }
+
+  Result<Response> register_key(const Call& c) {
+    VOUCH_ASSIGN_OR_RETURN(bj::object b,
+                           body_object(c.request, {"public_key", "issued_at", "signature"}));
+    VOUCH_ASSIGN_OR_RETURN(std::string pem, req_string(b, "public_key"));
+    VOUCH_ASSIGN_OR_RETURN(std::string issued, req_string(b, "issued_at"));
+    auto issued_at = parse_rfc3339(issued);
+    if (!issued_at) return bad_request("\"issued_at\" must be an RFC 3339 time");
+    const bj::value* sv = b.if_contains("signature");
+    if (sv == nullptr || !sv->is_object()) return bad_request("\"signature\" is required");
+    const bj::object& so = sv->get_object();
+    for (const auto& m : so) {
+      if (m.key() != "method" && m.key() != "sig") return bad_request("unknown field in \"signature\"");
+    }
+    VOUCH_ASSIGN_OR_RETURN(std::string method, req_string(so, "method"));
+    VOUCH_ASSIGN_OR_RETURN(std::string sig, req_string(so, "sig"));
+    keys::Signature signature;
+    auto parsed_method = keys::parse_sig_method(method);
+    if (!parsed_method) return bad_request("unknown signature method");
+    signature.method = *parsed_method;
+    auto bytes = base64_decode(sig);
+    if (!bytes) return bad_request("\"signature.sig\" must be base64");
+    signature.bytes = std::move(*bytes);
+    VOUCH_ASSIGN_OR_RETURN(auto key, a_.register_key(c.actor, pem, *issued_at, signature));
+    return json_answer(201, member_key_json(key));
+  }
+
+  Result<Response> lookup_keys(const Call& c) {
+    VOUCH_ASSIGN_OR_RETURN(bj::object b, body_object(c.request, {"key_ids"}));
+    const bj::value* ids = b.if_contains("key_ids");
+    if (ids == nullptr || !ids->is_array() || ids->get_array().empty() ||
+        ids->get_array().size() > accounts::kMaxKeyLookup) {
+      return bad_request("\"key_ids\" must be a list of 1.." +
+                         std::to_string(accounts::kMaxKeyLookup) + " key IDs");
+    }
+    std::vector<std::string> list;
+    for (const auto& id : ids->get_array()) {
+      if (!id.is_string() || id.get_string().size() > 128) {
+        return bad_request("\"key_ids\" must hold key IDs");
+      }
+      list.emplace_back(id.get_string());
+    }
+    VOUCH_ASSIGN_OR_RETURN(auto owners, a_.lookup_keys(c.actor, list));
+    bj::array items;
+    for (const auto& o : owners) {
+      bj::object item = member_key_json(o.key);
+      bj::array teams;
+      for (const auto& t : o.teams) teams.push_back(bj::value(t));
+      item["teams"] = std::move(teams);
+      items.push_back(std::move(item));
+    }
+    return json_answer(200, bj::object{{"keys", std::move(items)}});
   }
 
   // System administrators only, by the store's current state.

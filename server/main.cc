@@ -111,7 +111,8 @@ void load_accounts_config(const ConfigSection& o, server::accounts::AccountsOpti
   o.only_keys({"password_memory_kib", "password_iterations", "password_parallelism",
                "token_lifetime_days", "max_token_lifetime_days", "refresh_token_lifetime_days",
                "throttle_max_failures", "throttle_window_seconds", "throttle_lockout_seconds",
-               "throttle_max_sources", "repository_host", "default_visibility"});
+               "throttle_max_sources", "repository_host", "default_visibility",
+               "key_statement_window_seconds", "max_keys_per_account"});
   o.get_size("password_memory_kib", a.password_hash.memory_kib, std::size_t{4} << 20);
   o.get_size("password_iterations", a.password_hash.iterations, 100);
   o.get_size("password_parallelism", a.password_hash.parallelism, 64);
@@ -130,6 +131,8 @@ void load_accounts_config(const ConfigSection& o, server::accounts::AccountsOpti
   o.get_integer("throttle_max_failures", failures, 1, 1'000'000);
   a.throttle_max_failures = static_cast<int>(failures);
   o.get_size("throttle_max_sources", a.throttle_max_sources, 100'000'000);
+  seconds("key_statement_window_seconds", a.key_statement_window, 1, 86400);
+  o.get_size("max_keys_per_account", a.max_keys_per_account, 1000);
   o.get_string("repository_host", a.repository_host);
   std::string visibility(server::accounts::to_string(a.default_visibility));
   o.get_string("default_visibility", visibility);
@@ -491,6 +494,8 @@ std::optional<server::audit::AuditEvent> audit_event_for(const server::accounts:
       {"token.revoke", Action::kApiTokenRevoke},
       {"repository.visibility", Action::kVisibilitySet},
       {"grant.set", Action::kGrantSet},
+      {"key.register", Action::kMemberKeyRegister},
+      {"key.delete", Action::kMemberKeyDelete},
   };
   const auto found = kActions.find(e.action);
   if (found == kActions.end()) return std::nullopt;
@@ -782,6 +787,8 @@ int main(int argc, char** argv) {
     auto opened_store = server::accounts::RocksDbAccountStore::open(store_options);
     if (!opened_store) die("accounts: " + opened_store.error().message);
     account_store = std::move(*opened_store);
+    // Key registration statements name the service that /auth/token names.
+    c.accounts.key_registration_service = c.service.empty() ? "vouch-server" : c.service;
     auto created_accounts =
         server::accounts::AccountsService::create(*account_store, SystemClock::instance(),
                                                   c.accounts);

@@ -6,6 +6,9 @@
 #include <mutex>
 #include <utility>
 
+#include "keys/key_registration.h"
+#include "keys/pem.h"
+#include "keys/x509.h"
 #include "server/accounts/api_tokens.h"
 #include "server/accounts/names.h"
 
@@ -290,6 +293,35 @@ Status erase_tokens_of(AccountWriter& w, std::string_view owner) {
   for (const std::string& id : ids) {
     VOUCH_RETURN_IF_ERROR(w.erase(Table::kTokens, prefix + id));
     VOUCH_RETURN_IF_ERROR(w.erase(Table::kTokens, token_key(id)));
+  }
+  return ok_status();
+}
+
+// Members' signing keys: "k/<key_id>" the record, "c/<canonical_id>" -> key_id (one key, one
+// registration, whatever its form), "o/<owner>\x1f<key_id>" the owner's index.
+std::string member_key_key(std::string_view id) { return cat({"k/", id}); }
+std::string member_key_canonical_key(std::string_view id) { return cat({"c/", id}); }
+std::string owner_member_key_prefix(std::string_view owner) {
+  return cat({"o/", owner, {&kSep, 1}});
+}
+
+// Removes every key registered to `owner` (all three entries of each).
+Status erase_member_keys_of(AccountWriter& w, std::string_view owner) {
+  std::vector<std::string> ids;
+  const std::string prefix = owner_member_key_prefix(owner);
+  VOUCH_RETURN_IF_ERROR(scan_all(w, Table::kMemberKeys, prefix, [&](const Record& rec) -> Status {
+    ids.push_back(rec.key.substr(prefix.size()));
+    return ok_status();
+  }));
+  for (const std::string& id : ids) {
+    VOUCH_ASSIGN_OR_RETURN(auto bytes, w.get(Table::kMemberKeys, member_key_key(id)));
+    if (bytes) {
+      VOUCH_ASSIGN_OR_RETURN(json::object o, decode(*bytes, "member key"));
+      VOUCH_RETURN_IF_ERROR(
+          w.erase(Table::kMemberKeys, member_key_canonical_key(get_string(o, "canonical_id"))));
+    }
+    VOUCH_RETURN_IF_ERROR(w.erase(Table::kMemberKeys, member_key_key(id)));
+    VOUCH_RETURN_IF_ERROR(w.erase(Table::kMemberKeys, prefix + id));
   }
   return ok_status();
 }
@@ -841,6 +873,7 @@ Status AccountsService::delete_user(const Principal& actor, std::string_view nam
           erase_team_membership(w, t.substr(0, slash), t.substr(slash + 1), name));
     }
     VOUCH_RETURN_IF_ERROR(erase_tokens_of(w, name));
+    VOUCH_RETURN_IF_ERROR(erase_member_keys_of(w, name));
     VOUCH_RETURN_IF_ERROR(erase_grants_of(w, {GrantSubject::Kind::kUser, std::string(name)}));
     return w.erase(Table::kUsers, name);
   });
@@ -957,6 +990,7 @@ Status AccountsService::delete_org(const Principal& actor, std::string_view name
         }));
     for (const std::string& full : accounts) {
       VOUCH_RETURN_IF_ERROR(erase_tokens_of(w, full));
+      VOUCH_RETURN_IF_ERROR(erase_member_keys_of(w, full));
       VOUCH_RETURN_IF_ERROR(erase_grants_of(w, {GrantSubject::Kind::kServiceAccount, full}));
       VOUCH_RETURN_IF_ERROR(w.erase(Table::kServiceAccounts, full));
     }
@@ -1209,6 +1243,7 @@ Status AccountsService::delete_service_account(const Principal& actor, std::stri
     VOUCH_ASSIGN_OR_RETURN(auto existing, w.get(Table::kServiceAccounts, full_name));
     if (!existing) return not_found("service account " + std::string(full_name));
     VOUCH_RETURN_IF_ERROR(erase_tokens_of(w, full_name));
+    VOUCH_RETURN_IF_ERROR(erase_member_keys_of(w, full_name));
     VOUCH_RETURN_IF_ERROR(
         erase_grants_of(w, {GrantSubject::Kind::kServiceAccount, std::string(full_name)}));
     return w.erase(Table::kServiceAccounts, full_name);
@@ -1445,6 +1480,269 @@ Result<RepositorySettings> AccountsService::get_repository(const Principal& acto
   });
   if (!st.ok()) return std::move(st).error();
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Members' signing keys (issue 14 item 7).
+
+namespace {
+
+std::string encode_member_key(const MemberKeyInfo& k) {
+  json::object o;
+  o["canonical_id"] = k.canonical_id;
+  o["keytype"] = keys::to_string(k.type);
+  o["pem"] = k.pem;
+  o["owner"] = k.owner;
+  o["owner_kind"] = k.owner_kind == Principal::Kind::kServiceAccount ? "service-account" : "user";
+  o["registered"] = micros(k.registered);
+  if (k.expires) o["expires"] = micros(*k.expires);
+  return json::serialize(o);
+}
+
+Result<std::optional<MemberKeyInfo>> load_member_key(AccountReader& r, std::string_view id) {
+  // Key IDs are 64 hex digits; anything else cannot be registered.
+  if (id.size() != 64) return std::optional<MemberKeyInfo>();
+  VOUCH_ASSIGN_OR_RETURN(auto bytes, r.get(Table::kMemberKeys, member_key_key(id)));
+  if (!bytes) return std::optional<MemberKeyInfo>();
+  VOUCH_ASSIGN_OR_RETURN(json::object o, decode(*bytes, "member key"));
+  MemberKeyInfo k;
+  k.key_id = std::string(id);
+  k.canonical_id = get_string(o, "canonical_id");
+  auto type = keys::parse_key_type(get_string(o, "keytype"));
+  auto registered = get_int(o, "registered");
+  k.pem = get_string(o, "pem");
+  k.owner = get_string(o, "owner");
+  if (!type || !registered || k.canonical_id.empty() || k.pem.empty() || k.owner.empty()) {
+    return corrupt("member key");
+  }
+  k.type = *type;
+  k.owner_kind = get_string(o, "owner_kind") == "service-account"
+                     ? Principal::Kind::kServiceAccount
+                     : Principal::Kind::kUser;
+  k.registered = from_micros(*registered);
+  if (auto expires = get_int(o, "expires")) k.expires = from_micros(*expires);
+  return std::optional<MemberKeyInfo>(std::move(k));
+}
+
+Error key_taken(std::string_view id, std::string_view by) {
+  return make_error(Code::kAlreadyExists, Reason::kConflict,
+                    "key " + std::string(id) + " is registered to " + std::string(by));
+}
+
+// A registered key by either of its IDs.
+Result<std::optional<MemberKeyInfo>> find_member_key(AccountReader& r, std::string_view id) {
+  VOUCH_ASSIGN_OR_RETURN(auto direct, load_member_key(r, id));
+  if (direct || id.size() != 64) return direct;
+  VOUCH_ASSIGN_OR_RETURN(auto alias, r.get(Table::kMemberKeys, member_key_canonical_key(id)));
+  if (!alias) return std::optional<MemberKeyInfo>();
+  return load_member_key(r, *alias);
+}
+
+// The actor is a live account (an enabled user, or an existing service account whose token is
+// not revoked); with `unscoped`, its credential must carry no scope limit.
+Status require_live_account(AccountReader& r, const Principal& actor, bool unscoped) {
+  if (actor.kind == Principal::Kind::kUser) {
+    if (unscoped) {
+      VOUCH_RETURN_IF_ERROR(acting_user(r, actor));
+      return ok_status();
+    }
+    VOUCH_ASSIGN_OR_RETURN(auto user, load_user(r, actor.name));
+    if (!user || user->disabled) return denied("account disabled or removed");
+    return ok_status();
+  }
+  if (actor.kind != Principal::Kind::kServiceAccount) {
+    return make_error(Code::kUnauthenticated, Reason::kNoCredentials, "authentication required");
+  }
+  VOUCH_ASSIGN_OR_RETURN(auto sa, r.get(Table::kServiceAccounts, actor.name));
+  if (!sa) return denied("account removed");
+  VOUCH_ASSIGN_OR_RETURN(auto token, load_token(r, actor.token_id));
+  if (!token || token->info.owner != actor.name) return denied("token revoked");
+  if (unscoped && token->info.scope) {
+    return denied("a token with a scope limit cannot register keys");
+  }
+  return ok_status();
+}
+
+// "alice" or "<owner>/<name>": the account exists (kNotFound otherwise).
+Result<Principal::Kind> account_kind(AccountReader& r, std::string_view owner) {
+  if (owner.find('/') != std::string_view::npos) {
+    VOUCH_ASSIGN_OR_RETURN(auto sa, r.get(Table::kServiceAccounts, owner));
+    if (!sa) return not_found("service account " + std::string(owner));
+    return Principal::Kind::kServiceAccount;
+  }
+  VOUCH_ASSIGN_OR_RETURN(auto user, load_user(r, owner));
+  if (!user) return not_found("user " + std::string(owner));
+  return Principal::Kind::kUser;
+}
+
+}  // namespace
+
+Result<MemberKeyInfo> AccountsService::register_key(const Principal& actor, std::string_view pem,
+                                                    TimePoint issued_at,
+                                                    const keys::Signature& signature) {
+  if (actor.kind == Principal::Kind::kAnonymous) {
+    return make_error(Code::kUnauthenticated, Reason::kNoCredentials, "authentication required");
+  }
+  if (pem.size() > keys::kMaxPemSize) {
+    return make_error(Code::kInvalidArgument, Reason::kTooLarge, "public key too large");
+  }
+  auto parsed = keys::parse_public_key_pem(pem);
+  if (!parsed) {
+    Error e = std::move(parsed).error();
+    e.code = Code::kInvalidArgument;
+    return std::move(e.wrap("public key"));
+  }
+  const keys::PublicKey& key = *parsed;
+  const TimePoint now = clock_.now();
+  MemberKeyInfo info;
+  info.key_id = key.id();
+  info.canonical_id = key.canonical_id();
+  info.type = key.type();
+  info.pem = std::string(pem);
+  info.owner_kind = actor.kind;
+  info.owner = actor.name;
+  info.registered = now;
+  if (const keys::Certificate* cert = key.certificate()) {
+    info.expires = cert->not_after();
+    if (*info.expires <= now) {
+      return make_error(Code::kInvalidArgument, Reason::kExpired,
+                        "the certificate expired at " + format_rfc3339(*info.expires));
+    }
+  }
+  VOUCH_RETURN_IF_ERROR(keys::verify_registration(
+      {options_.key_registration_service, actor.name, key, issued_at}, signature, now,
+      options_.key_statement_window));
+
+  bool added = false;
+  Status st = store_.write([&](AccountWriter& w) -> Status {
+    VOUCH_RETURN_IF_ERROR(require_live_account(w, actor, true));
+    VOUCH_ASSIGN_OR_RETURN(auto existing, load_member_key(w, info.key_id));
+    if (existing) {
+      if (existing->owner != actor.name) return key_taken(info.key_id, "another account");
+      info = std::move(*existing);  // the same registration again: nothing changes
+      return ok_status();
+    }
+    VOUCH_ASSIGN_OR_RETURN(auto same_key,
+                           w.get(Table::kMemberKeys, member_key_canonical_key(info.canonical_id)));
+    if (same_key) {
+      VOUCH_ASSIGN_OR_RETURN(auto other, load_member_key(w, *same_key));
+      if (other && other->owner == actor.name) {
+        return key_taken(info.key_id, "this account as " + *same_key + "; unregister that first");
+      }
+      return key_taken(info.key_id, "another account");
+    }
+    const std::string prefix = owner_member_key_prefix(actor.name);
+    VOUCH_ASSIGN_OR_RETURN(auto mine, w.scan(Table::kMemberKeys, prefix, "",
+                                             options_.max_keys_per_account + 1));
+    if (mine.size() >= options_.max_keys_per_account) {
+      return make_error(Code::kFailedPrecondition, Reason::kTooLarge,
+                        "an account may register at most " +
+                            std::to_string(options_.max_keys_per_account) + " keys");
+    }
+    VOUCH_RETURN_IF_ERROR(
+        w.put(Table::kMemberKeys, member_key_key(info.key_id), encode_member_key(info)));
+    VOUCH_RETURN_IF_ERROR(
+        w.put(Table::kMemberKeys, member_key_canonical_key(info.canonical_id), info.key_id));
+    VOUCH_RETURN_IF_ERROR(w.put(Table::kMemberKeys, prefix + info.key_id, ""));
+    added = true;
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).error();
+  if (added) {
+    notify(actor, "key.register", info.key_id, "keytype=" + std::string(keys::to_string(info.type)));
+  }
+  return info;
+}
+
+Result<std::vector<MemberKeyInfo>> AccountsService::list_keys(const Principal& actor,
+                                                              std::string_view owner) {
+  std::vector<MemberKeyInfo> out;
+  Status st = store_.read([&](AccountReader& r) -> Status {
+    VOUCH_RETURN_IF_ERROR(require_live_account(r, actor, false));
+    VOUCH_RETURN_IF_ERROR(account_kind(r, owner));
+    const std::string prefix = owner_member_key_prefix(owner);
+    return scan_all(r, Table::kMemberKeys, prefix, [&](const Record& rec) -> Status {
+      VOUCH_ASSIGN_OR_RETURN(auto key, load_member_key(r, rec.key.substr(prefix.size())));
+      if (!key) return corrupt("member key index");
+      out.push_back(std::move(*key));
+      return ok_status();
+    });
+  });
+  if (!st.ok()) return std::move(st).error();
+  return out;
+}
+
+Result<std::vector<KeyOwner>> AccountsService::lookup_keys(const Principal& actor,
+                                                           const std::vector<std::string>& key_ids) {
+  if (key_ids.empty() || key_ids.size() > kMaxKeyLookup) {
+    return make_error(Code::kInvalidArgument, Reason::kTooLarge,
+                      "look up 1.." + std::to_string(kMaxKeyLookup) + " key IDs at a time");
+  }
+  std::vector<KeyOwner> out;
+  Status st = store_.read([&](AccountReader& r) -> Status {
+    VOUCH_RETURN_IF_ERROR(require_live_account(r, actor, false));
+    std::map<std::string, std::vector<std::string>, std::less<>> teams_of;
+    std::vector<std::string_view> seen;
+    for (const std::string& id : key_ids) {
+      if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+      seen.push_back(id);
+      VOUCH_ASSIGN_OR_RETURN(auto key, find_member_key(r, id));
+      if (!key) continue;
+      KeyOwner owner;
+      if (key->owner_kind == Principal::Kind::kUser) {
+        auto found = teams_of.find(key->owner);
+        if (found == teams_of.end()) {
+          std::vector<std::string> teams;
+          const std::string prefix = "u/" + key->owner + "/";
+          VOUCH_RETURN_IF_ERROR(
+              scan_all(r, Table::kTeamMembers, prefix, [&](const Record& rec) -> Status {
+                teams.push_back(rec.key.substr(prefix.size()));
+                return ok_status();
+              }));
+          found = teams_of.emplace(key->owner, std::move(teams)).first;
+        }
+        owner.teams = found->second;
+      }
+      owner.key = std::move(*key);
+      out.push_back(std::move(owner));
+    }
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).error();
+  return out;
+}
+
+Status AccountsService::delete_key(const Principal& actor, std::string_view key_id) {
+  std::string removed;
+  Status st = store_.write([&](AccountWriter& w) -> Status {
+    VOUCH_ASSIGN_OR_RETURN(auto key, find_member_key(w, key_id));
+    if (key && key->owner == actor.name && actor.kind == key->owner_kind) {
+      VOUCH_RETURN_IF_ERROR(require_live_account(w, actor, true));
+    } else {
+      // Someone else's key (or none): the owner's administrators may remove it; others learn
+      // nothing about whether it exists.
+      const std::string owner =
+          key ? (key->owner_kind == Principal::Kind::kServiceAccount
+                     ? key->owner.substr(0, key->owner.find('/'))
+                     : key->owner)
+              : std::string();
+      if (key) {
+        VOUCH_RETURN_IF_ERROR(require_owner_admin(w, actor, owner));
+      } else {
+        VOUCH_RETURN_IF_ERROR(require_live_account(w, actor, true));
+      }
+    }
+    if (!key) return not_found("key " + std::string(key_id.substr(0, 64)));
+    VOUCH_RETURN_IF_ERROR(w.erase(Table::kMemberKeys, member_key_key(key->key_id)));
+    VOUCH_RETURN_IF_ERROR(w.erase(Table::kMemberKeys, member_key_canonical_key(key->canonical_id)));
+    VOUCH_RETURN_IF_ERROR(
+        w.erase(Table::kMemberKeys, owner_member_key_prefix(key->owner) + key->key_id));
+    removed = key->key_id;
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).error();
+  notify(actor, "key.delete", removed, "");
+  return ok_status();
 }
 
 }  // namespace vouch::server::accounts

@@ -20,6 +20,9 @@
 //          list, their tokens                             admins, system admins
 //   API tokens of a user                                  the user, system admins
 //   repository visibility and grants (GUN or "<ns>/*")    admin permission on that target
+//   register a signing key (for the caller)               any live user or service account
+//   list keys, look up key owners                         any authenticated caller
+//   delete a registered key                               its owner, the owner's admins
 // A user authenticated by an API token with a scope limit may only run the repository
 // operations its scope allows (visibility, grants); every other operation needs a credential
 // without a limit.
@@ -47,6 +50,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "keys/public_key.h"
+#include "keys/signer.h"
 #include "server/accounts/access.h"
 #include "server/accounts/account_store.h"
 #include "server/accounts/passwords.h"
@@ -79,7 +84,17 @@ struct AccountsOptions {
   std::string repository_host;
   // Visibility of a repository that has no setting. Default private.
   Visibility default_visibility = Visibility::kPrivate;
+  // Members' signing keys (register_key): the service name a registration statement must name
+  // (vouch-server sets its token service's name; default "vouch-server"), how far its
+  // issued_at may lie from the server's clock either way (default 5 minutes), and the most
+  // keys one account may hold (default 64).
+  std::string key_registration_service = "vouch-server";
+  std::chrono::seconds key_statement_window = std::chrono::minutes(5);
+  std::size_t max_keys_per_account = 64;
 };
+
+// The most key IDs one lookup_keys call takes.
+inline constexpr std::size_t kMaxKeyLookup = 100;
 
 // One change, reported to on_change after it committed (for the audit log). Never a secret.
 struct ChangeEvent {
@@ -139,6 +154,28 @@ struct NewToken {
   TokenInfo info;
   keys::SecretString text;  // shown once; never stored
 };
+// A registered signing key (register_key).
+struct MemberKeyInfo {
+  // The key ID as TUF metadata lists the key (`notary delegation list`): for a certificate,
+  // the ID of the certificate form. canonical_id: the ID of the plain public key (equal to
+  // key_id for plain keys); lookups accept either.
+  std::string key_id;
+  std::string canonical_id;
+  keys::KeyType type = keys::KeyType::kEcdsa;
+  // The public key or certificate in PEM, as registered.
+  std::string pem;
+  Principal::Kind owner_kind = Principal::Kind::kUser;
+  std::string owner;
+  TimePoint registered;
+  std::optional<TimePoint> expires;  // a certificate's notAfter
+};
+// A lookup answer: the key, and the teams ("<org>/<team>") its owner is in now (none for a
+// service account).
+struct KeyOwner {
+  MemberKeyInfo key;
+  std::vector<std::string> teams;
+};
+
 struct RepositorySettings {
   std::string gun;
   Visibility visibility = Visibility::kPrivate;
@@ -252,6 +289,37 @@ class AccountsService final : public AccessDecider {
   Status set_grant(const Principal& actor, const Grant& grant);
   // The settings of a GUN or namespace target (visibility meaningful for GUNs only).
   Result<RepositorySettings> get_repository(const Principal& actor, std::string_view target);
+
+  // --- Members' signing keys (issue 14 item 7) -------------------------------------------------
+  // Records that `pem` (a PEM public key or certificate, at most keys::kMaxPemSize) belongs to
+  // the acting user or service account, which proves it by a registration statement
+  // (keys/key_registration.h) for options.key_registration_service, its own name and
+  // `issued_at`, signed by that key. Needs an enabled account and a credential without a
+  // scope limit (kPermissionDenied). Errors: kInvalidArgument for a key that does not parse
+  // (kMalformed, kKeyTooSmall, ...), an expired certificate (kExpired), a statement outside
+  // the window (kExpired) or whose signature does not verify (kBadSignature, kWrongMethod);
+  // kAlreadyExists / kConflict when the key (by either ID: a certificate and its plain key are
+  // one key) is registered to another account, or to this one in the other form;
+  // kFailedPrecondition / kTooLarge beyond max_keys_per_account. Registering the same key in
+  // the same form again changes nothing and succeeds.
+  Result<MemberKeyInfo> register_key(const Principal& actor, std::string_view pem,
+                                     TimePoint issued_at, const keys::Signature& signature);
+  // The keys of `owner` (a user, or "<owner>/<name>" for a service account), in key ID order
+  // (at most max_keys_per_account). Any authenticated caller may look (server/README.md
+  // "Members' signing keys" says why); kNotFound for an unknown account.
+  Result<std::vector<MemberKeyInfo>> list_keys(const Principal& actor, std::string_view owner);
+  // The owners of the keys among `key_ids` (1..kMaxKeyLookup IDs, else kInvalidArgument /
+  // kTooLarge) that are registered, by either ID, in the order asked (IDs not registered are
+  // left out; each asked ID answers at most once). Any authenticated caller.
+  Result<std::vector<KeyOwner>> lookup_keys(const Principal& actor,
+                                            const std::vector<std::string>& key_ids);
+  // Removes a registration, by either ID: its owner, the owner user of a service account, the
+  // owning org's admins, system admins. kNotFound if not registered.
+  Status delete_key(const Principal& actor, std::string_view key_id);
+  // The service name registration statements must name (options.key_registration_service).
+  const std::string& key_registration_service() const {
+    return options_.key_registration_service;
+  }
 
  private:
   class Throttle;

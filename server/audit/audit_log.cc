@@ -26,7 +26,7 @@ constexpr std::string_view kHeadKey = "h";
 constexpr char kTagRecord = 'r';
 constexpr std::uint8_t kRecordFormat = 1;
 
-constexpr std::array<std::string_view, 27> kActionNames = {
+constexpr std::array<std::string_view, 29> kActionNames = {
     "publish",          "delete",
     "key_create",       "key_rotate",
     "login_failed",     "token_issued",
@@ -41,8 +41,9 @@ constexpr std::array<std::string_view, 27> kActionNames = {
     "api_token_create", "api_token_revoke",
     "grant_set",        "grant_remove",
     "visibility_set",
+    "member_key_register", "member_key_delete",
 };
-static_assert(kActionNames.size() == static_cast<std::size_t>(Action::kVisibilitySet) + 1,
+static_assert(kActionNames.size() == static_cast<std::size_t>(Action::kMemberKeyDelete) + 1,
               "every Action needs a stable name");
 constexpr std::array<std::string_view, 4> kActorKindNames = {"anonymous", "user",
                                                              "service_account", "system"};

@@ -95,6 +95,8 @@ enum class Action : std::uint8_t {
   kGrantSet,          // "grant_set": target GUN or "<namespace>/*"; detail: grantee, permission
   kGrantRemove,       // "grant_remove"
   kVisibilitySet,     // "visibility_set": detail: visibility
+  kMemberKeyRegister,  // "member_key_register": target key ID; detail: keytype
+  kMemberKeyDelete,    // "member_key_delete": target key ID
 };
 std::string_view to_string(Action action);
 // Reason::kMalformed for an unknown name.

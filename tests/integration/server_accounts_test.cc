@@ -18,7 +18,11 @@
 
 #include "common/clock.h"
 #include "common/encoding.h"
+#include "keys/key_registration.h"
+#include "keys/pem.h"
+#include "keys/private_key.h"
 #include "tests/integration/server_test_util.h"
+#include "tests/support/memory_signer.h"
 #include "tests/support/repo_simulator.h"
 
 using namespace vouch;
@@ -644,4 +648,116 @@ TEST_CASE("vouch-server accounts: bad accounts config and bootstrap files stop t
   auto [rc5, out5] = start("{}", {}, env);
   CHECK(rc5 == 1);
   CHECK_MESSAGE(out5.find("bootstrap admin") != std::string::npos, out5);
+}
+
+namespace {
+
+// A registration body for `key` (held by `signer`), signed as `account` for `service` at `at`.
+std::string key_registration_body(testing::MemorySigner& signer, const keys::PublicKey& key,
+                                  const std::string& account, TimePoint at,
+                                  const std::string& service = "vouch-server") {
+  auto sig = keys::sign_registration(signer, {service, account, key, at});
+  REQUIRE(sig.ok());
+  // PEM's line ends escaped (tuf::json's canonical encoder writes them raw).
+  std::string pem;
+  for (char c : keys::pem_encode("PUBLIC KEY", {}, key.spki_der())) {
+    if (c == '\n') {
+      pem += "\\n";
+    } else {
+      pem += c;
+    }
+  }
+  return R"({"public_key":")" + pem + R"(","issued_at":")" + format_rfc3339(at) +
+         R"(","signature":{"method":")" + std::string(keys::to_string(sig->method)) +
+         R"(","sig":")" + base64_encode(sig->bytes) + R"("}})";
+}
+
+}  // namespace
+
+TEST_CASE("vouch-server accounts: members register signing keys; lookups name them") {
+  AccountsServer s("member-keys");
+  const std::string alice = basic("alice", "alice-password");
+  const std::string bob = basic("bob", "bob-password");
+  s.require(s.admin("POST", "/api/v1/users", R"({"name":"alice","password":"alice-password"})"),
+            201);
+  s.require(s.admin("POST", "/api/v1/users", R"({"name":"bob","password":"bob-password"})"), 201);
+  s.require(s.admin("POST", "/api/v1/orgs", R"({"name":"acme"})"), 201);
+  s.require(s.admin("POST", "/api/v1/orgs/acme/teams", R"({"name":"ops"})"), 201);
+  s.require(s.admin("PUT", "/api/v1/orgs/acme/teams/ops/members/alice"), 200);
+
+  // The statement names the service that GET /me says.
+  const HttpResult me = s.call("GET", "/api/v1/me", alice);
+  s.require(me, 200);
+  CHECK(str(parse(me), "service") == "vouch-server");
+
+  testing::MemorySigner signer;
+  const keys::PublicKey key = signer.add_key(keys::PrivateKey::generate(keys::KeyType::kEcdsa).value());
+  // Whole seconds, now by the server's clock (the same machine).
+  const TimePoint now = std::chrono::floor<std::chrono::seconds>(SystemClock::instance().now());
+
+  // Refusals first: nothing of them is stored.
+  CHECK(s.call("POST", "/api/v1/keys", "", key_registration_body(signer, key, "alice", now))
+            .status == 401);
+  HttpResult r = s.call("POST", "/api/v1/keys", alice, key_registration_body(signer, key, "bob", now));
+  CHECK(r.status == 400);
+  CHECK(error_code(r) == "bad_signature");
+  r = s.call("POST", "/api/v1/keys", alice,
+             key_registration_body(signer, key, "alice", now - std::chrono::hours(1)));
+  CHECK(r.status == 400);
+  CHECK(error_code(r) == "expired");
+  r = s.call("POST", "/api/v1/keys", alice,
+             key_registration_body(signer, key, "alice", now, "another-server"));
+  CHECK(r.status == 400);
+  CHECK(error_code(r) == "bad_signature");
+  CHECK(s.call("POST", "/api/v1/keys", alice, R"({"public_key":"x","issued_at":"2026-01-01T00:00:00Z"})")
+            .status == 400);
+  CHECK(s.call("POST", "/api/v1/keys", alice, R"({"nonsense":1})").status == 400);
+
+  // Alice registers; Bob cannot take the same key.
+  r = s.call("POST", "/api/v1/keys", alice, key_registration_body(signer, key, "alice", now));
+  s.require(r, 201);
+  CHECK(str(parse(r), "key_id") == key.id());
+  CHECK(str(parse(r), "owner") == "alice");
+  r = s.call("POST", "/api/v1/keys", bob, key_registration_body(signer, key, "bob", now));
+  CHECK(r.status == 409);
+  CHECK(error_code(r) == "conflict");
+
+  // Anyone signed in looks up a batch of IDs: owner, kind and teams.
+  const std::string unknown(64, 'a');
+  r = s.call("POST", "/api/v1/keys/lookup", bob,
+             R"({"key_ids":[")" + key.id() + R"(",")" + unknown + R"("]})");
+  s.require(r, 200);
+  const json::Value found = parse(r);
+  const auto& keys_found = found.find("keys")->as_array();
+  REQUIRE(keys_found.size() == 1);
+  CHECK(str(keys_found[0], "key_id") == key.id());
+  CHECK(str(keys_found[0], "owner") == "alice");
+  CHECK(str(keys_found[0], "kind") == "user");
+  REQUIRE(keys_found[0].find("teams")->as_array().size() == 1);
+  CHECK(keys_found[0].find("teams")->as_array()[0].as_string() == "acme/ops");
+  CHECK(s.call("POST", "/api/v1/keys/lookup", "", R"({"key_ids":[")" + key.id() + R"("]})")
+            .status == 401);
+  std::string too_many = R"({"key_ids":[)";
+  for (int i = 0; i < 101; ++i) too_many += std::string(i ? "," : "") + "\"" + unknown + "\"";
+  CHECK(s.call("POST", "/api/v1/keys/lookup", bob, too_many + "]}").status == 400);
+  CHECK(s.call("GET", "/api/v1/keys/lookup", bob).status == 405);
+
+  // Lists: an account's keys.
+  r = s.call("GET", "/api/v1/keys?owner=alice", bob);
+  s.require(r, 200);
+  REQUIRE(parse(r).find("keys")->as_array().size() == 1);
+  CHECK(s.call("GET", "/api/v1/keys?owner=nobody", bob).status == 404);
+
+  // Only the owner (or an administrator) deletes.
+  CHECK(s.call("DELETE", "/api/v1/keys/" + key.id(), bob).status == 403);
+  s.require(s.call("DELETE", "/api/v1/keys/" + key.id(), alice), 204);
+  CHECK(s.call("DELETE", "/api/v1/keys/" + key.id(), alice).status == 404);
+  r = s.call("GET", "/api/v1/keys", alice);
+  s.require(r, 200);
+  CHECK(parse(r).find("keys")->as_array().empty());
+
+  // Registration and removal are audited.
+  const auto actions = audit_actions(s);
+  CHECK(has(actions, "member_key_register " + key.id()));
+  CHECK(has(actions, "member_key_delete " + key.id()));
 }

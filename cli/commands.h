@@ -11,13 +11,19 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "client/member_keys.h"
 #include "cli/context.h"
 #include "common/result.h"
+
+namespace vouch::keys {
+class PrivateKey;
+}
 
 namespace vouch::cli {
 
@@ -57,5 +63,24 @@ void add_login_commands(CLI::App& app, Context& ctx, Status& result);
 // admin user|org|member|team|service-account|token|grant|visibility|audit|whoami: the
 // accounts of a vouch-server over its admin API (client/admin_api.h).
 void add_admin_commands(CLI::App& app, Context& ctx, Status& result);
+
+// Members' signing keys (cli/member_key_commands.cc, client/member_keys.h): key register,
+// registered and unregister, added to the `key` group.
+void add_member_key_commands(CLI::App& key_group, Context& ctx, Status& result);
+// After `key generate`: registers `key` with the configured server when `vouch login` stored a
+// login for it, signing with `private_key` (a key written to files with -o) or else the trust
+// directory's signer. A failure is a warning: the key is kept either way.
+void register_if_logged_in(Context& ctx, const keys::PublicKey& key,
+                           const keys::PrivateKey* private_key);
+// Who holds each of `key_ids` at the configured server, by key ID (both ID forms of each key
+// found), in one lookup. Empty without credentials for the server, on a server without
+// accounts, or when the lookup fails (logged at debug): callers show bare IDs then.
+std::map<std::string, client::RegisteredKey> key_owners(Context& ctx,
+                                                        const std::vector<std::string>& key_ids);
+// The registered keys of each of `members` (users or service accounts), as public keys
+// (certificates as registered; expired certificates skipped with a warning). A member without
+// a usable key is an error (Code kFailedPrecondition, Reason kNotFound).
+Result<std::vector<keys::PublicKey>> member_keys(Context& ctx,
+                                                 const std::vector<std::string>& members);
 
 }  // namespace vouch::cli

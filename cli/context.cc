@@ -282,7 +282,12 @@ Result<client::AdminClient> Context::admin(std::string_view server_url) {
   const std::string url(server_url.empty() ? std::string_view(cfg->remote_server.url)
                                            : server_url);
   VOUCH_ASSIGN_OR_RETURN(const std::string origin, client::url_origin(url));
-  VOUCH_ASSIGN_OR_RETURN(client::HttpClient * transport, http());
+  if (!admin_http_) {
+    auto made = client::HttpClient::create(client::http_options(*cfg), std::nullopt);
+    if (!made.ok()) return made.error().wrap("TLS configuration");
+    admin_http_.emplace(std::move(*made));
+  }
+  client::HttpClient* transport = &*admin_http_;
   VOUCH_ASSIGN_OR_RETURN(std::optional<client::BasicCredentials> basic, notary_auth());
   keys::SecretString authorization;
   if (basic) {

@@ -132,7 +132,9 @@ class Context {
   Result<client::CredentialStore> credential_store();
   // The admin API of `server_url` (empty: the configured server), authenticated by
   // NOTARY_AUTH (Basic) or else the stored login (Bearer refresh token). Code
-  // kUnauthenticated naming `vouch login` when there is neither.
+  // kUnauthenticated naming `vouch login` when there is neither. It has a transport of its
+  // own (the TLS options of http()), so that its fixed Authorization never replaces the
+  // Notary API's token flow in a command that uses both (inspect, delegation add --member).
   Result<client::AdminClient> admin(std::string_view server_url = "");
 
   // A repository handle for `gun`; with `online` a transport to the trust server is set up
@@ -163,6 +165,7 @@ class Context {
   std::unique_ptr<keys::PassphraseSource> passphrases_;
   std::unique_ptr<keys::LocalSigner> signer_;
   std::optional<client::HttpClient> http_;
+  std::optional<client::HttpClient> admin_http_;
   std::vector<std::unique_ptr<HttpRemote>> remotes_;
   Progress* progress_ = nullptr;  // the progress bar on screen while publish() runs
   int quiet_exit_code_ = kExitOk;

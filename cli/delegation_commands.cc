@@ -57,12 +57,13 @@ Result<keys::PublicKey> read_public_key(const std::string& path) {
 struct AddArgs {
   std::string gun, role;
   std::vector<std::string> key_files, paths;
+  std::vector<std::string> members;  // --member: their keys registered at the server (vouch)
   bool all_paths = false, publish = false;
 };
 
 Status run_add(Context& ctx, AddArgs a) {
   if (a.gun.empty() || a.role.empty() ||
-      (a.key_files.empty() && a.paths.empty() && !a.all_paths)) {
+      (a.key_files.empty() && a.members.empty() && a.paths.empty() && !a.all_paths)) {
     return usage_error("must specify the Global Unique Name and the role of the delegation "
                        "along with the public key certificate paths and/or a list of paths to "
                        "add");
@@ -72,6 +73,8 @@ Status run_add(Context& ctx, AddArgs a) {
     VOUCH_ASSIGN_OR_RETURN(keys::PublicKey key, read_public_key(file));
     keys.push_back(std::move(key));
   }
+  VOUCH_ASSIGN_OR_RETURN(std::vector<keys::PublicKey> registered, member_keys(ctx, a.members));
+  for (auto& key : registered) keys.push_back(std::move(key));
   // notary's checkAllPaths: "" among the paths means --all-paths.
   if (std::find(a.paths.begin(), a.paths.end(), "") != a.paths.end()) a.all_paths = true;
   if (a.all_paths) a.paths = {""};
@@ -194,6 +197,14 @@ Status run_list(Context& ctx, const std::string& gun, const std::string& output)
     return trusted.error().wrap("Error retrieving delegation roles for repository " + gun);
   }
   const std::vector<DelegationRow> rows = delegation_rows(*trusted);
+  // Who holds the keys, when the server knows (vouch): one lookup.
+  std::vector<std::string> all_ids;
+  for (const auto& r : rows) all_ids.insert(all_ids.end(), r.key_ids.begin(), r.key_ids.end());
+  const std::map<std::string, client::RegisteredKey> owners = key_owners(ctx, all_ids);
+  auto owner_of = [&owners](const std::string& id) {
+    auto found = owners.find(id);
+    return found == owners.end() ? std::string() : client::describe_owner(found->second);
+  };
   if (output == "json") {
     Json out = Json::array();
     for (const auto& r : rows) {
@@ -206,6 +217,22 @@ Status run_list(Context& ctx, const std::string& gun, const std::string& output)
           .set("paths", std::move(paths))
           .set("key_ids", std::move(ids))
           .set("threshold", r.threshold);
+      if (!owners.empty()) {
+        Json members = Json::array();
+        for (const auto& id : r.key_ids) {
+          auto found = owners.find(id);
+          if (found == owners.end()) continue;
+          Json teams = Json::array();
+          for (const auto& t : found->second.teams) teams.push(t);
+          Json m = Json::object();
+          m.set("key_id", id)
+              .set("owner", found->second.owner)
+              .set("kind", found->second.kind)
+              .set("teams", std::move(teams));
+          members.push(std::move(m));
+        }
+        row.set("members", std::move(members));
+      }
       out.push(std::move(row));
     }
     write_stdout(out.dump());
@@ -215,14 +242,19 @@ Status run_list(Context& ctx, const std::string& gun, const std::string& output)
   if (rows.empty()) {
     write_stdout("\nNo delegations present in this repository.\n\n");
   } else {
-    Table table({"ROLE", "PATHS", "KEY IDS", "THRESHOLD"});
+    // A MEMBERS column only when the server named someone; else notary's table.
+    std::vector<std::string> head{"ROLE", "PATHS", "KEY IDS", "THRESHOLD"};
+    if (!owners.empty()) head.push_back("MEMBERS");
+    Table table(head);
     for (const auto& r : rows) {
       const std::vector<std::string> paths = pretty_paths(r.paths);
       const std::size_t lines = std::max<std::size_t>({paths.size(), r.key_ids.size(), 1});
       for (std::size_t i = 0; i < lines; ++i) {
-        table.add_row({i == 0 ? r.role : "", i < paths.size() ? paths[i] : "",
-                       i < r.key_ids.size() ? r.key_ids[i] : "",
-                       i == 0 ? std::to_string(r.threshold) : ""});
+        std::vector<std::string> cells{i == 0 ? r.role : "", i < paths.size() ? paths[i] : "",
+                                       i < r.key_ids.size() ? r.key_ids[i] : "",
+                                       i == 0 ? std::to_string(r.threshold) : ""};
+        if (!owners.empty()) cells.push_back(i < r.key_ids.size() ? owner_of(r.key_ids[i]) : "");
+        table.add_row(std::move(cells));
       }
     }
     write_stdout(table.render());
@@ -262,6 +294,9 @@ void add_delegation_commands(CLI::App& app, Context& ctx, Status& result) {
     cmd->add_option("GUN", a->gun, "Globally Unique Name of the collection");
     cmd->add_option("ROLE", a->role, "Delegation role, e.g. targets/releases");
     cmd->add_option("KEYFILE", a->key_files, "X509 certificate or public key files");
+    add_list_option(cmd, "--member", a->members,
+                    "Members whose keys (registered at the trust server with `vouch key "
+                    "register`) to add (vouch; needs `vouch login` or NOTARY_AUTH)");
     add_list_option(cmd, "--paths", a->paths, "List of paths to add");
     cmd->add_flag("--all-paths", a->all_paths, "Add all paths to this delegation");
     cmd->add_flag("-p,--publish", a->publish, kAutoPublishHelp);

@@ -334,14 +334,39 @@ Result<Inspection> inspect(Context& ctx, const std::string& reference) {
   return out;
 }
 
-Json keys_json(const std::vector<std::string>& ids) {
+using KeyOwners = std::map<std::string, client::RegisteredKey>;
+
+// {"ID"}, plus "Owner", "OwnerKind" and "Teams" for keys registered at the server (vouch).
+Json keys_json(const std::vector<std::string>& ids, const KeyOwners& owners = {}) {
   Json keys = Json::array();
-  for (const auto& id : ids) keys.push(Json(Json::Object{{"ID", Json(id)}}));
+  for (const auto& id : ids) {
+    Json key = Json(Json::Object{{"ID", Json(id)}});
+    if (auto owner = owners.find(id); owner != owners.end()) {
+      Json teams = Json::array();
+      for (const auto& t : owner->second.teams) teams.push(t);
+      key.set("Owner", owner->second.owner)
+          .set("OwnerKind", owner->second.kind)
+          .set("Teams", std::move(teams));
+    }
+    keys.push(std::move(key));
+  }
   return keys;
 }
 
+// The holders of `ids` as "alice (acme/ops), bob", each once, in key order; "" if none known.
+std::string members_of(const std::vector<std::string>& ids, const KeyOwners& owners) {
+  std::vector<std::string> names;
+  for (const auto& id : ids) {
+    auto owner = owners.find(id);
+    if (owner == owners.end()) continue;
+    std::string name = client::describe_owner(owner->second);
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return join(names, ", ");
+}
+
 // docker trust inspect's repoTrustInfo.
-Json inspection_json(const Inspection& in) {
+Json inspection_json(const Inspection& in, const KeyOwners& owners) {
   Json tags = Json::array();
   for (const auto& t : in.tags) {
     Json signers = Json::array();
@@ -353,7 +378,7 @@ Json inspection_json(const Inspection& in) {
   Json signers = Json::array();
   for (const auto& [name, ids] : in.signers) {
     Json row = Json::object();
-    row.set("Name", name).set("Keys", keys_json(ids));
+    row.set("Name", name).set("Keys", keys_json(ids, owners));
     signers.push(std::move(row));
   }
   Json admin = Json::array();
@@ -367,7 +392,7 @@ Json inspection_json(const Inspection& in) {
   return out;
 }
 
-std::string inspection_table(const Inspection& in) {
+std::string inspection_table(const Inspection& in, const KeyOwners& owners) {
   std::string out;
   if (in.tags.empty()) {
     out += "\nNo signatures for " + in.name + "\n\n";
@@ -384,8 +409,18 @@ std::string inspection_table(const Inspection& in) {
     out += "No signers for " + in.gun + "\n\n";
   } else {
     out += "List of signers and their keys for " + in.gun + "\n\n";
-    Table table({"SIGNER", "KEYS"});
-    for (const auto& [name, ids] : in.signers) table.add_row({name, join(ids, ", ")});
+    // With the holders' names when the server knows them (vouch); else notary's two columns.
+    bool named = false;
+    for (const auto& [name, ids] : in.signers) named = named || !members_of(ids, owners).empty();
+    Table table(named ? std::vector<std::string>{"SIGNER", "KEYS", "MEMBERS"}
+                      : std::vector<std::string>{"SIGNER", "KEYS"});
+    for (const auto& [name, ids] : in.signers) {
+      if (named) {
+        table.add_row({name, join(ids, ", "), members_of(ids, owners)});
+      } else {
+        table.add_row({name, join(ids, ", ")});
+      }
+    }
     out += table.render() + "\n";
   }
   out += "Administrative keys for " + in.gun + "\n\n";
@@ -402,13 +437,21 @@ Status run_inspect(Context& ctx, const std::vector<std::string>& references,
     VOUCH_ASSIGN_OR_RETURN(Inspection in, inspect(ctx, reference));
     all.push_back(std::move(in));
   }
+  // Who holds the signers' keys: one lookup for every reference.
+  std::vector<std::string> ids;
+  for (const auto& in : all) {
+    for (const auto& [name, keys] : in.signers) ids.insert(ids.end(), keys.begin(), keys.end());
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const KeyOwners owners = key_owners(ctx, ids);
   if (output == "json") {
     Json out = Json::array();
-    for (const auto& in : all) out.push(inspection_json(in));
+    for (const auto& in : all) out.push(inspection_json(in, owners));
     write_stdout(out.dump());
     return {};
   }
-  for (const auto& in : all) write_stdout(inspection_table(in));
+  for (const auto& in : all) write_stdout(inspection_table(in, owners));
   return {};
 }
 

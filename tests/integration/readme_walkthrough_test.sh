@@ -192,6 +192,9 @@ VOUCH_DB_PATH="$WORK/accounts-db" VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
 run 0 bash -c "cd '$REPO' && setsid -w bash '$WORK/accounts.sh' </dev/null"
 expect_in "Login Succeeded" "$out"
 expect_in "Successfully signed example.com/acme/app:v2" "$out"
+expect_in "Registered ecdsa key" "$out"   # Alice's key generate, logged in
+grep -qE '^ops +[0-9a-f]{64} +alice \(acme/ops\)' <<<"$out" ||
+  fail "the admin's inspect does not name alice (acme/ops) for the signer ops"
 ACCOUNTS_DIR=$(cat "$WORK/accounts-dir")
 json 0 setsid -w "$VOUCH" -d "$ACCOUNTS_DIR/alice" -s "$URL" --tlscacert "$WORK/ca.pem" \
   lookup example.com/acme/app v2 --output json </dev/null

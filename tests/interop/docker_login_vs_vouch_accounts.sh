@@ -5,8 +5,8 @@
 # may read acme/*) and mallory (no grant). Each logs in with the password on stdin (no TTY);
 # docker keeps the refresh token vouch-server answers, not the password, and its trust
 # commands exchange it for tokens (the offline refresh-token flow). olivia initializes
-# acme/app with `docker trust signer add`; alice inspects it but may not add a signer;
-# mallory may not even read it. No password reaches the server log (at debug level), the
+# acme/app with `docker trust signer add`; alice inspects it but may not add a signer until
+# her team gets read-write; mallory may not even read it. No password reaches the server log (at debug level), the
 # audit log or docker's config.
 #
 #   docker_login_vs_vouch_accounts.sh <path to vouch-server>
@@ -129,16 +129,25 @@ served_targets=$(curl -sf --cacert "$WORK/ca.pem" -H "Authorization: Bearer $(
 jq -e '[.signed.delegations.roles[].name] | index("targets/bob") == null' <<<"$served_targets" >/dev/null \
   || fail "bob was added by alice: $served_targets"
 
+step "team acme/devs gets read-write: alice's next token carries push, signer add succeeds"
+api "$ADMIN" PUT /grants '{"target":"acme/*","grantee_kind":"team","grantee":"acme/devs","permission":"read-write"}'
+[ "$code" = 200 ] || fail "$code $out"
+run 0 as alice trust signer add --key "$WORK/keys/bob.pub" bob "$REPO"
+expect_in "Successfully added signer: bob to $REPO" "$out"
+json 0 as olivia trust inspect "$REPO"
+jq -e '[.[0].Signers[].Name] | sort == ["alice", "bob"]' <<<"$out" >/dev/null \
+  || fail "inspect as olivia after alice added bob: $out"
+
 step "mallory (no grant): inspect is refused"
 run 1 as mallory trust inspect "$REPO"
 expect_in "no signatures or cannot access $REPO" "$out"
 grep -q "token issued to mallory (1 scope(s) asked, 0 action(s) granted" "$WORK/server.log" \
   || fail "mallory was not refused by the token service"
 
-step "the audit log names olivia for the publish and alice's refusal adds nothing"
+step "the audit log: olivia's publish, then alice's (her refused one is not there)"
 api "$ADMIN" GET '/audit?limit=1000'; [ "$code" = 200 ] || fail "$code $out"
-check "[.records[] | select(.action == \"publish\" and .target == \"$REPO\")] | map(.actor) | unique == [\"olivia\"]" \
-  "$out" "publishes of $REPO only by olivia"
+check "[.records[] | select(.action == \"publish\" and .target == \"$REPO\") | .actor] == [\"olivia\", \"alice\"]" \
+  "$out" "publishes of $REPO: olivia's init, then alice's only after her grant"
 check '[.records[] | select(.action == "login_failed" and .target == "alice")] | length >= 1' "$out" \
   "alice's failed docker login"
 

@@ -215,7 +215,9 @@ void add_user_commands(CLI::App* admin, Registrar& r) {
            return print(doc, x);
          })
       ->add_option("name", a.first, "User name")->required();
-  CLI::App* create = r.verb(g, "create", "Creates a user; the password is asked twice at the terminal, or read from stdin",
+  CLI::App* create = r.verb(g, "create",
+                            "Creates a user; the password is asked twice at the terminal, or "
+                            "read from stdin",
                             [](client::AdminClient& c, const AdminArgs& x) -> Status {
                               VOUCH_ASSIGN_OR_RETURN(auto password,
                                                      new_password(x, "new user " + x.first));
@@ -251,10 +253,13 @@ void add_user_commands(CLI::App* admin, Registrar& r) {
       });
   set_admin->add_option("name", a.first, "User name")->required();
   set_admin->add_option("admin", a.second, "true or false")->required();
-  CLI::App* passwd = r.verb(g, "passwd", "Sets a user's password (asked twice at the terminal, or read from stdin)",
+  CLI::App* passwd = r.verb(g, "passwd",
+                            "Sets a user's password (asked twice at the terminal, or read "
+                            "from stdin)",
                             [](client::AdminClient& c, const AdminArgs& x) -> Status {
                               client::UserUpdate u;
-                              VOUCH_ASSIGN_OR_RETURN(u.password, new_password(x, "user " + x.first));
+                              VOUCH_ASSIGN_OR_RETURN(u.password,
+                                                     new_password(x, "user " + x.first));
                               VOUCH_ASSIGN_OR_RETURN(auto doc, c.update_user(x.first, u));
                               return print_done(doc, x, "Password of " + x.first + " changed");
                             });

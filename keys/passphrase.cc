@@ -298,7 +298,8 @@ struct TwiceTexts {
 
 // Asks for a new secret and its repetition (echo already off) until both agree and it is at
 // least options.min_length long, at most options.max_create_tries times.
-Result<SecretString> ask_twice(int in_fd, int out_fd, const PromptPassphraseSource::Options& options,
+Result<SecretString> ask_twice(int in_fd, int out_fd,
+                               const PromptPassphraseSource::Options& options,
                                const TwiceTexts& texts) {
   for (int i = 0; i < options.max_create_tries; ++i) {
     write_all(out_fd, texts.enter);

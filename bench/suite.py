@@ -81,7 +81,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SIZES = (10, 1000, 10000)
-EXTERNAL_WORKLOADS = ("bench_client.sh", "bench_verifier.sh")
+EXTERNAL_WORKLOADS = ("bench_client.sh", "bench_verifier.sh", "bench_tokens.sh")
 IMPLS = ("vouch", "notary", "nginx")
 
 

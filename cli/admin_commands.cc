@@ -145,11 +145,17 @@ Result<std::pair<std::string, std::string>> split_pair(const std::string& text,
   return std::make_pair(text.substr(0, slash), text.substr(slash + 1));
 }
 
-Result<keys::SecretString> new_password(const AdminArgs& args) {
-  if (!args.password_stdin) {
-    return usage_error("give the new password on standard input with --password-stdin");
+// --password-stdin: standard input; else typed twice at the terminal, without echo (`what`:
+// "new user alice"); neither -> a usage error.
+Result<keys::SecretString> new_password(const AdminArgs& args, const std::string& what) {
+  if (args.password_stdin) return read_stdin_secret();
+  auto typed = keys::prompt_new_password(what);
+  if (!typed.ok() && typed.error().reason == Reason::kNoPassphrase &&
+      typed.error().code != Code::kCancelled) {
+    return usage_error(typed.error().message +
+                       ": give the new password on standard input with --password-stdin");
   }
-  return read_stdin_secret();
+  return typed;
 }
 
 // "30d", "30" (days) or "1y" -> days.
@@ -209,9 +215,12 @@ void add_user_commands(CLI::App* admin, Registrar& r) {
            return print(doc, x);
          })
       ->add_option("name", a.first, "User name")->required();
-  CLI::App* create = r.verb(g, "create", "Creates a user; the password is read from stdin",
+  CLI::App* create = r.verb(g, "create",
+                            "Creates a user; the password is asked twice at the terminal, or "
+                            "read from stdin",
                             [](client::AdminClient& c, const AdminArgs& x) -> Status {
-                              VOUCH_ASSIGN_OR_RETURN(auto password, new_password(x));
+                              VOUCH_ASSIGN_OR_RETURN(auto password,
+                                                     new_password(x, "new user " + x.first));
                               VOUCH_ASSIGN_OR_RETURN(auto doc,
                                                      c.create_user(x.first, password, x.admin));
                               return print_done(doc, x, "Created user " + x.first);
@@ -244,10 +253,13 @@ void add_user_commands(CLI::App* admin, Registrar& r) {
       });
   set_admin->add_option("name", a.first, "User name")->required();
   set_admin->add_option("admin", a.second, "true or false")->required();
-  CLI::App* passwd = r.verb(g, "passwd", "Sets a user's password (read from stdin)",
+  CLI::App* passwd = r.verb(g, "passwd",
+                            "Sets a user's password (asked twice at the terminal, or read "
+                            "from stdin)",
                             [](client::AdminClient& c, const AdminArgs& x) -> Status {
                               client::UserUpdate u;
-                              VOUCH_ASSIGN_OR_RETURN(u.password, new_password(x));
+                              VOUCH_ASSIGN_OR_RETURN(u.password,
+                                                     new_password(x, "user " + x.first));
                               VOUCH_ASSIGN_OR_RETURN(auto doc, c.update_user(x.first, u));
                               return print_done(doc, x, "Password of " + x.first + " changed");
                             });

@@ -287,6 +287,44 @@ bool open_terminal(const PromptPassphraseSource::Options& options, Terminal& t) 
   return ::isatty(t.in_fd) == 1;
 }
 
+// The texts of a new secret entered twice (ask_twice).
+struct TwiceTexts {
+  std::string enter;     // "Enter passphrase for new targets key with ID abc1234: "
+  std::string repeat;    // "Repeat passphrase for ...: "
+  std::string too_short;  // a line, "\n"-terminated
+  std::string mismatch;   // a line, "\n"-terminated
+  std::string what;       // "passphrase" / "password", for the final error
+};
+
+// Asks for a new secret and its repetition (echo already off) until both agree and it is at
+// least options.min_length long, at most options.max_create_tries times.
+Result<SecretString> ask_twice(int in_fd, int out_fd,
+                               const PromptPassphraseSource::Options& options,
+                               const TwiceTexts& texts) {
+  for (int i = 0; i < options.max_create_tries; ++i) {
+    write_all(out_fd, texts.enter);
+    auto first = read_line(in_fd, options.max_length);
+    write_all(out_fd, "\n");
+    if (!first) return std::move(first).error();
+    if (first->size() < options.min_length) {
+      write_all(out_fd, texts.too_short);
+      continue;
+    }
+    write_all(out_fd, texts.repeat);
+    auto second = read_line(in_fd, options.max_length);
+    write_all(out_fd, "\n");
+    if (!second) return std::move(second).error();
+    if (first->view() != second->view()) {
+      write_all(out_fd, texts.mismatch);
+      continue;
+    }
+    return std::move(first).value();
+  }
+  return make_error(Reason::kNoPassphrase, "no acceptable " + texts.what + " entered after " +
+                                               std::to_string(options.max_create_tries) +
+                                               " tries");
+}
+
 }  // namespace
 
 // ---- PromptPassphraseSource ------------------------------------------------------------------
@@ -330,30 +368,15 @@ Result<SecretString> PromptPassphraseSource::get(const PassphraseRequest& reques
               "password manager to generate the passphrase and keep it safe. There will be no\n"
               "way to recover this key. You can find the key in your config directory.\n");
   }
-  for (int i = 0; i < options_.max_create_tries; ++i) {
-    write_all(out_fd, "Enter passphrase for new " + role + " key" + id + ": ");
-    auto first = read_line(in_fd, options_.max_length);
-    write_all(out_fd, "\n");
-    if (!first) return std::move(first).error();
-    if (first->size() < options_.min_length) {
-      write_all(out_fd,
-                "Passphrase is too short. Please use a password manager to generate and store "
-                "a good random passphrase.\n");
-      continue;
-    }
-    write_all(out_fd, "Repeat passphrase for new " + role + " key" + id + ": ");
-    auto second = read_line(in_fd, options_.max_length);
-    write_all(out_fd, "\n");
-    if (!second) return std::move(second).error();
-    if (first->view() != second->view()) {
-      write_all(out_fd, "Passphrases do not match. Please retry.\n");
-      continue;
-    }
-    return std::move(first).value();
-  }
-  return make_error(Reason::kNoPassphrase, "no acceptable passphrase entered after " +
-                                               std::to_string(options_.max_create_tries) +
-                                               " tries");
+  TwiceTexts texts;
+  texts.enter = "Enter passphrase for new " + role + " key" + id + ": ";
+  texts.repeat = "Repeat passphrase for new " + role + " key" + id + ": ";
+  texts.too_short =
+      "Passphrase is too short. Please use a password manager to generate and store a good "
+      "random passphrase.\n";
+  texts.mismatch = "Passphrases do not match. Please retry.\n";
+  texts.what = "passphrase";
+  return ask_twice(in_fd, out_fd, options_, texts);
 }
 
 // ---- prompt_credentials ----------------------------------------------------------------------
@@ -395,6 +418,32 @@ Result<TerminalCredentials> prompt_credentials(std::string_view server,
   if (!password) return std::move(password).error();
   out.password = std::move(*password);
   return out;
+}
+
+// ---- prompt_new_password ---------------------------------------------------------------------
+
+Result<SecretString> prompt_new_password(std::string_view what,
+                                         const PromptPassphraseSource::Options& options) {
+  std::lock_guard<std::mutex> lock(g_prompt_mutex);
+  auto no_terminal = [&]() {
+    return make_error(Reason::kNoPassphrase,
+                      "no terminal to ask for the password of " + std::string(what) + " on");
+  };
+  Terminal terminal;
+  if (!open_terminal(options, terminal)) return no_terminal();
+  EchoOff echo_off(terminal.in_fd, options.handle_signals);
+  if (auto s = echo_off.start(); !s) {
+    if (s.error().reason == Reason::kNoPassphrase) return no_terminal();
+    return std::move(s).error();
+  }
+  TwiceTexts texts;
+  texts.enter = "Enter password for " + std::string(what) + ": ";
+  texts.repeat = "Repeat password for " + std::string(what) + ": ";
+  texts.too_short = "Password is too short: at least " + std::to_string(options.min_length) +
+                    " characters. Please retry.\n";
+  texts.mismatch = "Passwords do not match. Please retry.\n";
+  texts.what = "password";
+  return ask_twice(terminal.in_fd, terminal.out_fd, options, texts);
 }
 
 // ---- ChainPassphraseSource -------------------------------------------------------------------

@@ -176,6 +176,17 @@ struct TerminalCredentials {
 Result<TerminalCredentials> prompt_credentials(std::string_view server,
                                                const PromptPassphraseSource::Options& options = {});
 
+// Asks the terminal for a new password (of a user account: `vouch admin user create`), twice,
+// echo off: "Enter password for <what>: ", "Repeat password for <what>: "; an entry shorter
+// than options.min_length ("Password is too short: ...") or a mismatch ("Passwords do not
+// match. Please retry.") asks again, up to options.max_create_tries times, then kNoPassphrase.
+// Same terminal rules as PromptPassphraseSource (/dev/tty unless `options` name descriptors;
+// echo restored on every path; whitespace around the entry removed, as prompt_credentials
+// removes it at login). No terminal -> kNoPassphrase at once, never blocks on a
+// non-terminal; end of input -> kNoPassphrase; interrupted -> Code kCancelled. Thread-safe.
+Result<SecretString> prompt_new_password(std::string_view what,
+                                         const PromptPassphraseSource::Options& options = {});
+
 // Asks each source in order and returns the first passphrase. A source answering
 // kNoPassphrase (with any Code except kCancelled) passes the request on; any other error
 // stops the chain and is returned. If every source passes, the last source's error is

@@ -604,8 +604,11 @@ void NotaryApi::Impl::handle(Request&& request, Responder responder) {
     return;
   }
   if (path == "/v2/" || path == "/v2") {
-    // notary-server asks for registry:catalog:* on every route without a GUN, the ping included.
-    if (!authorize(Op::kPing, start, request, responder, "", {Access::kCatalog})) return;
+    // notary-server asks for registry:catalog:* on every route without a GUN, the ping included;
+    // a registry (and vouch-server with its own token service) only for a valid token.
+    std::vector<Access> needs;
+    if (options.ping_needs_catalog) needs.push_back(Access::kCatalog);
+    if (!authorize(Op::kPing, start, request, responder, "", std::move(needs))) return;
     finish(Op::kPing, start, responder, Response::text(200, "{}", "application/json"));
     return;
   }

@@ -66,6 +66,12 @@ struct ApiOptions {
   // Called after every successful publish, delete and key rotation, on the worker thread that
   // ran it, before the answer is sent. Must not throw. Empty: nothing.
   std::function<void(const WriteEvent&)> on_write;
+  // What GET /v2/ (the registry API's version check, which `docker login` probes) asks of the
+  // authorizer. true: registry:catalog:*, as notary-server does (auth.type "token"). false: no
+  // access, so any valid token passes and a request without one gets the 401 challenge, as a
+  // registry's /v2/ does (auth.type "accounts": `docker login <vouch-server>` then succeeds for
+  // every user whose password the token service accepts, not only system administrators).
+  bool ping_needs_catalog = true;
 };
 
 // Notary's v1 HTTP API (REFERENCE §1.1) over a Repository: routes, Notary's error JSON and

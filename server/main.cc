@@ -851,6 +851,8 @@ int main(int argc, char** argv) {
   api_options.consistent_max_age = std::chrono::seconds(c.consistent_max_age);
   api_options.gun_prefixes = c.gun_prefixes;
   api_options.workers = &workers;
+  // docker login probes GET /v2/ with a token of no scope from our own token service.
+  api_options.ping_needs_catalog = c.auth_type != "accounts";
   if (remote_signer != nullptr) {
     api_options.signer_reachable = [remote_signer] { return remote_signer->reachable(); };
   }

@@ -82,6 +82,29 @@ check '.name == "admin" and .admin == true' "$out"
 step "the admin: alice, organization acme, team acme/ops with alice, service account acme/ci"
 run 0 as_stdin admin "$ALICE_PASSWORD" admin user create alice --password-stdin
 expect_in "Created user alice" "$out"
+
+step "admin user create without --password-stdin: no terminal -> a clear error; a terminal ->"
+step "  the password asked twice without echo (a pseudo-terminal: tests/support/pty_run.py)"
+run 1 as admin admin user create bob
+expect_in "no terminal to ask for the password of new user bob on" "$out"
+expect_in "--password-stdin" "$out"
+BOB_PASSWORD=bob-Pa55-word-typed-twice
+PTY_RUN=(python3 "$(dirname "${BASH_SOURCE[0]}")/../support/pty_run.py")
+run 0 "${PTY_RUN[@]}" \
+  "Enter password for new user bob: " noecho:short \
+  "Enter password for new user bob: " "noecho:$BOB_PASSWORD" \
+  "Repeat password for new user bob: " noecho:not-the-same-password \
+  "Enter password for new user bob: " "noecho:$BOB_PASSWORD" \
+  "Repeat password for new user bob: " "noecho:$BOB_PASSWORD" -- \
+  "$VOUCH" -d "$WORK/admin" -s "$URL" --tlscacert "$WORK/ca.pem" admin user create bob
+expect_in "Created user bob" "$out"
+expect_in "Password is too short: at least 8 characters. Please retry." "$out"
+expect_in "Passwords do not match. Please retry." "$out"
+expect_not_in "$BOB_PASSWORD" "$out"
+expect_not_in "not-the-same-password" "$out"
+run 0 as_stdin bob "$BOB_PASSWORD" login "$URL" --username bob --password-stdin
+expect_in "Login Succeeded" "$out"
+
 run 0 as admin admin org create acme
 run 0 as admin admin member add acme alice
 run 0 as admin admin team create acme/ops --description "operations"

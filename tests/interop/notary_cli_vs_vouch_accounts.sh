@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Interop: the real notary 0.7 CLI with NOTARY_AUTH against vouch-server's own token service
+# Interop: the real notary 0.7 CLI with NOTARY_AUTH, and at its username/password prompt (on a
+# pseudo-terminal: tests/support/pty_run.py), against vouch-server's own token service
 # (auth.type "accounts", issue 14): a user with read-write through a team's organization
-# default inits, publishes and lists a repository of the organization; on a repository of a
-# namespace without a grant the same user is refused; the audit log names the user.
+# default inits, publishes and lists a repository of the organization; a service account
+# with read on it lists with its API token and may not publish; on a repository of a
+# namespace without a grant the user is refused; a wrong password is refused; the audit log
+# names the user; no password or token reaches the server log.
 #
 #   notary_cli_vs_vouch_accounts.sh <path to vouch-server>
 #
@@ -67,6 +70,34 @@ expect_in "Successfully published changes for repository $GUN" "$out"
 run 0 "${N[@]}" list "$GUN"
 expect_in "v1" "$out"
 
+step "service account acme/ci (read on acme/app) lists with its API token and may not publish"
+api "$ADMIN" POST /service-accounts '{"owner":"acme","name":"ci"}'; [ "$code" = 201 ] || fail "$code $out"
+api "$ADMIN" PUT /grants '{"target":"acme/app","grantee_kind":"service_account","grantee":"acme/ci","permission":"read"}'
+[ "$code" = 200 ] || fail "$code $out"
+api "$ADMIN" POST /tokens '{"owner":"acme/ci","label":"interop"}'; [ "$code" = 201 ] || fail "$code $out"
+CI_TOKEN=$(jq -r .token <<<"$out")
+NOTARY_AUTH=$(printf 'acme/ci:%s' "$CI_TOKEN" | base64 -w0)
+run 0 notary -d "$WORK/trust-ci" -s "$URL" --tlscacert "$WORK/ca.pem" list "$GUN"
+expect_in "v1" "$out"
+# With alice's trust directory (the repository's keys) the publish is signed, and refused.
+run 0 "${N[@]}" add "$GUN" v2 "$WORK/one.txt"
+rc=0; out=$("${N[@]}" publish "$GUN" 2>&1) || rc=$?
+printf '%s\n' "$out" >>"$LOG"
+[ "$rc" != 0 ] || fail "acme/ci published: $out"
+expect_not_in "Successfully published" "$out"
+grep -q "token issued to acme/ci" "$WORK/server.log" || fail "acme/ci got no token"
+NOTARY_AUTH=$(printf 'alice:alice-password' | base64 -w0)
+
+step "as alice at notary's username/password prompt (a pseudo-terminal, NOTARY_AUTH unset)"
+# A trust directory without a cached copy, so notary must fetch and therefore log in.
+PTY_RUN=(python3 "$(dirname "${BASH_SOURCE[0]}")/../support/pty_run.py")
+run 0 env -u NOTARY_AUTH "${PTY_RUN[@]}" "Enter username: " alice \
+  "Enter password: " noecho:alice-password -- \
+  notary -d "$WORK/trust-prompt" -s "$URL" --tlscacert "$WORK/ca.pem" list "$GUN"
+expect_in "v1" "$out"
+expect_in "Enter username: alice" "$out"  # the name is echoed, the password is not
+expect_not_in "alice-password" "$out"
+
 step "as alice: refused on a repository of a namespace she has no grant in"
 rc=0; out=$("${N[@]}" init mallory/secret -p 2>&1) || rc=$?
 printf '%s\n' "$out" >>"$LOG"
@@ -84,11 +115,18 @@ step "wrong password: refused (a trust directory without a cached copy)"
 NOTARY_AUTH=$(printf 'alice:not-her-password' | base64 -w0)
 rc=0; out=$(notary -d "$WORK/trust-w" -s "$URL" --tlscacert "$WORK/ca.pem" list "$GUN" 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "a wrong password listed $GUN: $out"
+grep -q "token refused to alice" "$WORK/server.log" || fail "the server did not log the refusal"
 
 step "the audit log names alice for her publishes and the chain verifies"
 api "$ADMIN" GET '/audit?limit=1000'; [ "$code" = 200 ] || fail "$code $out"
-check '[.records[] | select(.action == "publish" and .target == "acme/app" and .actor == "alice")] | length >= 2' "$out" "alice's publishes"
+check '[.records[] | select(.action == "publish" and .target == "acme/app") | .actor] | . == ["alice", "alice"]' \
+  "$out" "alice's two publishes (init, v1) and no other"
 check '[.records[] | select(.action == "login_failed" and .target == "alice")] | length >= 1' "$out" "the failed login"
 api "$ADMIN" GET /audit/verify; [ "$code" = 200 ] || fail "$code $out"
 check '.ok == true' "$out"
+
+step "no password or API token in the server log"
+for secret in alice-password mallory-password not-her-password interop-admin-password "${CI_TOKEN#vouch_*_}"; do
+  grep -qF -- "$secret" "$WORK/server.log" && fail "a secret reached the server log"
+done
 echo "PASS"

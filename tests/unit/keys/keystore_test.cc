@@ -1115,6 +1115,55 @@ TEST_CASE("prompt_credentials: a username echoed, a password not, as the notary 
   }
 }
 
+TEST_CASE("prompt_new_password: asked twice without echo; too short or different: again") {
+  Pty pty;
+  PromptPassphraseSource::Options o;
+  o.in_fd = pty.slave;
+  Result<SecretString> got = make_error(Reason::kInternal, "not run");
+  std::thread t([&] { got = prompt_new_password("new user bob", o); });
+  std::string out;
+  // short; then two different entries; then the same twice.
+  const std::string enter = "Enter password for new user bob: ";
+  const std::string repeat = "Repeat password for new user bob: ";
+  const std::pair<std::string, std::string> steps[] = {{enter, "tiny"},
+                                                       {enter, "first-password"},
+                                                       {repeat, "other-password"},
+                                                       {enter, "good password"},
+                                                       {repeat, "good password"}};
+  std::size_t at = 0;
+  for (const auto& [prompt, typed] : steps) {
+    at = wait_for(pty.master, out, prompt, at);
+    CHECK(at != std::string::npos);
+    if (at == std::string::npos) break;
+    CHECK_FALSE(pty.echo_on());
+    type_line(pty.master, typed);
+  }
+  t.join();
+  REQUIRE(got.ok());
+  CHECK(got->view() == "good password");
+  CHECK(pty.echo_on());  // restored
+  wait_for(pty.master, out, "\n", at);
+  CHECK(out.find("Enter password for new user bob: ") != std::string::npos);
+  CHECK(out.find("Repeat password for new user bob: ") != std::string::npos);
+  CHECK(out.find("Password is too short: at least 8 characters. Please retry.") !=
+        std::string::npos);
+  CHECK(out.find("Passwords do not match. Please retry.") != std::string::npos);
+  for (const char* secret : {"tiny", "first-password", "other-password", "good password"}) {
+    CHECK(out.find(secret) == std::string::npos);  // never echoed
+  }
+
+  SUBCASE("no terminal: refused at once") {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    PromptPassphraseSource::Options piped;
+    piped.in_fd = fds[0];
+    auto r = prompt_new_password("new user bob", piped);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    CHECK(reason_of(r) == Reason::kNoPassphrase);
+  }
+}
+
 TEST_CASE("PromptPassphraseSource: unlocking a key on a pseudo-terminal") {
   Pty pty;
   REQUIRE(pty.echo_on());

@@ -45,7 +45,8 @@ struct Fixture {
   std::mutex writes_mu;
   std::vector<WriteEvent> writes;  // what ApiOptions::on_write reported
 
-  Fixture() {
+  // ping_needs_catalog: ApiOptions' (vouch-server sets false for auth.type "accounts").
+  explicit Fixture(bool ping_needs_catalog = false) {
     decider.grants[{"alice", sim.gun()}] = accounts::Permission::kReadWrite;
     decider.grants[{"acme/ci", sim.gun()}] = accounts::Permission::kRead;
     auto key = sim.signer.create_key("", "token-service", keys::KeyType::kEcdsa);
@@ -58,6 +59,7 @@ struct Fixture {
     REQUIRE(auth.ok());
     authorizer = std::move(*auth);
     ApiOptions api_options;
+    api_options.ping_needs_catalog = ping_needs_catalog;
     api_options.on_write = [this](const WriteEvent& w) {
       std::lock_guard lock(writes_mu);
       writes.push_back(w);
@@ -140,6 +142,32 @@ TEST_CASE("401 challenge, a token from /auth/token, and the retry succeeds for w
       {"Authorization: Basic " + base64_encode(as_bytes(std::string("alice:wrong")))});
   CHECK(refused.status == 401);
   CHECK(refused.header("WWW-Authenticate") == "Basic realm=\"vouch-server\"");
+}
+
+TEST_CASE("GET /v2/ as docker login probes it: a token of no scope passes, unless it needs catalog") {
+  // docker login: GET /v2/ -> 401 challenge; GET /auth/token with Basic credentials and no
+  // scope (offline_token=true); GET /v2/ again with that token must answer 200.
+  for (const bool needs_catalog : {false, true}) {
+    CAPTURE(needs_catalog);
+    Fixture f(needs_catalog);
+    const auto challenged = server_test::https("GET", f.url("/v2/"), "", "", {});
+    CHECK(challenged.status == 401);
+    const auto r = server_test::https(
+        "GET", f.url("/auth/token?service=vouch-server&offline_token=true&client_id=docker"), "",
+        "", {"Authorization: Basic " + base64_encode(as_bytes(std::string("alice:alice-pw")))});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    auto doc = json::parse(r.body);
+    REQUIRE(doc.ok());
+    const std::string token = doc->find("token")->as_string();
+    const auto ping = server_test::https("GET", f.url("/v2/"), "", "",
+                                         {"Authorization: Bearer " + token});
+    // notary-server's rule (auth.type "token") keeps the ping for registry:catalog:*.
+    CHECK(ping.status == (needs_catalog ? 401 : 200));
+    // A system administrator's token may carry registry:catalog:* and passes either way.
+    const std::string root = f.token_for("registry:catalog:*", "root", "root-pw");
+    CHECK(server_test::https("GET", f.url("/v2/"), "", "", {"Authorization: Bearer " + root})
+              .status == 200);
+  }
 }
 
 TEST_CASE("on_write: publish, key rotation and delete, with the token's subject and address") {

@@ -66,22 +66,14 @@ bj::array strings(const std::vector<std::string>& items) {
 
 unsigned error_status(const Error& error) {
   if (error.reason == Reason::kTooLarge) return 413;
-  switch (error.code) {
-    case Code::kInvalidArgument:
-    case Code::kOutOfRange:
-      return 400;
-    case Code::kNotFound:
-      return 404;
-    case Code::kFailedPrecondition:
-    case Code::kUnavailable:
-      return 503;
-    case Code::kResourceExhausted:
-      return 503;
-    case Code::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
+  static constexpr std::pair<Code, unsigned> kStatus[] = {
+      {Code::kInvalidArgument, 400}, {Code::kOutOfRange, 400}, {Code::kNotFound, 404},
+      {Code::kFailedPrecondition, 503}, {Code::kUnavailable, 503},
+      {Code::kResourceExhausted, 503}, {Code::kDeadlineExceeded, 504}};
+  for (const auto& [code, status] : kStatus) {
+    if (code == error.code) return status;
   }
+  return 500;
 }
 
 std::string decision_json(const Decision& d) {

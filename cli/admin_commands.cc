@@ -4,12 +4,15 @@
 // stored for the server (or NOTARY_AUTH). Every command takes `--output json` (the server's
 // answer); tables otherwise. See client/README.md "Accounts".
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <boost/json/serialize.hpp>
 
 #include "cli/commands.h"
 #include "cli/output.h"
@@ -19,7 +22,7 @@
 namespace vouch::cli {
 namespace {
 
-namespace json = tuf::json;
+namespace bj = boost::json;
 
 // Every option of every admin command; only one command runs per process.
 struct AdminArgs {
@@ -42,23 +45,81 @@ struct AdminArgs {
   std::uint32_t limit = 100;
 };
 
-std::string scalar_text(const json::Value& v) {
-  switch (v.type()) {
-    case json::Type::kNull: return "";
-    case json::Type::kBool: return v.as_bool() ? "true" : "false";
-    case json::Type::kInt: return std::to_string(v.as_int());
-    case json::Type::kString: return v.as_string();
-    case json::Type::kArray: {
+// `v` with the members of every object in key order: tables and --output json show the
+// server's answers sorted, whatever order the server wrote them in.
+bj::value sorted(const bj::value& v) {
+  if (const bj::array* a = v.if_array()) {
+    bj::array out;
+    out.reserve(a->size());
+    for (const auto& e : *a) out.push_back(sorted(e));
+    return out;
+  }
+  const bj::object* o = v.if_object();
+  if (o == nullptr) return v;
+  std::vector<const bj::key_value_pair*> members;
+  for (const auto& m : *o) members.push_back(&m);
+  std::sort(members.begin(), members.end(),
+            [](const auto* a, const auto* b) { return a->key() < b->key(); });
+  bj::object out;
+  out.reserve(members.size());
+  for (const auto* m : members) out.emplace(m->key(), sorted(m->value()));
+  return out;
+}
+
+std::string scalar_text(const bj::value& v) {
+  switch (v.kind()) {
+    case bj::kind::null:
+      return "";
+    case bj::kind::bool_:
+      return v.get_bool() ? "true" : "false";
+    case bj::kind::int64:
+      return std::to_string(v.get_int64());
+    case bj::kind::uint64:
+      return std::to_string(v.get_uint64());
+    case bj::kind::double_:
+      return bj::serialize(v);
+    case bj::kind::string:
+      return std::string(client::json_view(v.get_string()));
+    case bj::kind::array: {
       std::string out;
-      for (const auto& e : v.as_array()) {
+      for (const auto& e : v.get_array()) {
         if (!out.empty()) out += ",";
-        out += e.is_object() || e.is_array() ? json::canonical(e) : scalar_text(e);
+        out += e.is_object() || e.is_array() ? bj::serialize(e) : scalar_text(e);
       }
       return out;
     }
-    case json::Type::kObject: return json::canonical(v);
+    case bj::kind::object:
+      return bj::serialize(v);
   }
   return "";
+}
+
+// An answer as a --output json document.
+Json output_json(const bj::value& v) {
+  switch (v.kind()) {
+    case bj::kind::null:
+      return Json();
+    case bj::kind::bool_:
+      return Json(v.get_bool());
+    case bj::kind::int64:
+      return Json(v.get_int64());
+    case bj::kind::uint64:
+    case bj::kind::double_:
+      return Json(bj::serialize(v));
+    case bj::kind::string:
+      return Json(client::json_view(v.get_string()));
+    case bj::kind::array: {
+      Json out = Json::array();
+      for (const auto& e : v.get_array()) out.push(output_json(e));
+      return out;
+    }
+    case bj::kind::object: {
+      Json out = Json::object();
+      for (const auto& m : v.get_object()) out.set(std::string(m.key()), output_json(m.value()));
+      return out;
+    }
+  }
+  return Json();
 }
 
 std::string upper(std::string_view s) {
@@ -68,39 +129,41 @@ std::string upper(std::string_view s) {
 }
 
 // The rows of a list answer: the array itself, or an object's one array member.
-const json::Array* rows_of(const json::Value& doc) {
-  if (doc.is_array()) return &doc.as_array();
+const bj::array* rows_of(const bj::value& doc) {
+  if (doc.is_array()) return &doc.get_array();
   if (!doc.is_object()) return nullptr;
-  const json::Array* found = nullptr;
-  for (const auto& [key, value] : doc.as_object()) {
-    if (!value.is_array()) continue;
+  const bj::array* found = nullptr;
+  for (const auto& m : doc.get_object()) {
+    if (!m.value().is_array()) continue;
     if (found != nullptr) return nullptr;  // two lists: show the object
-    found = &value.as_array();
+    found = &m.value().get_array();
   }
   return found;
 }
 
-// A table of the answer: a list as rows (columns: the first row's members), an object as
-// one member per line.
-std::string render_table(const json::Value& doc) {
-  const json::Array* rows = rows_of(doc);
+// A table of the (sorted) answer: a list as rows (columns: the first row's members), an
+// object as one member per line.
+std::string render_table(const bj::value& doc) {
+  const bj::array* rows = rows_of(doc);
   // A list answer is the list and at most its paging member; anything more is an object.
-  if (rows != nullptr && (doc.is_array() || doc.as_object().size() <= 2)) {
+  if (rows != nullptr && (doc.is_array() || doc.get_object().size() <= 2)) {
     if (rows->empty()) return "No entries found.\n";
     if (!rows->front().is_object()) {
       std::string out;
       for (const auto& r : *rows) out += scalar_text(r) + "\n";
       return out;
     }
-    // The naming member first (the server's objects come sorted by key).
+    // The naming member first, then the others in key order.
+    const bj::object& first_row = rows->front().get_object();
     std::vector<std::string> columns;
     for (const char* first : {"name", "id", "seq"}) {
-      if (rows->front().find(first) != nullptr) columns.emplace_back(first);
+      if (first_row.contains(first)) columns.emplace_back(first);
     }
-    for (const auto& [key, value] : rows->front().as_object()) {
+    for (const auto& m : first_row) {
+      const std::string_view key = m.key();
       // The audit chain's hashes are for `audit verify` and --output json, not for reading.
       if (key == "hash" || key == "prev_hash") continue;
-      if (key != "name" && key != "id" && key != "seq") columns.push_back(key);
+      if (key != "name" && key != "id" && key != "seq") columns.emplace_back(key);
     }
     std::vector<std::string> header;
     for (const auto& c : columns) header.push_back(upper(c));
@@ -108,7 +171,7 @@ std::string render_table(const json::Value& doc) {
     for (const auto& r : *rows) {
       std::vector<std::string> cells;
       for (const auto& c : columns) {
-        const json::Value* v = r.is_object() ? r.find(c) : nullptr;
+        const bj::value* v = r.is_object() ? r.get_object().if_contains(c) : nullptr;
         cells.push_back(v == nullptr ? "" : scalar_text(*v));
       }
       table.add_row(std::move(cells));
@@ -117,17 +180,20 @@ std::string render_table(const json::Value& doc) {
   }
   if (!doc.is_object()) return scalar_text(doc) + "\n";
   Table table({"FIELD", "VALUE"});
-  for (const auto& [key, value] : doc.as_object()) table.add_row({key, scalar_text(value)});
+  for (const auto& m : doc.get_object()) {
+    table.add_row({std::string(m.key()), scalar_text(m.value())});
+  }
   return table.render();
 }
 
-Status print(const json::Value& doc, const AdminArgs& args) {
-  write_stdout(args.output == "json" ? to_output_json(doc).dump() + "\n" : render_table(doc));
+Status print(const bj::value& answer, const AdminArgs& args) {
+  const bj::value doc = sorted(answer);
+  write_stdout(args.output == "json" ? output_json(doc).dump() + "\n" : render_table(doc));
   return {};
 }
 
 // A change: JSON prints the answer, a table run prints `done`.
-Status print_done(const json::Value& doc, const AdminArgs& args, const std::string& done) {
+Status print_done(const bj::value& doc, const AdminArgs& args, const std::string& done) {
   if (args.output == "json") return print(doc, args);
   write_stdout(done + "\n");
   return {};
@@ -573,8 +639,8 @@ void add_visibility_and_audit_commands(CLI::App* admin, Registrar& r) {
          [](client::AdminClient& c, const AdminArgs& x) -> Status {
            VOUCH_ASSIGN_OR_RETURN(auto doc, c.verify_audit());
            VOUCH_RETURN_IF_ERROR(print(doc, x));
-           const json::Value* ok = doc.is_object() ? doc.find("ok") : nullptr;
-           if (ok == nullptr || !ok->is_bool() || !ok->as_bool()) {
+           const bj::value* ok = doc.is_object() ? doc.get_object().if_contains("ok") : nullptr;
+           if (ok == nullptr || !ok->is_bool() || !ok->get_bool()) {
              return make_error(Code::kDataLoss, Reason::kHashMismatch,
                                "the audit log's hash chain is broken");
            }

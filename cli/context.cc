@@ -15,6 +15,7 @@
 #include <map>
 #include <mutex>
 
+#include "client/admin_api.h"
 #include "common/encoding.h"
 #include "common/fs.h"
 #include "common/log.h"

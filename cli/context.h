@@ -25,7 +25,6 @@
 #include <string_view>
 #include <vector>
 
-#include "client/admin_api.h"
 #include "client/config.h"
 #include "client/credentials.h"
 #include "client/http.h"
@@ -37,6 +36,10 @@
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
+
+namespace vouch::client {
+class AdminClient;  // client/admin_api.h, included where admin() is called
+}  // namespace vouch::client
 
 namespace vouch::cli {
 

@@ -15,7 +15,6 @@
 #include "client/credentials.h"
 #include "common/log.h"
 #include "keys/passphrase.h"
-#include "tuf/json.h"
 
 namespace vouch::cli {
 namespace {
@@ -56,13 +55,14 @@ void append_field(keys::SecretString& form, std::string_view name, std::string_v
 
 // The first error message of a token service answer ({"errors":[{"code","message"}]}).
 std::string token_service_message(std::string_view body) {
-  auto doc = tuf::json::parse(body);
-  if (!doc || !doc->is_object()) return "";
-  const tuf::json::Value* errors = doc->find("errors");
-  if (errors == nullptr || !errors->is_array() || errors->as_array().empty()) return "";
-  const tuf::json::Value* message = errors->as_array().front().find("message");
+  auto doc = client::parse_json(body, 32);
+  const boost::json::object* object = doc.ok() ? doc->if_object() : nullptr;
+  const boost::json::value* errors = object != nullptr ? object->if_contains("errors") : nullptr;
+  if (errors == nullptr || !errors->is_array() || errors->get_array().empty()) return "";
+  const boost::json::object* first = errors->get_array().front().if_object();
+  const boost::json::value* message = first != nullptr ? first->if_contains("message") : nullptr;
   if (message == nullptr || !message->is_string()) return "";
-  std::string out = message->as_string().substr(0, 256);
+  std::string out(client::json_view(message->get_string()).substr(0, 256));
   for (char& c : out) {
     if (static_cast<unsigned char>(c) < 0x20) c = '?';
   }
@@ -154,14 +154,12 @@ Status login(Context& ctx, const std::string& url, const std::string& username_f
                       "login to " + server.origin + ": HTTP " + std::to_string(status) +
                           (why.empty() ? "" : ": " + why));
   }
-  tuf::json::ParseLimits limits;
-  limits.max_bytes = kMaxTokenAnswer;
-  limits.max_depth = 8;
-  auto doc = tuf::json::parse(answer->body, limits);
+  auto doc = client::parse_json(answer->body, 8);
   std::fill(answer->body.begin(), answer->body.end(), '\0');
-  const tuf::json::Value* refresh =
-      doc.ok() && doc->is_object() ? doc->find("refresh_token") : nullptr;
-  if (refresh == nullptr || !refresh->is_string() || refresh->as_string().empty()) {
+  const boost::json::object* object = doc.ok() ? doc->if_object() : nullptr;
+  boost::json::value* refresh = object != nullptr ? doc->get_object().if_contains("refresh_token")
+                                                  : nullptr;
+  if (refresh == nullptr || !refresh->is_string() || refresh->get_string().empty()) {
     return make_error(Reason::kMalformed,
                       "the token service of " + server.origin + " gave no refresh token");
   }
@@ -169,7 +167,9 @@ Status login(Context& ctx, const std::string& url, const std::string& username_f
   stored.server = server.base;
   stored.username = credentials.username;
   stored.realm = realm;
-  stored.refresh_token = keys::SecretString(refresh->as_string());
+  boost::json::string& refresh_text = refresh->get_string();
+  stored.refresh_token = keys::SecretString(client::json_view(refresh_text));
+  std::fill(refresh_text.begin(), refresh_text.end(), '\0');
   VOUCH_ASSIGN_OR_RETURN(const client::CredentialStore logins, ctx.credential_store());
   VOUCH_ASSIGN_OR_RETURN(std::optional<client::StoredLogin> previous, logins.find(server.base));
   VOUCH_RETURN_IF_ERROR(logins.save(stored));

@@ -1,13 +1,16 @@
 #include "client/admin_api.h"
 
+#include <algorithm>
 #include <utility>
+
+#include <boost/json/parse.hpp>
 
 #include "common/strings.h"
 
 namespace vouch::client {
 namespace {
 
-namespace json = tuf::json;
+namespace bj = boost::json;
 
 constexpr std::string_view kJson = "application/json";
 
@@ -63,6 +66,15 @@ std::string seg(std::string_view text) { return escape_path(text, /*keep_slash=*
 std::string query_value(std::string_view text) { return escape_path(text, false); }
 
 
+
+
+// The string member `key` of `v`, or nullptr.
+const bj::string* string_member(const bj::value& v, std::string_view key) {
+  const bj::object* object = v.if_object();
+  const bj::value* member = object == nullptr ? nullptr : object->if_contains(key);
+  return member == nullptr ? nullptr : member->if_string();
+}
+
 // The inverse of to_string(Reason), over every Reason up to the last one (common/error.h).
 std::optional<Reason> reason_named(std::string_view name) {
   for (int i = 0; i <= static_cast<int>(Reason::kPermissionDenied); ++i) {
@@ -73,6 +85,15 @@ std::optional<Reason> reason_named(std::string_view name) {
 }
 
 }  // namespace
+
+Result<bj::value> parse_json(std::string_view text, std::size_t max_depth) {
+  bj::parse_options options;
+  options.max_depth = max_depth;
+  bj::error_code ec;
+  bj::value doc = bj::parse(bj::string_view(text.data(), text.size()), ec, {}, options);
+  if (ec) return make_error(Reason::kMalformed, ec.message());
+  return doc;
+}
 
 void append_json_string(std::string_view text, keys::SecretString& out) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -96,15 +117,13 @@ void append_json_string(std::string_view text, keys::SecretString& out) {
 Error admin_api_error(unsigned status, std::string_view body, std::string_view origin) {
   Reason reason = Reason::kNone;
   std::string message;
-  json::ParseLimits limits;
-  limits.max_depth = 8;
-  if (auto doc = json::parse(body, limits); doc && doc->is_object()) {
-    if (const json::Value* e = doc->find("error"); e != nullptr && e->is_object()) {
-      if (const json::Value* c = e->find("code"); c != nullptr && c->is_string()) {
-        reason = reason_named(c->as_string()).value_or(Reason::kNone);
+  if (const auto doc = parse_json(body, 8); doc.ok()) {
+    if (const bj::value* e = doc->is_object() ? doc->get_object().if_contains("error") : nullptr) {
+      if (const bj::string* c = string_member(*e, "code")) {
+        reason = reason_named(json_view(*c)).value_or(Reason::kNone);
       }
-      if (const json::Value* m = e->find("message"); m != nullptr && m->is_string()) {
-        message = printable(m->as_string(), 512);
+      if (const bj::string* m = string_member(*e, "message")) {
+        message = printable(json_view(*m), 512);
       }
     }
   }
@@ -140,7 +159,7 @@ Result<AdminClient> AdminClient::create(std::string_view server_url, HttpClient&
   return AdminClient(std::move(base), std::move(origin), http, options);
 }
 
-Result<json::Value> AdminClient::call(std::string_view method, std::string_view path,
+Result<bj::value> AdminClient::call(std::string_view method, std::string_view path,
                                       std::string_view body) {
   const std::string url = base_ + std::string(kPrefix) + std::string(path);
   VOUCH_ASSIGN_OR_RETURN(HttpResponse resp,
@@ -149,56 +168,53 @@ Result<json::Value> AdminClient::call(std::string_view method, std::string_view 
   if (resp.status < 200 || resp.status >= 300) {
     return admin_api_error(resp.status, resp.body, origin_);
   }
-  if (resp.status == 204 || resp.body.empty()) return json::Value(json::Object{});
-  json::ParseLimits limits;
-  limits.max_bytes = options_.max_response;
-  limits.max_depth = 16;
-  auto doc = json::parse(resp.body, limits);
+  if (resp.status == 204 || resp.body.empty()) return bj::value(bj::object{});
+  auto doc = parse_json(resp.body, 16);
   if (!doc) {
     return make_error(Reason::kMalformed, origin_ + " answered " + std::string(method) + " " +
                                               std::string(kPrefix) + std::string(path) +
                                               " with malformed JSON: " + doc.error().message);
   }
-  return std::move(doc).value();
+  return std::move(*doc);
 }
 
-Result<json::Value> AdminClient::list(std::string_view path) {
+Result<bj::value> AdminClient::list(std::string_view path) {
   const char sep = path.find('?') == std::string_view::npos ? '?' : '&';
-  VOUCH_ASSIGN_OR_RETURN(json::Value all, call("GET", std::string(path) + sep + "limit=1000", ""));
+  VOUCH_ASSIGN_OR_RETURN(bj::value all, call("GET", std::string(path) + sep + "limit=1000", ""));
   for (std::size_t page = 1;; ++page) {
-    const json::Value* next = all.is_object() ? all.find("next_after") : nullptr;
-    if (next == nullptr || !next->is_string() || next->as_string().empty()) return all;
+    const bj::string* next = string_member(all, "next_after");
+    if (next == nullptr || next->empty()) return all;
     if (page == kMaxListPages) {
       return make_error(Reason::kTooLarge, origin_ + ": more than " +
                                                std::to_string(kMaxListPages) + " pages of " +
                                                std::string(path));
     }
-    const std::string after = next->as_string();
-    VOUCH_ASSIGN_OR_RETURN(json::Value more,
+    const std::string after(*next);
+    VOUCH_ASSIGN_OR_RETURN(bj::value more,
                            call("GET", std::string(path) + sep + "limit=1000&after=" +
                                            query_value(after), ""));
     if (!more.is_object()) return make_error(Reason::kMalformed, origin_ + ": a page is no object");
-    for (auto& [key, value] : more.as_object()) {
+    for (auto& [key, value] : more.get_object()) {
       if (!value.is_array()) continue;
-      json::Value* mine = all.as_object().find(key);
+      bj::value* mine = all.get_object().if_contains(key);
       if (mine == nullptr || !mine->is_array()) {
         return make_error(Reason::kMalformed, origin_ + ": pages of different shapes");
       }
-      for (auto& item : value.as_array()) mine->as_array().push_back(std::move(item));
+      for (auto& item : value.get_array()) mine->get_array().push_back(std::move(item));
     }
-    json::Value* next_after = more.as_object().find("next_after");
-    if (next_after == nullptr || !next_after->is_string() || next_after->as_string() == after) {
+    const bj::string* next_after = string_member(more, "next_after");
+    if (next_after == nullptr || *next_after == after) {
       return make_error(Reason::kMalformed, origin_ + ": a page without progress");
     }
-    all.as_object().set("next_after", std::move(*next_after));
+    all.get_object()["next_after"] = *next_after;
   }
 }
 
-Result<json::Value> AdminClient::me() { return call("GET", "/me", ""); }
+Result<bj::value> AdminClient::me() { return call("GET", "/me", ""); }
 
-Result<json::Value> AdminClient::list_users() { return list("/users"); }
+Result<bj::value> AdminClient::list_users() { return list("/users"); }
 
-Result<json::Value> AdminClient::create_user(std::string_view name,
+Result<bj::value> AdminClient::create_user(std::string_view name,
                                              const keys::SecretString& password, bool admin) {
   Body body;
   body.str("name", name).str("password", password.view());
@@ -206,11 +222,11 @@ Result<json::Value> AdminClient::create_user(std::string_view name,
   return call("POST", "/users", body.done().view());
 }
 
-Result<json::Value> AdminClient::get_user(std::string_view name) {
+Result<bj::value> AdminClient::get_user(std::string_view name) {
   return call("GET", "/users/" + seg(name), "");
 }
 
-Result<json::Value> AdminClient::update_user(std::string_view name, const UserUpdate& update) {
+Result<bj::value> AdminClient::update_user(std::string_view name, const UserUpdate& update) {
   Body body;
   if (update.disabled) body.boolean("disabled", *update.disabled);
   if (update.admin) body.boolean("admin", *update.admin);
@@ -221,46 +237,46 @@ Result<json::Value> AdminClient::update_user(std::string_view name, const UserUp
   return call("PATCH", "/users/" + seg(name), body.done().view());
 }
 
-Result<json::Value> AdminClient::delete_user(std::string_view name) {
+Result<bj::value> AdminClient::delete_user(std::string_view name) {
   return call("DELETE", "/users/" + seg(name), "");
 }
 
-Result<json::Value> AdminClient::list_orgs() { return list("/orgs"); }
+Result<bj::value> AdminClient::list_orgs() { return list("/orgs"); }
 
-Result<json::Value> AdminClient::create_org(std::string_view name) {
+Result<bj::value> AdminClient::create_org(std::string_view name) {
   Body body;
   body.str("name", name);
   return call("POST", "/orgs", body.done().view());
 }
 
-Result<json::Value> AdminClient::get_org(std::string_view org) {
+Result<bj::value> AdminClient::get_org(std::string_view org) {
   return call("GET", "/orgs/" + seg(org), "");
 }
 
-Result<json::Value> AdminClient::delete_org(std::string_view org) {
+Result<bj::value> AdminClient::delete_org(std::string_view org) {
   return call("DELETE", "/orgs/" + seg(org), "");
 }
 
-Result<json::Value> AdminClient::list_org_members(std::string_view org) {
+Result<bj::value> AdminClient::list_org_members(std::string_view org) {
   return list("/orgs/" + seg(org) + "/members");
 }
 
-Result<json::Value> AdminClient::set_org_member(std::string_view org, std::string_view user,
+Result<bj::value> AdminClient::set_org_member(std::string_view org, std::string_view user,
                                                 std::optional<bool> admin) {
   Body body;
   if (admin) body.boolean("admin", *admin);
   return call("PUT", "/orgs/" + seg(org) + "/members/" + seg(user), body.done().view());
 }
 
-Result<json::Value> AdminClient::remove_org_member(std::string_view org, std::string_view user) {
+Result<bj::value> AdminClient::remove_org_member(std::string_view org, std::string_view user) {
   return call("DELETE", "/orgs/" + seg(org) + "/members/" + seg(user), "");
 }
 
-Result<json::Value> AdminClient::list_teams(std::string_view org) {
+Result<bj::value> AdminClient::list_teams(std::string_view org) {
   return list("/orgs/" + seg(org) + "/teams");
 }
 
-Result<json::Value> AdminClient::create_team(std::string_view org, std::string_view team,
+Result<bj::value> AdminClient::create_team(std::string_view org, std::string_view team,
                                              std::string_view description) {
   Body body;
   body.str("name", team);
@@ -268,36 +284,36 @@ Result<json::Value> AdminClient::create_team(std::string_view org, std::string_v
   return call("POST", "/orgs/" + seg(org) + "/teams", body.done().view());
 }
 
-Result<json::Value> AdminClient::get_team(std::string_view org, std::string_view team) {
+Result<bj::value> AdminClient::get_team(std::string_view org, std::string_view team) {
   return call("GET", "/orgs/" + seg(org) + "/teams/" + seg(team), "");
 }
 
-Result<json::Value> AdminClient::delete_team(std::string_view org, std::string_view team) {
+Result<bj::value> AdminClient::delete_team(std::string_view org, std::string_view team) {
   return call("DELETE", "/orgs/" + seg(org) + "/teams/" + seg(team), "");
 }
 
-Result<json::Value> AdminClient::list_team_members(std::string_view org, std::string_view team) {
+Result<bj::value> AdminClient::list_team_members(std::string_view org, std::string_view team) {
   return list("/orgs/" + seg(org) + "/teams/" + seg(team) + "/members");
 }
 
-Result<json::Value> AdminClient::add_team_member(std::string_view org, std::string_view team,
+Result<bj::value> AdminClient::add_team_member(std::string_view org, std::string_view team,
                                                  std::string_view member) {
   return call("PUT", "/orgs/" + seg(org) + "/teams/" + seg(team) + "/members/" + seg(member),
               "{}");
 }
 
-Result<json::Value> AdminClient::remove_team_member(std::string_view org, std::string_view team,
+Result<bj::value> AdminClient::remove_team_member(std::string_view org, std::string_view team,
                                                     std::string_view member) {
   return call("DELETE", "/orgs/" + seg(org) + "/teams/" + seg(team) + "/members/" + seg(member),
               "");
 }
 
-Result<json::Value> AdminClient::list_service_accounts(std::string_view owner) {
+Result<bj::value> AdminClient::list_service_accounts(std::string_view owner) {
   return list(owner.empty() ? "/service-accounts"
                             : "/service-accounts?owner=" + query_value(owner));
 }
 
-Result<json::Value> AdminClient::create_service_account(std::string_view owner,
+Result<bj::value> AdminClient::create_service_account(std::string_view owner,
                                                         std::string_view name,
                                                         std::string_view description) {
   Body body;
@@ -306,12 +322,12 @@ Result<json::Value> AdminClient::create_service_account(std::string_view owner,
   return call("POST", "/service-accounts", body.done().view());
 }
 
-Result<json::Value> AdminClient::delete_service_account(std::string_view owner,
+Result<bj::value> AdminClient::delete_service_account(std::string_view owner,
                                                         std::string_view name) {
   return call("DELETE", "/service-accounts/" + seg(owner) + "/" + seg(name), "");
 }
 
-Result<json::Value> AdminClient::list_tokens(std::string_view owner) {
+Result<bj::value> AdminClient::list_tokens(std::string_view owner) {
   return list(owner.empty() ? "/tokens" : "/tokens?owner=" + query_value(owner));
 }
 
@@ -332,44 +348,46 @@ Result<CreatedToken> AdminClient::create_token(const TokenRequest& request) {
     scope.push_back('}');
     body.raw("scope", scope.view());
   }
-  VOUCH_ASSIGN_OR_RETURN(json::Value answer, call("POST", "/tokens", body.done().view()));
-  if (!answer.is_object()) {
+  VOUCH_ASSIGN_OR_RETURN(bj::value answer, call("POST", "/tokens", body.done().view()));
+  bj::object* object = answer.if_object();
+  if (object == nullptr) {
     return make_error(Reason::kMalformed, origin_ + " answered a token creation with no object");
   }
-  CreatedToken created;
-  json::Object& object = answer.as_object();
-  json::Value* token = object.find("token");
-  json::Value* id = object.find("id");
-  if (token == nullptr || !token->is_string() || id == nullptr || !id->is_string()) {
+  bj::value* token = object->if_contains("token");
+  const bj::string* id = string_member(answer, "id");
+  if (token == nullptr || !token->is_string() || id == nullptr) {
     return make_error(Reason::kMalformed,
                       origin_ + " answered a token creation without \"id\" and \"token\"");
   }
-  created.id = id->as_string();
-  created.token = keys::SecretString(token->as_string());
-  object.erase("token");
-  if (const json::Value* e = object.find("expires_at"); e != nullptr && e->is_string()) {
-    created.expires_at = e->as_string();
+  CreatedToken created;
+  created.id = std::string(*id);
+  bj::string& text = token->get_string();
+  created.token = keys::SecretString(json_view(text));
+  std::fill(text.begin(), text.end(), '\0');  // the copy in the answer is not a SecretString
+  object->erase("token");
+  if (const bj::string* e = string_member(answer, "expires_at")) {
+    created.expires_at = std::string(*e);
   }
   created.answer = std::move(answer);
   return created;
 }
 
-Result<json::Value> AdminClient::revoke_token(std::string_view id) {
+Result<bj::value> AdminClient::revoke_token(std::string_view id) {
   return call("DELETE", "/tokens/" + seg(id), "");
 }
 
-Result<json::Value> AdminClient::get_repository(std::string_view gun) {
+Result<bj::value> AdminClient::get_repository(std::string_view gun) {
   return call("GET", "/repositories?gun=" + query_value(gun), "");
 }
 
-Result<json::Value> AdminClient::set_visibility(std::string_view gun,
+Result<bj::value> AdminClient::set_visibility(std::string_view gun,
                                                 std::string_view visibility) {
   Body body;
   body.str("gun", gun).str("visibility", visibility);
   return call("PUT", "/repositories/visibility", body.done().view());
 }
 
-Result<json::Value> AdminClient::list_grants(std::string_view gun,
+Result<bj::value> AdminClient::list_grants(std::string_view gun,
                                              std::string_view namespace_name) {
   if (gun.empty() == namespace_name.empty()) {
     return make_error(Code::kInvalidArgument, Reason::kMalformed,
@@ -381,7 +399,7 @@ Result<json::Value> AdminClient::list_grants(std::string_view gun,
               "");
 }
 
-Result<json::Value> AdminClient::set_grant(const GrantRequest& grant) {
+Result<bj::value> AdminClient::set_grant(const GrantRequest& grant) {
   Body body;
   body.str("target", grant.target)
       .str("grantee_kind", grant.grantee_kind)
@@ -390,11 +408,11 @@ Result<json::Value> AdminClient::set_grant(const GrantRequest& grant) {
   return call("PUT", "/grants", body.done().view());
 }
 
-Result<json::Value> AdminClient::audit(std::uint64_t after, std::uint32_t limit) {
+Result<bj::value> AdminClient::audit(std::uint64_t after, std::uint32_t limit) {
   return call("GET", "/audit?after=" + std::to_string(after) + "&limit=" + std::to_string(limit),
               "");
 }
 
-Result<json::Value> AdminClient::verify_audit() { return call("GET", "/audit/verify", ""); }
+Result<bj::value> AdminClient::verify_audit() { return call("GET", "/audit/verify", ""); }
 
 }  // namespace vouch::client

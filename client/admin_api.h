@@ -9,8 +9,9 @@
 // the stored login's refresh token as `Authorization: Bearer vouch_...`, or Basic credentials
 // (NOTARY_AUTH).
 //
-// Answers: every call returns the server's JSON document (tuf::json, bounded by
-// AdminApiOptions) except where a typed result is stated. Lists ({"<items>":[...],
+// Answers: every call returns the server's JSON document (Boost.JSON, as the server writes
+// it: members in the server's order; bounded by AdminApiOptions, nested at most 16 deep)
+// except where a typed result is stated. Lists ({"<items>":[...],
 // "next_after"}) are read page by page (limit=1000, after=<next_after>) and returned as one
 // document with every item and next_after "" (at most kMaxListPages pages; kTooLarge beyond).
 // Errors, from the server's {"error":{"code":"<reason>","message":"..."}} (the message is the
@@ -35,10 +36,11 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "client/http.h"
 #include "common/result.h"
 #include "keys/secret.h"
-#include "tuf/json.h"
 
 namespace vouch::client {
 
@@ -70,7 +72,7 @@ struct CreatedToken {
   std::string id;
   keys::SecretString token;
   std::string expires_at;
-  tuf::json::Value answer;  // the rest of the server's answer (the token text removed)
+  boost::json::value answer;  // the rest of the server's answer (the token text removed)
 };
 
 // PUT /api/v1/grants.
@@ -93,67 +95,67 @@ class AdminClient {
 
   const std::string& origin() const { return origin_; }
 
-  Result<tuf::json::Value> me();
+  Result<boost::json::value> me();
 
-  Result<tuf::json::Value> list_users();
-  Result<tuf::json::Value> create_user(std::string_view name, const keys::SecretString& password,
-                                       bool admin);
-  Result<tuf::json::Value> get_user(std::string_view name);
-  Result<tuf::json::Value> update_user(std::string_view name, const UserUpdate& update);
-  Result<tuf::json::Value> delete_user(std::string_view name);
+  Result<boost::json::value> list_users();
+  Result<boost::json::value> create_user(std::string_view name, const keys::SecretString& password,
+                                         bool admin);
+  Result<boost::json::value> get_user(std::string_view name);
+  Result<boost::json::value> update_user(std::string_view name, const UserUpdate& update);
+  Result<boost::json::value> delete_user(std::string_view name);
 
-  Result<tuf::json::Value> list_orgs();
-  Result<tuf::json::Value> create_org(std::string_view name);
-  Result<tuf::json::Value> get_org(std::string_view org);
-  Result<tuf::json::Value> delete_org(std::string_view org);
-  Result<tuf::json::Value> list_org_members(std::string_view org);
+  Result<boost::json::value> list_orgs();
+  Result<boost::json::value> create_org(std::string_view name);
+  Result<boost::json::value> get_org(std::string_view org);
+  Result<boost::json::value> delete_org(std::string_view org);
+  Result<boost::json::value> list_org_members(std::string_view org);
   // PUT: adds `user` to `org` (or changes the admin flag when `admin` is set).
-  Result<tuf::json::Value> set_org_member(std::string_view org, std::string_view user,
-                                          std::optional<bool> admin);
-  Result<tuf::json::Value> remove_org_member(std::string_view org, std::string_view user);
+  Result<boost::json::value> set_org_member(std::string_view org, std::string_view user,
+                                            std::optional<bool> admin);
+  Result<boost::json::value> remove_org_member(std::string_view org, std::string_view user);
 
-  Result<tuf::json::Value> list_teams(std::string_view org);
-  Result<tuf::json::Value> create_team(std::string_view org, std::string_view team,
-                                       std::string_view description);
-  Result<tuf::json::Value> get_team(std::string_view org, std::string_view team);
-  Result<tuf::json::Value> delete_team(std::string_view org, std::string_view team);
-  Result<tuf::json::Value> list_team_members(std::string_view org, std::string_view team);
+  Result<boost::json::value> list_teams(std::string_view org);
+  Result<boost::json::value> create_team(std::string_view org, std::string_view team,
+                                         std::string_view description);
+  Result<boost::json::value> get_team(std::string_view org, std::string_view team);
+  Result<boost::json::value> delete_team(std::string_view org, std::string_view team);
+  Result<boost::json::value> list_team_members(std::string_view org, std::string_view team);
   // `member`: a user name or a service account "<owner>/<name>" (sent as one path segment,
   // the slash percent-encoded).
-  Result<tuf::json::Value> add_team_member(std::string_view org, std::string_view team,
-                                           std::string_view member);
-  Result<tuf::json::Value> remove_team_member(std::string_view org, std::string_view team,
-                                              std::string_view member);
+  Result<boost::json::value> add_team_member(std::string_view org, std::string_view team,
+                                             std::string_view member);
+  Result<boost::json::value> remove_team_member(std::string_view org, std::string_view team,
+                                                std::string_view member);
 
   // `owner` empty: every service account the caller may see.
-  Result<tuf::json::Value> list_service_accounts(std::string_view owner);
-  Result<tuf::json::Value> create_service_account(std::string_view owner, std::string_view name,
-                                                  std::string_view description);
-  Result<tuf::json::Value> delete_service_account(std::string_view owner, std::string_view name);
+  Result<boost::json::value> list_service_accounts(std::string_view owner);
+  Result<boost::json::value> create_service_account(std::string_view owner, std::string_view name,
+                                                    std::string_view description);
+  Result<boost::json::value> delete_service_account(std::string_view owner, std::string_view name);
 
   // `owner` empty: the caller's own tokens.
-  Result<tuf::json::Value> list_tokens(std::string_view owner);
+  Result<boost::json::value> list_tokens(std::string_view owner);
   Result<CreatedToken> create_token(const TokenRequest& request);
-  Result<tuf::json::Value> revoke_token(std::string_view id);
+  Result<boost::json::value> revoke_token(std::string_view id);
 
-  Result<tuf::json::Value> get_repository(std::string_view gun);
-  Result<tuf::json::Value> set_visibility(std::string_view gun, std::string_view visibility);
+  Result<boost::json::value> get_repository(std::string_view gun);
+  Result<boost::json::value> set_visibility(std::string_view gun, std::string_view visibility);
   // Exactly one of `gun` and `namespace_name` is non-empty.
-  Result<tuf::json::Value> list_grants(std::string_view gun, std::string_view namespace_name);
-  Result<tuf::json::Value> set_grant(const GrantRequest& grant);
+  Result<boost::json::value> list_grants(std::string_view gun, std::string_view namespace_name);
+  Result<boost::json::value> set_grant(const GrantRequest& grant);
 
   // GET /api/v1/audit?after=N&limit=M (system admins): {records:[...], next_after}.
-  Result<tuf::json::Value> audit(std::uint64_t after, std::uint32_t limit);
-  Result<tuf::json::Value> verify_audit();
+  Result<boost::json::value> audit(std::uint64_t after, std::uint32_t limit);
+  Result<boost::json::value> verify_audit();
 
   // The request every call above makes, for anything else under kPrefix: `path` is the part
   // after the prefix, already escaped; `body` an encoded JSON document or empty.
-  Result<tuf::json::Value> call(std::string_view method, std::string_view path,
-                                std::string_view body);
+  Result<boost::json::value> call(std::string_view method, std::string_view path,
+                                  std::string_view body);
 
  private:
   // GET of a paged list, every page (see above).
-  Result<tuf::json::Value> list(std::string_view path);
+  Result<boost::json::value> list(std::string_view path);
 
   AdminClient(std::string base, std::string origin, HttpClient& http, AdminApiOptions options)
       : base_(std::move(base)), origin_(std::move(origin)), http_(&http), options_(options) {}
@@ -167,6 +169,15 @@ class AdminClient {
 // Maps an admin API error answer (status and body) to an Error, as described above. Exposed
 // for tests.
 Error admin_api_error(unsigned status, std::string_view body, std::string_view origin);
+
+// JSON of an API answer or of a file of the client (credentials.json), with Boost.JSON, the
+// one JSON stack for configs and APIs (tuf::json is for TUF metadata only): `text` parsed,
+// nested at most `max_depth` levels deep (the caller bounds its size). kMalformed, with the
+// parser's message, when it is not one JSON document.
+Result<boost::json::value> parse_json(std::string_view text, std::size_t max_depth);
+
+// A Boost.JSON string's bytes.
+inline std::string_view json_view(const boost::json::string& s) { return {s.data(), s.size()}; }
 
 // JSON text of `text` as a string literal, every control character escaped (the canonical
 // encoder writes them raw, which strict parsers refuse), into `out`.

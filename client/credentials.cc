@@ -4,28 +4,35 @@
 #include <unistd.h>
 
 #include <algorithm>
-
+#include <array>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <system_error>
 
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "client/http.h"
+#include "common/config_file.h"
 #include "common/fs.h"
-#include "tuf/json.h"
 
 namespace vouch::client {
 namespace {
 
-namespace json = tuf::json;
+namespace bj = boost::json;
 
-using Logins = json::Object;  // origin -> {"realm","refresh_token","username"}
+// origin -> its login, in origin order (the file is written sorted).
+using Logins = std::map<std::string, StoredLogin, std::less<>>;
+
+constexpr std::array<std::string_view, 3> kFields = {"realm", "refresh_token", "username"};
 
 Error malformed(const std::filesystem::path& path, std::string_view what) {
   return make_error(Reason::kMalformed,
                     path.string() + ": " + std::string(what) + " (fix or remove the file)");
 }
 
-// The "servers" object of the file, empty when there is no file.
+// The logins of the file's "servers" object, none when there is no file.
 Result<Logins> load(const std::filesystem::path& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
@@ -43,24 +50,39 @@ Result<Logins> load(const std::filesystem::path& path) {
   }
   VOUCH_ASSIGN_OR_RETURN(std::string text,
                          read_file_bounded(path, CredentialStore::kMaxFileBytes));
-  json::ParseLimits limits;
-  limits.max_bytes = CredentialStore::kMaxFileBytes;
-  limits.max_depth = 4;
-  auto doc = json::parse(text, limits);
+  // The config reader (Boost.JSON; a key given twice is an error, as before).
+  ConfigFileOptions options;
+  options.max_bytes = CredentialStore::kMaxFileBytes;
+  options.max_depth = 4;
+  auto file = ConfigFile::parse(text, path, options);
   std::fill(text.begin(), text.end(), '\0');
-  if (!doc || !doc->is_object()) return malformed(path, "not a JSON object");
-  const json::Value* servers = doc->find("servers");
-  if (servers == nullptr || !servers->is_object()) return malformed(path, "no \"servers\" object");
-  for (const auto& [origin, entry] : servers->as_object()) {
-    if (!entry.is_object()) return malformed(path, "the entry for " + origin + " is no object");
-    for (const char* field : {"realm", "refresh_token", "username"}) {
-      const json::Value* v = entry.find(field);
-      if (v == nullptr || !v->is_string()) {
-        return malformed(path, "the entry for " + origin + " has no string \"" + field + "\"");
+  if (!file) return malformed(path, "not a JSON object");
+  const ConfigSection servers = file->root().section("servers");
+  if (!servers.present() || !file->status().ok()) {
+    return malformed(path, "no \"servers\" object");
+  }
+  Logins logins;
+  for (const std::string& origin : servers.keys()) {
+    const ConfigSection entry = servers.section(origin);
+    if (!entry.present()) return malformed(path, "the entry for " + origin + " is no object");
+    const std::vector<std::string> names = entry.keys();
+    std::array<std::string, kFields.size()> values;
+    for (std::size_t i = 0; i < kFields.size(); ++i) {
+      entry.get_string(kFields[i], values[i]);
+      const bool given = std::find(names.begin(), names.end(), kFields[i]) != names.end();
+      if (!given || !file->status().ok()) {
+        return malformed(path, "the entry for " + origin + " has no string \"" +
+                                   std::string(kFields[i]) + "\"");
       }
     }
+    StoredLogin& login = logins[origin];
+    login.server = origin;
+    login.realm = std::move(values[0]);
+    login.refresh_token = keys::SecretString(values[1]);
+    std::fill(values[1].begin(), values[1].end(), '\0');
+    login.username = std::move(values[2]);
   }
-  return servers->as_object();
+  return logins;
 }
 
 Status store(const std::filesystem::path& path, const Logins& logins) {
@@ -77,22 +99,28 @@ Status store(const std::filesystem::path& path, const Logins& logins) {
     }
     return sync_dir(dir);
   }
-  json::Object doc;
-  doc.set("servers", json::Value(logins));
-  std::string text = json::canonical(json::Value(std::move(doc)));
+  // Members in key order, as the file has always been written.
+  bj::object servers;
+  for (const auto& [origin, login] : logins) {
+    bj::object entry;
+    entry["realm"] = login.realm;
+    entry["refresh_token"] = login.refresh_token.view();
+    entry["username"] = login.username;
+    servers[origin] = std::move(entry);
+  }
+  bj::object doc;
+  doc["servers"] = std::move(servers);
+  std::string text = bj::serialize(doc);
   text.push_back('\n');
   Status written = write_file_atomic(path, text);
   std::fill(text.begin(), text.end(), '\0');
   return written;
 }
 
-StoredLogin to_login(const std::string& origin, const json::Value& entry) {
-  StoredLogin login;
-  login.server = origin;
-  login.username = entry.find("username")->as_string();
-  login.realm = entry.find("realm")->as_string();
-  login.refresh_token = keys::SecretString(entry.find("refresh_token")->as_string());
-  return login;
+std::optional<StoredLogin> take(Logins& logins, std::string_view origin) {
+  const auto it = logins.find(origin);
+  if (it == logins.end()) return std::nullopt;
+  return std::move(it->second);
 }
 
 }  // namespace
@@ -102,29 +130,26 @@ CredentialStore::CredentialStore(std::filesystem::path trust_dir)
 
 Result<std::optional<StoredLogin>> CredentialStore::find(std::string_view server_url) const {
   VOUCH_ASSIGN_OR_RETURN(const std::string origin, url_origin(server_url));
-  VOUCH_ASSIGN_OR_RETURN(const Logins logins, load(path_));
-  const json::Value* entry = logins.find(origin);
-  if (entry == nullptr) return std::optional<StoredLogin>();
-  return std::optional<StoredLogin>(to_login(origin, *entry));
+  VOUCH_ASSIGN_OR_RETURN(Logins logins, load(path_));
+  return take(logins, origin);
 }
 
 Status CredentialStore::save(const StoredLogin& login) const {
   VOUCH_ASSIGN_OR_RETURN(const std::string origin, url_origin(login.server));
   VOUCH_ASSIGN_OR_RETURN(Logins logins, load(path_));
-  json::Object entry;
-  entry.set("realm", login.realm);
-  entry.set("refresh_token", std::string(login.refresh_token.view()));
-  entry.set("username", login.username);
-  logins.set(origin, json::Value(std::move(entry)));
+  StoredLogin& entry = logins[origin];
+  entry.server = origin;
+  entry.realm = login.realm;
+  entry.refresh_token = login.refresh_token.copy();
+  entry.username = login.username;
   return store(path_, logins);
 }
 
 Result<std::optional<StoredLogin>> CredentialStore::remove(std::string_view server_url) const {
   VOUCH_ASSIGN_OR_RETURN(const std::string origin, url_origin(server_url));
   VOUCH_ASSIGN_OR_RETURN(Logins logins, load(path_));
-  const json::Value* entry = logins.find(origin);
-  if (entry == nullptr) return std::optional<StoredLogin>();
-  std::optional<StoredLogin> removed = to_login(origin, *entry);
+  std::optional<StoredLogin> removed = take(logins, origin);
+  if (!removed) return removed;
   logins.erase(origin);
   VOUCH_RETURN_IF_ERROR(store(path_, logins));
   return removed;
@@ -133,7 +158,7 @@ Result<std::optional<StoredLogin>> CredentialStore::remove(std::string_view serv
 Result<std::vector<std::string>> CredentialStore::servers() const {
   VOUCH_ASSIGN_OR_RETURN(const Logins logins, load(path_));
   std::vector<std::string> out;
-  for (const auto& [origin, entry] : logins) out.push_back(origin);
+  for (const auto& [origin, login] : logins) out.push_back(origin);
   return out;
 }
 

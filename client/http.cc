@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -13,10 +14,12 @@
 #include <mutex>
 #include <utility>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include "common/encoding.h"
 #include "common/log.h"
 #include "keys/crypto.h"
-#include "tuf/json.h"
 
 #ifndef VOUCH_VERSION
 #define VOUCH_VERSION "0"
@@ -681,23 +684,32 @@ Result<keys::SecretString> HttpClient::Impl::fetch_token(const Challenge& challe
 Result<keys::SecretString> HttpClient::Impl::parse_token_answer(HttpResponse& resp,
                                                                 std::string_view realm_origin) {
   const std::string realm_text(realm_origin);
-  tuf::json::ParseLimits limits;
-  limits.max_bytes = options_.max_token_response;
+  // docker/distribution's token answer is an API answer: Boost.JSON (issue 13, item 7), which
+  // takes any JSON the Go client takes (numbers with fractions included). The body is bounded
+  // by max_token_response.
+  boost::json::parse_options limits;
   limits.max_depth = 8;
-  auto doc = tuf::json::parse(resp.body, limits);
+  boost::json::error_code ec;
+  boost::json::value doc =
+      boost::json::parse(boost::json::string_view(resp.body.data(), resp.body.size()), ec, {},
+                         limits);
   wipe(resp.body);
-  if (!doc || !doc->is_object()) {
+  boost::json::object* object = ec ? nullptr : doc.if_object();
+  if (object == nullptr) {
     return unauthenticated("token service " + realm_text + " answered with malformed JSON");
   }
   // distribution: "access_token" is equivalent to "token" and wins when both are present.
-  const tuf::json::Value* token = doc->find("access_token");
-  if (token == nullptr || !token->is_string() || token->as_string().empty()) {
-    token = doc->find("token");
-  }
-  if (token == nullptr || !token->is_string() || token->as_string().empty()) {
+  auto non_empty = [object](std::string_view key) -> boost::json::string* {
+    boost::json::value* v = object->if_contains(key);
+    boost::json::string* s = v == nullptr ? nullptr : v->if_string();
+    return s == nullptr || s->empty() ? nullptr : s;
+  };
+  boost::json::string* token = non_empty("access_token");
+  if (token == nullptr) token = non_empty("token");
+  if (token == nullptr) {
     return unauthenticated("token service " + realm_text + " gave no token");
   }
-  const std::string& text = token->as_string();
+  const std::string_view text(token->data(), token->size());
   if (text.size() > options_.max_token_bytes) {
     return unauthenticated("token from " + realm_text + " is too long");
   }
@@ -709,6 +721,7 @@ Result<keys::SecretString> HttpClient::Impl::parse_token_answer(HttpResponse& re
   }
   keys::SecretString bearer("Bearer ");
   for (char c : text) bearer.push_back(c);
+  std::fill(token->begin(), token->end(), '\0');
   return bearer;
 }
 

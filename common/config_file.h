@@ -3,7 +3,8 @@
 // The one reader of JSON configuration files: vouch-server's, vouch-signer's and
 // vouch-verifier's config files and the CLI's ~/.notary/config.json (issue 13, item 7: one JSON
 // stack for configuration, Boost.JSON; tuf::json stays the strict canonical parser of TUF
-// metadata). Only main.cc files and client/config.cc use it (STYLE "config").
+// metadata). Only main.cc files, client/config.cc and client/credentials.cc use it (STYLE
+// "config").
 //
 // Use: load (or parse) the file, read sections and typed keys into the caller's struct, then
 // check status():

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "common/fs.h"
+
 namespace vouch::rocksdb_backup {
 
 namespace fs = std::filesystem;
@@ -79,23 +81,13 @@ Status check_restore(const fs::path& backup_dir, std::string_view marker, std::s
 }
 
 Status write_durably(const fs::path& path, std::string_view contents) {
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-    if (!out.flush()) return make_error(Reason::kIo, "cannot write " + path.string());
-  }
-  VOUCH_RETURN_IF_ERROR(fsync_path(path));
-  return fsync_path(fs::absolute(path).parent_path());
+  return write_file_atomic(path, contents);
 }
 
 Status fsync_path(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return os_error("open " + path.string());
-  const int rc = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  errno = saved;
-  if (rc != 0) return os_error("fsync " + path.string());
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return os_error("open " + path.string());
+  if (::fsync(fd.get()) != 0) return os_error("fsync " + path.string());
   return ok_status();
 }
 

@@ -54,7 +54,8 @@ Status require_empty(const std::filesystem::path& dir);
 Status check_restore(const std::filesystem::path& backup_dir, std::string_view marker,
                      std::string_view what, const std::filesystem::path& target);
 
-// Writes `contents` to `path` (replacing it), then fsyncs the file and its directory: for the
+// Makes `path` hold `contents` atomically and durably (common/fs.h write_file_atomic: a
+// temporary file, fsynced, renamed over `path`, the directory fsynced; mode 0600): for the
 // marker a backup writes last to say that it is complete.
 Status write_durably(const std::filesystem::path& path, std::string_view contents);
 

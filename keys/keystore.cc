@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <system_error>
 
@@ -122,6 +123,63 @@ Error unknown_key(std::string_view key_id) {
   return make_error(Reason::kUnknownKey, "no private key with ID " + std::string(key_id));
 }
 
+// One key file of a legacy layout: its key ID, path, role (from the name, "root" in
+// root_keys/) and GUN (the directories below tuf_keys/, "" for none).
+struct LegacyKey {
+  std::string id;
+  fs::path path;
+  std::string role;
+  std::string gun;
+};
+
+// Calls `on_key` for every key file of the legacy layouts below `priv` (private/root_keys/
+// and private/tuf_keys/<gun>/...), reading at most kMaxLegacyEntries entries of each. Names
+// are compared, never built from headers. A directory that check_dir refuses (too open, not
+// a directory) goes to `on_problem`: an error it returns stops the scan and is returned; OK
+// skips that directory and goes on.
+Status scan_legacy_layouts(const fs::path& priv,
+                           const std::function<void(const LegacyKey&)>& on_key,
+                           const std::function<Status(const fs::path&, Error)>& on_problem) {
+  std::error_code ec;
+  const fs::path root_keys = priv / kRootKeysDir;
+  if (auto has_root_keys = check_dir(root_keys); !has_root_keys) {
+    VOUCH_RETURN_IF_ERROR(on_problem(root_keys, std::move(has_root_keys).error()));
+  } else if (*has_root_keys) {
+    std::size_t n = 0;
+    for (fs::directory_iterator it(root_keys, ec), end; !ec && it != end; it.increment(ec)) {
+      if (++n > kMaxLegacyEntries) break;
+      LegacyKey key{"", it->path(), "", ""};
+      if (!parse_key_file_name(key.path.filename().string(), true, key.id, key.role)) continue;
+      if (key.role.empty()) key.role = "root";
+      on_key(key);
+    }
+  }
+  const fs::path tuf_keys = priv / kTufKeysDir;
+  if (auto has_tuf_keys = check_dir(tuf_keys); !has_tuf_keys) {
+    VOUCH_RETURN_IF_ERROR(on_problem(tuf_keys, std::move(has_tuf_keys).error()));
+  } else if (*has_tuf_keys) {
+    std::size_t n = 0;
+    for (fs::recursive_directory_iterator it(tuf_keys, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (++n > kMaxLegacyEntries) break;
+      if (it->is_directory(ec)) {
+        // Every directory on the way must be as private as private/ itself.
+        if (auto ok = check_dir(it->path()); !ok) {
+          VOUCH_RETURN_IF_ERROR(on_problem(it->path(), std::move(ok).error()));
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      LegacyKey key{"", it->path(), "", ""};
+      if (!parse_key_file_name(key.path.filename().string(), true, key.id, key.role)) continue;
+      const fs::path rel = key.path.parent_path().lexically_relative(tuf_keys);
+      key.gun = rel == "." ? "" : rel.generic_string();
+      on_key(key);
+    }
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 bool is_valid_key_id(std::string_view key_id) {
@@ -159,42 +217,13 @@ Result<std::vector<TrustDirKeyStore::Located>> TrustDirKeyStore::locate(
     return io_error("cannot stat", flat, errno);
   }
 
-  // Legacy layouts: scan what exists; names are compared, never built from headers.
-  std::error_code ec;
-  const fs::path root_keys = priv / kRootKeysDir;
-  VOUCH_ASSIGN_OR_RETURN(const bool has_root_keys, check_dir(root_keys));
-  if (has_root_keys) {
-    std::size_t n = 0;
-    for (fs::directory_iterator it(root_keys, ec), end; !ec && it != end; it.increment(ec)) {
-      if (++n > kMaxLegacyEntries) break;
-      std::string id;
-      std::string role;
-      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
-      if (id != key_id) continue;
-      found.push_back({it->path(), true, role.empty() ? "root" : role, ""});
-    }
-  }
-  const fs::path tuf_keys = priv / kTufKeysDir;
-  VOUCH_ASSIGN_OR_RETURN(const bool has_tuf_keys, check_dir(tuf_keys));
-  if (has_tuf_keys) {
-    std::size_t n = 0;
-    for (fs::recursive_directory_iterator it(tuf_keys, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      if (++n > kMaxLegacyEntries) break;
-      if (it->is_directory(ec)) {
-        // Every directory on the way must be as private as private/ itself.
-        VOUCH_ASSIGN_OR_RETURN(const bool ok, check_dir(it->path()));
-        (void)ok;
-        continue;
-      }
-      std::string id;
-      std::string role;
-      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
-      if (id != key_id) continue;
-      const fs::path rel = it->path().parent_path().lexically_relative(tuf_keys);
-      found.push_back({it->path(), true, role, rel == "." ? "" : rel.generic_string()});
-    }
-  }
+  // Legacy layouts: any directory they cannot trust fails the lookup.
+  VOUCH_RETURN_IF_ERROR(scan_legacy_layouts(
+      priv,
+      [&](const LegacyKey& key) {
+        if (key.id == key_id) found.push_back({key.path, true, key.role, key.gun});
+      },
+      [](const fs::path&, Error error) -> Status { return error; }));
   return found;
 }
 
@@ -261,45 +290,14 @@ Result<KeyListing> TrustDirKeyStore::list() const {
   }
   if (ec) return io_error("cannot list", priv, ec.value());
 
-  const fs::path root_keys = priv / kRootKeysDir;
-  auto has_root_keys = check_dir(root_keys);
-  if (!has_root_keys) {
-    out.problems.push_back({root_keys, std::move(has_root_keys).error()});
-  } else if (*has_root_keys) {
-    std::size_t n = 0;
-    for (fs::directory_iterator it(root_keys, ec), end; !ec && it != end; it.increment(ec)) {
-      if (++n > kMaxLegacyEntries) break;
-      std::string id;
-      std::string role;
-      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
-      consider(id, it->path(), true, role.empty() ? "root" : role, "");
-    }
-  }
-
-  const fs::path tuf_keys = priv / kTufKeysDir;
-  auto has_tuf_keys = check_dir(tuf_keys);
-  if (!has_tuf_keys) {
-    out.problems.push_back({tuf_keys, std::move(has_tuf_keys).error()});
-  } else if (*has_tuf_keys) {
-    std::size_t n = 0;
-    for (fs::recursive_directory_iterator it(tuf_keys, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      if (++n > kMaxLegacyEntries) break;
-      if (it->is_directory(ec)) {
-        auto ok = check_dir(it->path());
-        if (!ok) {
-          out.problems.push_back({it->path(), std::move(ok).error()});
-          it.disable_recursion_pending();
-        }
-        continue;
-      }
-      std::string id;
-      std::string role;
-      if (!parse_key_file_name(it->path().filename().string(), true, id, role)) continue;
-      const fs::path rel = it->path().parent_path().lexically_relative(tuf_keys);
-      consider(id, it->path(), true, role, rel == "." ? "" : rel.generic_string());
-    }
-  }
+  // Legacy layouts: a directory they cannot trust is reported, the others are listed.
+  VOUCH_RETURN_IF_ERROR(scan_legacy_layouts(
+      priv,
+      [&](const LegacyKey& key) { consider(key.id, key.path, true, key.role, key.gun); },
+      [&](const fs::path& path, Error error) -> Status {
+        out.problems.push_back({path, std::move(error)});
+        return ok_status();
+      }));
 
   for (auto& [id, e] : by_id) out.keys.push_back(std::move(e));
   return out;

@@ -68,6 +68,12 @@ PkeyPtr up_ref(EVP_PKEY* key) {
 
 // ---- Errors --------------------------------------------------------------------------------
 
+// The key of the chain and token caches: the SHA-256 of `text`, as raw bytes.
+std::string cache_key_of(std::string_view text) {
+  const keys::Sha256Digest digest = keys::sha256(as_bytes(text));
+  return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
+}
+
 // Every refusal is kUnauthenticated: the HTTP layer answers 401 with the challenge.
 Error refuse(Reason reason, std::string message) {
   return make_error(Code::kUnauthenticated, reason, "token: " + std::move(message));
@@ -561,8 +567,7 @@ Result<TokenAuthorizer::Impl::Chain> TokenAuthorizer::Impl::verified_chain(
     joined += ':';
     joined += item.as_string();
   }
-  const keys::Sha256Digest digest = keys::sha256(as_bytes(joined));
-  const std::string id(reinterpret_cast<const char*>(digest.data()), digest.size());
+  const std::string id = cache_key_of(joined);
   if (options.max_cached_chains > 0) {
     std::lock_guard lock(chain_mu_);
     if (auto it = chains_.find(id); it != chains_.end()) {
@@ -633,6 +638,21 @@ Result<TokenAuthorizer::Impl::Chain> TokenAuthorizer::Impl::verify_chain(const j
   return out;
 }
 
+namespace {
+
+// One base64url part of a token ("header", "claims") as a JSON object.
+Result<json::Value> decode_part(std::string_view b64, std::string_view what,
+                                const json::ParseLimits& limits) {
+  auto bytes = base64url_decode(b64);
+  if (!bytes) return refuse(Reason::kMalformed, std::string(what) + ": not base64url");
+  auto doc = json::parse(as_string_view(*bytes), limits);
+  if (!doc) return refuse(doc.error().reason, std::string(what) + ": " + doc.error().message);
+  if (!doc->is_object()) return refuse(Reason::kMalformed, std::string(what) + ": not an object");
+  return doc;
+}
+
+}  // namespace
+
 Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
                                                     std::int64_t now_s) const {
   // Compact serialization: header.claims.signature (RFC 7515 §7.1).
@@ -646,18 +666,14 @@ Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
   const std::string_view sig_b64 = token.substr(dot2 + 1);
   const std::string_view signing_input = token.substr(0, dot2);
 
-  auto header_bytes = base64url_decode(header_b64);
-  if (!header_bytes) return refuse(Reason::kMalformed, "header is not base64url");
-  auto header = json::parse(as_string_view(*header_bytes), limits());
-  if (!header) return refuse(header.error().reason, "header: " + header.error().message);
-  if (!header->is_object()) return refuse(Reason::kMalformed, "header is not an object");
+  VOUCH_ASSIGN_OR_RETURN(const json::Value header, decode_part(header_b64, "header", limits()));
 
-  const json::Value* alg_v = header->find("alg");
+  const json::Value* alg_v = header.find("alg");
   if (alg_v == nullptr || !alg_v->is_string()) return refuse(Reason::kMalformed, "no alg");
   const Algorithm* alg = find_algorithm(alg_v->as_string());
   if (alg == nullptr) return refuse(Reason::kUnsupportedAlgorithm, "alg not accepted");
   // RFC 7515 §4.1.11: extensions we do not understand must be refused.
-  if (header->find("crit") != nullptr) {
+  if (header.find("crit") != nullptr) {
     return refuse(Reason::kUnsupportedAlgorithm, "crit header parameter");
   }
 
@@ -668,9 +684,9 @@ Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
   // The signing key, in distribution's order: x5c, then jwk, then kid.
   VerifiedToken out;
   PkeyPtr key;
-  const json::Value* x5c = header->find("x5c");
-  const json::Value* jwk = header->find("jwk");
-  const json::Value* kid = header->find("kid");
+  const json::Value* x5c = header.find("x5c");
+  const json::Value* jwk = header.find("jwk");
+  const json::Value* kid = header.find("kid");
   if (x5c != nullptr && !x5c->is_array()) return refuse(Reason::kMalformed, "x5c not an array");
   if (x5c != nullptr && !x5c->as_array().empty()) {
     VOUCH_ASSIGN_OR_RETURN(Chain chain, verified_chain(*x5c, now_s));
@@ -710,19 +726,15 @@ Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
   VOUCH_RETURN_IF_ERROR(verify_signature(*alg, key.get(), signing_input, *signature));
 
   // Only now, with the signature checked, are the claims read.
-  auto claims_bytes = base64url_decode(claims_b64);
-  if (!claims_bytes) return refuse(Reason::kMalformed, "claims are not base64url");
-  auto claims = json::parse(as_string_view(*claims_bytes), limits());
-  if (!claims) return refuse(claims.error().reason, "claims: " + claims.error().message);
-  if (!claims->is_object()) return refuse(Reason::kMalformed, "claims are not an object");
+  VOUCH_ASSIGN_OR_RETURN(const json::Value claims, decode_part(claims_b64, "claims", limits()));
 
-  const json::Value* iss = claims->find("iss");
+  const json::Value* iss = claims.find("iss");
   if (iss == nullptr || !iss->is_string() || iss->as_string() != options.issuer) {
     return refuse(token_reason::kWrongIssuer, "iss is not the configured issuer");
   }
   // RFC 7519 §4.1.3: a string or an array of strings (distribution 2.8 reads a string).
   bool audience_ok = false;
-  if (const json::Value* aud = claims->find("aud")) {
+  if (const json::Value* aud = claims.find("aud")) {
     if (aud->is_string()) {
       audience_ok = aud->as_string() == options.service;
     } else if (aud->is_array()) {
@@ -732,13 +744,13 @@ Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
     }
   }
   if (!audience_ok) return refuse(token_reason::kWrongAudience, "aud does not name this service");
-  VOUCH_ASSIGN_OR_RETURN(out.exp, optional_int_claim(*claims, "exp", true));
-  VOUCH_ASSIGN_OR_RETURN(out.nbf, optional_int_claim(*claims, "nbf", false));
-  if (const json::Value* sub = claims->find("sub"); sub != nullptr && sub->is_string()) {
+  VOUCH_ASSIGN_OR_RETURN(out.exp, optional_int_claim(claims, "exp", true));
+  VOUCH_ASSIGN_OR_RETURN(out.nbf, optional_int_claim(claims, "nbf", false));
+  if (const json::Value* sub = claims.find("sub"); sub != nullptr && sub->is_string()) {
     out.subject = sub->as_string();
   }
 
-  if (const json::Value* access = claims->find("access"); access != nullptr && !access->is_null()) {
+  if (const json::Value* access = claims.find("access"); access != nullptr && !access->is_null()) {
     if (!access->is_array()) return refuse(Reason::kMalformed, "access is not a list");
     if (access->as_array().size() > options.max_access_entries) {
       return refuse(Reason::kTooLarge, "too many access entries");
@@ -773,8 +785,7 @@ Result<VerifiedToken> TokenAuthorizer::Impl::verify(std::string_view token,
 
 Result<std::shared_ptr<const VerifiedToken>> TokenAuthorizer::Impl::verified(
     std::string_view token, std::int64_t now_s) const {
-  const keys::Sha256Digest digest = keys::sha256(as_bytes(token));
-  const std::string cache_key(reinterpret_cast<const char*>(digest.data()), digest.size());
+  const std::string cache_key = cache_key_of(token);
   if (options.max_cached_tokens > 0) {
     std::lock_guard lock(cache_mu_);
     if (auto it = cache_.find(cache_key); it != cache_.end()) {

@@ -13,6 +13,10 @@
 #include <utility>
 #include <variant>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/net/headers.h"
@@ -24,6 +28,9 @@
 namespace vouch::server {
 namespace {
 
+namespace bj = boost::json;
+// tuf::json only for the JWT's header and claims: signed, and read back by the strict reader of
+// server/token_auth.cc. Answers and the state file are Boost.JSON (issue 13, item 7).
 namespace json = tuf::json;
 using accounts::Permission;
 using accounts::Principal;
@@ -33,14 +40,12 @@ using accounts::Principal;
 // distribution's error JSON (registry/api/errcode), which its client decodes
 // (internal/client/errors.go).
 net::Response error_answer(unsigned status, std::string_view code, std::string_view message) {
-  json::Object err;
-  err.set("code", code);
-  err.set("message", message);
-  json::Array errors;
-  errors.emplace_back(std::move(err));
-  json::Object body;
-  body.set("errors", std::move(errors));
-  net::Response r = net::Response::text(status, json::canonical(body), "application/json");
+  bj::object err;
+  err["code"] = code;
+  err["message"] = message;
+  bj::object body;
+  body["errors"] = bj::array{std::move(err)};
+  net::Response r = net::Response::text(status, bj::serialize(body), "application/json");
   r.headers.set("Cache-Control", "no-store");
   return r;
 }
@@ -506,18 +511,19 @@ std::variant<net::Response, Refusal> TokenService::Impl::serve(const net::Reques
 
   const std::string issued_at =
       format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(now));
-  json::Object body;
-  body.set("access_token", *token);
-  body.set("expires_in", static_cast<std::int64_t>(options.lifetime.count()));
-  body.set("issued_at", issued_at);
-  if (post) {
-    body.set("scope", scope_text(*granted));
-  } else {
-    body.set("token", *token);
-  }
+  // Members in key order (as the answer has always been written).
+  bj::object body;
+  body["access_token"] = *token;
+  body["expires_in"] = static_cast<std::int64_t>(options.lifetime.count());
+  body["issued_at"] = issued_at;
   // The refresh token goes into the answer's body and nowhere else.
-  if (refresh) body.set("refresh_token", std::string(refresh->view()));
-  net::Response r = net::Response::text(200, json::canonical(body), "application/json");
+  if (refresh) body["refresh_token"] = refresh->view();
+  if (post) {
+    body["scope"] = scope_text(*granted);
+  } else {
+    body["token"] = *token;
+  }
+  net::Response r = net::Response::text(200, bj::serialize(body), "application/json");
   r.headers.set("Cache-Control", "no-store");
   r.headers.set("Pragma", "no-cache");
   std::size_t granted_actions = 0;
@@ -636,16 +642,21 @@ Result<keys::PublicKey> load_or_create_token_key(keys::Signer& signer,
       std::fclose(f);
       text.assign(buf, n);
     }
-    auto doc = json::parse(text, {.max_bytes = 4096});
-    const json::Value* id = doc && doc->is_object() ? doc->find("key_id") : nullptr;
-    if (id == nullptr || !id->is_string()) {
+    bj::parse_options limits;
+    limits.max_depth = 4;
+    bj::error_code parse_error;
+    const bj::value doc = bj::parse(text, parse_error, {}, limits);
+    const bj::object* object = parse_error ? nullptr : doc.if_object();
+    const bj::value* member = object != nullptr ? object->if_contains("key_id") : nullptr;
+    if (member == nullptr || !member->is_string()) {
       return make_error(Code::kFailedPrecondition, Reason::kMalformed,
                         state_file.string() + " is not {\"key_id\": \"...\"}");
     }
-    auto key = signer.public_key(id->as_string());
+    const std::string id(member->get_string());
+    auto key = signer.public_key(id);
     if (!key) {
       Error e = std::move(key).error();
-      e.message = "the token key " + id->as_string().substr(0, 16) + " named by " +
+      e.message = "the token key " + id.substr(0, 16) + " named by " +
                   state_file.string() + ": " + e.message;
       return e;
     }
@@ -658,9 +669,8 @@ Result<keys::PublicKey> load_or_create_token_key(keys::Signer& signer,
     return make_error(Code::kFailedPrecondition, Reason::kIo,
                       "cannot create " + state_file.parent_path().string() + ": " + ec.message());
   }
-  json::Object doc;
-  doc.set("key_id", key.id());
-  VOUCH_RETURN_IF_ERROR(write_file_atomic(state_file, json::canonical(doc) + "\n", Replace::kNo));
+  const bj::object doc{{"key_id", key.id()}};
+  VOUCH_RETURN_IF_ERROR(write_file_atomic(state_file, bj::serialize(doc) + "\n", Replace::kNo));
   return key;
 }
 

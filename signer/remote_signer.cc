@@ -16,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include "common/fs.h"
+#include "keys/secret_file.h"
 #include "proto/health.grpc.pb.h"
 #include "proto/signer.grpc.pb.h"
 
@@ -23,35 +25,8 @@ namespace vouch::signer {
 
 namespace {
 
+// The most read of a CA bundle or certificate file.
 constexpr std::size_t kMaxPemFile = 1024 * 1024;
-
-// Reads a whole (small) file into secure memory.
-Result<keys::SecretBytes> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(Reason::kIo, path + ": " + std::strerror(errno));
-  keys::SecretBytes buf(kMaxPemFile + 1);
-  std::size_t n = 0;
-  while (n < buf.size()) {
-    const ssize_t r = ::read(fd, buf.data() + n, buf.size() - n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return make_error(Reason::kIo, path + ": " + std::strerror(err));
-    }
-    if (r == 0) break;
-    n += static_cast<std::size_t>(r);
-  }
-  ::close(fd);
-  if (n > kMaxPemFile) return make_error(Reason::kTooLarge, path + ": larger than 1 MiB");
-  buf.resize(n);
-  return buf;
-}
-
-Result<std::string> read_text(const std::string& path) {
-  VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes b, read_file(path));
-  return std::string(as_string_view(b.span()));
-}
 
 enum class Call { kSign, kCreateKey, kOther };
 
@@ -106,10 +81,10 @@ Result<RemoteSignerOptions> remote_signer_options_from_files(std::string target,
                                                              const std::string& key_file) {
   RemoteSignerOptions o;
   o.target = std::move(target);
-  VOUCH_ASSIGN_OR_RETURN(o.tls_ca_pem, read_text(ca_file));
-  VOUCH_ASSIGN_OR_RETURN(o.tls_client_cert_pem, read_text(cert_file));
-  VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes key, read_file(key_file));
-  o.tls_client_key_pem = keys::SecretString(as_string_view(key.span()));
+  // The common readers (issue 13): files bounded, the key straight into zeroizing memory.
+  VOUCH_ASSIGN_OR_RETURN(o.tls_ca_pem, read_file_bounded(ca_file, kMaxPemFile));
+  VOUCH_ASSIGN_OR_RETURN(o.tls_client_cert_pem, read_file_bounded(cert_file, kMaxPemFile));
+  VOUCH_ASSIGN_OR_RETURN(o.tls_client_key_pem, keys::read_secret_file(key_file, kMaxPemFile));
   return o;
 }
 

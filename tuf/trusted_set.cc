@@ -61,6 +61,23 @@ Status check_version_floor(std::string_view role, std::int64_t version, std::int
   return {};
 }
 
+// What timestamp and snapshot check alike once parsed: signed by `root`'s `role` role, a
+// version not below `floor` nor below `trusted` (the one held so far, if any), not expired at
+// `reference_time`.
+template <typename T>
+Status check_root_signed_role(const Metadata<T>& parsed, std::string_view role,
+                              const Metadata<Root>& root, std::int64_t floor,
+                              const std::optional<Metadata<T>>& trusted, TimePoint reference_time) {
+  VOUCH_RETURN_IF_ERROR(verify_signatures(parsed, root.content.keys,
+                                          root.content.roles.at(std::string(role)), role));
+  VOUCH_RETURN_IF_ERROR(check_version_floor(role, parsed.content.version, floor));
+  if (trusted) {
+    VOUCH_RETURN_IF_ERROR(
+        check_version_floor(role, parsed.content.version, trusted->content.version));
+  }
+  return check_not_expired(parsed.content.expires, reference_time, role);
+}
+
 Status check_role_keys(std::string_view where, std::string_view role, const RoleKeys& rk,
                        const KeyMap& keys) {
   if (rk.threshold < 1) {
@@ -339,19 +356,12 @@ Status TrustedSet::update_timestamp(std::string_view bytes) {
   const Timestamp& t = parsed->content;
   if (t.version < 1) return make_error(Reason::kBadVersion, "timestamp: version below 1");
   VOUCH_RETURN_IF_ERROR(require_sha256("timestamp", t.meta, kSnapshotRole));
-  // TUF 5.4.2: signed by root's timestamp role.
-  VOUCH_RETURN_IF_ERROR(verify_signatures(*parsed, root_.content.keys,
-                                          root_.content.roles.at(std::string(kTimestampRole)),
-                                          kTimestampRole));
-  // TUF 5.4.3: rollback. Notary's snapshot meta carries no version, so 5.4.3.2 becomes the
-  // snapshot's own floor (update_snapshot). Equal versions are accepted (Notary VerifyVersion).
-  VOUCH_RETURN_IF_ERROR(check_version_floor(kTimestampRole, t.version, floor_of(kTimestampRole)));
-  if (timestamp_) {
-    VOUCH_RETURN_IF_ERROR(
-        check_version_floor(kTimestampRole, t.version, timestamp_->content.version));
-  }
-  // TUF 5.4.4: freeze attack.
-  VOUCH_RETURN_IF_ERROR(check_not_expired(t.expires, reference_time_, kTimestampRole));
+  // TUF 5.4.2: signed by root's timestamp role; 5.4.3: rollback (Notary's snapshot meta
+  // carries no version, so 5.4.3.2 becomes the snapshot's own floor, update_snapshot; equal
+  // versions are accepted, Notary VerifyVersion); 5.4.4: freeze attack.
+  VOUCH_RETURN_IF_ERROR(check_root_signed_role(*parsed, kTimestampRole, root_,
+                                               floor_of(kTimestampRole), timestamp_,
+                                               reference_time_));
   timestamp_ = std::move(*parsed);
   return {};
 }
@@ -371,18 +381,11 @@ Status TrustedSet::update_snapshot(std::string_view bytes) {
   if (s.version < 1) return make_error(Reason::kBadVersion, "snapshot: version below 1");
   VOUCH_RETURN_IF_ERROR(require_sha256("snapshot", s.meta, kRootRole));
   VOUCH_RETURN_IF_ERROR(require_sha256("snapshot", s.meta, kTargetsRole));
-  // TUF 5.5.3: signed by root's snapshot role.
-  VOUCH_RETURN_IF_ERROR(verify_signatures(*parsed, root_.content.keys,
-                                          root_.content.roles.at(std::string(kSnapshotRole)),
-                                          kSnapshotRole));
-  // TUF 5.5.4-5.5.5 in Notary's dialect: the snapshot's own version must not go back.
-  VOUCH_RETURN_IF_ERROR(check_version_floor(kSnapshotRole, s.version, floor_of(kSnapshotRole)));
-  if (snapshot_) {
-    VOUCH_RETURN_IF_ERROR(
-        check_version_floor(kSnapshotRole, s.version, snapshot_->content.version));
-  }
-  // TUF 5.5.6: freeze attack.
-  VOUCH_RETURN_IF_ERROR(check_not_expired(s.expires, reference_time_, kSnapshotRole));
+  // TUF 5.5.3: signed by root's snapshot role; 5.5.4-5.5.5 in Notary's dialect: the
+  // snapshot's own version must not go back; 5.5.6: freeze attack.
+  VOUCH_RETURN_IF_ERROR(check_root_signed_role(*parsed, kSnapshotRole, root_,
+                                               floor_of(kSnapshotRole), snapshot_,
+                                               reference_time_));
   // Notary builder.go validateChecksumsFromSnapshot: the snapshot must list the root in use.
   // After walking the root chain to its end this fails only if the server withholds a newer
   // root (a freeze of the root) or published one during this update.

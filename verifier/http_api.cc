@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "common/log.h"
-#include "tuf/json.h"
 
 namespace vouch::verifier {
 namespace {
@@ -66,22 +65,14 @@ bj::array strings(const std::vector<std::string>& items) {
 
 unsigned error_status(const Error& error) {
   if (error.reason == Reason::kTooLarge) return 413;
-  switch (error.code) {
-    case Code::kInvalidArgument:
-    case Code::kOutOfRange:
-      return 400;
-    case Code::kNotFound:
-      return 404;
-    case Code::kFailedPrecondition:
-    case Code::kUnavailable:
-      return 503;
-    case Code::kResourceExhausted:
-      return 503;
-    case Code::kDeadlineExceeded:
-      return 504;
-    default:
-      return 500;
+  static constexpr std::pair<Code, unsigned> kStatus[] = {
+      {Code::kInvalidArgument, 400}, {Code::kOutOfRange, 400}, {Code::kNotFound, 404},
+      {Code::kFailedPrecondition, 503}, {Code::kUnavailable, 503},
+      {Code::kResourceExhausted, 503}, {Code::kDeadlineExceeded, 504}};
+  for (const auto& [code, status] : kStatus) {
+    if (code == error.code) return status;
   }
+  return 500;
 }
 
 std::string decision_json(const Decision& d) {
@@ -266,22 +257,33 @@ HttpApi::Answer HttpApi::serve_review(const net::Request& request, bool mutate,
 
 HttpApi::Answer HttpApi::serve_verify(const net::Request& request, Deadline deadline,
                                       bool now_only) {
-  tuf::json::ParseLimits limits;
-  limits.max_bytes = options_.max_verify_body_bytes;
-  limits.max_depth = 4;
-  auto doc = tuf::json::parse(request.body, limits);
-  if (!doc) return from_error(doc.error());
-  if (!doc->is_object()) {
+  if (request.body.size() > options_.max_verify_body_bytes) {
+    return from_error(make_error(Reason::kTooLarge,
+                                 "the body is larger than " +
+                                     std::to_string(options_.max_verify_body_bytes) + " bytes"));
+  }
+  // Boost.JSON, as every HTTP/JSON API (issue 13, item 7): {"image": "...", "namespace": ...}.
+  bj::parse_options parse_options;
+  parse_options.max_depth = 4;
+  bj::error_code ec;
+  const bj::value doc =
+      bj::parse(bj::string_view(request.body.data(), request.body.size()), ec, {}, parse_options);
+  if (ec) {
+    return error_response(400, "malformed", "the body is not JSON (" + ec.message() + ")");
+  }
+  if (!doc.is_object()) {
     return error_response(400, "malformed", "the body must be a JSON object");
   }
   std::string image;
   RequestContext context;
   context.source = "api";
-  for (const auto& [key, value] : doc->as_object()) {
+  for (const auto& member : doc.get_object()) {
+    const std::string key(member.key());
+    const bj::value& value = member.value();
     if (key == "image" && value.is_string()) {
-      image = value.as_string();
+      image = std::string(value.get_string());
     } else if (key == "namespace" && (value.is_string() || value.is_null())) {
-      if (value.is_string()) context.namespace_name = value.as_string();
+      if (value.is_string()) context.namespace_name = std::string(value.get_string());
     } else if (key == "image" || key == "namespace") {
       return error_response(400, "malformed", "\"" + key + "\" must be a string");
     } else {

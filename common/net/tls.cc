@@ -10,10 +10,10 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <iterator>
 
 #include "common/encoding.h"
+#include "common/fs.h"
 
 namespace vouch::net {
 
@@ -48,25 +48,15 @@ std::string openssl_error() {
   return buf;
 }
 
+// common/fs.h's bounded reader (one allocation, never waits on a FIFO), with this file's
+// errors: Code kFailedPrecondition, kTooLarge or kIo, naming `what`.
 Result<std::string> read_pem_file(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    int err = errno;
-    return make_error(Code::kFailedPrecondition, Reason::kIo,
-                      std::string(what) + " " + path + ": " + std::strerror(err));
-  }
-  std::string data;
-  char buf[16 * 1024];
-  while (in.read(buf, sizeof(buf)) || in.gcount() > 0) {
-    data.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (data.size() > kMaxPemFileBytes) {
-      return make_error(Code::kFailedPrecondition, Reason::kTooLarge,
-                        std::string(what) + " " + path + ": file too large");
-    }
-  }
-  if (in.bad()) {
-    return make_error(Code::kFailedPrecondition, Reason::kIo,
-                      std::string(what) + " " + path + ": read error");
+  auto data = read_file_bounded(path, kMaxPemFileBytes);
+  if (!data) {
+    const Reason reason =
+        data.error().reason == Reason::kTooLarge ? Reason::kTooLarge : Reason::kIo;
+    return make_error(Code::kFailedPrecondition, reason,
+                      std::string(what) + " " + data.error().message);
   }
   return data;
 }

@@ -295,6 +295,17 @@ Error from_rocksdb(const rocksdb::Status& s, std::string_view op) {
     }                                                   \
   } while (false)
 
+// The value of `key` as `ro` sees it; kNotFound with `missing` when there is none.
+Result<std::string> get_value(rocksdb::DB& db, const rocksdb::ReadOptions& ro,
+                              const std::string& key, std::string_view missing,
+                              std::string_view op) {
+  std::string value;
+  const rocksdb::Status s = db.Get(ro, key, &value);
+  if (s.IsNotFound()) return make_error(Reason::kNotFound, std::string(missing));
+  if (!s.ok()) return from_rocksdb(s, op);
+  return value;
+}
+
 // Reads version `version` of (gun, role); kNotFound if absent. `expect`, when given, is the
 // current record we followed here: the file's checksum and time must match it.
 Result<StoredFile> read_file(rocksdb::DB& db, const rocksdb::ReadOptions& ro, bool verify_sha,
@@ -600,11 +611,9 @@ Result<StoredFile> RocksDbStore::get_current(std::string_view gun, std::string_v
   // The repository caches current files above the store; keeping their blocks in the block
   // cache as well would hold every current file twice.
   ro.fill_cache = false;
-  std::string value;
   const std::string key = role_key(kTagCurrent, gun, role);
-  rocksdb::Status s = db_->Get(ro, key, &value);
-  if (s.IsNotFound()) return make_error(Reason::kNotFound, "no such role");
-  if (!s.ok()) return from_rocksdb(s, "get current");
+  VOUCH_ASSIGN_OR_RETURN(const std::string value,
+                         get_value(*db_, ro, key, "no such role", "get current"));
   auto current = decode_current(key, value);
   if (!current) return corrupt("current record");
   auto file = read_file(*db_, ro, verify_sha256_on_read_, gun, role, current->version, &*current);
@@ -633,11 +642,9 @@ Result<StoredFile> RocksDbStore::get_checksum(std::string_view gun, std::string_
   rocksdb::ManagedSnapshot snapshot(db_.get());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot.snapshot();
-  std::string value;
   const std::string key = checksum_key(gun, role, sha);
-  rocksdb::Status s = db_->Get(ro, key, &value);
-  if (s.IsNotFound()) return make_error(Reason::kNotFound, "no such checksum");
-  if (!s.ok()) return from_rocksdb(s, "get checksum");
+  VOUCH_ASSIGN_OR_RETURN(const std::string value,
+                         get_value(*db_, ro, key, "no such checksum", "get checksum"));
   auto version = decode_version(key, value);
   if (!version) return corrupt("checksum record");
   auto file = read_file(*db_, ro, verify_sha256_on_read_, gun, role, *version, nullptr);

@@ -488,6 +488,7 @@ struct TokenWorld {
   int unauthorized = 0;
   std::vector<std::string> token_queries;
   std::vector<std::string> token_auth_headers;
+  std::string answer_extra;  // more members of the token answer, e.g. R"(,"x":1)"
 
   void handle(const Request& req, Responder& r) {
     std::lock_guard lock(mu);
@@ -502,7 +503,7 @@ struct TokenWorld {
       }
       const std::string token = "tok-" + std::to_string(++issued);
       valid[token] = parse_query(req.query())["scope"];
-      r.respond(text(200, R"({"token":")" + token + R"(","expires_in":60})"));
+      r.respond(text(200, R"({"token":")" + token + R"(","expires_in":60)" + answer_extra + "}"));
       return;
     }
     const bool push = req.method == "POST";
@@ -690,6 +691,22 @@ TEST_CASE("http: an anonymous token service works without credentials") {
   auto http = make_client(pki);
   auto remote = make_remote(server, http);
   CHECK(remote.fetch("root", std::nullopt, 1000).ok());
+  std::lock_guard lock(world.mu);
+  CHECK(world.token_requests == 1);
+}
+
+TEST_CASE("http: a token answer is any JSON object the docker client takes, fractions included") {
+  // Read with Boost.JSON, the API stack (issue 13, item 7); the strict TUF parser it used
+  // before refused a number with a fraction anywhere in the answer.
+  Pki pki;
+  TokenWorld world;
+  world.answer_extra = R"(,"issued_at":"2026-01-01T00:00:00Z","lifetime":59.5)";
+  TestServer server(&pki, [&](const Request& req, Responder& r) { world.handle(req, r); });
+  world.realm = server.base() + "/token";
+  auto http = make_client(pki);
+  auto remote = make_remote(server, http);
+  auto fetched = remote.fetch("root", std::nullopt, 1000);
+  CHECK_MESSAGE(fetched.ok(), (fetched.ok() ? "" : fetched.error().message));
   std::lock_guard lock(world.mu);
   CHECK(world.token_requests == 1);
 }

@@ -8,7 +8,6 @@
 #include "keys/key_registration.h"
 #include "keys/pem.h"
 #include "keys/x509.h"
-#include "tuf/json.h"
 
 namespace vouch::client {
 namespace {
@@ -19,17 +18,22 @@ Error bad_answer(std::string_view what) {
   return make_error(Reason::kMalformed, "the server's answer has no valid " + std::string(what));
 }
 
-Result<std::string> member(const tuf::json::Value& v, std::string_view key, bool required = true) {
-  const tuf::json::Value* f = v.is_object() ? v.find(key) : nullptr;
+const bj::value* field(const bj::value& v, std::string_view key) {
+  const bj::object* o = v.if_object();
+  return o == nullptr ? nullptr : o->if_contains(key);
+}
+
+Result<std::string> member(const bj::value& v, std::string_view key, bool required = true) {
+  const bj::value* f = field(v, key);
   if (f == nullptr || f->is_null()) {
     if (required) return bad_answer(key);
     return std::string();
   }
   if (!f->is_string()) return bad_answer(key);
-  return f->as_string();
+  return std::string(f->get_string());
 }
 
-Result<RegisteredKey> key_of(const tuf::json::Value& v) {
+Result<RegisteredKey> key_of(const bj::value& v) {
   RegisteredKey k;
   VOUCH_ASSIGN_OR_RETURN(k.key_id, member(v, "key_id"));
   VOUCH_ASSIGN_OR_RETURN(k.canonical_id, member(v, "canonical_id"));
@@ -38,21 +42,21 @@ Result<RegisteredKey> key_of(const tuf::json::Value& v) {
   VOUCH_ASSIGN_OR_RETURN(k.owner, member(v, "owner"));
   VOUCH_ASSIGN_OR_RETURN(k.kind, member(v, "kind"));
   VOUCH_ASSIGN_OR_RETURN(k.expires, member(v, "expires", false));
-  if (const tuf::json::Value* teams = v.find("teams"); teams != nullptr && !teams->is_null()) {
+  if (const bj::value* teams = field(v, "teams"); teams != nullptr && !teams->is_null()) {
     if (!teams->is_array()) return bad_answer("teams");
-    for (const auto& t : teams->as_array()) {
+    for (const auto& t : teams->get_array()) {
       if (!t.is_string()) return bad_answer("teams");
-      k.teams.push_back(t.as_string());
+      k.teams.emplace_back(t.get_string());
     }
   }
   return k;
 }
 
-Result<std::vector<RegisteredKey>> keys_of(const tuf::json::Value& answer) {
-  const tuf::json::Value* list = answer.is_object() ? answer.find("keys") : nullptr;
+Result<std::vector<RegisteredKey>> keys_of(const bj::value& answer) {
+  const bj::value* list = field(answer, "keys");
   if (list == nullptr || !list->is_array()) return bad_answer("keys");
   std::vector<RegisteredKey> out;
-  for (const auto& item : list->as_array()) {
+  for (const auto& item : list->get_array()) {
     VOUCH_ASSIGN_OR_RETURN(RegisteredKey k, key_of(item));
     out.push_back(std::move(k));
   }
@@ -63,7 +67,7 @@ Result<std::vector<RegisteredKey>> keys_of(const tuf::json::Value& answer) {
 
 Result<RegisteredKey> register_key(AdminClient& admin, keys::Signer& signer,
                                    const keys::PublicKey& key, TimePoint now) {
-  VOUCH_ASSIGN_OR_RETURN(tuf::json::Value me, admin.me());
+  VOUCH_ASSIGN_OR_RETURN(bj::value me, admin.me());
   VOUCH_ASSIGN_OR_RETURN(std::string account, member(me, "name"));
   VOUCH_ASSIGN_OR_RETURN(std::string service, member(me, "service"));
   const TimePoint issued_at = std::chrono::floor<std::chrono::seconds>(now);
@@ -76,7 +80,7 @@ Result<RegisteredKey> register_key(AdminClient& admin, keys::Signer& signer,
                   {"issued_at", format_rfc3339(issued_at)},
                   {"signature", bj::object{{"method", keys::to_string(sig.method)},
                                            {"sig", base64_encode(sig.bytes)}}}};
-  VOUCH_ASSIGN_OR_RETURN(tuf::json::Value answer, admin.call("POST", "/keys", bj::serialize(body)));
+  VOUCH_ASSIGN_OR_RETURN(bj::value answer, admin.call("POST", "/keys", bj::serialize(body)));
   return key_of(answer);
 }
 
@@ -84,7 +88,7 @@ Result<std::vector<RegisteredKey>> list_registered_keys(AdminClient& admin,
                                                         std::string_view owner) {
   const std::string path =
       owner.empty() ? std::string("/keys") : "/keys?owner=" + escape_path(owner, false);
-  VOUCH_ASSIGN_OR_RETURN(tuf::json::Value answer, admin.call("GET", path, ""));
+  VOUCH_ASSIGN_OR_RETURN(bj::value answer, admin.call("GET", path, ""));
   return keys_of(answer);
 }
 
@@ -97,7 +101,7 @@ Result<std::vector<RegisteredKey>> lookup_key_owners(AdminClient& admin,
       ids.emplace_back(key_ids[j]);
     }
     bj::object body{{"key_ids", std::move(ids)}};
-    VOUCH_ASSIGN_OR_RETURN(tuf::json::Value answer,
+    VOUCH_ASSIGN_OR_RETURN(bj::value answer,
                            admin.call("POST", "/keys/lookup", bj::serialize(body)));
     VOUCH_ASSIGN_OR_RETURN(auto found, keys_of(answer));
     for (auto& k : found) out.push_back(std::move(k));

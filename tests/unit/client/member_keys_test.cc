@@ -17,6 +17,7 @@
 #include "tests/support/memory_signer.h"
 #include "tests/unit/client/client_test_util.h"
 #include "tests/unit/client/http_test_server.h"
+#include "tuf/json.h"
 
 namespace vouch::client {
 namespace {

@@ -27,17 +27,20 @@ using testing::RepoSimulator;
 
 // The shared store as one replica sees it: every call goes to `store`; before_update (if set)
 // runs once, right before the next update_many, to let another replica commit in between
-// (the interleaving of a race between two processes, made deterministic).
+// (the interleaving of a race between two processes, made deterministic). While `down`, reads
+// fail as PgStore's do when the database is unreachable.
 class ReplicaView final : public MetaStore {
  public:
   explicit ReplicaView(MetaStore& store) : store_(store) {}
   std::function<void()> before_update;
+  bool down = false;
 
   Status update_many(std::string_view gun, std::span<const NewFile> files) override {
     if (auto hook = std::exchange(before_update, nullptr)) hook();
     return store_.update_many(gun, files);
   }
   Result<StoredFile> get_current(std::string_view gun, std::string_view role) override {
+    if (down) return make_error(Reason::kUnavailable, "postgres: connection refused");
     return store_.get_current(gun, role);
   }
   Result<StoredFile> get_version(std::string_view gun, std::string_view role,
@@ -135,6 +138,29 @@ TEST_CASE("the first sync invalidates what was cached before it") {
   // b never synced: its position is unknown, so everything it cached is suspect.
   REQUIRE(r.b.sync_changes().ok());
   CHECK(r.served_version(r.b, "targets") == 2);
+}
+
+TEST_CASE("while the store cannot be read, a replica serves what it cached, superseded or not") {
+  Replicas r;
+  REQUIRE(r.a.sync_changes().ok());
+  REQUIRE(r.b.sync_changes().ok());
+  REQUIRE(r.a.publish(r.sim.gun(), parts_of(r.sim, {"root", "targets", "snapshot"})).ok());
+  CHECK(r.served_version(r.b, "targets") == 1);
+  CHECK(r.served_version(r.b, "timestamp") == 1);
+  r.next_targets("two");
+  REQUIRE(r.a.publish(r.sim.gun(), parts_of(r.sim, {"targets"})).ok());
+  REQUIRE(r.b.sync_changes().ok());  // b knows its files are superseded
+
+  r.view_b.down = true;
+  CHECK(r.served_version(r.b, "targets") == 1);
+  CHECK(r.served_version(r.b, "timestamp") == 1);
+  auto never_cached = r.b.get_current(r.sim.gun(), "snapshot");
+  REQUIRE_FALSE(never_cached.ok());
+  CHECK(never_cached.error().reason == Reason::kUnavailable);
+
+  r.view_b.down = false;
+  CHECK(r.served_version(r.b, "targets") == 2);
+  CHECK(r.served_version(r.b, "snapshot") == 2);
 }
 
 TEST_CASE("a publish validates against the store, not a replica's stale cache") {

@@ -145,7 +145,10 @@ wait_listed reader1 1 t1
 # Replicas 1 and 3 have cached t1's files now; t2 must reach them through the changefeed.
 run 0 nt owner 2 add "$GUN" t2 "$WORK/payload.txt"
 run 0 nt owner 2 publish "$GUN"
+acked=$(date +%s%N)
 wait_listed reader3 3 t2
+# For information only (never asserted): from the acknowledgement to a notary list that shows it.
+echo "t2 listed through replica 3 $(( ($(date +%s%N) - acked) / 1000000 )) ms after replica 2 acknowledged it"
 wait_listed reader1 1 t2
 run 0 nt owner 3 add "$GUN" t3 "$WORK/payload.txt"
 run 0 nt owner 3 publish "$GUN"

@@ -102,47 +102,19 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/pg/pg.h"
 #include "server/storage/meta_store.h"
+
+namespace vouch::pg {
+class Pool;
+}
 
 namespace vouch::server {
 
-struct PgStoreOptions {
-  // libpq connection string, key=value ("host=db port=5432 dbname=vouch user=vouch") or URI
-  // ("postgresql://vouch@db/vouch"). Required. Must not hold a password.
-  std::string dsn;
-
-  // A file holding the password (the first line; a trailing newline is ignored). Empty (the
-  // default): libpq's own sources (PGPASSWORD, PGPASSFILE, ~/.pgpass), or none.
-  std::filesystem::path password_file;
-
-  // libpq's sslmode ("disable", "prefer", "require", "verify-ca", "verify-full"); empty (the
-  // default) keeps the dsn's or libpq's default ("prefer"). sslrootcert: the CA bundle that
-  // verify-ca/verify-full check the server against; empty keeps libpq's default.
-  std::string sslmode;
-  std::filesystem::path sslrootcert;
-
-  // Most connections open at once. Default 8 (the server's request threads share them).
-  std::size_t pool_size = 8;
-
-  // How long a call waits for a free connection before failing with kUnavailable. Default 5 s.
-  std::chrono::milliseconds pool_wait{5000};
-
-  // PostgreSQL's statement_timeout for every statement (waiting for locks included). Default
-  // 10 s; 0 disables it.
-  std::chrono::milliseconds statement_timeout{10000};
-
-  // libpq's connect_timeout, in whole seconds (libpq's minimum is 2). Default 5.
-  int connect_timeout_seconds = 5;
-
-  enum class Isolation { kReadCommitted, kSerializable };
-  // The isolation level of every transaction. Default READ COMMITTED (see above).
-  Isolation isolation = Isolation::kReadCommitted;
-
-  // Attempts per call when a transaction hits a serialization failure, a deadlock or a
-  // connection lost before COMMIT, with a random back-off of up to 64 ms between attempts.
-  // Default 30 (SERIALIZABLE with many writers of one GUN needs several).
-  int max_attempts = 30;
-
+// The connection options (dsn, password_file, TLS, pool, timeouts, isolation, retries) are
+// common/pg/pg.h's, shared with the other stores on PostgreSQL; isolation defaults to READ
+// COMMITTED (correct because of the row locks above).
+struct PgStoreOptions : pg::ConnectionOptions {
   // Apply pending migrations in open(). Default true. false: open() refuses a schema that is
   // not current (kFailedPrecondition), for sites that run `vouch-server migrate` themselves.
   bool migrate = true;
@@ -153,10 +125,7 @@ struct PgStoreOptions {
 };
 
 // What PgStore::migrate did: the schema version before and after.
-struct PgMigration {
-  int from = 0;
-  int to = 0;
-};
+using PgMigration = pg::MigrationResult;
 
 class PgStore final : public MetaStore {
  public:
@@ -192,10 +161,9 @@ class PgStore final : public MetaStore {
   Status check_health() override;
 
  private:
-  class Pool;
-  PgStore(std::unique_ptr<Pool> pool, const PgStoreOptions& options);
+  PgStore(std::unique_ptr<pg::Pool> pool, const PgStoreOptions& options);
 
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<pg::Pool> pool_;
   const Clock& clock_;
 };
 

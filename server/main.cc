@@ -703,6 +703,7 @@ int main(int argc, char** argv) {
 
   // Storage.
   std::unique_ptr<server::MetaStore> store;
+  server::PgStore* pg_store = nullptr;  // the same object, on PostgreSQL
   if (c.backend == "rocksdb") {
     server::RocksDbStoreOptions options;
     options.path = c.db_path;
@@ -714,6 +715,7 @@ int main(int argc, char** argv) {
   } else if (c.backend == "postgres") {
     auto db = server::PgStore::open(pg_options(c));
     if (!db) die("storage: " + db.error().message);
+    pg_store = db->get();
     store = std::move(*db);
   } else {
     die("storage.backend \"" + c.backend + "\" is not supported (rocksdb, memory, postgres)");
@@ -771,7 +773,9 @@ int main(int argc, char** argv) {
                     static_cast<std::size_t>(c.max_queued_writes), "writes", "server");
   server::RepositoryOptions repo_options;
   repo_options.key_algorithm = *algorithm;
-  repo_options.store_is_shared = c.backend == "postgres";
+  repo_options.store_is_shared = pg_store != nullptr;
+  // Pending server keys in the database: one per GUN and role for every replica.
+  if (pg_store != nullptr) repo_options.pending_keys = &pg_store->pending_keys();
   repo_options.run_in_background = [&workers](std::function<void()> task) {
     return workers.post(std::move(task));
   };

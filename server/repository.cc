@@ -62,7 +62,14 @@ Result<TimePoint> expiry_of(std::string_view role, const std::string& bytes) {
 
 Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
                        RepositoryOptions options)
-    : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      signer_(signer),
+      clock_(clock),
+      options_(std::move(options)),
+      own_pending_(options_.pending_keys != nullptr
+                       ? nullptr
+                       : std::make_unique<MemoryPendingKeyStore>(options_.max_pending_keys)),
+      pending_(options_.pending_keys != nullptr ? *options_.pending_keys : *own_pending_) {}
 
 std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
                                                         std::string_view role) {
@@ -248,13 +255,18 @@ tuf::UpdateStatus Repository::publish(std::string_view gun,
     std::unique_lock cache_lock(cache_mu_);
     cache_.erase(cache_key(gun, removed));
   }
-  // A pending server key is pending no more once a published root lists it.
+  // A pending server key is pending no more once a published root lists it. The publish is
+  // stored already: a failure here only leaves a key that rotate_key will not hand out again.
   if (update.root) {
-    std::lock_guard pending_lock(pending_mu_);
     for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
-      auto it = pending_keys_.find(cache_key(gun, role));
-      if (it != pending_keys_.end() && update.root->content.keys.count(it->second.id()) != 0) {
-        pending_keys_.erase(it);
+      auto pending = pending_.get(gun, role);
+      Status erased;
+      if (pending && *pending && update.root->content.keys.count((*pending)->id()) != 0) {
+        erased = pending_.erase(gun, role, (*pending)->id());
+      }
+      if (!pending || !erased) {
+        log::get("server")->warn("publish {}: pending {} key not cleared: {}", gun, role,
+                                 (!pending ? pending.error() : erased.error()).message);
       }
     }
   }
@@ -465,12 +477,9 @@ Result<keys::PublicKey> Repository::get_or_create_key(std::string_view gun,
   } else if (root.error().reason != Reason::kNotFound) {
     return std::move(root).error();
   }
-  {
-    std::lock_guard pending_lock(pending_mu_);
-    auto it = pending_keys_.find(cache_key(gun, role));
-    if (it != pending_keys_.end()) return it->second;
-  }
-  return create_pending_key_locked(gun, role);
+  VOUCH_ASSIGN_OR_RETURN(std::optional<keys::PublicKey> pending, pending_.get(gun, role));
+  if (pending) return *pending;
+  return create_pending_key_locked(gun, role, "");
 }
 
 Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string_view role) {
@@ -480,30 +489,21 @@ Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string
   const GunLocks::Guard lock = locks_.lock(gun);
   auto root = current_root(gun);
   if (!root && root.error().reason != Reason::kNotFound) return std::move(root).error();
-  {
-    // Notary's signer hands out an inactive (never used) key again for the same gun, role and
-    // algorithm; a pending key is such a key, unless a published root lists it by now.
-    std::lock_guard pending_lock(pending_mu_);
-    auto it = pending_keys_.find(cache_key(gun, role));
-    if (it != pending_keys_.end()) {
-      if (!root || (*root)->content.keys.count(it->second.id()) == 0) return it->second;
-      pending_keys_.erase(it);
-    }
-  }
-  return create_pending_key_locked(gun, role);
+  // Notary's signer hands out an inactive (never used) key again for the same gun, role and
+  // algorithm; a pending key is such a key, unless a published root lists it by now.
+  VOUCH_ASSIGN_OR_RETURN(std::optional<keys::PublicKey> pending, pending_.get(gun, role));
+  if (pending && (!root || (*root)->content.keys.count(pending->id()) == 0)) return *pending;
+  return create_pending_key_locked(gun, role, pending ? std::string_view(pending->id()) : "");
 }
 
 Result<keys::PublicKey> Repository::create_pending_key_locked(std::string_view gun,
-                                                       std::string_view role) {
+                                                              std::string_view role,
+                                                              std::string_view expected_id) {
   VOUCH_ASSIGN_OR_RETURN(keys::PublicKey key,
                          signer_.create_key(gun, role, options_.key_algorithm));
-  std::lock_guard pending_lock(pending_mu_);
-  if (pending_keys_.size() >= options_.max_pending_keys) {
-    // Bounded: forgetting a pending key only means a later GET creates another one.
-    pending_keys_.erase(pending_keys_.begin());
-  }
-  pending_keys_.insert_or_assign(cache_key(gun, role), key);
-  return key;
+  // Another replica may have stored a pending key meanwhile: then that one is everybody's
+  // (ours stays unused in the signer, as a key Notary's signer never handed out).
+  return pending_.replace(gun, role, expected_id, key);
 }
 
 std::shared_ptr<const tuf::Metadata<tuf::Root>> Repository::cached_root(std::string_view gun) {
@@ -558,9 +558,10 @@ Status Repository::delete_repository(std::string_view gun) {
     std::lock_guard roots_lock(roots_mu_);
     if (auto it = roots_.find(gun); it != roots_.end()) roots_.erase(it);
   }
-  std::lock_guard pending_lock(pending_mu_);
-  for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
-    pending_keys_.erase(cache_key(gun, role));
+  // The GUN is gone already: a pending key left behind is only never handed out again.
+  if (auto erased = pending_.erase_gun(gun); !erased) {
+    log::get("server")->warn("delete {}: pending keys not cleared: {}", gun,
+                             erased.error().message);
   }
   return {};
 }

@@ -23,6 +23,7 @@
 #include "keys/signer.h"
 #include "server/gun_locks.h"
 #include "server/storage/meta_store.h"
+#include "server/storage/pending_key_store.h"
 #include "tuf/update_validator.h"
 
 namespace vouch::server {
@@ -49,7 +50,11 @@ struct RepositoryOptions {
   // read by one reader while the others keep being served the still-valid one.
   std::chrono::microseconds refresh_ahead = std::chrono::hours(24);
   // Pending (created, not yet in a published root) server keys remembered per GUN and role,
-  // so repeated GETs of <role>.key return the same key instead of minting new ones.
+  // so repeated GETs of <role>.key return the same key instead of minting new ones: where
+  // they are kept (PgStore::pending_keys() for replicas on one database; must outlive the
+  // Repository), or nullptr (the default) for a MemoryPendingKeyStore of the Repository's own
+  // holding at most max_pending_keys.
+  PendingKeyStore* pending_keys = nullptr;
   std::size_t max_pending_keys = 100'000;
   // Parsed current roots remembered per GUN (see Repository::current_root), so that a publish
   // does not decode the stored root's keys again (tuf::ValidationOptions::parsed_root_hint).
@@ -220,7 +225,10 @@ class Repository {
   void refresh_in_background(std::string_view gun);
   Result<bool> holds_key(const keys::PublicKey& key);
   Status store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files);
-  Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role);
+  // Creates a key in the signer and makes it the pending key of (gun, role) if that is still
+  // `expected_id` ("" = none); else (another replica was first) returns that one's.
+  Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role,
+                                                    std::string_view expected_id);
   std::shared_ptr<const tuf::Metadata<tuf::Root>> cached_root(std::string_view gun);
   void remember_root(std::string_view gun, std::shared_ptr<const tuf::Metadata<tuf::Root>> root);
 
@@ -256,8 +264,8 @@ class Repository {
   std::mutex roots_mu_;
   std::map<std::string, std::shared_ptr<const tuf::Metadata<tuf::Root>>, std::less<>> roots_;
 
-  std::mutex pending_mu_;
-  std::map<std::string, keys::PublicKey, std::less<>> pending_keys_;  // "<gun>\n<role>"
+  std::unique_ptr<MemoryPendingKeyStore> own_pending_;  // when options_.pending_keys is null
+  PendingKeyStore& pending_;
 };
 
 }  // namespace vouch::server

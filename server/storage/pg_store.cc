@@ -59,6 +59,17 @@ CREATE TABLE meta_change_counter (
 );
 INSERT INTO meta_change_counter (one, last_id) VALUES (true, 0);
 )sql"},
+    {3, "pending server keys, one per GUN and role for every replica", R"sql(
+CREATE TABLE server_pending_keys (
+  gun        bytea  NOT NULL,
+  role       bytea  NOT NULL,
+  key_id     text   NOT NULL,
+  key_type   text   NOT NULL,
+  public_key bytea  NOT NULL,
+  created_us bigint NOT NULL,
+  PRIMARY KEY (gun, role)
+);
+)sql"},
 };
 
 constexpr pg::MigrationSet kMigrationSet{kMigrations, "schema_migrations",
@@ -137,11 +148,106 @@ Result<std::unique_ptr<PgStore>> PgStore::open(const PgStoreOptions& options) {
   return std::unique_ptr<PgStore>(new PgStore(std::move(pool), options));
 }
 
+// The pending server keys in server_pending_keys (pending_key_store.h): the primary key
+// (gun, role) holds one per role; the first replica to insert one wins and the others read
+// it back; a rotation replaces the row only if it still holds the key the caller saw.
+class PgStore::PendingKeys final : public PendingKeyStore {
+ public:
+  PendingKeys(pg::Pool& pool, const Clock& clock) : pool_(pool), clock_(clock) {}
+
+  Result<std::optional<keys::PublicKey>> get(std::string_view gun,
+                                             std::string_view role) override {
+    return transact<std::optional<keys::PublicKey>>(
+        pool_, TxKind::kRead, "pending key",
+        [&](pqxx::transaction_base& tx) { return read(tx, gun, role); });
+  }
+
+  Result<keys::PublicKey> replace(std::string_view gun, std::string_view role,
+                                  std::string_view expected_id,
+                                  const keys::PublicKey& key) override {
+    const std::string type(keys::to_string(key.type()));
+    const std::string_view material(reinterpret_cast<const char*>(key.public_bytes().data()),
+                                    key.public_bytes().size());
+    const std::int64_t now = to_micros(clock_.now());
+    return transact<keys::PublicKey>(
+        pool_, TxKind::kWrite, "pending key",
+        [&](pqxx::transaction_base& tx) -> Result<keys::PublicKey> {
+          if (expected_id.empty()) {
+            tx.exec_params(
+                "INSERT INTO server_pending_keys (gun, role, key_id, key_type, public_key, "
+                "created_us) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (gun, role) DO NOTHING",
+                bin(gun), bin(role), key.id(), type, bin(material), now);
+          } else {
+            tx.exec_params(
+                "UPDATE server_pending_keys SET key_id = $3, key_type = $4, public_key = $5, "
+                "created_us = $6 WHERE gun = $1 AND role = $2 AND key_id = $7",
+                bin(gun), bin(role), key.id(), type, bin(material), now,
+                std::string(expected_id));
+          }
+          // Ours, or the one another replica stored first (a row lock or a committed row).
+          VOUCH_ASSIGN_OR_RETURN(auto stored, read(tx, gun, role));
+          if (!stored) {
+            // Erased meanwhile (a root listed it, or the GUN was deleted): start afresh.
+            tx.exec_params(
+                "INSERT INTO server_pending_keys (gun, role, key_id, key_type, public_key, "
+                "created_us) VALUES ($1, $2, $3, $4, $5, $6)",
+                bin(gun), bin(role), key.id(), type, bin(material), now);
+            return key;
+          }
+          return *stored;
+        },
+        "another replica stored a pending key first");
+  }
+
+  Status erase(std::string_view gun, std::string_view role, std::string_view key_id) override {
+    return to_status(transact<std::monostate>(
+        pool_, TxKind::kWrite, "pending key",
+        [&](pqxx::transaction_base& tx) -> Result<std::monostate> {
+          tx.exec_params(
+              "DELETE FROM server_pending_keys WHERE gun = $1 AND role = $2 AND key_id = $3",
+              bin(gun), bin(role), std::string(key_id));
+          return std::monostate{};
+        }));
+  }
+
+  Status erase_gun(std::string_view gun) override {
+    return to_status(transact<std::monostate>(
+        pool_, TxKind::kWrite, "pending keys",
+        [&](pqxx::transaction_base& tx) -> Result<std::monostate> {
+          tx.exec_params("DELETE FROM server_pending_keys WHERE gun = $1", bin(gun));
+          return std::monostate{};
+        }));
+  }
+
+ private:
+  static Result<std::optional<keys::PublicKey>> read(pqxx::transaction_base& tx,
+                                                     std::string_view gun, std::string_view role) {
+    pqxx::result r = tx.exec_params(
+        "SELECT key_id, key_type, public_key FROM server_pending_keys "
+        "WHERE gun = $1 AND role = $2",
+        bin(gun), bin(role));
+    if (r.empty()) return std::optional<keys::PublicKey>();
+    auto type = keys::parse_key_type(r[0][1].as<std::string>());
+    const pqxx::binarystring material(r[0][2]);
+    if (!type) return corrupt("pending key type");
+    auto key = keys::PublicKey::from_tuf(
+        *type, ByteSpan(reinterpret_cast<const std::uint8_t*>(material.data()), material.size()));
+    if (!key || key->id() != r[0][0].as<std::string>()) return corrupt("pending key");
+    return std::optional<keys::PublicKey>(std::move(*key));
+  }
+
+  pg::Pool& pool_;
+  const Clock& clock_;
+};
+
 PgStore::PgStore(std::unique_ptr<pg::Pool> pool, const PgStoreOptions& options)
     : pool_(std::move(pool)),
-      clock_(options.clock != nullptr ? *options.clock : SystemClock::instance()) {}
+      clock_(options.clock != nullptr ? *options.clock : SystemClock::instance()),
+      pending_keys_(std::make_unique<PendingKeys>(*pool_, clock_)) {}
 
 PgStore::~PgStore() = default;
+
+PendingKeyStore& PgStore::pending_keys() { return *pending_keys_; }
 
 Status PgStore::update_many(std::string_view gun, std::span<const NewFile> files) {
   VOUCH_ASSIGN_OR_RETURN(auto batch, storage_internal::prepare_batch(gun, files));

@@ -22,6 +22,9 @@
 //   meta_changes(id, created_us, gun, version, sha256, category)
 //                                           the changefeed, with an index on (gun, id)
 //   meta_change_counter(last_id)            one row: the highest change id handed out
+//   server_pending_keys(gun, role, key_id, key_type, public_key, created_us)
+//                                           pending server keys (pending_keys()); PRIMARY
+//                                           KEY (gun, role): one per role for every replica
 // Names and bytes are bytea (GUNs and roles are opaque bytes, NUL included, and compare
 // bytewise as the contract's list_roles order requires); checksums are lowercase hex text;
 // times are microseconds since the Unix epoch from the store's Clock.
@@ -76,9 +79,8 @@
 //
 // For the work that builds on this store (issue 16 items 2-5):
 //   - PgStore caches nothing: every call reads the database. The server's cache of current
-//     files (Repository) is per process and is not told about other processes' publishes;
-//     get_changes is commit-ordered and is the feed a replica can follow (no LISTEN/NOTIFY
-//     is sent today).
+//     files (Repository) is per process; each replica follows get_changes, which is
+//     commit-ordered (server/replica_sync.h; no LISTEN/NOTIFY is sent).
 //   - update_many's version check always runs against committed state under the GUN's row
 //     lock, whatever a cache above it holds.
 //   - While the database is unreachable every call fails with kUnavailable, each attempt
@@ -104,6 +106,7 @@
 #include "common/clock.h"
 #include "common/pg/pg.h"
 #include "server/storage/meta_store.h"
+#include "server/storage/pending_key_store.h"
 
 namespace vouch::pg {
 class Pool;
@@ -160,11 +163,18 @@ class PgStore final : public MetaStore {
   // One "SELECT 1" on a pooled connection (kUnavailable when the database is unreachable).
   Status check_health() override;
 
+  // The pending server keys (RepositoryOptions::pending_keys) in the table
+  // server_pending_keys, shared by every replica on the database: the first replica to store
+  // one for a (gun, role) wins, the others get its key. Lives as long as the store.
+  PendingKeyStore& pending_keys();
+
  private:
+  class PendingKeys;
   PgStore(std::unique_ptr<pg::Pool> pool, const PgStoreOptions& options);
 
   std::unique_ptr<pg::Pool> pool_;
   const Clock& clock_;
+  std::unique_ptr<PendingKeys> pending_keys_;
 };
 
 }  // namespace vouch::server

@@ -7,6 +7,7 @@
 #   vouch_server_replicas.sh <vouch-server> <vouch-signer>
 #
 #  - the local trust service on PostgreSQL is refused unless the server is the only replica;
+#  - every replica hands out the same pending timestamp/snapshot key of a GUN;
 #  - a publish through one replica is served by the others (their caches follow the
 #    changefeed; polled up to a generous limit, no timing asserted);
 #  - 16 notary clients publish to one repository at once through the three replicas: every
@@ -133,6 +134,17 @@ cat >"$WORK/replica.json" <<EOF
 EOF
 run 0 "$VOUCH_SERVER" migrate -c "$WORK/replica.json"
 for n in 1 2 3; do replica_start "$n"; done
+
+step "server keys: one pending key per GUN and role, whichever replica is asked"
+NEW=example.com/vouch/replicas-keys
+k1=$(curl -sf --cacert "$WORK/ca.pem" "${RURL[1]}/v2/$NEW/_trust/tuf/timestamp.key")
+k2=$(curl -sf --cacert "$WORK/ca.pem" "${RURL[2]}/v2/$NEW/_trust/tuf/timestamp.key")
+k3=$(curl -sf --cacert "$WORK/ca.pem" "${RURL[3]}/v2/$NEW/_trust/tuf/timestamp.key")
+[ -n "$k1" ] && [ "$k1" = "$k2" ] && [ "$k1" = "$k3" ] || fail "pending keys differ: $k1 / $k2 / $k3"
+r2=$(curl -sf --cacert "$WORK/ca.pem" -X POST "${RURL[2]}/v2/$NEW/_trust/tuf/snapshot.key")
+r3=$(curl -sf --cacert "$WORK/ca.pem" -X POST "${RURL[3]}/v2/$NEW/_trust/tuf/snapshot.key")
+[ -n "$r2" ] && [ "$r2" = "$r3" ] || fail "rotated keys differ: $r2 / $r3"
+[ "$(sql "SELECT count(*) FROM server_pending_keys")" = 2 ] || fail "server_pending_keys rows"
 
 step "publish through replica 1, read through 2 and 3; publish through 2, read through 3 and 1"
 printf 'payload\n' >"$WORK/payload.txt"

@@ -65,9 +65,10 @@ class ReplicaView final : public MetaStore {
   MetaStore& store_;
 };
 
-RepositoryOptions shared_options() {
+RepositoryOptions shared_options(PendingKeyStore& pending) {
   RepositoryOptions o;
   o.store_is_shared = true;
+  o.pending_keys = &pending;
   return o;
 }
 
@@ -79,8 +80,9 @@ struct Replicas {
   MemoryStore store{clock};
   ReplicaView view_a{store};
   ReplicaView view_b{store};
-  Repository a{view_a, sim.signer, clock, shared_options()};
-  Repository b{view_b, sim.signer, clock, shared_options()};
+  MemoryPendingKeyStore pending;  // as PgStore::pending_keys(), one for both
+  Repository a{view_a, sim.signer, clock, shared_options(pending)};
+  Repository b{view_b, sim.signer, clock, shared_options(pending)};
 
   std::int64_t served_version(Repository& r, const char* role) {
     auto f = r.get_current(sim.gun(), role);
@@ -220,6 +222,34 @@ TEST_CASE("replicas racing to re-sign an expired timestamp: one new version, bot
   CHECK_FALSE(r.store.get_version(r.sim.gun(), "timestamp", 3).ok());
   // And b keeps serving it.
   CHECK(*r.b.get_current(r.sim.gun(), "timestamp").value()->bytes == *from_a->bytes);
+}
+
+}  // namespace
+}  // namespace vouch::server
+
+namespace vouch::server {
+namespace {
+
+TEST_CASE("server keys: one pending key per GUN and role for every replica") {
+  Replicas r;
+  const std::string gun = "example.com/vouch/new";
+  auto from_a = r.a.get_or_create_key(gun, "timestamp");
+  auto from_b = r.b.get_or_create_key(gun, "timestamp");
+  REQUIRE(from_a.ok());
+  REQUIRE(from_b.ok());
+  CHECK(from_a->id() == from_b->id());
+
+  // A rotation through b hands out one new pending key, which a hands out too.
+  auto rotated = r.b.rotate_key(gun, "timestamp");
+  REQUIRE(rotated.ok());
+  auto again = r.a.rotate_key(gun, "timestamp");
+  REQUIRE(again.ok());
+  CHECK(again->id() == rotated->id());
+  CHECK(r.a.get_or_create_key(gun, "timestamp")->id() == rotated->id());
+
+  // Deleting the GUN through a forgets it for b too.
+  REQUIRE(r.a.delete_repository(gun).ok());
+  CHECK(r.pending.get(gun, "timestamp").value() == std::nullopt);
 }
 
 }  // namespace

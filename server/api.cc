@@ -735,10 +735,14 @@ void NotaryApi::Impl::handle_tuf(Request&& request, Responder responder, std::st
   if (file->op == Op::kGetRole) {
     auto served = repository.get_current(gun, file->role);
     if (!served) {
+      // kUnavailable: the store (nothing cached) or the signer (an expired timestamp) is
+      // unreachable; 503 tells the client to retry.
       finish(file->op, start, responder,
              served.error().reason == Reason::kNotFound
                  ? error_response(kMetadataNotFound)
-                 : internal_error("get " + gun + " " + file->role, served.error()));
+                 : internal_error("get " + gun + " " + file->role, served.error(),
+                                  served.error().reason == Reason::kUnavailable ? kUnavailable
+                                                                                : kUnknown));
       return;
     }
     const auto& f = **served;
@@ -808,7 +812,12 @@ void NotaryApi::Impl::publish(Request&& request, Responder responder, std::strin
         log::get("server")->info("publish {} rejected ({}): {}", gun, tuf::to_string(cls),
                                  st.error().message);
       }
-      finish(Op::kPublish, start, reply, publish_error(st.error()),
+      // The database is unreachable (not the signer, whose outage stays Notary's UPDATING):
+      // nothing was written, and the client may retry once it is back.
+      const bool store_down = cls == tuf::UpdateErrorClass::kInternal &&
+                              st.error().reason == Reason::kUnavailable && !repository.health();
+      finish(Op::kPublish, start, reply,
+             store_down ? error_response(kUnavailable) : publish_error(st.error()),
              old_version ? Outcome::kOldVersion : Outcome::kFromStatus);
       return;
     }

@@ -39,6 +39,7 @@
 #include "server/api.h"
 #include "server/audit/audit_log.h"
 #include "server/auth.h"
+#include "server/replica_sync.h"
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
 #include "server/storage/pg_store.h"
@@ -82,6 +83,11 @@ struct Config {
   // storage.postgres (backend "postgres"); 0 or "" keeps PgStoreOptions' default.
   std::string pg_dsn, pg_password_file, pg_sslmode, pg_sslrootcert;
   long long pg_pool_size = 0, pg_statement_timeout_ms = 0;
+  // Several replicas on one database (server/README.md "Running several replicas"): how long
+  // another replica's publish may go unseen here, and the assurance that this process is the
+  // only one (required with the local trust service, whose keys are not shared).
+  long long pg_cache_max_staleness_ms = 1000;
+  bool pg_single_replica = false;
   // auth
   std::string auth_type;  // "" | token | accounts
   std::string realm, service, issuer, rootcertbundle;
@@ -184,6 +190,8 @@ void load_config(const fs::path& path, Config& c) {
   pg.get_path("sslrootcert", c.pg_sslrootcert);
   pg.get_integer("pool_size", c.pg_pool_size, 1);
   pg.get_integer("statement_timeout_ms", c.pg_statement_timeout_ms, 1);
+  pg.get_integer("cache_max_staleness_ms", c.pg_cache_max_staleness_ms, 20);
+  pg.get_bool("single_replica", c.pg_single_replica);
   const ConfigSection auth = root.section("auth");
   auth.get_string_or_integer("type", c.auth_type);
   const ConfigSection options = auth.section("options");
@@ -586,6 +594,10 @@ int main(int argc, char** argv) {
                  "PostgreSQL connection string, without password (storage.postgres.dsn)");
   app.add_option("--pg-password-file", f_pg_password_file,
                  "file holding the PostgreSQL password (storage.postgres.password_file)");
+  bool f_pg_single_replica = false;
+  app.add_flag("--pg-single-replica", f_pg_single_replica,
+               "this is the only vouch-server on the database (storage.postgres.single_replica; "
+               "required with the local trust service)");
   app.add_option("--log-level", f_level, "trace|debug|info|warn|error (logging.level)");
   app.add_option("--log-format", f_format, "text | json (logging.format)");
   std::string f_bootstrap;
@@ -632,6 +644,7 @@ int main(int argc, char** argv) {
   if (!f_db.empty()) c.db_path = f_db;
   if (!f_pg_dsn.empty()) c.pg_dsn = f_pg_dsn;
   if (!f_pg_password_file.empty()) c.pg_password_file = f_pg_password_file;
+  if (f_pg_single_replica) c.pg_single_replica = true;
   if (!f_level.empty()) c.log_level = f_level;
   if (!f_format.empty()) c.log_format = f_format;
   c.insecure_no_auth = f_insecure;
@@ -695,6 +708,7 @@ int main(int argc, char** argv) {
 
   // Storage.
   std::unique_ptr<server::MetaStore> store;
+  server::PgStore* pg_store = nullptr;  // the same object, on PostgreSQL
   if (c.backend == "rocksdb") {
     server::RocksDbStoreOptions options;
     options.path = c.db_path;
@@ -706,6 +720,7 @@ int main(int argc, char** argv) {
   } else if (c.backend == "postgres") {
     auto db = server::PgStore::open(pg_options(c));
     if (!db) die("storage: " + db.error().message);
+    pg_store = db->get();
     store = std::move(*db);
   } else {
     die("storage.backend \"" + c.backend + "\" is not supported (rocksdb, memory, postgres)");
@@ -715,6 +730,14 @@ int main(int argc, char** argv) {
   auto algorithm = keys::parse_key_type(c.key_algorithm);
   if (!algorithm || keys::is_x509(*algorithm)) {
     die("trust_service.key_algorithm must be ecdsa, ed25519 or rsa");
+  }
+  if (c.backend == "postgres" && c.trust_type == "local" && !c.pg_single_replica) {
+    // The embedded key store is this process's directory: keys another replica created for a
+    // repository (and pending rotations) would be missing here, so it could not sign for it.
+    die("storage.backend postgres with trust_service.type local: server keys would not be "
+        "shared between replicas; use trust_service.type remote (vouch-signer) for several "
+        "replicas, or set storage.postgres.single_replica true (--pg-single-replica) if this is "
+        "the only vouch-server on this database");
   }
   std::unique_ptr<keys::Signer> signer;
   signer::RemoteSigner* remote_signer = nullptr;  // the same object, when remote
@@ -755,10 +778,20 @@ int main(int argc, char** argv) {
                     static_cast<std::size_t>(c.max_queued_writes), "writes", "server");
   server::RepositoryOptions repo_options;
   repo_options.key_algorithm = *algorithm;
+  repo_options.store_is_shared = pg_store != nullptr;
+  // Pending server keys in the database: one per GUN and role for every replica.
+  if (pg_store != nullptr) repo_options.pending_keys = &pg_store->pending_keys();
   repo_options.run_in_background = [&workers](std::function<void()> task) {
     return workers.post(std::move(task));
   };
   server::Repository repository(*store, *signer, SystemClock::instance(), repo_options);
+  // Replicas on one database: follow the changefeed so that other replicas' publishes reach
+  // this cache within storage.postgres.cache_max_staleness_ms. Stopped before the repository.
+  std::optional<server::ReplicaSync> replica_sync;
+  if (c.backend == "postgres" && !restoring) {
+    replica_sync.emplace(repository, server::ReplicaSyncOptions{
+                                         std::chrono::milliseconds(c.pg_cache_max_staleness_ms)});
+  }
   if (restoring) {
     const int rc = reseal_all(repository, version_gap);
     store.reset();  // closes the database before it moves

@@ -62,15 +62,33 @@ Result<TimePoint> expiry_of(std::string_view role, const std::string& bytes) {
 
 Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& clock,
                        RepositoryOptions options)
-    : store_(store), signer_(signer), clock_(clock), options_(std::move(options)) {}
+    : store_(store),
+      signer_(signer),
+      clock_(clock),
+      options_(std::move(options)),
+      own_pending_(options_.pending_keys != nullptr
+                       ? nullptr
+                       : std::make_unique<MemoryPendingKeyStore>(options_.max_pending_keys)),
+      pending_(options_.pending_keys != nullptr ? *options_.pending_keys : *own_pending_) {}
 
 std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
                                                         std::string_view role) {
   const std::string key = cache_key(gun, role);
   std::shared_lock lock(cache_mu_);
   auto it = cache_.find(key);
-  (it == cache_.end() ? cache_misses_ : cache_hits_).fetch_add(1, std::memory_order_relaxed);
-  return it == cache_.end() ? nullptr : it->second;
+  const bool hit = it != cache_.end() && !it->second.stale;
+  (hit ? cache_hits_ : cache_misses_).fetch_add(1, std::memory_order_relaxed);
+  return hit ? it->second.file : nullptr;
+}
+
+std::shared_ptr<const ServedFile> Repository::cache_peek(std::string_view gun,
+                                                         std::string_view role, bool* stale) {
+  const std::string key = cache_key(gun, role);
+  std::shared_lock lock(cache_mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return nullptr;
+  if (stale != nullptr) *stale = it->second.stale;
+  return it->second.file;
 }
 
 Repository::CacheStats Repository::cache_stats() {
@@ -83,10 +101,15 @@ Repository::CacheStats Repository::cache_stats() {
 }
 
 void Repository::cache_put(std::string_view gun, std::string_view role,
-                           std::shared_ptr<const ServedFile> file) {
+                           std::shared_ptr<const ServedFile> file, std::uint64_t generation) {
   std::string key = cache_key(gun, role);
   std::unique_lock lock(cache_mu_);
-  cache_.insert_or_assign(std::move(key), std::move(file));
+  const bool stale = generation != cache_generation_;
+  auto [it, inserted] = cache_.try_emplace(std::move(key), CacheEntry{file, stale});
+  if (inserted) return;
+  // Another replica's newer write, read meanwhile: never go back.
+  if (it->second.file->version > file->version) return;
+  it->second = CacheEntry{std::move(file), stale};
 }
 
 std::uint64_t Repository::cache_generation() {
@@ -99,27 +122,38 @@ std::shared_ptr<const ServedFile> Repository::cache_put_loaded(
     std::uint64_t generation) {
   std::string key = cache_key(gun, role);
   std::unique_lock lock(cache_mu_);
-  // A deletion since the read: the file may be gone from the store; serve it to this reader
-  // (its read came first) but never put it back.
+  // A deletion or invalidation since the read: the file may be gone from the store or
+  // superseded; serve it to this reader (its read came first) but never cache it.
   if (generation != cache_generation_) return file;
-  auto [it, inserted] = cache_.try_emplace(std::move(key), file);
+  auto [it, inserted] = cache_.try_emplace(std::move(key), CacheEntry{file, false});
   if (inserted) return file;
   // A publish (or another loader) got there first; never go back to an older version.
-  if (it->second->version >= file->version) return it->second;
-  it->second = file;
+  if (it->second.file->version > file->version ||
+      (it->second.file->version == file->version && !it->second.stale)) {
+    it->second.stale = false;
+    return it->second.file;
+  }
+  it->second = CacheEntry{file, false};
   return file;
 }
 
 void Repository::cache_erase_gun(std::string_view gun) {
-  const std::string prefix = cache_key(gun, "");
+  cache_invalidate({}, {std::string(gun)}, false);
+}
+
+void Repository::cache_invalidate(const std::set<std::string, std::less<>>& stale,
+                                  const std::set<std::string, std::less<>>& deleted,
+                                  bool all_stale) {
   std::unique_lock lock(cache_mu_);
   ++cache_generation_;
   for (auto it = cache_.begin(); it != cache_.end();) {
-    if (it->first.compare(0, prefix.size(), prefix) == 0) {
+    const std::string_view gun = std::string_view(it->first).substr(0, it->first.find('\n'));
+    if (deleted.count(gun) != 0) {
       it = cache_.erase(it);
-    } else {
-      ++it;
+      continue;
     }
+    if (all_stale || stale.count(gun) != 0) it->second.stale = true;
+    ++it;
   }
 }
 
@@ -128,7 +162,17 @@ Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_v
   // Taken before the store read, so that a deletion between the read and the cache update
   // is noticed (see cache_put_loaded).
   const std::uint64_t generation = cache_generation();
-  VOUCH_ASSIGN_OR_RETURN(StoredFile stored, store_.get_current(gun, role));
+  auto read = store_.get_current(gun, role);
+  if (!read) {
+    if (read.error().reason == Reason::kNotFound) {
+      // Gone from the store (another replica deleted it): a stale entry must not linger.
+      std::unique_lock lock(cache_mu_);
+      auto it = cache_.find(cache_key(gun, role));
+      if (it != cache_.end() && it->second.stale) cache_.erase(it);
+    }
+    return std::move(read).error();
+  }
+  StoredFile stored = std::move(*read);
   auto file = std::make_shared<ServedFile>();
   file->version = stored.version;
   file->sha256_hex = std::move(stored.sha256_hex);
@@ -156,6 +200,7 @@ Status Repository::store_files(std::string_view gun, const std::vector<tuf::Role
   std::vector<NewFile> batch;
   batch.reserve(files.size());
   for (const auto& f : files) batch.push_back(NewFile{f.role, f.version, f.bytes});
+  const std::uint64_t generation = cache_generation();
   VOUCH_RETURN_IF_ERROR(store_.update_many(gun, batch));
   const TimePoint now = clock_.now();
   for (const auto& f : files) {
@@ -167,7 +212,7 @@ Status Repository::store_files(std::string_view gun, const std::vector<tuf::Role
       served->sha256_hex = hex_encode(it->second);
     }
     served->expires = is_server_role(f.role) ? f.expires.time : TimePoint::max();
-    cache_put(gun, f.role, std::move(served));
+    cache_put(gun, f.role, std::move(served), generation);
   }
   return {};
 }
@@ -177,7 +222,12 @@ tuf::UpdateStatus Repository::publish(std::string_view gun,
   const GunLocks::Guard lock = locks_.lock(gun);
   const TimePoint now = clock_.now();
   CurrentState state([&](std::string_view role) -> Result<std::shared_ptr<const ServedFile>> {
-    if (auto cached = cache_get(gun, role)) return cached;
+    // Shared store: another replica may have published since this process cached the GUN,
+    // so the committed state is read; update_many's version rule pins it (a write committed
+    // after this read makes ours fail with kConflict).
+    if (!options_.store_is_shared) {
+      if (auto cached = cache_get(gun, role)) return cached;
+    }
     return load_current(gun, role);
   });
   tuf::ValidationOptions options;
@@ -205,13 +255,18 @@ tuf::UpdateStatus Repository::publish(std::string_view gun,
     std::unique_lock cache_lock(cache_mu_);
     cache_.erase(cache_key(gun, removed));
   }
-  // A pending server key is pending no more once a published root lists it.
+  // A pending server key is pending no more once a published root lists it. The publish is
+  // stored already: a failure here only leaves a key that rotate_key will not hand out again.
   if (update.root) {
-    std::lock_guard pending_lock(pending_mu_);
     for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
-      auto it = pending_keys_.find(cache_key(gun, role));
-      if (it != pending_keys_.end() && update.root->content.keys.count(it->second.id()) != 0) {
-        pending_keys_.erase(it);
+      auto pending = pending_.get(gun, role);
+      Status erased;
+      if (pending && *pending && update.root->content.keys.count((*pending)->id()) != 0) {
+        erased = pending_.erase(gun, role, (*pending)->id());
+      }
+      if (!pending || !erased) {
+        log::get("server")->warn("publish {}: pending {} key not cleared: {}", gun, role,
+                                 (!pending ? pending.error() : erased.error()).message);
       }
     }
   }
@@ -224,6 +279,34 @@ Result<std::vector<Change>> Repository::changes(std::string_view change_id, int 
 }
 
 Status Repository::health() { return store_.check_health(); }
+
+Result<std::size_t> Repository::sync_changes() {
+  std::lock_guard lock(sync_mu_);
+  if (!feed_position_) {
+    // Where the feed ends now; whatever this process cached before is of unknown age.
+    VOUCH_ASSIGN_OR_RETURN(auto newest, store_.get_changes("-1", 1, ""));
+    feed_position_ = newest.empty() ? 0 : newest.back().id;
+    cache_invalidate({}, {}, /*all_stale=*/true);
+    return std::size_t{0};
+  }
+  std::size_t read = 0;
+  for (;;) {
+    // Commit-ordered ids (MetaStore::get_changes): paging on from the last id seen misses
+    // none, also after the store was unreachable for a while.
+    VOUCH_ASSIGN_OR_RETURN(auto page, store_.get_changes(std::to_string(*feed_position_),
+                                                         kMaxChangesPage, ""));
+    if (page.empty()) return read;
+    std::set<std::string, std::less<>> updated;
+    std::set<std::string, std::less<>> deleted;
+    for (const Change& c : page) {
+      (c.category == Change::Category::kDeletion ? deleted : updated).insert(c.gun);
+    }
+    cache_invalidate(updated, deleted, /*all_stale=*/false);
+    feed_position_ = page.back().id;
+    read += page.size();
+    if (page.size() < static_cast<std::size_t>(kMaxChangesPage)) return read;
+  }
+}
 
 Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string_view gun,
                                                                      TimePoint now,
@@ -274,11 +357,19 @@ Result<std::shared_ptr<const ServedFile>> Repository::refresh_locked(std::string
                           tuf::Expiry::at(now + options_.timestamp_lifetime), timestamp_keys,
                           signer_));
   files.push_back(std::move(next_ts));
-  VOUCH_RETURN_IF_ERROR(store_files(gun, files));
+  if (auto stored = store_files(gun, files); !stored) {
+    const Reason why = stored.error().reason;
+    if (why != Reason::kConflict && why != Reason::kRollback) return std::move(stored).error();
+    // Another replica re-signed first (the store's version rule chose it): serve its files.
+    log::get("server")->info("{} re-signed by another replica first (timestamp v{})", gun,
+                             timestamp->version + step);
+    if (files.size() == 2) VOUCH_RETURN_IF_ERROR(load_current(gun, tuf::kSnapshotRole));
+    return load_current(gun, tuf::kTimestampRole);
+  }
   log::get("server")->info("re-signed {} for {} (timestamp v{})",
                            files.size() == 2 ? "snapshot and timestamp" : "timestamp", gun,
                            timestamp->version + step);
-  auto fresh = cache_get(gun, tuf::kTimestampRole);
+  auto fresh = cache_peek(gun, tuf::kTimestampRole);
   if (!fresh) return make_error(Reason::kInternal, "timestamp missing after refresh");
   return fresh;
 }
@@ -287,7 +378,16 @@ Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_vi
                                                                   std::string_view role) {
   std::shared_ptr<const ServedFile> file = cache_get(gun, role);
   if (!file) {
-    VOUCH_ASSIGN_OR_RETURN(file, load_current(gun, role));
+    auto loaded = load_current(gun, role);
+    if (loaded) {
+      file = std::move(*loaded);
+    } else {
+      // The store cannot be read (database down): what this process served before (stale
+      // only in that another replica may have written since) beats an error.
+      auto kept = loaded.error().reason == Reason::kNotFound ? nullptr : cache_peek(gun, role);
+      if (!kept) return std::move(loaded).error();
+      file = std::move(kept);
+    }
   }
   if (!is_server_role(role)) return file;
 
@@ -312,7 +412,7 @@ Result<std::shared_ptr<const ServedFile>> Repository::get_current(std::string_vi
     return file;
   }
   if (role == tuf::kTimestampRole) return *refreshed;
-  auto current = cache_get(gun, role);
+  auto current = cache_peek(gun, role);
   return current ? current : file;
 }
 
@@ -377,12 +477,9 @@ Result<keys::PublicKey> Repository::get_or_create_key(std::string_view gun,
   } else if (root.error().reason != Reason::kNotFound) {
     return std::move(root).error();
   }
-  {
-    std::lock_guard pending_lock(pending_mu_);
-    auto it = pending_keys_.find(cache_key(gun, role));
-    if (it != pending_keys_.end()) return it->second;
-  }
-  return create_pending_key_locked(gun, role);
+  VOUCH_ASSIGN_OR_RETURN(std::optional<keys::PublicKey> pending, pending_.get(gun, role));
+  if (pending) return *pending;
+  return create_pending_key_locked(gun, role, "");
 }
 
 Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string_view role) {
@@ -392,30 +489,21 @@ Result<keys::PublicKey> Repository::rotate_key(std::string_view gun, std::string
   const GunLocks::Guard lock = locks_.lock(gun);
   auto root = current_root(gun);
   if (!root && root.error().reason != Reason::kNotFound) return std::move(root).error();
-  {
-    // Notary's signer hands out an inactive (never used) key again for the same gun, role and
-    // algorithm; a pending key is such a key, unless a published root lists it by now.
-    std::lock_guard pending_lock(pending_mu_);
-    auto it = pending_keys_.find(cache_key(gun, role));
-    if (it != pending_keys_.end()) {
-      if (!root || (*root)->content.keys.count(it->second.id()) == 0) return it->second;
-      pending_keys_.erase(it);
-    }
-  }
-  return create_pending_key_locked(gun, role);
+  // Notary's signer hands out an inactive (never used) key again for the same gun, role and
+  // algorithm; a pending key is such a key, unless a published root lists it by now.
+  VOUCH_ASSIGN_OR_RETURN(std::optional<keys::PublicKey> pending, pending_.get(gun, role));
+  if (pending && (!root || (*root)->content.keys.count(pending->id()) == 0)) return *pending;
+  return create_pending_key_locked(gun, role, pending ? std::string_view(pending->id()) : "");
 }
 
 Result<keys::PublicKey> Repository::create_pending_key_locked(std::string_view gun,
-                                                       std::string_view role) {
+                                                              std::string_view role,
+                                                              std::string_view expected_id) {
   VOUCH_ASSIGN_OR_RETURN(keys::PublicKey key,
                          signer_.create_key(gun, role, options_.key_algorithm));
-  std::lock_guard pending_lock(pending_mu_);
-  if (pending_keys_.size() >= options_.max_pending_keys) {
-    // Bounded: forgetting a pending key only means a later GET creates another one.
-    pending_keys_.erase(pending_keys_.begin());
-  }
-  pending_keys_.insert_or_assign(cache_key(gun, role), key);
-  return key;
+  // Another replica may have stored a pending key meanwhile: then that one is everybody's
+  // (ours stays unused in the signer, as a key Notary's signer never handed out).
+  return pending_.replace(gun, role, expected_id, key);
 }
 
 std::shared_ptr<const tuf::Metadata<tuf::Root>> Repository::cached_root(std::string_view gun) {
@@ -470,9 +558,10 @@ Status Repository::delete_repository(std::string_view gun) {
     std::lock_guard roots_lock(roots_mu_);
     if (auto it = roots_.find(gun); it != roots_.end()) roots_.erase(it);
   }
-  std::lock_guard pending_lock(pending_mu_);
-  for (std::string_view role : {tuf::kTimestampRole, tuf::kSnapshotRole}) {
-    pending_keys_.erase(cache_key(gun, role));
+  // The GUN is gone already: a pending key left behind is only never handed out again.
+  if (auto erased = pending_.erase_gun(gun); !erased) {
+    log::get("server")->warn("delete {}: pending keys not cleared: {}", gun,
+                             erased.error().message);
   }
   return {};
 }

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <span>
@@ -22,6 +23,7 @@
 #include "keys/signer.h"
 #include "server/gun_locks.h"
 #include "server/storage/meta_store.h"
+#include "server/storage/pending_key_store.h"
 #include "tuf/update_validator.h"
 
 namespace vouch::server {
@@ -48,7 +50,11 @@ struct RepositoryOptions {
   // read by one reader while the others keep being served the still-valid one.
   std::chrono::microseconds refresh_ahead = std::chrono::hours(24);
   // Pending (created, not yet in a published root) server keys remembered per GUN and role,
-  // so repeated GETs of <role>.key return the same key instead of minting new ones.
+  // so repeated GETs of <role>.key return the same key instead of minting new ones: where
+  // they are kept (PgStore::pending_keys() for replicas on one database; must outlive the
+  // Repository), or nullptr (the default) for a MemoryPendingKeyStore of the Repository's own
+  // holding at most max_pending_keys.
+  PendingKeyStore* pending_keys = nullptr;
   std::size_t max_pending_keys = 100'000;
   // Parsed current roots remembered per GUN (see Repository::current_root), so that a publish
   // does not decode the stored root's keys again (tuf::ValidationOptions::parsed_root_hint).
@@ -60,6 +66,13 @@ struct RepositoryOptions {
   // outstanding. Empty (the default): the reader that finds the GUN's lock free re-signs on
   // its own thread. vouch-server hands the task to its bounded work queue.
   std::function<bool(std::function<void()>)> run_in_background;
+  // The store is shared with other vouch-server processes (replicas on one PostgreSQL;
+  // server/README.md "Running several replicas"). Then a publish validates against the files
+  // the store holds now, never against this process's cache, which another replica's publish
+  // may have made stale (the store's version rule still decides between racing publishers);
+  // and the cache is kept coherent by sync_changes. Default false: this process is the only
+  // writer, and publishes validate against the cache, which it keeps in step itself.
+  bool store_is_shared = false;
   tuf::ValidationLimits limits;
 };
 
@@ -144,6 +157,20 @@ class Repository {
   Result<std::vector<Change>> changes(std::string_view change_id, int records,
                                       std::string_view gun);
 
+  // Cache coherence across replicas (RepositoryOptions::store_is_shared): reads the store's
+  // changefeed from the last change this Repository saw and invalidates the cached files of
+  // every GUN that another process (or this one) wrote since: an updated GUN's files are
+  // re-read from the store on their next read, a deleted GUN's are dropped. The first call
+  // only positions itself at the newest change and invalidates everything cached so far
+  // (whatever happened before is unknown). Called periodically by a ReplicaSync
+  // (server/replica_sync.h); a publish acknowledged by another replica is served here after
+  // the next successful call. The cache never goes back: an invalidated file is replaced
+  // only by a version at least as new, and while the store cannot be read the invalidated
+  // file keeps being served (get_current). On a store error nothing is invalidated and the
+  // position is kept, so the next call resumes where this one failed. Returns the number of
+  // changes read. Safe to call concurrently with everything (calls are serialized).
+  Result<std::size_t> sync_changes();
+
   // OK if the store can serve reads and writes (MetaStore::check_health), for the health
   // endpoints. Cheap: reads no metadata and writes nothing.
   Status health();
@@ -160,22 +187,34 @@ class Repository {
  private:
   Result<std::shared_ptr<const ServedFile>> load_current(std::string_view gun,
                                                          std::string_view role);
-  // Replaces the cached file unconditionally: for writers holding the GUN lock, whose file
-  // is the store's newest.
+  // For writers holding the GUN lock, whose file is the store's newest as far as they know,
+  // with cache_generation() taken before their store write: replaces the cached file unless
+  // the cache holds a newer version; marks it stale if an invalidation (sync_changes, a
+  // deletion) happened since, as it may have been about a still newer write of another
+  // replica.
   void cache_put(std::string_view gun, std::string_view role,
-                 std::shared_ptr<const ServedFile> file);
+                 std::shared_ptr<const ServedFile> file, std::uint64_t generation);
   // For a file read from the store without the GUN lock, with cache_generation() taken before
-  // that read: caches it unless the cache already holds the same or a newer version of the
-  // role, or a deletion happened since (then it is returned but not cached). Returns what
-  // the cache holds afterwards (or `file`). Keeps the cache monotonic against a publish or a
-  // deletion that overtakes a slow reader.
+  // that read: caches it unless the cache already holds a newer version of the role (then
+  // that one is kept and returned: the cache never goes back), or an invalidation happened
+  // since (then it is returned but not cached). Returns what the cache holds afterwards (or
+  // `file`). Keeps the cache monotonic against a publish, a deletion or an invalidation that
+  // overtakes a slow reader.
   std::shared_ptr<const ServedFile> cache_put_loaded(std::string_view gun,
                                                      std::string_view role,
                                                      std::shared_ptr<const ServedFile> file,
                                                      std::uint64_t generation);
   std::uint64_t cache_generation();
   void cache_erase_gun(std::string_view gun);
+  // Marks every cached file of `stale` stale and drops every file of `deleted`; an empty
+  // `stale` with all_stale marks everything. Bumps the generation.
+  void cache_invalidate(const std::set<std::string, std::less<>>& stale,
+                        const std::set<std::string, std::less<>>& deleted, bool all_stale);
+  // The cached file if it is not stale (else nullptr; counted as a miss).
   std::shared_ptr<const ServedFile> cache_get(std::string_view gun, std::string_view role);
+  // The cached file, stale or not (nullptr if none); stale tells which.
+  std::shared_ptr<const ServedFile> cache_peek(std::string_view gun, std::string_view role,
+                                               bool* stale = nullptr);
   // Re-signs the timestamp (and the snapshot, if the server holds its key and it is due)
   // with the GUN lock held. Returns the current timestamp afterwards.
   // With version_gap > 0 (reseal), both are re-signed unconditionally, version + version_gap.
@@ -186,7 +225,10 @@ class Repository {
   void refresh_in_background(std::string_view gun);
   Result<bool> holds_key(const keys::PublicKey& key);
   Status store_files(std::string_view gun, const std::vector<tuf::RoleFile>& files);
-  Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role);
+  // Creates a key in the signer and makes it the pending key of (gun, role) if that is still
+  // `expected_id` ("" = none); else (another replica was first) returns that one's.
+  Result<keys::PublicKey> create_pending_key_locked(std::string_view gun, std::string_view role,
+                                                    std::string_view expected_id);
   std::shared_ptr<const tuf::Metadata<tuf::Root>> cached_root(std::string_view gun);
   void remember_root(std::string_view gun, std::shared_ptr<const tuf::Metadata<tuf::Root>> root);
 
@@ -201,19 +243,29 @@ class Repository {
   std::set<std::string, std::less<>> refreshing_;  // GUNs with a background re-signing queued
 
   std::shared_mutex cache_mu_;
+  struct CacheEntry {
+    std::shared_ptr<const ServedFile> file;
+    // Another write may have superseded it (sync_changes): re-read from the store on the next
+    // read, served only while the store cannot be read.
+    bool stale = false;
+  };
   // "<gun>\n<role>" -> file. GUNs and roles never contain '\n' (the HTTP layer rejects it).
-  std::unordered_map<std::string, std::shared_ptr<const ServedFile>> cache_;
+  std::unordered_map<std::string, CacheEntry> cache_;
   std::atomic<std::uint64_t> cache_hits_{0};
   std::atomic<std::uint64_t> cache_misses_{0};
-  // Bumped (under cache_mu_) by every deletion of a GUN: one counter for all GUNs, since
-  // deletions are rare and a loader that sees it move only skips caching.
+  // Bumped (under cache_mu_) by every deletion of a GUN and every invalidation: one counter for
+  // all GUNs, since both are rare and a loader that sees it move only skips caching.
   std::uint64_t cache_generation_ = 0;
+
+  // sync_changes: serialized; the id of the last change applied (none before the first call).
+  std::mutex sync_mu_;
+  std::optional<std::int64_t> feed_position_;
 
   std::mutex roots_mu_;
   std::map<std::string, std::shared_ptr<const tuf::Metadata<tuf::Root>>, std::less<>> roots_;
 
-  std::mutex pending_mu_;
-  std::map<std::string, keys::PublicKey, std::less<>> pending_keys_;  // "<gun>\n<role>"
+  std::unique_ptr<MemoryPendingKeyStore> own_pending_;  // when options_.pending_keys is null
+  PendingKeyStore& pending_;
 };
 
 }  // namespace vouch::server

@@ -1,9 +1,5 @@
 #include "signer/key_store.h"
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -108,10 +104,6 @@ std::string verifier_aad(std::string_view alias) {
   std::string aad = "vouch-signer/alias-verifier/v1\n";
   aad += alias;
   return aad;
-}
-
-Error io_error(std::string_view what, const rocksdb::Status& s) {
-  return make_error(Reason::kIo, std::string(what) + ": " + s.ToString());
 }
 
 Result<keys::KeyType> record_type(const pb::KeyRecord& r) {
@@ -231,7 +223,7 @@ class KeyCache {
 struct KeyStore::Impl {
   KeyStoreOptions options;
   const Clock* clock = nullptr;
-  std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<RecordStore> records;
   pb::StoreMeta meta;
   std::shared_ptr<spdlog::logger> log = log::get("signer");
 
@@ -239,8 +231,8 @@ struct KeyStore::Impl {
   std::map<std::string, keys::SecretBytes, std::less<>> keks;
   std::string default_alias;
 
-  std::mutex write_mu;   // serialises every read-modify-write of records
-  std::mutex rotate_mu;  // one rotation at a time
+  std::mutex unlock_mu;  // one passphrase lookup and alias unlock at a time
+  std::mutex rotate_mu;  // one rotation at a time (in this process)
   KeyCache cache;
 
   explicit Impl(KeyStoreOptions o)
@@ -250,17 +242,8 @@ struct KeyStore::Impl {
 
   // ---- raw records --------------------------------------------------------------------
 
-  Result<std::optional<std::string>> get_raw(std::string_view key) {
-    std::string value;
-    rocksdb::Status s =
-        db->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return io_error("read", s);
-    return std::optional<std::string>(std::move(value));
-  }
-
-  Result<std::optional<pb::KeyRecord>> get_record(std::string_view key_id) {
-    VOUCH_ASSIGN_OR_RETURN(auto raw, get_raw(key_key(key_id)));
+  static Result<std::optional<pb::KeyRecord>> parse_record(
+      std::string_view key_id, const std::optional<std::string>& raw) {
     if (!raw) return std::optional<pb::KeyRecord>();
     pb::KeyRecord r;
     if (!r.ParseFromString(*raw) || r.key_id() != key_id) {
@@ -270,12 +253,14 @@ struct KeyStore::Impl {
     return std::optional<pb::KeyRecord>(std::move(r));
   }
 
-  Status write(rocksdb::WriteBatch& batch, bool sync) {
-    rocksdb::WriteOptions wo;
-    wo.sync = sync;
-    rocksdb::Status s = db->Write(wo, &batch);
-    if (!s.ok()) return io_error("write", s);
-    return ok_status();
+  Result<std::optional<pb::KeyRecord>> get_record(std::string_view key_id) {
+    VOUCH_ASSIGN_OR_RETURN(auto raw, records->get(key_key(key_id)));
+    return parse_record(key_id, raw);
+  }
+  static Result<std::optional<pb::KeyRecord>> get_record(RecordStore::Txn& tx,
+                                                         std::string_view key_id) {
+    VOUCH_ASSIGN_OR_RETURN(auto raw, tx.get(key_key(key_id)));
+    return parse_record(key_id, raw);
   }
 
   // ---- keys of aliases ----------------------------------------------------------------
@@ -327,27 +312,46 @@ struct KeyStore::Impl {
                         "empty passphrase for alias '" + std::string(alias) + "'");
     }
     VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes kek, derive_kek(alias, *pass));
-    VOUCH_ASSIGN_OR_RETURN(auto raw, get_raw(alias_key(alias)));
-    if (raw) {
-      pb::AliasVerifier v;
-      if (!v.ParseFromString(*raw) || v.alias() != alias || v.cipher() != aead::kCipherName) {
-        return make_error(Reason::kMalformed,
-                          "verifier of alias '" + std::string(alias) + "' is unreadable");
-      }
-      const std::string aad = verifier_aad(alias);
-      auto opened = aead::open(kek, as_bytes(v.nonce()), as_bytes(aad), as_bytes(v.ciphertext()));
-      if (!opened || as_string_view(opened->span()) != kVerifierPlaintext) {
-        return make_error(Reason::kBadPassphrase,
-                          "wrong passphrase for alias '" + std::string(alias) +
-                              "': it does not open the alias's verifier in the key database");
-      }
+    // Verifiers are never deleted: one that exists is checked without taking the writers'
+    // lock (so that an alias can be unlocked while a write transaction runs, e.g. during a
+    // rotation on a shared database).
+    VOUCH_ASSIGN_OR_RETURN(auto existing, records->get(alias_key(alias)));
+    if (existing) {
+      VOUCH_RETURN_IF_ERROR(check_verifier(alias, kek, *existing));
       return kek;
     }
-    VOUCH_ASSIGN_OR_RETURN(pb::AliasVerifier v, make_verifier(alias, kek));
-    rocksdb::WriteBatch batch;
-    batch.Put(alias_key(alias), v.SerializeAsString());
-    VOUCH_RETURN_IF_ERROR(write(batch, /*sync=*/true));
+    // None yet: write one, or check the one written meanwhile, under the writers' lock, so
+    // that two processes unlocking a new alias at once agree on one verifier.
+    VOUCH_ASSIGN_OR_RETURN(pb::AliasVerifier fresh, make_verifier(alias, kek));
+    const Status written = records->write(
+        [&](RecordStore::Txn& tx) -> Status {
+          VOUCH_ASSIGN_OR_RETURN(auto raw, tx.get(alias_key(alias)));
+          if (!raw) {
+            tx.put(alias_key(alias), fresh.SerializeAsString());
+            return ok_status();
+          }
+          return check_verifier(alias, kek, *raw);
+        },
+        /*sync=*/true);
+    VOUCH_RETURN_IF_ERROR(written);
     return kek;
+  }
+
+  static Status check_verifier(std::string_view alias, const keys::SecretBytes& kek,
+                               const std::string& raw_verifier) {
+    pb::AliasVerifier v;
+    if (!v.ParseFromString(raw_verifier) || v.alias() != alias || v.cipher() != aead::kCipherName) {
+      return make_error(Reason::kMalformed,
+                        "verifier of alias '" + std::string(alias) + "' is unreadable");
+    }
+    const std::string aad = verifier_aad(alias);
+    auto opened = aead::open(kek, as_bytes(v.nonce()), as_bytes(aad), as_bytes(v.ciphertext()));
+    if (!opened || as_string_view(opened->span()) != kVerifierPlaintext) {
+      return make_error(Reason::kBadPassphrase,
+                        "wrong passphrase for alias '" + std::string(alias) +
+                            "': it does not open the alias's verifier in the key database");
+    }
+    return ok_status();
   }
 
   // The KEK of an alias already unlocked, copied out under the shared lock.
@@ -359,6 +363,22 @@ struct KeyStore::Impl {
                         "alias '" + std::string(alias) + "' is not unlocked");
     }
     return it->second.copy();
+  }
+
+  // kek_of, and on a shared database also an alias that another process rotated to after
+  // this one opened: its passphrase is looked up and checked against its verifier now.
+  Result<keys::SecretBytes> kek_or_unlock(std::string_view alias) {
+    auto kek = kek_of(alias);
+    if (kek || !records->shared() || !is_valid_alias(alias)) return kek;
+    std::lock_guard lock(unlock_mu);
+    if (auto again = kek_of(alias)) return again;
+    VOUCH_ASSIGN_OR_RETURN(auto verifier, records->get(alias_key(alias)));
+    if (!verifier) return kek;  // no such alias in the database: the record was altered
+    VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes unlocked, unlock_alias(alias, /*required=*/true));
+    std::unique_lock keks_lock(keks_mu);
+    keks.insert_or_assign(std::string(alias), unlocked.copy());
+    log->info("unlocked alias {} (keys were rotated to it by another process)", alias);
+    return unlocked;
   }
 
   // ---- sealing keys -------------------------------------------------------------------
@@ -383,7 +403,7 @@ struct KeyStore::Impl {
       return make_error(Code::kDataLoss, Reason::kMalformed,
                         "key record " + r.key_id() + ": unknown cipher");
     }
-    VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes kek, kek_of(r.alias()));
+    VOUCH_ASSIGN_OR_RETURN(keys::SecretBytes kek, kek_or_unlock(r.alias()));
     const std::string aad = key_aad(r.key_id(), r.algorithm(), r.alias());
     auto der = aead::open(kek, as_bytes(r.nonce()), as_bytes(aad), as_bytes(r.ciphertext()));
     if (!der) {
@@ -410,67 +430,70 @@ struct KeyStore::Impl {
     if (last != 0 && now_us - last < resolution_us) return;
     // One thread writes; the others see the new value and return.
     if (!entry.last_used_us.compare_exchange_strong(last, now_us)) return;
-    std::lock_guard lock(write_mu);
-    auto rec = get_record(entry.key_id);
-    if (!rec || !rec->has_value()) return;  // deleted meanwhile, or unreadable (logged by sign)
-    pb::KeyRecord& r = **rec;
-    const bool first_use = r.last_used_unix_us() == 0;
-    r.set_last_used_unix_us(now_us);
-    rocksdb::WriteBatch batch;
-    batch.Put(key_key(r.key_id()), r.SerializeAsString());
-    if (first_use) batch.Delete(unused_prefix(r.role(), r.gun(), r.algorithm()) + r.key_id());
     // The first use matters for CreateKey's reuse rule: make it durable. Later refreshes
     // are informational.
-    if (auto s = write(batch, /*sync=*/first_use); !s) {
-      log->warn("key {}: cannot record last use: {}", r.key_id(), s.error().message);
-    }
+    const bool first_use = last == 0;
+    auto s = records->write(
+        [&](RecordStore::Txn& tx) -> Status {
+          auto rec = get_record(tx, entry.key_id);
+          // Deleted meanwhile, or unreadable (logged by sign): nothing to record.
+          if (!rec || !rec->has_value()) return ok_status();
+          pb::KeyRecord& r = **rec;
+          const bool never_used = r.last_used_unix_us() == 0;
+          if (r.last_used_unix_us() >= now_us) return ok_status();  // another process's
+          r.set_last_used_unix_us(now_us);
+          tx.put(key_key(r.key_id()), r.SerializeAsString());
+          if (never_used) tx.erase(unused_prefix(r.role(), r.gun(), r.algorithm()) + r.key_id());
+          return ok_status();
+        },
+        /*sync=*/first_use);
+    if (!s) log->warn("key {}: cannot record last use: {}", entry.key_id, s.error().message);
   }
 
   // ---- open ---------------------------------------------------------------------------
 
-  Status open_db() {
-    rocksdb::Options o;
-    o.create_if_missing = options.create_if_missing;
-    o.paranoid_checks = true;
-    o.max_open_files = 256;
-    o.keep_log_file_num = 4;
-    o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-    rocksdb::DB* raw = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(o, options.db_path, &raw);
-    if (!s.ok()) return io_error("cannot open key database " + options.db_path, s);
-    db.reset(raw);
+  // Reads the database's metadata, or creates it in a new database. Under the writers' lock,
+  // so that two processes creating one shared database agree on one salt.
+  Status load_or_create_meta() {
+    return records->write(
+        [&](RecordStore::Txn& tx) -> Status {
+          VOUCH_ASSIGN_OR_RETURN(auto raw, tx.get(kMetaKey));
+          if (raw) return parse_meta(*raw);
+          // A new database: refuse if it already holds records (a lost "m" must not be
+          // recreated with a new salt, which would make every key undecryptable).
+          VOUCH_ASSIGN_OR_RETURN(auto any, tx.scan("", "", 1));
+          if (!any.empty()) {
+            return make_error(Reason::kMalformed, "key database has records but no metadata");
+          }
+          VOUCH_RETURN_IF_ERROR(new_meta());
+          tx.put(kMetaKey, meta.SerializeAsString());
+          return ok_status();
+        },
+        /*sync=*/true);
+  }
+
+  Status parse_meta(const std::string& raw_meta) {
+    if (!meta.ParseFromString(raw_meta)) {
+      return make_error(Reason::kMalformed, "key database metadata is unreadable");
+    }
+    if (meta.format_version() != kFormatVersion) {
+      return make_error(Reason::kUnsupportedAlgorithm, "key database format version " +
+                                                           std::to_string(meta.format_version()) +
+                                                           " is not supported");
+    }
+    const keys::KdfLimits limits;
+    if (meta.kdf_salt().size() != kSaltSize || meta.argon2_iterations() < 1 ||
+        meta.argon2_parallelism() < 1 ||
+        meta.argon2_memory_kib() < 8 * meta.argon2_parallelism() ||
+        meta.argon2_memory_kib() > limits.max_argon2_memory_kib ||
+        meta.argon2_iterations() > limits.max_argon2_iterations ||
+        meta.argon2_parallelism() > limits.max_argon2_parallelism) {
+      return make_error(Reason::kMalformed, "key database KDF parameters are out of range");
+    }
     return ok_status();
   }
 
-  Status load_or_create_meta() {
-    VOUCH_ASSIGN_OR_RETURN(auto raw, get_raw(kMetaKey));
-    if (raw) {
-      if (!meta.ParseFromString(*raw)) {
-        return make_error(Reason::kMalformed, "key database metadata is unreadable");
-      }
-      if (meta.format_version() != kFormatVersion) {
-        return make_error(Reason::kUnsupportedAlgorithm, "key database format version " +
-                                                             std::to_string(meta.format_version()) +
-                                                             " is not supported");
-      }
-      const keys::KdfLimits limits;
-      if (meta.kdf_salt().size() != kSaltSize || meta.argon2_iterations() < 1 ||
-          meta.argon2_parallelism() < 1 ||
-          meta.argon2_memory_kib() < 8 * meta.argon2_parallelism() ||
-          meta.argon2_memory_kib() > limits.max_argon2_memory_kib ||
-          meta.argon2_iterations() > limits.max_argon2_iterations ||
-          meta.argon2_parallelism() > limits.max_argon2_parallelism) {
-        return make_error(Reason::kMalformed, "key database KDF parameters are out of range");
-      }
-      return ok_status();
-    }
-    // A new database: refuse if it already holds records (a lost "m" must not be recreated
-    // with a new salt, which would make every key undecryptable).
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (it->Valid()) {
-      return make_error(Reason::kMalformed, "key database has records but no metadata");
-    }
+  Status new_meta() {
     const keys::Argon2Params& p = options.kdf;
     const keys::KdfLimits limits;
     if (p.iterations < 1 || p.parallelism < 1 || p.memory_kib < 8 * p.parallelism ||
@@ -486,35 +509,27 @@ struct KeyStore::Impl {
     meta.set_argon2_memory_kib(p.memory_kib);
     meta.set_argon2_iterations(p.iterations);
     meta.set_argon2_parallelism(p.parallelism);
-    rocksdb::WriteBatch batch;
-    batch.Put(std::string(kMetaKey), meta.SerializeAsString());
-    return write(batch, /*sync=*/true);
+    return ok_status();
   }
 
   // Aliases in use by keys -> number of keys; also checks that every record parses.
   Result<std::map<std::string, std::uint64_t>> aliases_in_use() {
     std::map<std::string, std::uint64_t> out;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(std::string(kKeyPrefix)); it->Valid() && it->key().starts_with(kKeyPrefix);
-         it->Next()) {
+    VOUCH_ASSIGN_OR_RETURN(auto recs, records->scan(kKeyPrefix, "", 0));
+    for (const auto& [key, value] : recs) {
       pb::KeyRecord r;
-      if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return make_error(Reason::kMalformed, "unreadable key record " + it->key().ToString());
+      if (!r.ParseFromString(value)) {
+        return make_error(Reason::kMalformed, "unreadable key record " + key);
       }
       ++out[r.alias()];
     }
-    if (!it->status().ok()) return io_error("scan", it->status());
     return out;
   }
 
   Result<std::vector<std::string>> aliases_with_verifier() {
     std::vector<std::string> out;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(std::string(kAliasPrefix)); it->Valid() && it->key().starts_with(kAliasPrefix);
-         it->Next()) {
-      out.push_back(it->key().ToString().substr(kAliasPrefix.size()));
-    }
-    if (!it->status().ok()) return io_error("scan", it->status());
+    VOUCH_ASSIGN_OR_RETURN(auto recs, records->scan(kAliasPrefix, "", 0));
+    for (const auto& rec : recs) out.push_back(rec.first.substr(kAliasPrefix.size()));
     return out;
   }
 
@@ -557,6 +572,16 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(KeyStoreOptions options) {
   if (options.db_path.empty()) {
     return make_error(Code::kInvalidArgument, Reason::kMalformed, "no key database path");
   }
+  if (!is_valid_alias(options.default_alias) || options.rsa_bits < keys::kMinRsaBits) {
+    return open(std::move(options), nullptr);  // the argument errors, before opening
+  }
+  VOUCH_ASSIGN_OR_RETURN(auto records,
+                         open_rocksdb_records(options.db_path, options.create_if_missing));
+  return open(std::move(options), std::move(records));
+}
+
+Result<std::unique_ptr<KeyStore>> KeyStore::open(KeyStoreOptions options,
+                                                 std::unique_ptr<RecordStore> records) {
   if (!is_valid_alias(options.default_alias)) {
     return make_error(
         Code::kInvalidArgument, Reason::kMalformed,
@@ -565,9 +590,12 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(KeyStoreOptions options) {
   if (options.rsa_bits < keys::kMinRsaBits) {
     return make_error(Code::kInvalidArgument, Reason::kKeyTooSmall, "rsa_bits below 2048");
   }
+  if (!records) {
+    return make_error(Code::kInvalidArgument, Reason::kMalformed, "no key database");
+  }
   auto impl = std::make_unique<Impl>(std::move(options));
   impl->default_alias = impl->options.default_alias;
-  VOUCH_RETURN_IF_ERROR(impl->open_db());
+  impl->records = std::move(records);
   VOUCH_RETURN_IF_ERROR(impl->load_or_create_meta());
   VOUCH_RETURN_IF_ERROR(impl->unlock_all());
   return std::unique_ptr<KeyStore>(new KeyStore(std::move(impl)));
@@ -586,24 +614,25 @@ Result<keys::PublicKey> KeyStore::create_key(std::string_view role, std::string_
   const std::string alg(keys::to_string(type));
   const std::string prefix = unused_prefix(role, gun, alg);
 
-  // An unused key for exactly this (role, gun, algorithm)? Requires write_mu.
-  auto find_unused = [&]() -> Result<std::optional<keys::PublicKey>> {
-    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions()));
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-      const std::string key_id = it->key().ToString().substr(prefix.size());
-      VOUCH_ASSIGN_OR_RETURN(auto rec, m.get_record(key_id));
+  // An unused key for exactly this (role, gun, algorithm)? The index entries hold no value;
+  // the record decides (an entry may be stale).
+  auto find_unused = [&](RecordStore::Txn* tx) -> Result<std::optional<keys::PublicKey>> {
+    VOUCH_ASSIGN_OR_RETURN(auto entries,
+                           tx != nullptr ? tx->scan(prefix, "", 0) : m.records->scan(prefix, "", 0));
+    for (const auto& entry : entries) {
+      const std::string key_id = entry.first.substr(prefix.size());
+      VOUCH_ASSIGN_OR_RETURN(auto rec,
+                             tx != nullptr ? Impl::get_record(*tx, key_id) : m.get_record(key_id));
       if (!rec || rec->last_used_unix_us() != 0) continue;  // stale index entry
       VOUCH_ASSIGN_OR_RETURN(keys::PublicKey pub,
                              keys::PublicKey::from_tuf(type, as_bytes(rec->public_key())));
       return std::optional<keys::PublicKey>(std::move(pub));
     }
-    if (!it->status().ok()) return io_error("scan", it->status());
     return std::optional<keys::PublicKey>();
   };
 
   {
-    std::lock_guard lock(m.write_mu);
-    VOUCH_ASSIGN_OR_RETURN(auto existing, find_unused());
+    VOUCH_ASSIGN_OR_RETURN(auto existing, find_unused(nullptr));
     if (existing) return std::move(*existing);
   }
 
@@ -634,15 +663,20 @@ Result<keys::PublicKey> KeyStore::create_key(std::string_view role, std::string_
 
   // Before the write: a delete_key of the new ID after it must not be undone by the insert.
   const std::uint64_t generation = m.cache.generation(r.key_id());
-  {
-    std::lock_guard lock(m.write_mu);
-    VOUCH_ASSIGN_OR_RETURN(auto existing, find_unused());
-    if (existing) return std::move(*existing);  // another caller created one meanwhile
-    rocksdb::WriteBatch batch;
-    batch.Put(key_key(r.key_id()), r.SerializeAsString());
-    batch.Put(prefix + r.key_id(), rocksdb::Slice());
-    VOUCH_RETURN_IF_ERROR(m.write(batch, /*sync=*/true));
-  }
+  // Under the writers' lock, look again: another caller (or another process on a shared
+  // database) may have created one meanwhile; then its key is the answer, not ours.
+  std::optional<keys::PublicKey> existing;
+  const Status written = m.records->write(
+      [&](RecordStore::Txn& tx) -> Status {
+        VOUCH_ASSIGN_OR_RETURN(existing, find_unused(&tx));
+        if (existing) return ok_status();
+        tx.put(key_key(r.key_id()), r.SerializeAsString());
+        tx.put(prefix + r.key_id(), "");
+        return ok_status();
+      },
+      /*sync=*/true);
+  VOUCH_RETURN_IF_ERROR(written);
+  if (existing) return std::move(*existing);
   m.cache.insert(std::make_shared<CachedKey>(r.key_id(), std::move(key), 0), generation);
   m.log->info("created key key_id={} algorithm={} alias={}", r.key_id(), alg, alias);
   return pub;
@@ -651,15 +685,18 @@ Result<keys::PublicKey> KeyStore::create_key(std::string_view role, std::string_
 Status KeyStore::delete_key(std::string_view key_id) {
   if (!is_key_id(key_id)) return ok_status();
   Impl& m = *impl_;
-  {
-    std::lock_guard lock(m.write_mu);
-    VOUCH_ASSIGN_OR_RETURN(auto rec, m.get_record(key_id));
-    rocksdb::WriteBatch batch;
-    batch.Delete(key_key(key_id));
-    if (rec)
-      batch.Delete(unused_prefix(rec->role(), rec->gun(), rec->algorithm()) + std::string(key_id));
-    VOUCH_RETURN_IF_ERROR(m.write(batch, /*sync=*/true));
-  }
+  const Status written = m.records->write(
+      [&](RecordStore::Txn& tx) -> Status {
+        VOUCH_ASSIGN_OR_RETURN(auto rec, Impl::get_record(tx, key_id));
+        tx.erase(key_key(key_id));
+        if (rec) {
+          tx.erase(unused_prefix(rec->role(), rec->gun(), rec->algorithm()) +
+                   std::string(key_id));
+        }
+        return ok_status();
+      },
+      /*sync=*/true);
+  VOUCH_RETURN_IF_ERROR(written);
   m.cache.erase(key_id);
   return ok_status();
 }
@@ -690,6 +727,15 @@ Result<KeyInfo> KeyStore::key_info(std::string_view key_id) {
 Result<keys::Signature> KeyStore::sign(std::string_view key_id, ByteSpan content) {
   Impl& m = *impl_;
   std::shared_ptr<CachedKey> entry = m.cache.get(key_id);
+  if (entry && m.records->shared()) {
+    // Another process may have deleted the key: the database, not this cache, decides.
+    const std::uint64_t generation = m.cache.generation(key_id);
+    VOUCH_ASSIGN_OR_RETURN(auto raw, m.records->get(key_key(key_id)));
+    if (!raw) {
+      if (m.cache.generation(key_id) == generation) m.cache.erase(key_id);
+      return make_error(Reason::kUnknownKey, "no key " + std::string(key_id));
+    }
+  }
   if (!entry) {
     if (!is_key_id(key_id)) return make_error(Reason::kUnknownKey, "no such key");
     // Taken before the read, so that a delete_key racing this miss cannot put the deleted
@@ -725,6 +771,7 @@ Result<RotationResult> KeyStore::rotate_alias(std::string_view new_alias, bool m
   if (auto k = m.kek_of(new_alias)) {
     new_kek = std::move(k).value();
   } else {
+    std::lock_guard unlock_lock(m.unlock_mu);
     VOUCH_ASSIGN_OR_RETURN(new_kek, m.unlock_alias(new_alias, /*required=*/true));
     std::unique_lock lock(m.keks_mu);
     m.keks.insert_or_assign(std::string(new_alias), new_kek.copy());
@@ -738,31 +785,36 @@ Result<RotationResult> KeyStore::rotate_alias(std::string_view new_alias, bool m
   std::string cursor(kKeyPrefix);
   bool done = false;
   while (!done) {
-    std::lock_guard lock(m.write_mu);
-    std::unique_ptr<rocksdb::Iterator> it(m.db->NewIterator(rocksdb::ReadOptions()));
-    rocksdb::WriteBatch batch;
-    std::size_t visited = 0;
-    it->Seek(cursor);
-    for (; it->Valid() && it->key().starts_with(kKeyPrefix) && visited < chunk_size;
-         it->Next(), ++visited) {
-      pb::KeyRecord r;
-      if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return make_error(Code::kDataLoss, Reason::kMalformed,
-                          "unreadable key record " + it->key().ToString());
-      }
-      if (r.alias() == new_alias) continue;
-      VOUCH_ASSIGN_OR_RETURN(keys::PrivateKey key, m.unseal(r));
-      VOUCH_RETURN_IF_ERROR(m.seal_into(r, key, new_alias, new_kek));
-      batch.Put(it->key(), r.SerializeAsString());
-      ++result.keys_rotated;
-    }
-    if (!it->status().ok()) return io_error("scan", it->status());
-    if (it->Valid() && it->key().starts_with(kKeyPrefix)) {
-      cursor = it->key().ToString();  // first key of the next chunk
-    } else {
-      done = true;
-    }
-    if (batch.Count() > 0) VOUCH_RETURN_IF_ERROR(m.write(batch, /*sync=*/true));
+    // One chunk: chunk_size records from the cursor, and the first key of the next chunk.
+    std::uint64_t rotated = 0;
+    std::string next;
+    const Status written = m.records->write(
+        [&](RecordStore::Txn& tx) -> Status {
+          rotated = 0;
+          next.clear();
+          VOUCH_ASSIGN_OR_RETURN(auto recs, tx.scan(kKeyPrefix, cursor, chunk_size + 1));
+          if (recs.size() > chunk_size) {
+            next = recs.back().first;
+            recs.pop_back();
+          }
+          for (const auto& [key, value] : recs) {
+            pb::KeyRecord r;
+            if (!r.ParseFromString(value)) {
+              return make_error(Code::kDataLoss, Reason::kMalformed, "unreadable key record " + key);
+            }
+            if (r.alias() == new_alias) continue;
+            VOUCH_ASSIGN_OR_RETURN(keys::PrivateKey key_material, m.unseal(r));
+            VOUCH_RETURN_IF_ERROR(m.seal_into(r, key_material, new_alias, new_kek));
+            tx.put(key, r.SerializeAsString());
+            ++rotated;
+          }
+          return ok_status();
+        },
+        /*sync=*/true);
+    VOUCH_RETURN_IF_ERROR(written);
+    result.keys_rotated += rotated;
+    done = next.empty();
+    cursor = std::move(next);
   }
   VOUCH_ASSIGN_OR_RETURN(result.keys_total, key_count());
   m.log->info("rotated {} of {} keys to alias {}", result.keys_rotated, result.keys_total,
@@ -776,14 +828,8 @@ std::string KeyStore::default_alias() const {
 }
 
 Result<std::uint64_t> KeyStore::key_count() {
-  std::uint64_t n = 0;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(std::string(kKeyPrefix)); it->Valid() && it->key().starts_with(kKeyPrefix);
-       it->Next()) {
-    ++n;
-  }
-  if (!it->status().ok()) return io_error("scan", it->status());
-  return n;
+  VOUCH_ASSIGN_OR_RETURN(auto recs, impl_->records->scan(kKeyPrefix, "", 0));
+  return static_cast<std::uint64_t>(recs.size());
 }
 
 CacheStats KeyStore::cache_stats() const { return impl_->cache.stats(); }

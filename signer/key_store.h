@@ -1,10 +1,12 @@
 #pragma once
 
-// vouch-signer's key database: private keys in RocksDB, each encrypted at rest under a key
-// derived from a passphrase alias (REFERENCE §2.2, DESIGN "Signer").
+// vouch-signer's key database: private keys, each encrypted at rest under a key derived from a
+// passphrase alias (REFERENCE §2.2, DESIGN "Signer"), in a RecordStore (signer/record_store.h):
+// RocksDB (one signer process) or PostgreSQL (signer/pg_record_store.h, several signer
+// processes sharing the keys).
 //
 // ------------------------------------------------------------------------------------------
-// Layout (one RocksDB database per signer; values are protobuf, proto/signer_store.proto):
+// Layout (records of the RecordStore; values are protobuf, proto/signer_store.proto):
 //   "m"              StoreMeta: format version, per-database KDF salt and Argon2id costs
 //   "a/<alias>"      AliasVerifier: a fixed plaintext sealed under the alias's key
 //   "k/<key ID>"     KeyRecord: algorithm, role, GUN, public key, alias, sealed private key,
@@ -29,13 +31,22 @@
 //   - aliases with a verifier but no keys are checked when a passphrase is available and
 //     skipped otherwise (an alias retired by rotation needs no passphrase any more).
 //
+// Several processes on one shared database (RecordStore::shared()): every write below is a
+// RecordStore transaction, serialized with the other processes' writers, so the metadata
+// (salt) is created once, an alias gets one verifier, and CreateKey for one triple never
+// leaves two unused keys. A record that names an alias this process has not unlocked (another
+// process rotated to it) unlocks that alias on demand (asking `passphrases` for it then, on
+// the signing thread). sign() re-reads the record before using a cached key, so a key
+// deleted through another process stops signing here too. The default alias for new keys is
+// per process (rotate_alias with make_default, or a restart, changes it).
+//
 // Thread-safety: every method is thread-safe. Signing takes no store-wide lock: decrypted
 // keys live in a bounded cache of shared PrivateKeys and are used outside any lock. The cache
 // is split into up to 16 shards by key ID, each an LRU list under its own mutex (like
 // RocksDB's LRUCache), so eviction is per shard: a key may be evicted while another shard
 // has room, and the whole cache never holds more than `cache_capacity` keys. Writers (create,
-// delete, last-use marking, each rotation chunk) are serialised by one mutex so that a
-// read-modify-write of a record never loses another's update. Rotation proceeds in chunks, each one
+// delete, last-use marking, each rotation chunk) are RecordStore transactions, serialised by
+// its writers' lock so that a read-modify-write of a record never loses another's update. Rotation proceeds in chunks, each one
 // atomic WriteBatch; readers see a record under its old or its new alias, and both keys are held
 // while rotating.
 // ------------------------------------------------------------------------------------------
@@ -56,6 +67,7 @@
 #include "keys/public_key.h"
 #include "keys/secret.h"
 #include "keys/signer.h"
+#include "signer/record_store.h"
 
 namespace vouch::signer {
 
@@ -68,13 +80,14 @@ bool is_valid_alias(std::string_view alias);
 inline constexpr std::size_t kMaxNameLength = 255;
 
 // Returns the passphrase of an alias. Reason::kNoPassphrase when none is configured; any
-// other error is passed through by the store. Called from open() and rotate_alias() only,
-// on the calling thread.
+// other error is passed through by the store. Called from open() and rotate_alias() on the
+// calling thread, and on a shared database also from sign() for an alias another process
+// rotated to; never concurrently with itself.
 using AliasPassphraseLookup = std::function<Result<keys::SecretString>(std::string_view alias)>;
 
 struct KeyStoreOptions {
-  // Directory of the RocksDB database. Created (mode 0700 if the process umask allows) if
-  // missing and create_if_missing is set.
+  // Directory of the RocksDB database, for open(options). Created (mode 0700 if the process
+  // umask allows) if missing and create_if_missing is set. Unused by open(options, records).
   std::string db_path;
   bool create_if_missing = true;
   // Alias that encrypts newly created keys. Required; see is_valid_alias.
@@ -130,6 +143,11 @@ class KeyStore {
   // without create_if_missing, locked by another process, corrupt), kNoPassphrase /
   // kBadPassphrase naming the alias, kMalformed (unreadable records).
   static Result<std::unique_ptr<KeyStore>> open(KeyStoreOptions options);
+
+  // The same over any record store (e.g. PgRecordStore), which the key store then owns.
+  // Errors as above; kUnavailable when a database cannot be reached.
+  static Result<std::unique_ptr<KeyStore>> open(KeyStoreOptions options,
+                                                std::unique_ptr<RecordStore> records);
 
   ~KeyStore();
   KeyStore(const KeyStore&) = delete;

@@ -30,11 +30,13 @@
 #include "common/net/signals.h"
 #include "common/rocksdb_backup.h"
 #include "common/net/tls.h"
+#include "common/pg/pg.h"
 #include "keys/passphrase.h"
 #include "keys/secret.h"
 #include "keys/secret_file.h"
 #include "proto/signer_admin.grpc.pb.h"
 #include "signer/key_store.h"
+#include "signer/pg_record_store.h"
 #include "signer/service.h"
 
 namespace fs = std::filesystem;
@@ -50,8 +52,10 @@ struct Config {
   std::string http_addr;                     // metrics/health; empty: none
   std::string tls_cert_file, tls_key_file, client_ca_file;
   std::string control_socket;  // empty: <db_path>.control.sock; "-": none
-  std::string backend = "rocksdb";
+  std::string backend = "rocksdb";  // rocksdb | postgres
   std::string db_path;
+  // storage.postgres (backend "postgres"): the same keys as vouch-server's.
+  signer::PgRecordStoreOptions postgres;
   std::string default_alias;
   std::string passphrase_dir;
   std::size_t key_cache_size = 1024;
@@ -98,6 +102,7 @@ void read_config_file(const std::string& path, Config& c) {
       ConfigKey::path("passphrase_dir", &c.passphrase_dir),
       {"key_cache_size", &c.key_cache_size},
   });
+  pg::read_config(storage.section("postgres"), c.postgres);
   storage.section("kdf").get_keys({
       {"memory_kib", &c.kdf.memory_kib},
       {"iterations", &c.kdf.iterations},
@@ -176,17 +181,23 @@ void protect_process() {
 std::string control_socket_path(const Config& c) {
   if (c.control_socket == "-") return "";
   if (!c.control_socket.empty()) return c.control_socket;
+  // On PostgreSQL every process may rotate directly (offline rotation is online there).
+  if (c.backend == "postgres") return "";
   std::string db = c.db_path;
   while (db.size() > 1 && db.back() == '/') db.pop_back();
   return db + ".control.sock";
 }
 
 void validate_storage(const Config& c) {
-  if (c.backend != "rocksdb") {
-    die("storage.backend \"" + c.backend +
-        "\" is not supported (vouch-signer stores keys in rocksdb)");
+  if (c.backend == "postgres") {
+    if (c.postgres.dsn.empty()) {
+      die("storage.backend \"postgres\" needs storage.postgres.dsn (or --pg-dsn)");
+    }
+  } else if (c.backend == "rocksdb") {
+    if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");
+  } else {
+    die("storage.backend \"" + c.backend + "\" is not supported (rocksdb, postgres)");
   }
-  if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");
   if (c.default_alias.empty()) {
     die("no default passphrase alias: set storage.default_alias, --default-alias or "
         "NOTARY_SIGNER_DEFAULT_ALIAS");
@@ -194,6 +205,14 @@ void validate_storage(const Config& c) {
   if (!signer::is_valid_alias(c.default_alias)) {
     die("default alias \"" + c.default_alias + "\" must be 1-50 characters of [A-Za-z0-9_]");
   }
+}
+
+// KeyStore::open over the configured backend.
+Result<std::unique_ptr<signer::KeyStore>> open_key_store(const Config& c,
+                                                         signer::KeyStoreOptions so) {
+  if (c.backend != "postgres") return signer::KeyStore::open(std::move(so));
+  VOUCH_ASSIGN_OR_RETURN(auto records, signer::PgRecordStore::open(c.postgres));
+  return signer::KeyStore::open(std::move(so), std::move(records));
 }
 
 std::unique_ptr<signer::KeyStore> open_store(const Config& c) {
@@ -204,7 +223,7 @@ std::unique_ptr<signer::KeyStore> open_store(const Config& c) {
   so.passphrases = make_lookup(c, last);
   so.kdf = c.kdf;
   so.cache_capacity = c.key_cache_size;
-  auto store = signer::KeyStore::open(std::move(so));
+  auto store = open_key_store(c, std::move(so));
   if (!store) {
     const Error& e = store.error();
     if (e.reason == Reason::kBadPassphrase || e.reason == Reason::kNoPassphrase) {
@@ -292,7 +311,7 @@ int rotate(const Config& c, const std::string& new_alias, bool make_default) {
   so.default_alias = c.default_alias;
   so.passphrases = make_lookup(c, last);
   so.kdf = c.kdf;
-  auto store = signer::KeyStore::open(std::move(so));
+  auto store = open_key_store(c, std::move(so));
   if (!store) {
     const Error& e = store.error();
     if (e.reason == Reason::kIo) {
@@ -413,6 +432,12 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", flags.tls_key_file, "server TLS private key (PEM)");
   app.add_option("--client-ca", flags.client_ca_file, "CA for client certificates (PEM); required");
   app.add_option("--db-path", flags.db_path, "RocksDB key database directory");
+  app.add_option("--storage", flags.backend, "rocksdb | postgres (storage.backend)");
+  app.add_option("--pg-dsn", flags.postgres.dsn,
+                 "PostgreSQL connection string, without password (storage.postgres.dsn)");
+  std::string f_pg_password_file;
+  app.add_option("--pg-password-file", f_pg_password_file,
+                 "file holding the PostgreSQL password (storage.postgres.password_file)");
   app.add_option("--default-alias", flags.default_alias, "passphrase alias for new keys");
   app.add_option("--passphrase-dir", flags.passphrase_dir,
                  "directory of passphrase files named after their alias (mode 0600)");
@@ -438,9 +463,13 @@ int main(int argc, char** argv) {
   auto* restore_cmd =
       app.add_subcommand("restore", "restore a backup into an empty --db-path");
   restore_cmd->add_option("dir", restore_dir, "a directory written by backup")->required();
+  auto* migrate_cmd = app.add_subcommand(
+      "migrate", "create or upgrade the PostgreSQL schema (storage.backend postgres) and exit");
   // Options of the daemon (--db-path, --config, ...) may follow the subcommand too.
   backup_cmd->fallthrough();
   restore_cmd->fallthrough();
+  rot->fallthrough();
+  migrate_cmd->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -462,6 +491,9 @@ int main(int argc, char** argv) {
   if (given("--tls-key")) c.tls_key_file = flags.tls_key_file;
   if (given("--client-ca")) c.client_ca_file = flags.client_ca_file;
   if (given("--db-path")) c.db_path = flags.db_path;
+  if (given("--storage")) c.backend = flags.backend;
+  if (given("--pg-dsn")) c.postgres.dsn = flags.postgres.dsn;
+  if (given("--pg-password-file")) c.postgres.password_file = f_pg_password_file;
   if (given("--default-alias")) c.default_alias = flags.default_alias;
   if (given("--passphrase-dir")) c.passphrase_dir = flags.passphrase_dir;
   if (given("--control-socket")) c.control_socket = flags.control_socket;
@@ -485,6 +517,19 @@ int main(int argc, char** argv) {
   if (rot->parsed()) {
     validate_storage(c);
     return rotate(c, new_alias, !keep_default);
+  }
+  if (migrate_cmd->parsed()) {
+    if (c.backend != "postgres") die("migrate: storage.backend must be postgres");
+    validate_storage(c);
+    auto m = signer::PgRecordStore::migrate(c.postgres);
+    if (!m) die("migrate: " + m.error().message);
+    std::printf("schema version %d -> %d%s\n", m->from, m->to,
+                m->from == m->to ? " (up to date)" : "");
+    return 0;
+  }
+  if ((backup_cmd->parsed() || restore_cmd->parsed()) && c.backend == "postgres") {
+    die("backup and restore copy a RocksDB key database; on PostgreSQL use the database's "
+        "own backup (pg_dump of the signer_records table; keys stay encrypted)");
   }
   if (backup_cmd->parsed()) {
     if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");

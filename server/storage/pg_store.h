@@ -22,6 +22,9 @@
 //   meta_changes(id, created_us, gun, version, sha256, category)
 //                                           the changefeed, with an index on (gun, id)
 //   meta_change_counter(last_id)            one row: the highest change id handed out
+//   server_pending_keys(gun, role, key_id, key_type, public_key, created_us)
+//                                           pending server keys (pending_keys()); PRIMARY
+//                                           KEY (gun, role): one per role for every replica
 // Names and bytes are bytea (GUNs and roles are opaque bytes, NUL included, and compare
 // bytewise as the contract's list_roles order requires); checksums are lowercase hex text;
 // times are microseconds since the Unix epoch from the store's Clock.
@@ -76,9 +79,8 @@
 //
 // For the work that builds on this store (issue 16 items 2-5):
 //   - PgStore caches nothing: every call reads the database. The server's cache of current
-//     files (Repository) is per process and is not told about other processes' publishes;
-//     get_changes is commit-ordered and is the feed a replica can follow (no LISTEN/NOTIFY
-//     is sent today).
+//     files (Repository) is per process; each replica follows get_changes, which is
+//     commit-ordered (server/replica_sync.h; no LISTEN/NOTIFY is sent).
 //   - update_many's version check always runs against committed state under the GUN's row
 //     lock, whatever a cache above it holds.
 //   - While the database is unreachable every call fails with kUnavailable, each attempt
@@ -102,47 +104,20 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/pg/pg.h"
 #include "server/storage/meta_store.h"
+#include "server/storage/pending_key_store.h"
+
+namespace vouch::pg {
+class Pool;
+}
 
 namespace vouch::server {
 
-struct PgStoreOptions {
-  // libpq connection string, key=value ("host=db port=5432 dbname=vouch user=vouch") or URI
-  // ("postgresql://vouch@db/vouch"). Required. Must not hold a password.
-  std::string dsn;
-
-  // A file holding the password (the first line; a trailing newline is ignored). Empty (the
-  // default): libpq's own sources (PGPASSWORD, PGPASSFILE, ~/.pgpass), or none.
-  std::filesystem::path password_file;
-
-  // libpq's sslmode ("disable", "prefer", "require", "verify-ca", "verify-full"); empty (the
-  // default) keeps the dsn's or libpq's default ("prefer"). sslrootcert: the CA bundle that
-  // verify-ca/verify-full check the server against; empty keeps libpq's default.
-  std::string sslmode;
-  std::filesystem::path sslrootcert;
-
-  // Most connections open at once. Default 8 (the server's request threads share them).
-  std::size_t pool_size = 8;
-
-  // How long a call waits for a free connection before failing with kUnavailable. Default 5 s.
-  std::chrono::milliseconds pool_wait{5000};
-
-  // PostgreSQL's statement_timeout for every statement (waiting for locks included). Default
-  // 10 s; 0 disables it.
-  std::chrono::milliseconds statement_timeout{10000};
-
-  // libpq's connect_timeout, in whole seconds (libpq's minimum is 2). Default 5.
-  int connect_timeout_seconds = 5;
-
-  enum class Isolation { kReadCommitted, kSerializable };
-  // The isolation level of every transaction. Default READ COMMITTED (see above).
-  Isolation isolation = Isolation::kReadCommitted;
-
-  // Attempts per call when a transaction hits a serialization failure, a deadlock or a
-  // connection lost before COMMIT, with a random back-off of up to 64 ms between attempts.
-  // Default 30 (SERIALIZABLE with many writers of one GUN needs several).
-  int max_attempts = 30;
-
+// The connection options (dsn, password_file, TLS, pool, timeouts, isolation, retries) are
+// common/pg/pg.h's, shared with the other stores on PostgreSQL; isolation defaults to READ
+// COMMITTED (correct because of the row locks above).
+struct PgStoreOptions : pg::ConnectionOptions {
   // Apply pending migrations in open(). Default true. false: open() refuses a schema that is
   // not current (kFailedPrecondition), for sites that run `vouch-server migrate` themselves.
   bool migrate = true;
@@ -153,10 +128,7 @@ struct PgStoreOptions {
 };
 
 // What PgStore::migrate did: the schema version before and after.
-struct PgMigration {
-  int from = 0;
-  int to = 0;
-};
+using PgMigration = pg::MigrationResult;
 
 class PgStore final : public MetaStore {
  public:
@@ -191,12 +163,18 @@ class PgStore final : public MetaStore {
   // One "SELECT 1" on a pooled connection (kUnavailable when the database is unreachable).
   Status check_health() override;
 
- private:
-  class Pool;
-  PgStore(std::unique_ptr<Pool> pool, const PgStoreOptions& options);
+  // The pending server keys (RepositoryOptions::pending_keys) in the table
+  // server_pending_keys, shared by every replica on the database: the first replica to store
+  // one for a (gun, role) wins, the others get its key. Lives as long as the store.
+  PendingKeyStore& pending_keys();
 
-  std::unique_ptr<Pool> pool_;
+ private:
+  class PendingKeys;
+  PgStore(std::unique_ptr<pg::Pool> pool, const PgStoreOptions& options);
+
+  std::unique_ptr<pg::Pool> pool_;
   const Clock& clock_;
+  std::unique_ptr<PendingKeys> pending_keys_;
 };
 
 }  // namespace vouch::server

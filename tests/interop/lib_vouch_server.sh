@@ -18,7 +18,7 @@
 #   vouch_start [addr]    starts vouch-server on addr (default 127.0.0.1:0) over HTTPS with
 #                         RocksDB in $VOUCH_DB_PATH (default $WORK/db), or PostgreSQL when
 #                         VOUCH_PG_DSN and VOUCH_PG_PASSWORD_FILE are set (keys in
-#                         $WORK/keys), and the embedded key store, authenticated by
+#                         $WORK/keys, --pg-single-replica), and the embedded key store, authenticated by
 #                         $VOUCH_AUTH_ARGS (default --insecure-no-auth; e.g. "--config
 #                         $WORK/accounts.json"), waits until it prints
 #                         "listening on", and sets SERVER_PID, PORT and URL
@@ -114,7 +114,7 @@ vouch_start() {  # vouch_start [listen address]
   local storage=(--storage rocksdb --db-path "${VOUCH_DB_PATH:-$WORK/db}")
   if [ -n "${VOUCH_PG_DSN:-}" ]; then
     storage=(--storage postgres --pg-dsn "$VOUCH_PG_DSN" --pg-password-file "$VOUCH_PG_PASSWORD_FILE"
-             --key-dir "$WORK/keys")
+             --key-dir "$WORK/keys" --pg-single-replica)
   fi
   "$VOUCH_SERVER" --http-addr "$addr" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
     "${storage[@]}" ${VOUCH_AUTH_ARGS:---insecure-no-auth} \

@@ -10,10 +10,13 @@
 #                 run as root, the server runs as the user postgres (runuser). Returns 1 with
 #                 a message (never skips) when PostgreSQL is missing or does not start.
 #   pg_test_sql <sql>      psql over the unix socket as the superuser; prints the rows
+#   pg_test_down / pg_test_up
+#                          stops the server (fast shutdown) / starts it again on the same port
+#                          and data, for tests of what clients do while it is down
 #   pg_test_stop           stops the server it started (pg_ctl on its data directory) and
 #                          removes PG_DIR; safe to call twice. Call it from your EXIT trap.
 
-PG_DIR= PG_PORT= PG_USER=vouch_test PG_PASSWORD_FILE= PG_DSN= _PG_BIN= _PG_AS=()
+PG_DIR= PG_PORT= PG_USER=vouch_test PG_PASSWORD_FILE= PG_DSN= _PG_BIN= _PG_AS=() _PG_OPTS=
 
 _pg_bindir() {
   if [ -n "${VOUCH_PG_BINDIR:-}" ]; then echo "$VOUCH_PG_BINDIR"; return; fi
@@ -52,6 +55,7 @@ pg_test_start() {
     PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
     opts="-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1"
     [ "$mode" = durable ] || opts="$opts -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+    _PG_OPTS=$opts
     if "${_PG_AS[@]}" "$_PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
         -o "$opts" start >"$PG_DIR/pg_ctl.log" 2>&1; then
       PG_DSN="host=127.0.0.1 port=$PG_PORT user=$PG_USER dbname=vouch sslmode=disable"
@@ -66,6 +70,15 @@ pg_test_start() {
 pg_test_sql() {  # pg_test_sql <sql> [database]
   "$_PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U "$PG_USER" -d "${2:-vouch}" -X -q -A -t \
     -v ON_ERROR_STOP=1 -c "$1"
+}
+
+pg_test_down() {
+  "${_PG_AS[@]}" "$_PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >"$PG_DIR/pg_ctl.log" 2>&1
+}
+
+pg_test_up() {
+  "${_PG_AS[@]}" "$_PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "$_PG_OPTS" start >"$PG_DIR/pg_ctl.log" 2>&1
 }
 
 pg_test_stop() {

@@ -1,11 +1,16 @@
 // Tests for signer/key_store: encryption round trip, tamper detection, passphrase checks at
 // open, alias rotation (also under concurrent signing), CreateKey reuse, the bounded cache,
 // and concurrency.
+//
+// The key store's conformance suite: this file is compiled twice, once over the RocksDB record
+// store (signer_key_store_test) and once, with VOUCH_KEY_STORE_PG, over PgRecordStore on a
+// real PostgreSQL server that the test starts (signer_key_store_pg_test; a fresh database per
+// "directory"). The cases below run on both unless marked; the PostgreSQL build adds cases
+// with two key stores (two signer processes) on one database.
 
 #include "signer/key_store.h"
 
 #include <doctest/doctest.h>
-#include <rocksdb/db.h>
 #include <stdlib.h>
 
 #include <atomic>
@@ -23,6 +28,11 @@
 #include "common/clock.h"
 #include "keys/private_key.h"
 #include "proto/signer_store.pb.h"
+#include "signer/record_store.h"
+#ifdef VOUCH_KEY_STORE_PG
+#include "signer/pg_record_store.h"
+#include "tests/support/postgres.h"
+#endif
 
 namespace fs = std::filesystem;
 using namespace vouch;
@@ -31,6 +41,45 @@ using keys::KeyType;
 
 namespace {
 
+#ifdef VOUCH_KEY_STORE_PG
+// A fresh database on the test process's PostgreSQL server; db() is its name.
+vouch::test::Postgres& test_postgres() {
+  auto pg = vouch::test::Postgres::shared();
+  REQUIRE_MESSAGE(pg.ok(), "PostgreSQL for the tests: " << pg.error().message);
+  return **pg;
+}
+class TempDir {
+ public:
+  TempDir() {
+    auto db = test_postgres().create_database();
+    REQUIRE_MESSAGE(db.ok(), db.error().message);
+    name_ = *db;
+  }
+  std::string db() const { return name_; }
+
+ private:
+  std::string name_;
+};
+PgRecordStoreOptions pg_options(const std::string& database) {
+  PgRecordStoreOptions o;
+  o.dsn = test_postgres().dsn(database);
+  o.password_file = test_postgres().password_file();
+  o.pool_size = 4;
+  return o;
+}
+// The records of a "directory" (a database).
+std::unique_ptr<RecordStore> open_records(const std::string& db) {
+  auto r = PgRecordStore::open(pg_options(db));
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  return std::move(r).value();
+}
+// KeyStore::open over the backend under test.
+Result<std::unique_ptr<KeyStore>> open_store(KeyStoreOptions o) {
+  auto records = PgRecordStore::open(pg_options(o.db_path));
+  if (!records) return std::move(records).error();
+  return KeyStore::open(std::move(o), std::move(records).value());
+}
+#else
 class TempDir {
  public:
   TempDir() {
@@ -47,6 +96,15 @@ class TempDir {
  private:
   fs::path path_;
 };
+std::unique_ptr<RecordStore> open_records(const std::string& db) {
+  auto r = open_rocksdb_records(db, false);
+  REQUIRE_MESSAGE(r.ok(), r.error().message);
+  return std::move(r).value();
+}
+Result<std::unique_ptr<KeyStore>> open_store(KeyStoreOptions o) {
+  return KeyStore::open(std::move(o));
+}
+#endif
 
 // Passphrases by alias, as the environment would give them.
 using Passphrases = std::map<std::string, std::string>;
@@ -73,7 +131,7 @@ KeyStoreOptions options(const TempDir& dir, std::string alias, std::shared_ptr<P
 }
 
 std::unique_ptr<KeyStore> open_ok(KeyStoreOptions o) {
-  auto s = KeyStore::open(std::move(o));
+  auto s = open_store(std::move(o));
   if (!s) FAIL("open failed: " << s.error().message);
   return std::move(s).value();
 }
@@ -89,23 +147,25 @@ void check_signs(KeyStore& store, const keys::PublicKey& pub) {
 
 // Direct access to the raw records, with the store closed.
 struct RawDb {
-  explicit RawDb(const std::string& path) {
-    rocksdb::Options o;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(o, path, &raw).ok());
-    db.reset(raw);
-  }
+  explicit RawDb(const std::string& path) : db(open_records(path)) {}
   store::v1::KeyRecord get(const std::string& key_id) {
-    std::string v;
-    REQUIRE(db->Get(rocksdb::ReadOptions(), "k/" + key_id, &v).ok());
+    auto v = db->get("k/" + key_id);
+    REQUIRE(v.ok());
+    REQUIRE(v->has_value());
     store::v1::KeyRecord r;
-    REQUIRE(r.ParseFromString(v));
+    REQUIRE(r.ParseFromString(**v));
     return r;
   }
   void put(const store::v1::KeyRecord& r) {
-    REQUIRE(db->Put(rocksdb::WriteOptions(), "k/" + r.key_id(), r.SerializeAsString()).ok());
+    REQUIRE(db->write(
+                  [&](RecordStore::Txn& tx) {
+                    tx.put("k/" + r.key_id(), r.SerializeAsString());
+                    return ok_status();
+                  },
+                  true)
+                .ok());
   }
-  std::unique_ptr<rocksdb::DB> db;
+  std::unique_ptr<RecordStore> db;
 };
 
 }  // namespace
@@ -268,7 +328,7 @@ TEST_CASE("open refuses a wrong or missing passphrase, naming the alias") {
   }
   SUBCASE("wrong passphrase") {
     (*pass)["alpha"] = "wrong";
-    auto s = KeyStore::open(options(dir, "alpha", pass));
+    auto s = open_store(options(dir, "alpha", pass));
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().reason == Reason::kBadPassphrase);
     CHECK(s.error().message.find("'alpha'") != std::string::npos);
@@ -276,21 +336,21 @@ TEST_CASE("open refuses a wrong or missing passphrase, naming the alias") {
   SUBCASE("no passphrase for an alias that encrypts keys") {
     (*pass)["other"] = "x";
     pass->erase("alpha");
-    auto s = KeyStore::open(options(dir, "other", pass));
+    auto s = open_store(options(dir, "other", pass));
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().reason == Reason::kNoPassphrase);
     CHECK(s.error().message.find("'alpha'") != std::string::npos);
   }
   SUBCASE("no passphrase for the default alias of a new database") {
     TempDir fresh;
-    auto s = KeyStore::open(options(fresh, "nobody", pass));
+    auto s = open_store(options(fresh, "nobody", pass));
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().reason == Reason::kNoPassphrase);
   }
   SUBCASE("invalid alias names") {
-    CHECK_FALSE(KeyStore::open(options(dir, "has-dash", pass)).ok());
-    CHECK_FALSE(KeyStore::open(options(dir, "", pass)).ok());
-    CHECK_FALSE(KeyStore::open(options(dir, std::string(51, 'a'), pass)).ok());
+    CHECK_FALSE(open_store(options(dir, "has-dash", pass)).ok());
+    CHECK_FALSE(open_store(options(dir, "", pass)).ok());
+    CHECK_FALSE(open_store(options(dir, std::string(51, 'a'), pass)).ok());
     CHECK(is_valid_alias(std::string(50, 'a')));
   }
 }
@@ -335,7 +395,7 @@ TEST_CASE("alias rotation re-encrypts every key; the old passphrase is then not 
     (*pass)["old"] = "not the old pass";
     // "old" has a verifier and no keys: a wrong passphrase for it is still refused at open,
     // because it is offered.
-    auto s = KeyStore::open(options(dir, "new", pass));
+    auto s = open_store(options(dir, "new", pass));
     REQUIRE_FALSE(s.ok());
     CHECK(s.error().reason == Reason::kBadPassphrase);
   }
@@ -567,11 +627,134 @@ TEST_CASE("last use is recorded with the injected clock, at the configured resol
   CHECK(store->key_info(pub->id())->last_used == clock.now());
 }
 
+#ifndef VOUCH_KEY_STORE_PG
 TEST_CASE("the database refuses a second opener while the first holds it") {
   TempDir dir;
   auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p"}});
   auto store = open_ok(options(dir, "alpha", pass));
-  auto second = KeyStore::open(options(dir, "alpha", pass));
+  auto second = open_store(options(dir, "alpha", pass));
   REQUIRE_FALSE(second.ok());
   CHECK(second.error().reason == Reason::kIo);
 }
+#endif
+
+#ifdef VOUCH_KEY_STORE_PG
+// Two key stores on one database: two vouch-signer processes sharing their keys.
+
+TEST_CASE("postgres: a key created through one store signs through another") {
+  TempDir dir;
+  auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}});
+  auto a = open_ok(options(dir, "alpha", pass));
+  auto b = open_ok(options(dir, "alpha", pass));
+  auto pub = a->create_key("timestamp", "example.com/app", KeyType::kEcdsa);
+  REQUIRE(pub.ok());
+  check_signs(*b, *pub);
+  CHECK(b->key_info(pub->id())->alias == "alpha");
+  // b signed it: it is used now, so a's next CreateKey for the triple makes a new key.
+  auto second = a->create_key("timestamp", "example.com/app", KeyType::kEcdsa);
+  REQUIRE(second.ok());
+  CHECK(second->id() != pub->id());
+}
+
+TEST_CASE("postgres: keys rotated by one store are read by the other") {
+  TempDir dir;
+  auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}, {"beta", "p2"}});
+  auto a = open_ok(options(dir, "alpha", pass));
+  auto k1 = a->create_key("timestamp", "g1", KeyType::kEcdsa);
+  auto k2 = a->create_key("snapshot", "g2", KeyType::kEd25519);
+  REQUIRE(k1.ok());
+  REQUIRE(k2.ok());
+  // b opens before the rotation: it knows alias alpha only.
+  auto b = open_ok(options(dir, "alpha", pass));
+  check_signs(*b, *k1);  // now in b's cache
+  auto rotated = a->rotate_alias("beta", true);
+  REQUIRE(rotated.ok());
+  CHECK(rotated->keys_rotated == 2);
+  // k2 is not in b's cache: b reads the record under beta and unlocks beta on demand.
+  check_signs(*b, *k2);
+  check_signs(*b, *k1);
+  CHECK(b->key_info(k2->id())->alias == "beta");
+  // A third process that has only beta's passphrase serves both keys.
+  auto only_beta = std::make_shared<Passphrases>(Passphrases{{"beta", "p2"}});
+  auto c = open_ok(options(dir, "beta", only_beta));
+  check_signs(*c, *k1);
+  check_signs(*c, *k2);
+}
+
+TEST_CASE("postgres: a store that lacks the passphrase of an alias rotated to fails clearly") {
+  TempDir dir;
+  auto both = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}, {"beta", "p2"}});
+  auto only_alpha = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}});
+  auto a = open_ok(options(dir, "alpha", both));
+  auto k = a->create_key("timestamp", "g", KeyType::kEcdsa);
+  REQUIRE(k.ok());
+  auto b = open_ok(options(dir, "alpha", only_alpha));
+  REQUIRE(a->rotate_alias("beta", true).ok());
+  auto sig = b->sign(k->id(), bytes("content"));
+  REQUIRE_FALSE(sig.ok());
+  CHECK(sig.error().reason == Reason::kNoPassphrase);
+  CHECK(sig.error().message.find("beta") != std::string::npos);
+}
+
+TEST_CASE("postgres: a key deleted through one store stops signing through the other") {
+  TempDir dir;
+  auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}});
+  auto a = open_ok(options(dir, "alpha", pass));
+  auto b = open_ok(options(dir, "alpha", pass));
+  auto k = a->create_key("timestamp", "g", KeyType::kEcdsa);
+  REQUIRE(k.ok());
+  check_signs(*b, *k);  // cached in b
+  REQUIRE(a->delete_key(k->id()).ok());
+  auto sig = b->sign(k->id(), bytes("content"));
+  REQUIRE_FALSE(sig.ok());
+  CHECK(sig.error().reason == Reason::kUnknownKey);
+}
+
+TEST_CASE("postgres: concurrent CreateKey for one triple through two stores gives one key") {
+  TempDir dir;
+  auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}});
+  auto a = open_ok(options(dir, "alpha", pass));
+  auto b = open_ok(options(dir, "alpha", pass));
+  std::vector<std::string> ids(8);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < ids.size(); ++t) {
+    threads.emplace_back([&, t] {
+      KeyStore& s = t % 2 == 0 ? *a : *b;
+      auto k = s.create_key("snapshot", "same", KeyType::kEcdsa);
+      if (k) ids[t] = k->id();
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 1);
+  CHECK_FALSE(ids[0].empty());
+  CHECK(*a->key_count() == 1);
+}
+
+TEST_CASE("postgres: stores opening a new database at once agree on its salt and verifier") {
+  TempDir dir;
+  auto pass = std::make_shared<Passphrases>(Passphrases{{"alpha", "p1"}});
+  std::vector<std::unique_ptr<KeyStore>> stores(4);
+  std::vector<std::string> errors(stores.size());
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < stores.size(); ++t) {
+    threads.emplace_back([&, t] {
+      auto s = open_store(options(dir, "alpha", pass));
+      if (s) {
+        stores[t] = std::move(s).value();
+      } else {
+        errors[t] = s.error().message;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (std::size_t t = 0; t < stores.size(); ++t) {
+    REQUIRE_MESSAGE(stores[t] != nullptr, errors[t]);
+  }
+  // Keys created through each store sign through every other: one salt, one KEK per alias.
+  for (std::size_t t = 0; t < stores.size(); ++t) {
+    auto k = stores[t]->create_key("timestamp", "g" + std::to_string(t), KeyType::kEd25519);
+    REQUIRE(k.ok());
+    check_signs(*stores[(t + 1) % stores.size()], *k);
+  }
+}
+#endif

@@ -362,7 +362,33 @@ TEST_CASE_TEMPLATE("account store: reopening keeps every committed record", B, B
   CHECK_FALSE(get(*b.store, Table::kUsers, "bob").has_value());
 }
 
-#ifndef VOUCH_ACCOUNTS_PG
+#ifdef VOUCH_ACCOUNTS_PG
+// Two stores on one database, as two vouch-server replicas: their writers serialize too (the
+// advisory lock spans processes), and each sees the other's commits.
+TEST_CASE_TEMPLATE("postgres account store: writers of two stores on one database serialize", B,
+                   BACKENDS) {
+  B b;
+  std::unique_ptr<AccountStore> other = b.open();
+  AccountStore* stores[] = {b.store.get(), other.get()};
+  constexpr int kIncrements = 50;
+  std::vector<std::thread> threads;
+  for (AccountStore* s : stores) {
+    threads.emplace_back([s] {
+      for (int i = 0; i < kIncrements; ++i) {
+        REQUIRE_OK(s->write([](AccountWriter& w) -> Status {
+          VOUCH_ASSIGN_OR_RETURN(auto v, w.get(Table::kMeta, "counter"));
+          int n = v ? std::stoi(*v) : 0;
+          std::this_thread::yield();
+          return w.put(Table::kMeta, "counter", std::to_string(n + 1));
+        }));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(get(*b.store, Table::kMeta, "counter") == std::to_string(2 * kIncrements));
+  CHECK(get(*other, Table::kMeta, "counter") == std::to_string(2 * kIncrements));
+}
+#else
 TEST_CASE("rocksdb account store: open errors (locked, empty path)") {
   test::TempDir dir("vouch-accounts");
   {

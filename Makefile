@@ -1,5 +1,7 @@
 # The two commands of the README's Quick start, and a few conveniences.
 #   make run    install what is missing, build Release, start the service
+#   make dev-postgres, make run-replicas
+#               a local PostgreSQL, then 2 vouch-server + 2 vouch-signer replicas on it
 #   make test   install what is missing, build, run every test with ctest (the packaging test
 #               too, so it builds the Debian packages first: make packages)
 SHELL := /bin/bash
@@ -7,7 +9,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build build-release packages install test test-sanitize test-tsan run demo bench bench-quick bench-micro bench-deps fuzz clean fixtures
+.PHONY: deps configure build build-release packages install test test-sanitize test-tsan run demo bench bench-quick bench-micro bench-deps fuzz clean fixtures dev-postgres dev-postgres-stop run-replicas
 
 deps:
 	@scripts/install-deps.sh
@@ -46,6 +48,18 @@ run: build-release
 
 demo: build-release
 	@scripts/demo.sh build-release
+
+# vouch on PostgreSQL in two commands (README "Run vouch on PostgreSQL"): a local PostgreSQL in
+# .vouch-pg/ (not the system's cluster), then 2 vouch-server + 2 vouch-signer on loopback
+# against it (foreground; Ctrl-C stops them). dev-postgres-stop stops the database.
+dev-postgres: deps
+	@scripts/dev-postgres.sh start
+
+dev-postgres-stop:
+	@scripts/dev-postgres.sh stop
+
+run-replicas: build-release
+	@scripts/run-replicas.sh build-release
 
 # The side-by-side suite against the real Notary (bench/suite.py): one table of medians,
 # ratios and goals, also written to bench/results/. bench-quick (or BENCH_QUICK=1): a few

@@ -26,6 +26,9 @@ packages=(
   python3 jq curl
   # a terminal for the CLI's prompt tests (tests/integration/vouch_cli_tty_test.sh)
   tmux
+  # the deployment files' test (tests/integration/deploy_files_test.sh): systemd-analyze for the
+  # units, a YAML parser for the Kubernetes manifests
+  systemd python3-yaml
   # the Debian packages (make packages: dpkg-shlibdeps) and their test in a Debian 12 root
   # (tests/packaging); buildah builds the container images without a daemon
   dpkg-dev debootstrap buildah

@@ -34,6 +34,7 @@
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
 #include "server/accounts/accounts_service.h"
+#include "server/accounts/pg_account_store.h"
 #include "server/accounts/rocksdb_account_store.h"
 #include "server/admin_api.h"
 #include "server/api.h"
@@ -801,25 +802,37 @@ int main(int argc, char** argv) {
 
   // auth.type "accounts": vouch-server's own token service at /auth/token, signing with a
   // server key of the trust service, and token auth that trusts exactly that key.
-  // The accounts store (<db>/accounts) decides who may do what; every change, login failure,
-  // issued token and repository write goes to the audit log (<db>/audit).
+  // The accounts store (<db>/accounts, or the PostgreSQL database with storage.backend
+  // "postgres") decides who may do what; every change, login failure, issued token and
+  // repository write goes to the audit log (<db>/audit, a local file in either case).
   auto registry = std::make_shared<prometheus::Registry>();
-  std::unique_ptr<server::accounts::RocksDbAccountStore> account_store;
+  std::unique_ptr<server::accounts::AccountStore> account_store;
   std::unique_ptr<server::accounts::AccountsService> accounts;
   std::unique_ptr<server::audit::AuditLog> audit_log;
   std::unique_ptr<server::TokenService> token_service;
   std::unique_ptr<server::AdminApi> admin_api;
   if (c.auth_type == "accounts") {
+    // On PostgreSQL nothing else creates <db>, which holds the audit log and the token key.
+    std::error_code ec;
+    if (c.backend == "postgres" && !fs::create_directories(c.db_path, ec) && ec) {
+      die("cannot create " + c.db_path + " (audit log, token key): " + ec.message());
+    }
     server::audit::AuditLogOptions audit_options;
     audit_options.path = fs::path(c.db_path) / "audit";
     auto opened_log = server::audit::AuditLog::open(audit_options);
     if (!opened_log) die("audit log: " + opened_log.error().message);
     audit_log = std::move(*opened_log);
-    server::accounts::RocksDbAccountStoreOptions store_options;
-    store_options.path = fs::path(c.db_path) / "accounts";
-    auto opened_store = server::accounts::RocksDbAccountStore::open(store_options);
-    if (!opened_store) die("accounts: " + opened_store.error().message);
-    account_store = std::move(*opened_store);
+    if (c.backend == "postgres") {
+      auto opened_store = server::accounts::PgAccountStore::open(pg_options(c));
+      if (!opened_store) die("accounts: " + opened_store.error().message);
+      account_store = std::move(*opened_store);
+    } else {
+      server::accounts::RocksDbAccountStoreOptions store_options;
+      store_options.path = fs::path(c.db_path) / "accounts";
+      auto opened_store = server::accounts::RocksDbAccountStore::open(store_options);
+      if (!opened_store) die("accounts: " + opened_store.error().message);
+      account_store = std::move(*opened_store);
+    }
     // Key registration statements name the service that /auth/token names.
     c.accounts.key_registration_service = c.service.empty() ? "vouch-server" : c.service;
     auto created_accounts =

@@ -188,11 +188,15 @@ std::string control_socket_path(const Config& c) {
   return db + ".control.sock";
 }
 
+void require_dsn(const Config& c) {
+  if (c.postgres.dsn.empty()) {
+    die("storage.backend \"postgres\" needs storage.postgres.dsn (or --pg-dsn)");
+  }
+}
+
 void validate_storage(const Config& c) {
   if (c.backend == "postgres") {
-    if (c.postgres.dsn.empty()) {
-      die("storage.backend \"postgres\" needs storage.postgres.dsn (or --pg-dsn)");
-    }
+    require_dsn(c);
   } else if (c.backend == "rocksdb") {
     if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");
   } else {
@@ -520,7 +524,7 @@ int main(int argc, char** argv) {
   }
   if (migrate_cmd->parsed()) {
     if (c.backend != "postgres") die("migrate: storage.backend must be postgres");
-    validate_storage(c);
+    require_dsn(c);  // only the database: migrating needs no passphrase alias
     auto m = signer::PgRecordStore::migrate(c.postgres);
     if (!m) die("migrate: " + m.error().message);
     std::printf("schema version %d -> %d%s\n", m->from, m->to,

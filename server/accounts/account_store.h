@@ -7,8 +7,9 @@
 // authorization, "last admin", uniqueness across tables) lives once in AccountsService, which
 // also encodes the records (accounts_service.cc's codec); the store keeps opaque bytes. So a
 // SQL backend is one table per Table below of (key TEXT PRIMARY KEY, value BLOB) plus
-// transactions. Backends today: MemoryAccountStore (tests, development) and
-// RocksDbAccountStore (real use, `<storage dir>/accounts`). One conformance suite
+// transactions. Backends today: MemoryAccountStore (tests, development),
+// RocksDbAccountStore (real use, `<storage dir>/accounts`) and PgAccountStore (the PostgreSQL
+// database of vouch-server's metadata, pg_account_store.h). One conformance suite
 // (tests/unit/server/account_store_conformance_test.cc) runs over every backend; a new backend
 // is done when it passes that suite unchanged.
 //

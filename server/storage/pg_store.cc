@@ -59,6 +59,20 @@ CREATE TABLE meta_change_counter (
 );
 INSERT INTO meta_change_counter (one, last_id) VALUES (true, 0);
 )sql"},
+    // The accounts store (server/accounts/pg_account_store.h): one table per accounts::Table.
+    {2, "accounts: users, organizations, teams, service accounts, tokens, grants", R"sql(
+CREATE TABLE accounts_users (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_orgs (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_org_members (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_teams (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_team_members (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_service_accounts (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_tokens (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_repositories (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_grants (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_member_keys (key bytea PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE accounts_meta (key bytea PRIMARY KEY, value bytea NOT NULL);
+)sql"},
     {3, "pending server keys, one per GUN and role for every replica", R"sql(
 CREATE TABLE server_pending_keys (
   gun        bytea  NOT NULL,

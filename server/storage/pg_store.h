@@ -87,9 +87,10 @@
 //     bounded by pool_wait, connect_timeout_seconds and statement_timeout; nothing of a
 //     failed write is stored, except when COMMIT itself was cut off (kUnavailable whose
 //     message says "outcome unknown": the write may or may not be stored).
-//   - Other components on the same database (accounts, the signer's keys) keep their own
-//     tables (not prefixed meta_) and their own migration list, recorded in a
-//     schema_migrations table of their own, with their own advisory lock key.
+//   - The accounts store's tables (accounts_*, server/accounts/pg_account_store.h) are
+//     migration 2 of this list. vouch-signer's keys (signer/pg_record_store.h) keep their own
+//     table, migration list (signer_schema_migrations) and advisory lock key; the machinery
+//     (pool, transactions, migrations) is common/pg's.
 //
 // Thread-safety: every method may be called concurrently from any thread.
 

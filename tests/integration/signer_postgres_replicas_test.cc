@@ -14,6 +14,8 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -265,4 +267,52 @@ TEST_CASE("two vouch-signers on one PostgreSQL serve the same keys, rotation and
   for (auto& th : threads) th.join();
   CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 1);
   CHECK_FALSE(ids[0].empty());
+}
+
+TEST_CASE("vouch-signer on PostgreSQL: migrate, and what it refuses at start") {
+  vouch::test::Postgres& pg = test_postgres();
+  const std::string database = fresh_database(pg);
+  TempDir dir{"vouch-pg-signer-cli-test"};
+  const std::string dsn = pg.dsn(database);
+  const std::string password_file = pg.password_file().string();
+  // run(args): exit status and output of vouch-signer.
+  const auto run = [&](std::vector<std::string> args) {
+    static int n = 0;
+    const std::string base = dir / ("run-" + std::to_string(++n));
+    Process p(kSignerBinary, std::move(args), {{"NOTARY_SIGNER_PROD", "p"}}, base + ".out",
+              base + ".err");
+    auto st = p.wait(std::chrono::seconds(60));
+    return std::make_pair(st.value_or(-1), p.out() + p.err());
+  };
+  const std::vector<std::string> pg_flags = {"--storage", "postgres", "--pg-dsn", dsn,
+                                             "--pg-password-file", password_file};
+  auto with = [&](std::vector<std::string> head) {
+    head.insert(head.end(), pg_flags.begin(), pg_flags.end());
+    return head;
+  };
+
+  auto [rc, out] = run(with({"migrate"}));
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.find("schema version 0 -> 1") != std::string::npos);
+  std::tie(rc, out) = run(with({"migrate"}));
+  CHECK_MESSAGE(rc == 0, out);
+  CHECK(out.find("(up to date)") != std::string::npos);
+
+  // backup/restore copy a RocksDB database: refused on PostgreSQL, saying what to use.
+  std::tie(rc, out) = run(with({"backup", dir / "backup"}));
+  CHECK(rc != 0);
+  CHECK(out.find("pg_dump") != std::string::npos);
+  // No dsn; a password in the dsn; a wrong password: each stops the start with one clear line.
+  std::tie(rc, out) = run({"migrate", "--storage", "postgres"});
+  CHECK(rc != 0);
+  CHECK(out.find("needs storage.postgres.dsn") != std::string::npos);
+  std::tie(rc, out) = run({"migrate", "--storage", "postgres", "--pg-dsn", dsn + " password=x"});
+  CHECK(rc != 0);
+  CHECK(out.find("put it in password_file") != std::string::npos);
+  signer_test::write_file(dir / "wrong-password", "not-the-password\n");
+  std::tie(rc, out) = run({"migrate", "--storage", "postgres", "--pg-dsn", dsn,
+                           "--pg-password-file", dir / "wrong-password"});
+  CHECK(rc != 0);
+  CHECK(out.find("password authentication failed") != std::string::npos);
+  CHECK(out.find("not-the-password") == std::string::npos);
 }

@@ -509,6 +509,8 @@ Result<Principal> AccountsService::authenticate(std::string_view name,
                                                 const keys::SecretString& secret,
                                                 std::string_view source) {
   VOUCH_RETURN_IF_ERROR(throttle_check(source));
+  // No account has an empty password; and a directory would take one for an anonymous bind.
+  if (secret.empty()) return fail_auth(source);
   if (looks_like_api_token(secret.view())) {
     auto p = authenticate_token(name, secret.view(), /*refresh=*/false);
     if (!p && p.error().code == Code::kUnauthenticated) return fail_auth(source);

@@ -3,12 +3,16 @@
 #include <ldap.h>
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "common/log.h"
 
@@ -76,6 +80,75 @@ timeval to_timeval(std::chrono::milliseconds ms) {
   return tv;
 }
 
+// libldap bounds connecting (LDAP_OPT_NETWORK_TIMEOUT) and waiting for results (LDAP_OPT_TIMEOUT),
+// but an ldaps:// TLS handshake reads from a blocking socket: a peer that accepts and stays
+// silent would hold the thread forever. A watchdog shuts the connection's socket down when its
+// deadline passes, so that a blocked read returns and libldap fails the operation. libldap
+// tells it the socket through a connect callback, and that the socket is closing through the
+// matching delete callback (so a number reused by another socket is never shut down).
+class Watchdog {
+ public:
+  explicit Watchdog(std::chrono::milliseconds limit)
+      : thread_([this, limit] {
+          std::unique_lock lock(mu_);
+          if (!cv_.wait_for(lock, limit, [this] { return done_; }) && fd_ >= 0) {
+            ::shutdown(fd_, SHUT_RDWR);
+          }
+        }) {}
+  ~Watchdog() { cancel(); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void set_fd(int fd) {
+    std::lock_guard lock(mu_);
+    fd_ = fd;
+  }
+  // No shutdown after this returns. Idempotent.
+  void cancel() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  static int on_connect(LDAP*, Sockbuf* sb, LDAPURLDesc*, sockaddr*, ldap_conncb* ctx) {
+    ber_socket_t fd = -1;
+    if (::ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1) {
+      static_cast<Watchdog*>(ctx->lc_arg)->set_fd(fd);
+    }
+    return 0;
+  }
+  static void on_close(LDAP*, Sockbuf*, ldap_conncb* ctx) {
+    static_cast<Watchdog*>(ctx->lc_arg)->set_fd(-1);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  int fd_ = -1;
+  std::thread thread_;  // last: starts once the rest is ready
+};
+
+// A connection and its watchdog; the watchdog stops before the socket closes.
+struct Conn {
+  explicit Conn(std::chrono::milliseconds limit)
+      : watchdog(limit), callbacks{&Watchdog::on_connect, &Watchdog::on_close, &watchdog} {}
+  ~Conn() {
+    watchdog.cancel();
+    ld.reset();
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  LDAP* get() const { return ld.get(); }
+
+  Watchdog watchdog;
+  ldap_conncb callbacks;  // libldap keeps a pointer to it while `ld` lives
+  Connection ld;
+};
+
 Error unavailable(std::string what) {
   return make_error(Code::kUnavailable, Reason::kUnavailable, "directory: " + std::move(what));
 }
@@ -110,34 +183,39 @@ struct LdapDirectory::Impl {
     if (logins[i] != nullptr) logins[i]->Increment();
   }
 
-  // A new connection, TLS up, bound as the service account.
-  Result<Connection> connect() const {
+  // A new connection, TLS up, bound as the service account. Its socket is shut down after
+  // `steps` timeouts (connect, TLS, bind, ... each count one) unless the caller cancels the
+  // watchdog first.
+  Result<std::unique_ptr<Conn>> connect(int steps) const {
+    auto conn = std::make_unique<Conn>(options.timeout * steps);
     LDAP* raw = nullptr;
     int rc = ::ldap_initialize(&raw, options.url.c_str());
     if (rc != LDAP_SUCCESS || raw == nullptr) {
       return unavailable(std::string("initialize: ") + ::ldap_err2string(rc));
     }
-    Connection ld(raw);
+    conn->ld.reset(raw);
+    LDAP* ld = raw;
     const int version = LDAP_VERSION3;
-    ::ldap_set_option(ld.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
-    ::ldap_set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    ::ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+    ::ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     const timeval tv = to_timeval(options.timeout);
-    ::ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv);
-    ::ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &tv);
+    ::ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+    ::ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
+    ::ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &conn->callbacks);
     if (!options.insecure_no_tls) {
       const int demand = LDAP_OPT_X_TLS_DEMAND;
-      ::ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+      ::ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
       if (!options.ca_file.empty()) {
-        ::ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, options.ca_file.c_str());
+        ::ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, options.ca_file.c_str());
       }
       const int is_server = 0;
-      rc = ::ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &is_server);
+      rc = ::ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server);
       if (rc != LDAP_OPT_SUCCESS) {
         return unavailable("TLS setup (ca_file " + options.ca_file +
                            "): " + ::ldap_err2string(rc));
       }
       if (options.start_tls) {
-        rc = ::ldap_start_tls_s(ld.get(), nullptr, nullptr);
+        rc = ::ldap_start_tls_s(ld, nullptr, nullptr);
         if (rc != LDAP_SUCCESS) {
           return unavailable(std::string("StartTLS with ") + options.url + ": " +
                              ::ldap_err2string(rc));
@@ -147,14 +225,14 @@ struct LdapDirectory::Impl {
     berval cred{};
     cred.bv_val = const_cast<char*>(bind_password.view().data());
     cred.bv_len = static_cast<ber_len_t>(bind_password.size());
-    rc = ::ldap_sasl_bind_s(ld.get(), options.bind_dn.empty() ? nullptr : options.bind_dn.c_str(),
+    rc = ::ldap_sasl_bind_s(ld, options.bind_dn.empty() ? nullptr : options.bind_dn.c_str(),
                             LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
     if (rc != LDAP_SUCCESS) {
       // The service account refused is our configuration, not the caller's password.
       return unavailable("bind as " + (options.bind_dn.empty() ? "anonymous" : options.bind_dn) +
                          " at " + options.url + ": " + ::ldap_err2string(rc));
     }
-    return ld;
+    return conn;
   }
 
   // One search; `limit` entries at most (0: none). rc LDAP_SIZELIMIT_EXCEEDED passes through
@@ -279,13 +357,15 @@ Status LdapDirectory::check_password(std::string_view name, const keys::SecretSt
       name.size() > kMaxNameBytes) {
     return rejected();
   }
-  auto ld = impl_->connect();
-  if (!ld) {
+  // The whole check (connect, TLS, service bind, search, user bind) within 5 timeouts.
+  auto conn = impl_->connect(5);
+  if (!conn) {
     impl_->count(2);
-    impl_->logger->error("{}", ld.error().message);
-    return std::move(ld).error();
+    impl_->logger->error("{}", conn.error().message);
+    return std::move(conn).error();
   }
-  auto dn = impl_->find_user(ld->get(), name);
+  LDAP* const ld = (*conn)->get();
+  auto dn = impl_->find_user(ld, name);
   if (!dn) {
     impl_->count(2);
     impl_->logger->error("{}", dn.error().message);
@@ -298,7 +378,7 @@ Status LdapDirectory::check_password(std::string_view name, const keys::SecretSt
   berval cred{};
   cred.bv_val = const_cast<char*>(password.view().data());
   cred.bv_len = static_cast<ber_len_t>(password.size());
-  const int rc = ::ldap_sasl_bind_s(ld->get(), (*dn)->c_str(), LDAP_SASL_SIMPLE, &cred, nullptr,
+  const int rc = ::ldap_sasl_bind_s(ld, (*dn)->c_str(), LDAP_SASL_SIMPLE, &cred, nullptr,
                                     nullptr, nullptr);
   if (rc == LDAP_SUCCESS) {
     impl_->count(0);
@@ -321,15 +401,18 @@ Result<std::vector<std::string>> LdapDirectory::group_members(std::string_view g
     return make_error(Code::kNotFound, Reason::kNotFound,
                       "directory: group " + group + " is not under group_base " + o.group_base);
   }
-  VOUCH_ASSIGN_OR_RETURN(Connection ld, impl_->connect());
-  VOUCH_ASSIGN_OR_RETURN(Message m, impl_->search(ld.get(), group, LDAP_SCOPE_BASE,
+  // Connect, TLS and bind within 3 timeouts; each search after that has its own.
+  VOUCH_ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, impl_->connect(3));
+  conn->watchdog.cancel();
+  LDAP* const ld = conn->get();
+  VOUCH_ASSIGN_OR_RETURN(Message m, impl_->search(ld, group, LDAP_SCOPE_BASE,
                                                   o.group_filter, {o.member_attribute}, 1));
-  LDAPMessage* entry = ::ldap_first_entry(ld.get(), m.get());
+  LDAPMessage* entry = ::ldap_first_entry(ld, m.get());
   if (entry == nullptr) {
     return make_error(Code::kNotFound, Reason::kNotFound,
                       "directory: group " + group + " not found (or not matching group_filter)");
   }
-  const std::vector<std::string> vals = Impl::values(ld.get(), entry, o.member_attribute);
+  const std::vector<std::string> vals = Impl::values(ld, entry, o.member_attribute);
   if (vals.size() > o.max_group_members) {
     return make_error(Code::kResourceExhausted, Reason::kTooLarge,
                       "directory: group " + group + " has " + std::to_string(vals.size()) +
@@ -341,18 +424,18 @@ Result<std::vector<std::string>> LdapDirectory::group_members(std::string_view g
       // uniqueMember may end in "#'<bitstring>'B" (RFC 4519); the DN is before it.
       std::string dn = v.substr(0, v.rfind("#'") == std::string::npos ? v.size() : v.rfind("#'"));
       if (!dn_under(dn, o.user_base)) continue;
-      auto user = impl_->search(ld.get(), dn, LDAP_SCOPE_BASE, "(objectClass=*)",
+      auto user = impl_->search(ld, dn, LDAP_SCOPE_BASE, "(objectClass=*)",
                                 {o.name_attribute}, 1);
       if (!user) {
         if (user.error().code == Code::kNotFound) continue;  // a dangling member
         return std::move(user).error();
       }
-      LDAPMessage* e = ::ldap_first_entry(ld.get(), user->get());
+      LDAPMessage* e = ::ldap_first_entry(ld, user->get());
       if (e == nullptr) continue;
-      const auto name = Impl::values(ld.get(), e, o.name_attribute);
+      const auto name = Impl::values(ld, e, o.name_attribute);
       if (name.size() == 1) names.push_back(lower(name.front()));
     } else {  // a name (memberUid)
-      VOUCH_ASSIGN_OR_RETURN(auto found, impl_->find_user(ld.get(), v));
+      VOUCH_ASSIGN_OR_RETURN(auto found, impl_->find_user(ld, v));
       if (found) names.push_back(lower(v));
     }
   }

@@ -15,8 +15,11 @@
 // entry's name_attribute is the name; any other value (memberUid) is taken as a name and
 // checked with the user search. Members that resolve to no user are left out.
 //
-// Time: every network step is bounded by `timeout` (connect, TLS, each operation). Every
-// method opens its own connection: thread-safe, nothing shared but the options. Sizes: a user
+// Time: every network step is bounded by `timeout` (connect, each operation), and a watchdog
+// shuts the socket down when a password check has run 5 timeouts in all, or a group read's
+// connect + TLS + service bind 3 (an ldaps:// handshake with a peer that accepts and stays
+// silent would otherwise block for ever). Every method opens its own connection:
+// thread-safe, nothing shared but the options. Sizes: a user
 // search asks for at most 2 entries; a group may have at most max_group_members values
 // (more: an error, nothing synced). Active Directory's ranged retrieval of very large groups
 // (member;range=...) is not followed: such a group reads as over the limit.

@@ -7,7 +7,11 @@
 
 #include "server/ldap/ldap_directory.h"
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
@@ -187,6 +191,34 @@ TEST_CASE("ldap: a directory that cannot be asked is unavailable, never a wrong 
     REQUIRE_OK(slapd->up());
     CHECK(check(*d, "alice", "alice-password").ok());
   }
+}
+
+TEST_CASE("ldap: a directory that accepts connections and never answers is unavailable") {
+  // A listening socket nobody accepts from: TCP connects (the kernel's backlog), then silence.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const std::string hostport = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  for (const bool ldaps : {false, true}) {
+    CAPTURE(ldaps);
+    ldap::LdapOptions o;
+    o.url = (ldaps ? "ldaps://" : "ldap://") + hostport;
+    o.start_tls = !ldaps;
+    o.user_base = "ou=people,dc=example,dc=test";
+    o.timeout = std::chrono::milliseconds(300);
+    auto d = ldap::LdapDirectory::create(std::move(o));
+    REQUIRE_OK(d);
+    // Without the timeouts this would wait forever (and ctest's limit would fail the test).
+    CHECK(code_of((*d)->check_password("alice", SecretString("alice-password"))) ==
+          Code::kUnavailable);
+  }
+  ::close(fd);
 }
 
 TEST_CASE("ldap: group members of groupOfNames, groupOfUniqueNames and posixGroup") {

@@ -548,7 +548,8 @@ std::optional<server::audit::AuditEvent> audit_event_for(const server::accounts:
   }
   if (e.actor.empty()) {
     out.actor_kind = server::audit::ActorKind::kSystem;
-    out.actor = "bootstrap";
+    // The system acts at first start, and for the directory (sign-in, group sync).
+    out.actor = e.detail.find("source=directory") != std::string::npos ? "directory" : "bootstrap";
   } else {
     out.actor_kind = e.actor.find('/') == std::string::npos
                          ? server::audit::ActorKind::kUser

@@ -150,5 +150,7 @@ step "the audit log has the directory user's publishes and the failed logins"
 api "$ADMIN" GET '/audit?limit=1000'; [ "$code" = 200 ] || fail "$code $out"
 check '[.records[] | select(.action == "publish" and .target == "acme/app" and .actor == "alice")] | length >= 2' "$out" "alice's publishes"
 check '[.records[] | select(.action == "login_failed" and .target == "alice")] | length >= 2' "$out" "the failed logins"
+check '[.records[] | select(.action == "team_member_add" and .actor == "directory" and .target == "acme/ops")] | length == 2' "$out" "the sync's additions"
+check '[.records[] | select(.action == "team_member_remove" and .actor == "directory")] | length == 1' "$out" "the sync's removal"
 vouch_stop
 echo "PASS"

@@ -376,6 +376,7 @@ class Routes {
     if (top == "repositories") return repositories(c);
     if (top == "grants" && s.size() == 1) return grants(c);
     if (top == "audit") return audit(c);
+    if (top == "ldap" && s.size() == 2 && s[1] == "sync") return ldap_sync(c);
     return route_not_found();
   }
 
@@ -759,6 +760,17 @@ class Routes {
       return Answer(json_answer(200, o));
     }
     return not_allowed("GET, PUT");
+  }
+
+  // POST /ldap/sync: a directory group sync now (server/README.md "Sign in with LDAP").
+  Result<Answer> ldap_sync(const Call& c) {
+    if (!options_.directory_sync) return route_not_found();
+    if (c.method != "POST") return not_allowed("POST");
+    VOUCH_RETURN_IF_ERROR(require_system_admin(c.actor));
+    const DirectorySyncCounts n = options_.directory_sync();
+    bj::object o{{"groups_synced", n.groups_synced}, {"groups_failed", n.groups_failed},
+                 {"added", n.added}, {"removed", n.removed}, {"skipped", n.skipped}};
+    return Answer(json_answer(200, o));
   }
 
   // System administrators only, by the store's current state.

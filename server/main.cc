@@ -989,6 +989,13 @@ int main(int argc, char** argv) {
   if (accounts) {
     server::AdminApiOptions admin_options;
     admin_options.repository_host = c.accounts.repository_host;
+    if (ldap_sync) {
+      admin_options.directory_sync = [&ldap_sync] {
+        const auto r = ldap_sync->run_once();
+        return server::DirectorySyncCounts{r.groups_synced, r.groups_failed, r.added, r.removed,
+                                           r.skipped};
+      };
+    }
     admin_api = std::make_unique<server::AdminApi>(*accounts, audit_log.get(), admin_options);
     handler = server::route_admin_requests(*admin_api, workers, std::move(handler));
   }

@@ -48,13 +48,6 @@ VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
 vouch_start "127.0.0.1:$(free_port)"
 unset VOUCH_BOOTSTRAP_ADMIN
 
-# api <user:password> <method> <path> [json]: the admin API; $out gets the body.
-api() {
-  local cred=$1 method=$2 path=$3 body=${4:-}
-  out=$(curl -sS --cacert "$WORK/ca.pem" -u "$cred" -X "$method" -H 'Content-Type: application/json' \
-    ${body:+--data "$body"} -w '\n%{http_code}' "$URL/api/v1$path")
-  code=${out##*$'\n'}; out=${out%$'\n'*}
-}
 # token <user:password> <scope>: GET /auth/token; $code, $out (body), $hdrs (headers).
 token() {
   local cred=$1 scope=$2

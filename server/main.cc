@@ -680,6 +680,7 @@ int main(int argc, char** argv) {
   c.insecure_no_auth = f_insecure;
   c.bootstrap_admin_file = f_bootstrap;
   c.insecure_plain_http = f_plain_http;
+  if (c.ldap_enabled && c.auth_type != "accounts") die("auth.ldap needs auth.type \"accounts\"");
 
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
              nullptr});
@@ -821,7 +822,6 @@ int main(int argc, char** argv) {
   std::unique_ptr<server::AdminApi> admin_api;
   std::unique_ptr<server::ldap::LdapDirectory> ldap_directory;
   std::unique_ptr<server::ldap::GroupSync> ldap_sync;
-  if (c.ldap_enabled && c.auth_type != "accounts") die("auth.ldap needs auth.type \"accounts\"");
   if (c.auth_type == "accounts") {
     server::audit::AuditLogOptions audit_options;
     audit_options.path = fs::path(c.db_path) / "audit";

@@ -55,7 +55,8 @@ GroupSync::Report GroupSync::run_once() {
       report.removed += synced->removed;
       report.skipped += synced->skipped;
       if (synced->added + synced->removed + synced->skipped > 0) {
-        logger->info("ldap sync: {} -> {}: {} added, {} removed, {} skipped (local users)",
+        logger->info("ldap sync: {} -> {}: {} added, {} removed, {} skipped (local users, or "
+                     "names vouch cannot hold)",
                      m.group, m.team, synced->added, synced->removed, synced->skipped);
       }
     } catch (const std::exception& e) {  // nothing below should throw; never let it end us

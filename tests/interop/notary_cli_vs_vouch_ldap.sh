@@ -151,4 +151,22 @@ check '[.records[] | select(.action == "login_failed" and .target == "alice")] |
 check '[.records[] | select(.action == "team_member_add" and .actor == "directory" and .target == "acme/ops")] | length == 2' "$out" "the sync's additions"
 check '[.records[] | select(.action == "team_member_remove" and .actor == "directory")] | length == 1' "$out" "the sync's removal"
 vouch_stop
+
+step "start-up refuses plain ldap:// without TLS, a misspelt auth.ldap key, and ldap without accounts"
+# refused <config JSON> <expected message part>: vouch-server exits 1 at start saying why.
+refused() {
+  printf '%s\n' "$1" >"$WORK/bad.json"
+  rc=0
+  out=$("$VOUCH_SERVER" --config "$WORK/bad.json" --db-path "$WORK/db" \
+    --http-addr "127.0.0.1:$(free_port)" --tls-cert "$WORK/server.pem" --tls-key "$WORK/server.key" \
+    </dev/null 2>&1) || rc=$?
+  [ "$rc" = 1 ] || fail "started (rc $rc) with $1: $out"
+  expect_in "$2" "$out"
+}
+refused "{\"auth\": {\"type\": \"accounts\", \"ldap\": {\"url\": \"$SLAPD_URL\", \"user_base\": \"$PEOPLE\"}}}" \
+  "ldap:// without TLS would send passwords in clear"
+refused "{\"auth\": {\"type\": \"accounts\", \"ldap\": {\"url\": \"$SLAPD_LDAPS_URL\", \"user_base\": \"$PEOPLE\", \"bind_pasword_file\": \"x\"}}}" \
+  "bind_pasword_file"
+refused "{\"auth\": {\"type\": \"token\", \"ldap\": {\"url\": \"$SLAPD_LDAPS_URL\", \"user_base\": \"$PEOPLE\"}}}" \
+  "auth.ldap needs auth.type \"accounts\""
 echo "PASS"

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/accounts/accounts_service.h"
@@ -361,4 +362,46 @@ TEST_CASE("ldap: group sync sets a team's directory members and leaves local mem
   report = sync.run_once();
   CHECK(report.groups_failed == 2);
   CHECK(a.team("acme", "ops") == std::vector<std::string>{"alice", "erin"});
+}
+
+TEST_CASE("ldap: the sync thread runs at start and again every interval, and stop() ends it") {
+  auto slapd = start_slapd();
+  auto o = options_for(*slapd);
+  const std::string ops_dn = "cn=ops,ou=groups," + slapd->base();
+  o.team_map = {{ops_dn, "acme/ops"}};
+  o.sync_interval = std::chrono::seconds(1);
+  auto d = directory_for(*slapd, std::move(o));
+  Accounts a;
+  a.svc->set_directory(d.get());
+  REQUIRE_OK(a.svc->create_org(a.root, "acme"));
+  REQUIRE_OK(a.svc->create_team(a.root, "acme", "ops"));
+  // Waits (bounded; not a timing check) until the team is `want`.
+  const auto eventually = [&](const std::vector<std::string>& want) {
+    for (int i = 0; i < 300 && a.team("acme", "ops") != want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(a.team("acme", "ops") == want);
+  };
+  ldap::GroupSync sync(*d, *a.svc);
+  sync.start();
+  eventually({"alice", "bob"});
+  REQUIRE_OK(slapd->modify("dn: " + ops_dn +
+                           "\nchangetype: modify\ndelete: member\nmember: uid=bob,ou=people," +
+                           slapd->base() + "\n"));
+  eventually({"alice"});  // a later pass, nobody called run_once
+  sync.stop();
+  sync.stop();  // idempotent
+}
+
+TEST_CASE("ldap: sync_directory_team refuses an oversized member list and an unknown team") {
+  Accounts a;
+  REQUIRE_OK(a.svc->create_org(a.root, "acme"));
+  REQUIRE_OK(a.svc->create_team(a.root, "acme", "ops"));
+  std::vector<std::string> many(accounts::AccountsService::kMaxDirectorySyncNames + 1, "alice");
+  CHECK_REASON(a.svc->sync_directory_team("acme/ops", many), Reason::kTooLarge);
+  CHECK(a.team("acme", "ops").empty());
+  auto missing = a.svc->sync_directory_team("acme/nope", {"alice"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code == Code::kNotFound);
+  CHECK_REASON(a.svc->sync_directory_team("no-slash", {"alice"}), Reason::kMalformed);
 }

@@ -1481,9 +1481,25 @@ Result<std::optional<UserRecord>> ensure_directory_user(AccountWriter& w, std::s
 
 }  // namespace
 
-Result<Principal> AccountsService::authenticate_in_directory(std::string_view name,
+Result<Principal> AccountsService::authenticate_in_directory(std::string_view typed,
                                                              const keys::SecretString& secret,
                                                              std::string_view source, bool known) {
+  // Directories match user names without regard to case; vouch names are lower case, so
+  // "Alice" signs in as alice. A lower-cased name that is a local user's stays local.
+  std::string name(typed);
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (name != typed) {
+    std::optional<UserRecord> existing;
+    Status st = store_.read([&](AccountReader& r) -> Status {
+      VOUCH_ASSIGN_OR_RETURN(existing, load_user(r, name));
+      return ok_status();
+    });
+    if (!st.ok()) return std::move(st).error();
+    if (existing && !existing->password.empty()) return fail_auth(source);
+    known = existing.has_value();
+  }
   // A name vouch cannot hold is refused before the directory is asked (an LDAP filter is
   // escaped anyway, server/ldap).
   if (!known && !validate_name(name, "user name").ok()) return fail_auth(source);
@@ -1501,8 +1517,8 @@ Result<Principal> AccountsService::authenticate_in_directory(std::string_view na
   if (!st.ok()) return std::move(st).error();
   // A local user with this name appeared meanwhile: its password decides, not the directory's.
   if (!user || user->disabled) return fail_auth(source);
-  const Principal principal{Principal::Kind::kUser, std::string(name), user->admin, ""};
-  if (created) notify(Principal{}, "user.create", std::string(name), "source=directory");
+  const Principal principal{Principal::Kind::kUser, name, user->admin, ""};
+  if (created) notify(Principal{}, "user.create", name, "source=directory");
   return principal;
 }
 

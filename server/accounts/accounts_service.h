@@ -162,8 +162,10 @@ class AccountsService final : public AccessDecider {
   // Directory"). With a directory set, authenticate() asks it for a user who has no local
   // password: a name with no user record (on success a directory user record is created: no
   // password hash, admin and disabled flags local as for every user) or a directory user's
-  // record. A local user with a password always wins: the directory is never asked for that
-  // name, so a directory entry cannot take over a local account (the first admin included).
+  // record. A name with upper-case letters is the lower-cased user (directories ignore case;
+  // vouch names are lower case). A local user with a password always wins: the directory is
+  // never asked for that name (in any case), so a directory entry cannot take over a local
+  // account (the first admin included).
   // The directory's kUnavailable passes through unchanged (HTTP 503), never as a wrong
   // password, and is not counted as a failure of the source. `directory` must outlive the
   // service; nullptr (the default) turns directory sign-in off. Set before use.

@@ -294,6 +294,10 @@ TEST_CASE("ldap: AccountsService signs directory users in and keeps local users 
   auto info = a.svc->get_user(a.root, "alice");  // the record was created
   REQUIRE_OK(info);
   CHECK_REASON(a.login("alice", "wrong"), Reason::kBadCredentials);
+  // Directories ignore case; the user is alice whatever case was typed.
+  auto typed = a.login("Alice", "alice-password");
+  REQUIRE_OK(typed);
+  CHECK(typed->name == "alice");
   CHECK_REASON(a.login("*)(uid=*", "alice-password"), Reason::kBadCredentials);
   CHECK_REASON(a.login("alice", ""), Reason::kBadCredentials);
 
@@ -306,6 +310,7 @@ TEST_CASE("ldap: AccountsService signs directory users in and keeps local users 
   // A local user named like a directory user: only the local password counts.
   REQUIRE_OK(a.svc->create_user(a.root, "bob", SecretString("local-bob-password"), true));
   CHECK_REASON(a.login("bob", "bob-password"), Reason::kBadCredentials);
+  CHECK_REASON(a.login("BOB", "bob-password"), Reason::kBadCredentials);
   REQUIRE_OK(a.login("bob", "local-bob-password"));
 
   // Directory down: directory users get kUnavailable, local users still sign in.

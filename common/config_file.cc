@@ -205,6 +205,25 @@ ConfigSection ConfigSection::section(std::string_view key) const {
   return ConfigSection(file_, &v->get_object(), dotted(key));
 }
 
+std::vector<ConfigSection> ConfigSection::section_list(std::string_view key) const {
+  std::vector<ConfigSection> out;
+  const json::value* v = as_value(find(key));
+  if (v == nullptr) return out;
+  if (!v->is_array()) {
+    fail(key, "an array of objects");
+    return out;
+  }
+  for (const auto& e : v->get_array()) {
+    if (!e.is_object()) {
+      fail(key, "an array of objects");
+      return {};
+    }
+    out.push_back(ConfigSection(file_, &e.get_object(),
+                                dotted(key) + "[" + std::to_string(out.size()) + "]"));
+  }
+  return out;
+}
+
 std::vector<std::string> ConfigSection::keys() const {
   std::vector<std::string> out;
   if (object_ == nullptr) return out;

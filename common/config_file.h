@@ -102,6 +102,9 @@ class ConfigSection {
   // The object at `key`. Absent key: an absent section. Not an object: an error and an
   // absent section.
   ConfigSection section(std::string_view key) const;
+  // The objects of the array at `key`, each as a section named "<key>[<i>]". Absent key: none.
+  // Not an array of objects: an error and none.
+  std::vector<ConfigSection> section_list(std::string_view key) const;
   bool present() const { return object_ != nullptr; }
   // Dotted name for messages ("" for the root, "server", "storage.kdf").
   const std::string& name() const { return name_; }

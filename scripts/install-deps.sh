@@ -16,6 +16,8 @@ packages=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # storage; PostgreSQL for the shared backend (PgStore) and the server its tests start
   librocksdb-dev libpqxx-dev libpq-dev postgresql postgresql-client
+  # directory accounts (LDAP / Active Directory sign-in) and the slapd its tests start
+  libldap-dev slapd ldap-utils
   # CLI, logging, metrics
   libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   # policy files (the verifier)

@@ -388,6 +388,7 @@ class Routes {
     if (top == "grants" && s.size() == 1) return grants(c);
     if (top == "audit") return audit(c);
     if (top == "keys") return member_keys(c);
+    if (top == "ldap" && s.size() == 2 && s[1] == "sync") return ldap_sync(c);
     return route_not_found();
   }
 
@@ -848,6 +849,17 @@ class Routes {
       items.push_back(std::move(item));
     }
     return json_answer(200, bj::object{{"keys", std::move(items)}});
+  }
+
+  // POST /ldap/sync: a directory group sync now (server/README.md "Sign in with LDAP").
+  Result<Answer> ldap_sync(const Call& c) {
+    if (!options_.directory_sync) return route_not_found();
+    if (c.method != "POST") return not_allowed("POST");
+    VOUCH_RETURN_IF_ERROR(require_system_admin(c.actor));
+    const DirectorySyncCounts n = options_.directory_sync();
+    bj::object o{{"groups_synced", n.groups_synced}, {"groups_failed", n.groups_failed},
+                 {"added", n.added}, {"removed", n.removed}, {"skipped", n.skipped}};
+    return Answer(json_answer(200, o));
   }
 
   // System administrators only, by the store's current state.

@@ -35,6 +35,7 @@
 // call it on a worker thread (route_admin_requests), never on an HTTP io thread.
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,11 @@ class WorkQueue;  // common/work_queue.h
 
 namespace vouch::server {
 
+// What one directory group sync did (POST /api/v1/ldap/sync).
+struct DirectorySyncCounts {
+  std::size_t groups_synced = 0, groups_failed = 0, added = 0, removed = 0, skipped = 0;
+};
+
 struct AdminApiOptions {
   // Largest request body. Default 64 KiB.
   std::size_t max_body_bytes = 64 * 1024;
@@ -57,6 +63,9 @@ struct AdminApiOptions {
   long long throttle_retry_after_seconds = 60;
   // The accounts option of the same name (GET /repositories answers the namespace by it).
   std::string repository_host;
+  // POST /api/v1/ldap/sync (system admins): runs one LDAP group sync now and answers its
+  // counts. Unset (no auth.ldap): that route is 404.
+  std::function<DirectorySyncCounts()> directory_sync;
 };
 
 class AdminApi {

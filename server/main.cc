@@ -33,6 +33,7 @@
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
 #include "keys/passphrase.h"
+#include "keys/secret_file.h"
 #include "server/accounts/accounts_service.h"
 #include "server/accounts/pg_account_store.h"
 #include "server/accounts/rocksdb_account_store.h"
@@ -40,6 +41,8 @@
 #include "server/api.h"
 #include "server/audit/audit_log.h"
 #include "server/auth.h"
+#include "server/ldap/group_sync.h"
+#include "server/ldap/ldap_directory.h"
 #include "server/replica_sync.h"
 #include "server/repository.h"
 #include "server/storage/memory_store.h"
@@ -99,6 +102,10 @@ struct Config {
   // administrator's "name:password" file (--bootstrap-admin-file, else VOUCH_BOOTSTRAP_ADMIN).
   server::accounts::AccountsOptions accounts;
   std::string bootstrap_admin_file;
+  // auth.ldap (auth.type "accounts"): directory sign-in and group sync, on when present.
+  bool ldap_enabled = false;
+  server::ldap::LdapOptions ldap;
+  std::string ldap_bind_password_file;
   // caching
   long long current_max_age = 300, consistent_max_age = 30LL * 24 * 3600;
   // repositories
@@ -148,6 +155,45 @@ void load_accounts_config(const ConfigSection& o, server::accounts::AccountsOpti
   a.default_visibility = *parsed;
   if (a.default_token_lifetime > a.max_token_lifetime) {
     die("config: accounts.token_lifetime_days must be at most accounts.max_token_lifetime_days");
+  }
+}
+
+// auth.ldap (server/README.md "Sign in with LDAP / Active Directory"): LdapDirectory's
+// options. Unknown keys stop the start. The service password only from a file.
+void load_ldap_config(const ConfigSection& o, Config& c) {
+  if (!o.present()) return;
+  o.only_keys({"url", "start_tls", "insecure_no_tls", "ca_file", "bind_dn", "bind_password_file",
+               "user_base", "user_filter", "name_attribute", "timeout_ms", "group_base",
+               "group_filter", "member_attribute", "team_map", "sync_interval_s",
+               "max_group_members"});
+  server::ldap::LdapOptions& l = c.ldap;
+  c.ldap_enabled = true;
+  o.get_string("url", l.url);
+  o.get_bool("start_tls", l.start_tls);
+  o.get_bool("insecure_no_tls", l.insecure_no_tls);
+  o.get_path("ca_file", l.ca_file);
+  o.get_string("bind_dn", l.bind_dn);
+  o.get_path("bind_password_file", c.ldap_bind_password_file);
+  o.get_string("user_base", l.user_base);
+  o.get_string("user_filter", l.user_filter);
+  o.get_string("name_attribute", l.name_attribute);
+  long long timeout_ms = l.timeout.count();
+  o.get_integer("timeout_ms", timeout_ms, 1, 600'000);
+  l.timeout = std::chrono::milliseconds(timeout_ms);
+  o.get_string("group_base", l.group_base);
+  o.get_string("group_filter", l.group_filter);
+  o.get_string("member_attribute", l.member_attribute);
+  long long interval = l.sync_interval.count();
+  o.get_integer("sync_interval_s", interval, 0, 7 * 86400);
+  l.sync_interval = std::chrono::seconds(interval);
+  o.get_size("max_group_members", l.max_group_members,
+             server::accounts::AccountsService::kMaxDirectorySyncNames);
+  for (const ConfigSection& m : o.section_list("team_map")) {
+    m.only_keys({"group", "team"});
+    server::ldap::TeamMapping mapping;
+    m.get_string("group", mapping.group);
+    m.get_string("team", mapping.team);
+    l.team_map.push_back(std::move(mapping));
   }
 }
 
@@ -201,6 +247,7 @@ void load_config(const fs::path& path, Config& c) {
   options.get_string_or_integer("issuer", c.issuer);
   options.get_path("rootcertbundle", c.rootcertbundle);
   options.get_integer("token_lifetime_seconds", c.token_lifetime_seconds, 1);
+  load_ldap_config(auth.section("ldap"), c);
   const ConfigSection max_age = root.section("caching").section("max_age");
   max_age.get_integer("current_metadata", c.current_max_age, kAnyInteger);
   max_age.get_integer("consistent_metadata", c.consistent_max_age, kAnyInteger);
@@ -515,7 +562,8 @@ std::optional<server::audit::AuditEvent> audit_event_for(const server::accounts:
   }
   if (e.actor.empty()) {
     out.actor_kind = server::audit::ActorKind::kSystem;
-    out.actor = "bootstrap";
+    // The system acts at first start, and for the directory (sign-in, group sync).
+    out.actor = e.detail.find("source=directory") != std::string::npos ? "directory" : "bootstrap";
   } else {
     out.actor_kind = e.actor.find('/') == std::string::npos
                          ? server::audit::ActorKind::kUser
@@ -651,6 +699,7 @@ int main(int argc, char** argv) {
   c.insecure_no_auth = f_insecure;
   c.bootstrap_admin_file = f_bootstrap;
   c.insecure_plain_http = f_plain_http;
+  if (c.ldap_enabled && c.auth_type != "accounts") die("auth.ldap needs auth.type \"accounts\"");
 
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
              nullptr});
@@ -811,6 +860,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<server::audit::AuditLog> audit_log;
   std::unique_ptr<server::TokenService> token_service;
   std::unique_ptr<server::AdminApi> admin_api;
+  std::unique_ptr<server::ldap::LdapDirectory> ldap_directory;
+  std::unique_ptr<server::ldap::GroupSync> ldap_sync;
   if (c.auth_type == "accounts") {
     // On PostgreSQL nothing else creates <db>, which holds the audit log and the token key.
     std::error_code ec;
@@ -847,6 +898,29 @@ int main(int argc, char** argv) {
       }
       else log::get("server")->error("audit log: no record for accounts change {}", e.action);
     });
+    if (c.ldap_enabled) {
+      keys::SecretString bind_password;
+      if (!c.ldap.bind_dn.empty()) {
+        if (c.ldap_bind_password_file.empty()) die("auth.ldap: bind_dn needs bind_password_file");
+        auto password = keys::read_secret_file(c.ldap_bind_password_file, 4096);
+        if (!password) die("auth.ldap.bind_password_file: " + password.error().message);
+        while (!password->empty() &&
+               (password->view().back() == '\n' || password->view().back() == '\r')) {
+          password->pop_back();
+        }
+        bind_password = std::move(*password);
+      }
+      auto directory =
+          server::ldap::LdapDirectory::create(c.ldap, std::move(bind_password), registry);
+      if (!directory) die(directory.error().message);
+      ldap_directory = std::move(*directory);
+      accounts->set_directory(ldap_directory.get());
+      ldap_sync = std::make_unique<server::ldap::GroupSync>(*ldap_directory, *accounts, registry);
+      ldap_sync->start();
+      logger->info("directory sign-in at {} ({} team mapping(s), sync every {} s)",
+                   ldap_directory->options().url, ldap_directory->options().team_map.size(),
+                   ldap_directory->options().sync_interval.count());
+    }
     if (auto admin = bootstrap_credentials(c)) {
       auto made = accounts->bootstrap_admin(admin->first, admin->second);
       if (!made) die("bootstrap admin: " + made.error().message);
@@ -970,6 +1044,13 @@ int main(int argc, char** argv) {
   if (accounts) {
     server::AdminApiOptions admin_options;
     admin_options.repository_host = c.accounts.repository_host;
+    if (ldap_sync) {
+      admin_options.directory_sync = [&ldap_sync] {
+        const auto r = ldap_sync->run_once();
+        return server::DirectorySyncCounts{r.groups_synced, r.groups_failed, r.added, r.removed,
+                                           r.skipped};
+      };
+    }
     admin_api = std::make_unique<server::AdminApi>(*accounts, audit_log.get(), admin_options);
     handler = server::route_admin_requests(*admin_api, workers, std::move(handler));
   }
@@ -977,6 +1058,10 @@ int main(int argc, char** argv) {
   if (!server) die("listen " + http.listen + ": " + server.error().message);
   api.set_transport_stats([s = server->get()] { return s->stats(); });
   (*signals)->on_reload([&] {
+    // A directory group sync now (on the workers: the signal thread does not wait for LDAP).
+    if (ldap_sync && !workers.post([&] { ldap_sync->run_once(); })) {
+      logger->error("ldap sync: the work queue is full; not run");
+    }
     if (auto st = (*server)->reload_tls(); !st) logger->error("TLS reload: {}", st.error().message);
     else logger->info("TLS certificate reloaded");
   });

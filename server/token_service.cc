@@ -172,7 +172,9 @@ std::optional<BasicCredentials> parse_basic_credentials(std::string_view value) 
   const std::string_view name = text.substr(0, colon);
   if (!is_printable_ascii(name)) return std::nullopt;
   BasicCredentials c{std::string(name), keys::SecretString(text.substr(colon + 1))};
-  if (c.secret.empty() || c.secret.view().find('\0') != std::string_view::npos) {
+  // An empty secret parses: it is a wrong password (401 with the challenge, refused by the
+  // decider before any check), not a malformed request.
+  if (c.secret.view().find('\0') != std::string_view::npos) {
     return std::nullopt;
   }
   return c;

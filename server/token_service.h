@@ -133,7 +133,8 @@ struct BasicCredentials {
   keys::SecretString secret;
 };
 // nullopt unless `value` is "Basic" (any case) SP base64("name:secret") with a non-empty
-// printable name and a non-empty secret without NUL. Thread-safe.
+// printable name and a secret without NUL. The secret may be empty (a wrong password for
+// AccessDecider::authenticate, never an unauthenticated bind anywhere). Thread-safe.
 std::optional<BasicCredentials> parse_basic_credentials(std::string_view value);
 
 // Parses one scope (see the top of this file). Reason::kMalformed for: fewer than two ':',

@@ -106,10 +106,11 @@ std::optional<std::int64_t> get_int(const json::object& o, std::string_view key)
 }
 
 struct UserRecord {
-  std::string password;
+  std::string password;  // empty for a directory user
   bool admin = false;
   bool disabled = false;
   TimePoint created;
+  bool directory = false;  // signs in through the Directory (set_directory)
 };
 
 std::string encode_user(const UserRecord& u) {
@@ -118,6 +119,7 @@ std::string encode_user(const UserRecord& u) {
   o["admin"] = u.admin;
   o["disabled"] = u.disabled;
   o["created"] = micros(u.created);
+  if (u.directory) o["directory"] = true;
   return json::serialize(o);
 }
 
@@ -131,6 +133,7 @@ Result<std::optional<UserRecord>> load_user(AccountReader& r, std::string_view n
   u.admin = get_bool(o, "admin");
   u.disabled = get_bool(o, "disabled");
   u.created = from_micros(get_int(o, "created").value_or(0));
+  u.directory = get_bool(o, "directory");
   return std::optional<UserRecord>(std::move(u));
 }
 
@@ -538,6 +541,8 @@ Result<Principal> AccountsService::authenticate(std::string_view name,
                                                 const keys::SecretString& secret,
                                                 std::string_view source) {
   VOUCH_RETURN_IF_ERROR(throttle_check(source));
+  // No account has an empty password; and a directory would take one for an anonymous bind.
+  if (secret.empty()) return fail_auth(source);
   if (looks_like_api_token(secret.view())) {
     auto p = authenticate_token(name, secret.view(), /*refresh=*/false);
     if (!p && p.error().code == Code::kUnauthenticated) return fail_auth(source);
@@ -549,6 +554,9 @@ Result<Principal> AccountsService::authenticate(std::string_view name,
     return ok_status();
   });
   if (!st.ok()) return std::move(st).error();
+  if (directory_ != nullptr && (!user || user->password.empty())) {
+    return authenticate_in_directory(name, secret, source, user.has_value());
+  }
   // Unknown names are checked against the dummy hash: the same work either way.
   bool match = verify_password(secret, user ? user->password : dummy_hash_);
   if (!user || !match || user->disabled) return fail_auth(source);
@@ -1577,6 +1585,32 @@ Result<Principal::Kind> account_kind(AccountReader& r, std::string_view owner) {
 
 }  // namespace
 
+// --- Directory accounts ----------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kDirectoryMember = R"({"source":"directory"})";
+
+// Creates the directory user record of `name` if it has none. Returns the record; nullopt
+// when `name` is a local user with a password (the local account wins).
+Result<std::optional<UserRecord>> ensure_directory_user(AccountWriter& w, std::string_view name,
+                                                        TimePoint now, bool& created) {
+  created = false;
+  VOUCH_ASSIGN_OR_RETURN(auto user, load_user(w, name));
+  if (user) {
+    if (!user->password.empty()) return std::optional<UserRecord>();
+    return user;
+  }
+  UserRecord record;
+  record.created = now;
+  record.directory = true;
+  VOUCH_RETURN_IF_ERROR(w.put(Table::kUsers, name, encode_user(record)));
+  created = true;
+  return std::optional<UserRecord>(std::move(record));
+}
+
+}  // namespace
+
 Result<MemberKeyInfo> AccountsService::register_key(const Principal& actor, std::string_view pem,
                                                     TimePoint issued_at,
                                                     const keys::Signature& signature) {
@@ -1743,6 +1777,131 @@ Status AccountsService::delete_key(const Principal& actor, std::string_view key_
   if (!st.ok()) return std::move(st).error();
   notify(actor, "key.delete", removed, "");
   return ok_status();
+}
+
+Result<Principal> AccountsService::authenticate_in_directory(std::string_view typed,
+                                                             const keys::SecretString& secret,
+                                                             std::string_view source, bool known) {
+  // Directories match user names without regard to case; vouch names are lower case, so
+  // "Alice" signs in as alice. A lower-cased name that is a local user's stays local.
+  std::string name(typed);
+  for (char& c : name) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  if (name != typed) {
+    std::optional<UserRecord> existing;
+    Status st = store_.read([&](AccountReader& r) -> Status {
+      VOUCH_ASSIGN_OR_RETURN(existing, load_user(r, name));
+      return ok_status();
+    });
+    if (!st.ok()) return std::move(st).error();
+    if (existing && !existing->password.empty()) return fail_auth(source);
+    known = existing.has_value();
+  }
+  // A name vouch cannot hold is refused before the directory is asked (an LDAP filter is
+  // escaped anyway, server/ldap).
+  if (!known && !validate_name(name, "user name").ok()) return fail_auth(source);
+  Status checked = directory_->check_password(name, secret);
+  if (!checked.ok()) {
+    if (checked.error().code == Code::kUnauthenticated) return fail_auth(source);
+    return std::move(checked).error();  // kUnavailable and the like: not the caller's fault
+  }
+  std::optional<UserRecord> user;
+  bool created = false;
+  Status st = store_.write([&](AccountWriter& w) -> Status {
+    VOUCH_ASSIGN_OR_RETURN(user, ensure_directory_user(w, name, clock_.now(), created));
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).error();
+  // A local user with this name appeared meanwhile: its password decides, not the directory's.
+  if (!user || user->disabled) return fail_auth(source);
+  const Principal principal{Principal::Kind::kUser, name, user->admin, ""};
+  if (created) notify(Principal{}, "user.create", name, "source=directory");
+  return principal;
+}
+
+Result<AccountsService::DirectorySyncResult> AccountsService::sync_directory_team(
+    std::string_view team, const std::vector<std::string>& names) {
+  if (names.size() > kMaxDirectorySyncNames) {
+    return make_error(Code::kInvalidArgument, Reason::kTooLarge,
+                      "directory group of " + std::to_string(names.size()) +
+                          " members: more than " + std::to_string(kMaxDirectorySyncNames));
+  }
+  const auto slash = team.find('/');
+  if (slash == std::string_view::npos) {
+    return make_error(Code::kInvalidArgument, Reason::kMalformed,
+                      "team \"" + std::string(team) + "\" is not <org>/<team>");
+  }
+  const std::string_view org = team.substr(0, slash);
+  const std::string_view team_name = team.substr(slash + 1);
+  DirectorySyncResult result;
+  std::vector<std::pair<std::string, std::string>> changes;  // action, detail
+  std::vector<std::string> created_users;
+  Status st = store_.write([&](AccountWriter& w) -> Status {
+    result = {};
+    changes.clear();
+    created_users.clear();
+    VOUCH_ASSIGN_OR_RETURN(auto t, w.get(Table::kTeams, team_key(org, team_name)));
+    if (!t) return not_found("team " + std::string(team));
+    std::vector<std::string> wanted;
+    for (const std::string& name : names) {
+      if (!validate_name(name, "user name").ok()) {
+        ++result.skipped;
+        continue;
+      }
+      bool created = false;
+      VOUCH_ASSIGN_OR_RETURN(auto user, ensure_directory_user(w, name, clock_.now(), created));
+      if (created) created_users.push_back(name);
+      if (!user) {
+        ++result.skipped;
+        continue;
+      }
+      wanted.push_back(name);
+    }
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    // Current members: directory-sourced ones not wanted any more leave.
+    const std::string prefix = team_member_key(org, team_name, "");
+    std::vector<std::string> present, leaving;
+    VOUCH_RETURN_IF_ERROR(scan_all(w, Table::kTeamMembers, prefix, [&](const Record& rec) {
+      std::string user = rec.key.substr(prefix.size());
+      if (rec.value == kDirectoryMember &&
+          !std::binary_search(wanted.begin(), wanted.end(), user)) {
+        leaving.push_back(user);
+      }
+      present.push_back(std::move(user));
+      return ok_status();
+    }));
+    for (const std::string& user : leaving) {
+      VOUCH_RETURN_IF_ERROR(erase_team_membership(w, org, team_name, user));
+      changes.emplace_back("team.member.remove", "member=" + user + " source=directory");
+      ++result.removed;
+    }
+    std::sort(present.begin(), present.end());
+    for (const std::string& user : wanted) {
+      if (std::binary_search(present.begin(), present.end(), user)) continue;
+      VOUCH_ASSIGN_OR_RETURN(auto m, org_membership(w, org, user));
+      if (!m) {
+        VOUCH_RETURN_IF_ERROR(
+            w.put(Table::kOrgMembers, org_member_key(org, user), encode_member(false)));
+        VOUCH_RETURN_IF_ERROR(w.put(Table::kOrgMembers, user_org_key(user, org), ""));
+      }
+      VOUCH_RETURN_IF_ERROR(
+          w.put(Table::kTeamMembers, team_member_key(org, team_name, user), kDirectoryMember));
+      VOUCH_RETURN_IF_ERROR(w.put(Table::kTeamMembers, user_team_key(user, org, team_name), ""));
+      changes.emplace_back("team.member.add", "member=" + user + " source=directory");
+      ++result.added;
+    }
+    return ok_status();
+  });
+  if (!st.ok()) return std::move(st).error();
+  for (const std::string& user : created_users) {
+    notify(Principal{}, "user.create", user, "source=directory");
+  }
+  for (auto& [action, detail] : changes) {
+    notify(Principal{}, std::move(action), std::string(team), std::move(detail));
+  }
+  return result;
 }
 
 }  // namespace vouch::server::accounts

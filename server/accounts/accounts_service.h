@@ -54,6 +54,7 @@
 #include "keys/signer.h"
 #include "server/accounts/access.h"
 #include "server/accounts/account_store.h"
+#include "server/accounts/directory.h"
 #include "server/accounts/passwords.h"
 #include "server/accounts/permissions.h"
 
@@ -194,6 +195,34 @@ class AccountsService final : public AccessDecider {
   // service. Set before use (not thread-safe against concurrent calls).
   void set_on_change(ChangeCallback callback) { on_change_ = std::move(callback); }
 
+  // Directory accounts (issue 14 item 6; server/README.md "Sign in with LDAP / Active
+  // Directory"). With a directory set, authenticate() asks it for a user who has no local
+  // password: a name with no user record (on success a directory user record is created: no
+  // password hash, admin and disabled flags local as for every user) or a directory user's
+  // record. A name with upper-case letters is the lower-cased user (directories ignore case;
+  // vouch names are lower case). A local user with a password always wins: the directory is
+  // never asked for that name (in any case), so a directory entry cannot take over a local
+  // account (the first admin included).
+  // The directory's kUnavailable passes through unchanged (HTTP 503), never as a wrong
+  // password, and is not counted as a failure of the source. `directory` must outlive the
+  // service; nullptr (the default) turns directory sign-in off. Set before use.
+  void set_directory(Directory* directory) { directory_ = directory; }
+
+  // Group sync: makes the directory-sourced members of team "<org>/<team>" exactly the users
+  // in `names` (directory user names; each gets a directory user record if it has none, and
+  // becomes a plain member of the org if it is not one). Members added locally stay, whether
+  // or not they are in `names`; a name that is a local user with a password is skipped (a
+  // directory group cannot put a local account in a team) and counted. At most
+  // kMaxDirectorySyncNames names (more: kInvalidArgument / kTooLarge, nothing changed). One
+  // store transaction. Errors: kNotFound (no such team), store errors. Runs as the system:
+  // changes reach on_change with an empty actor and "source=directory" in the detail.
+  static constexpr std::size_t kMaxDirectorySyncNames = 10000;
+  struct DirectorySyncResult {
+    std::size_t added = 0, removed = 0, skipped = 0;
+  };
+  Result<DirectorySyncResult> sync_directory_team(std::string_view team,
+                                                  const std::vector<std::string>& names);
+
   // --- AccessDecider -------------------------------------------------------------------------
   Result<Principal> authenticate(std::string_view name, const keys::SecretString& secret,
                                  std::string_view source) override;
@@ -331,6 +360,9 @@ class AccountsService final : public AccessDecider {
   Result<Principal> authenticate_token(std::string_view name, std::string_view text,
                                        std::optional<bool> refresh);
   Status throttle_check(std::string_view source);
+  Result<Principal> authenticate_in_directory(std::string_view name,
+                                              const keys::SecretString& secret,
+                                              std::string_view source, bool known);
   Error fail_auth(std::string_view source);
   void notify(const Principal& actor, std::string action, std::string target, std::string detail);
 
@@ -340,6 +372,7 @@ class AccountsService final : public AccessDecider {
   std::string dummy_hash_;
   std::unique_ptr<Throttle> throttle_;
   ChangeCallback on_change_;
+  Directory* directory_ = nullptr;
 };
 
 }  // namespace vouch::server::accounts

@@ -28,6 +28,9 @@
 #                         with the certificate of vouch_make_tls; sets NS_PID and NURL once it
 #                         answers its health check, else stops it and returns 1. The caller
 #                         stops NS_PID (its EXIT trap must too).
+#   api <user:password> <method> <path> [json]
+#                         a call of the admin API (/api/v1<path>) at $URL; $out gets the
+#                         body, $code the HTTP status
 #   free_port             a port free on 127.0.0.1 a moment ago (for a server whose token realm
 #                         must name its port before it starts)
 #   served <gun> <role>   the metadata the server serves now (GET .../_trust/tuf/<role>.json)
@@ -102,6 +105,12 @@ vouch_make_tls() {
 # The passphrase of the server's embedded key store; a test value for throwaway keys.
 export VOUCH_SERVER_KEY_PASSPHRASE="interop-server-keys"
 
+api() {
+  local cred=$1 method=$2 path=$3 body=${4:-}
+  out=$(curl -sS --cacert "$WORK/ca.pem" -u "$cred" -X "$method" -H 'Content-Type: application/json' \
+    ${body:+--data "$body"} -w '\n%{http_code}' "$URL/api/v1$path")
+  code=${out##*$'\n'}; out=${out%$'\n'*}
+}
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -34,13 +34,6 @@ if tr '\0' '\n' <"/proc/$SERVER_PID/environ" | grep -q 'interop-admin-password';
   fail "VOUCH_BOOTSTRAP_ADMIN is still readable in /proc/$SERVER_PID/environ"
 fi
 
-# api <user:password> <method> <path> [json]: the admin API; $out gets the body.
-api() {
-  local cred=$1 method=$2 path=$3 body=${4:-}
-  out=$(curl -sS --cacert "$WORK/ca.pem" -u "$cred" -X "$method" -H 'Content-Type: application/json' \
-    ${body:+--data "$body"} -w '\n%{http_code}' "$URL/api/v1$path")
-  code=${out##*$'\n'}; out=${out%$'\n'*}
-}
 ADMIN=admin:interop-admin-password
 
 step "alice and mallory; organization acme, team devs (alice) with read-write on acme/*"

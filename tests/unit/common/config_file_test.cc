@@ -103,6 +103,27 @@ TEST_CASE("getters: absent keys and absent sections leave the defaults") {
   CHECK(list == std::vector<std::string>{"x"});
 }
 
+TEST_CASE("section_list: an array of objects as sections, each named with its index") {
+  auto file = parse_ok(R"({"m": [{"group": "cn=a", "team": "o/t"}, {"group": "cn=b"}]})");
+  const auto list = file.root().section_list("m");
+  REQUIRE(list.size() == 2);
+  std::string group, team = "none";
+  list[1].get_string("group", group);
+  list[1].get_string("team", team);
+  CHECK(group == "cn=b");
+  CHECK(team == "none");
+  CHECK(list[0].name() == "m[0]");
+  CHECK(file.root().section_list("absent").empty());
+  REQUIRE_OK(file.status());
+  list[0].only_keys({"group"});  // an unknown key is named with its index
+  CHECK_REASON(file.status(), Reason::kMalformed);
+  CHECK(file.status().error().message.find("m[0].team") != std::string::npos);
+
+  auto bad = parse_ok(R"({"m": [{"group": "cn=a"}, "cn=b"]})");
+  CHECK(bad.root().section_list("m").empty());
+  CHECK_REASON(bad.status(), Reason::kMalformed);
+}
+
 TEST_CASE("getters: each type error names the key and keeps the default") {
   auto file = parse_ok(
       R"({"s": {"str": 1, "int": "1", "neg": 0, "big": 300, "float": 1.5, "bool": "yes",

@@ -304,7 +304,10 @@ TEST_CASE("wrong credentials: 401 with a Basic challenge that does not say what 
                                       basic("alice", "nope"));
   const Answer unknown_user = f.get("scope=repository:example.com/acme/app:pull",
                                     basic("mallory", "alice-pw"));
-  for (const Answer* a : {&wrong_password, &unknown_user}) {
+  // An empty password is a wrong one, not a malformed request (issue 14 item 6).
+  const Answer empty_password = f.get("scope=repository:example.com/acme/app:pull",
+                                      basic("alice", ""));
+  for (const Answer* a : {&wrong_password, &unknown_user, &empty_password}) {
     CHECK(a->status == 401);
     CHECK(a->headers.get_or("WWW-Authenticate", "") == "Basic realm=\"vouch-server\"");
     CHECK(error_code(*a) == "UNAUTHORIZED");

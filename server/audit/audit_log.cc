@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "common/log.h"
@@ -315,13 +316,28 @@ Result<std::unique_ptr<AuditLog>> AuditLog::open(const AuditLogOptions& options)
   return std::unique_ptr<AuditLog>(new AuditLog(std::move(db), options, head));
 }
 
+// One queued append. The appending thread owns `record` and `slot` and waits until the slot
+// is done, so the leader may use both until it marks it so.
+struct AuditLog::Pending {
+  struct Slot {
+    bool done = false;
+    std::optional<Error> error;  // set when the group write failed
+  };
+  const AuditRecord* record = nullptr;
+  std::string value;  // the stored value: 0x01 || encoding || hash
+  Slot* slot = nullptr;
+};
+
 AuditLog::AuditLog(std::unique_ptr<rocksdb::DB> db, const AuditLogOptions& options,
                    AuditHead head)
     : db_(std::move(db)),
       clock_(options.clock != nullptr ? *options.clock : SystemClock::instance()),
       sync_writes_(options.sync_writes),
       read_only_(options.read_only),
-      head_(head) {}
+      max_pending_(std::max<std::size_t>(options.max_pending, 1)),
+      before_group_write_(options.before_group_write),
+      head_(head),
+      tail_(head) {}
 
 AuditLog::~AuditLog() {
   if (db_) db_->Close().PermitUncheckedError();
@@ -332,30 +348,96 @@ Result<AuditRecord> AuditLog::append(const AuditEvent& event) {
     return make_error(Code::kFailedPrecondition, Reason::kIo, "audit log: opened read-only");
   }
   VOUCH_RETURN_IF_ERROR(check_event(event));
-  std::lock_guard lock(mu_);
   AuditRecord r;
-  r.seq = head_.seq + 1;
-  r.time = clock_.now();
   r.event = event;
-  r.prev_hash = head_.hash;
+  Pending::Slot slot;
+  std::unique_lock lock(mu_);
+  // Backpressure: the queue is emptied by the leader of the group write under way (there is
+  // one whenever anything is queued), which then makes room.
+  room_cv_.wait(lock, [&] {
+    return queued_.empty() ||
+           (queued_.size() < max_pending_ && queued_bytes_ < kMaxPendingBytes);
+  });
+  r.seq = tail_.seq + 1;
+  r.time = clock_.now();
+  r.prev_hash = tail_.hash;
   const std::string encoding = encode_for_hash(r);
   r.hash = hash_of(encoding);
+  Pending p;
+  p.record = &r;
+  p.value.reserve(1 + encoding.size() + r.hash.size());
+  p.value.push_back(static_cast<char>(kRecordFormat));
+  p.value += encoding;
+  p.value.append(reinterpret_cast<const char*>(r.hash.data()), r.hash.size());
+  p.slot = &slot;
+  queued_bytes_ += p.value.size();
+  queued_.push_back(std::move(p));
+  tail_ = {r.seq, r.hash};
 
-  std::string value(1, static_cast<char>(kRecordFormat));
-  value += encoding;
-  value.append(reinterpret_cast<const char*>(r.hash.data()), r.hash.size());
-  const AuditHead next{r.seq, r.hash};
-  rocksdb::WriteBatch wb;
-  rocksdb::Status s = wb.Put(be_key(r.seq), value);
-  if (s.ok()) s = wb.Put(kHeadKey, encode_head(next));
-  if (!s.ok()) return from_rocksdb(s, "append: batch");
-  rocksdb::WriteOptions w;
-  w.sync = sync_writes_;
-  s = db_->Write(w, &wb);
-  if (!s.ok()) return from_rocksdb(s, "append: write");
-  head_ = next;
-  log::get("audit")->info("{}", log_line(r));
+  while (!slot.done) {
+    if (!writing_) {
+      // Leader: write everything queued so far (this append's record among it).
+      std::vector<Pending> group;
+      group.swap(queued_);
+      queued_bytes_ = 0;
+      writing_ = true;
+      room_cv_.notify_all();
+      write_group(lock, group);
+      writing_ = false;
+      done_cv_.notify_all();
+    } else {
+      done_cv_.wait(lock);
+    }
+  }
+  if (slot.error) return std::move(*slot.error);
   return r;
+}
+
+void AuditLog::write_group(std::unique_lock<std::mutex>& lock, std::vector<Pending>& group) {
+  const AuditRecord& last = *group.back().record;
+  const AuditHead next{last.seq, last.hash};
+  lock.unlock();
+  if (before_group_write_) before_group_write_(group.front().record->seq, group.size());
+  rocksdb::WriteBatch wb;
+  rocksdb::Status s;
+  for (const Pending& p : group) {
+    if (s.ok()) s = wb.Put(be_key(p.record->seq), p.value);
+  }
+  if (s.ok()) s = wb.Put(kHeadKey, encode_head(next));
+  std::optional<Error> error;
+  if (!s.ok()) {
+    error = from_rocksdb(s, "append: batch");
+  } else {
+    rocksdb::WriteOptions w;
+    w.sync = sync_writes_;
+    s = db_->Write(w, &wb);
+    if (!s.ok()) error = from_rocksdb(s, "append: write");
+  }
+  if (!error) {
+    // In seq order: only the leader writes lines, and one leader at a time.
+    auto logger = log::get("audit");
+    for (const Pending& p : group) logger->info("{}", log_line(*p.record));
+  }
+  lock.lock();
+  if (error) {
+    // Nothing of the group is written, and what is queued behind it chains onto it: fail
+    // both and continue from the durable head.
+    for (Pending& p : queued_) group.push_back(std::move(p));
+    queued_.clear();
+    queued_bytes_ = 0;
+    tail_ = head_;
+    room_cv_.notify_all();
+    for (Pending& p : group) {
+      p.slot->error = *error;
+      p.slot->done = true;
+    }
+    return;
+  }
+  head_ = next;
+  stats_.appends += group.size();
+  stats_.groups += 1;
+  stats_.largest_group = std::max<std::uint64_t>(stats_.largest_group, group.size());
+  for (Pending& p : group) p.slot->done = true;
 }
 
 Result<std::vector<AuditRecord>> AuditLog::read(std::uint64_t after_seq, int limit) const {
@@ -440,6 +522,11 @@ Result<VerifyReport> AuditLog::verify(std::uint64_t from_seq, std::uint64_t to_s
 AuditHead AuditLog::head() const {
   std::lock_guard lock(mu_);
   return head_;
+}
+
+AuditLogStats AuditLog::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 }  // namespace vouch::server::audit

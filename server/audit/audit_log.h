@@ -15,8 +15,11 @@
 //   'r' seq (8 bytes big-endian) -> 0x01 || canonical encoding || hash (32 bytes)
 //   'h'                          -> head: seq (8 bytes big-endian) || hash (32 bytes)
 //   '!'                          -> "vouch-audit-1" (format marker)
-// append() writes the record and the new head in one WriteBatch with sync = sync_writes, so
-// after a crash the log holds exactly the appends that returned plus at most the one in flight.
+// Appends are written in groups (group commit): the records of the appends that wait together
+// are chained in seq order and written, with the new head, in one WriteBatch with
+// sync = sync_writes (one write, one fdatasync per group). So after a crash the log holds
+// exactly the appends that returned plus at most the group in flight (appends that had not
+// returned), always a gapless chain: the write-ahead log keeps a group whole or drops it.
 //
 // Open-time check (cheap, not a full verify): the last record must exist exactly when the head
 // does, sit under the head's seq, and have the head's hash, and that record's own hash must
@@ -29,15 +32,21 @@
 // source, outcome, detail, hash). Events never carry secrets (see AuditEvent), so neither do
 // the lines.
 //
-// Thread-safety: every method may be called concurrently; appends are serialized (one mutex
-// held across seq assignment, hashing and the synced write). One AuditLog per directory per
+// Thread-safety: every method may be called concurrently. An append takes the mutex only to
+// assign its seq, hash its record and queue it; the first waiting append that finds no write
+// under way becomes the leader: it takes everything queued, writes and syncs it with the mutex
+// released, then wakes the others (followers), whose records are then durable. At most
+// AuditLogOptions::max_pending appends (and kMaxPendingBytes of records) wait to be written;
+// more wait for room before they get a seq (backpressure). One AuditLog per directory per
 // process; RocksDB's LOCK makes a second read-write open fail (kIo). A read-only open (see
 // AuditLogOptions::read_only) may run beside a writer and sees the log as of its open.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -193,6 +202,25 @@ struct AuditLogOptions {
 
   // Stamps AuditRecord::time; must outlive the log. nullptr (the default): the system clock.
   const Clock* clock = nullptr;
+
+  // The most appends queued for the next group write (the group's size limit and the
+  // backpressure bound, see Thread-safety above). Default 256; 0 is taken as 1.
+  std::size_t max_pending = 256;
+
+  // Tests only: called by the leader with no lock held just before it writes a group of
+  // `count` records starting at `first_seq`. Must not call into the log.
+  std::function<void(std::uint64_t first_seq, std::size_t count)> before_group_write;
+};
+
+// The most bytes of encoded records queued for one group write (the other backpressure bound;
+// a single record is always let in).
+inline constexpr std::size_t kMaxPendingBytes = 8u << 20;
+
+// Counters since open, for tests and metrics.
+struct AuditLogStats {
+  std::uint64_t appends = 0;        // appends made durable
+  std::uint64_t groups = 0;         // group writes that succeeded (one sync each)
+  std::uint64_t largest_group = 0;  // the most records in one of them
 };
 
 class AuditLog {
@@ -211,10 +239,14 @@ class AuditLog {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Assigns the next seq, stamps the time, chains to the head, writes the record and the new
-  // head atomically (durably, with sync_writes), logs one line, and returns the record. On an
-  // error nothing is written and the head is unchanged. Errors: kInvalidArgument/kTooLarge
-  // (limits above), kFailedPrecondition (read-only), kIo/kInternal (RocksDB).
+  // Assigns the next seq, stamps the time, chains to the previous record, and returns the
+  // record once it and the new head are written atomically (durably, with sync_writes) in a
+  // group with the appends queued beside it (see Thread-safety), and its log line is written.
+  // Blocks while the queue is full. On an error nothing of this append is written and the head
+  // is unchanged; a failed group write fails every append of the group and every append queued
+  // behind it (their records chained onto the lost ones), and the next append continues from
+  // the durable head. Errors: kInvalidArgument/kTooLarge (limits above), kFailedPrecondition
+  // (read-only), kIo/kInternal (RocksDB).
   Result<AuditRecord> append(const AuditEvent& event);
 
   // Up to `limit` records with seq > after_seq, in seq order; fewer (or none) at the end of the
@@ -230,18 +262,35 @@ class AuditLog {
   // An error Result only for I/O; a broken chain is a report with bad_seq set.
   Result<VerifyReport> verify(std::uint64_t from_seq = 1, std::uint64_t to_seq = 0) const;
 
-  // The last record's seq and hash.
+  // The last durable record's seq and hash (appends still queued or being written are not
+  // in it).
   AuditHead head() const;
 
+  AuditLogStats stats() const;
+
  private:
+  struct Pending;  // one queued append (audit_log.cc)
+
   AuditLog(std::unique_ptr<rocksdb::DB> db, const AuditLogOptions& options, AuditHead head);
+  // The leader's part: writes `group` (taken from queued_) with mu_ released; called and
+  // returns with `lock` held.
+  void write_group(std::unique_lock<std::mutex>& lock, std::vector<Pending>& group);
 
   std::unique_ptr<rocksdb::DB> db_;
   const Clock& clock_;
   const bool sync_writes_;
   const bool read_only_;
-  mutable std::mutex mu_;  // serializes appends; guards head_
-  AuditHead head_;
+  const std::size_t max_pending_;
+  const std::function<void(std::uint64_t, std::size_t)> before_group_write_;
+  mutable std::mutex mu_;  // guards everything below
+  std::condition_variable done_cv_;  // a group write ended (appends waiting for theirs)
+  std::condition_variable room_cv_;  // the queue was emptied (appends waiting for room)
+  AuditHead head_;  // the last durable record
+  AuditHead tail_;  // the last record assigned (queued or durable); head_ when none queued
+  std::vector<Pending> queued_;  // in seq order, tail_ is the last one's
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;  // a leader is writing a group
+  AuditLogStats stats_;
 };
 
 }  // namespace vouch::server::audit

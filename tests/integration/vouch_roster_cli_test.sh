@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Integration: signed team rosters (issue 15) walked as separate people against the real
+# vouch-server with accounts, each with a trust directory of their own and no terminal:
+#   - the admin makes organization acme with team acme/ops (alice, bob) and the service account
+#     acme/ci; alice and bob register signing keys (key generate while logged in);
+#   - `admin roster diff` shows the whole roster as new; `admin roster publish acme -y`
+#     initializes <host>/_roster/acme (root and targets keys in the admin's trust directory,
+#     snapshot and timestamp on the server) and publishes it; bob (no admin) reads it with
+#     `admin roster show` (table and JSON) and `verify` says it is up to date;
+#   - bob leaves acme/ops: `verify` fails naming him, `publish` makes version 2 without him;
+#   - mallory, an org member but no org admin, cannot publish acme's roster nor start one for
+#     org beta (the server refuses the push), and a roster whose keys conflict is refused by
+#     the server with the entry named.
+#
+#   vouch_roster_cli_test.sh <path to vouch-server> <path to vouch>
+#
+# It ends only the server it started and removes its temporary directory
+# (tests/interop/lib_vouch_server.sh).
+set -euo pipefail
+VOUCH_SERVER=${1:?usage: $0 <vouch-server binary> <vouch binary>}
+VOUCH=${2:?usage: $0 <vouch-server binary> <vouch binary>}
+for tool in openssl curl jq setsid; do
+  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+# shellcheck source=../interop/lib_vouch_server.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../interop/lib_vouch_server.sh"
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
+unset NOTARY_AUTH VOUCH_KEY_FORMAT
+
+ADMIN_PASSWORD=admin-Pa55-word-for-the-test
+export VOUCH_ROOT_PASSPHRASE=keys-root-pass
+export VOUCH_TARGETS_PASSPHRASE=keys-targets-pass
+export VOUCH_SNAPSHOT_PASSPHRASE=keys-snapshot-pass
+export VOUCH_DELEGATION_PASSPHRASE=keys-delegation-pass
+
+step "vouch-server with accounts and its first administrator"
+vouch_make_tls
+cat >"$WORK/accounts.json" <<'JSON'
+{"auth": {"type": "accounts"},
+ "accounts": {"password_memory_kib": 1024, "password_iterations": 1}}
+JSON
+export VOUCH_BOOTSTRAP_ADMIN="admin:$ADMIN_PASSWORD"
+VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
+vouch_start "127.0.0.1:$(free_port)"
+unset VOUCH_BOOTSTRAP_ADMIN
+HOSTPORT=${URL#https://}
+GUN="$HOSTPORT/_roster/acme"
+
+as() {
+  local who=$1; shift
+  setsid -w "$VOUCH" -d "$WORK/$who" -s "$URL" --tlscacert "$WORK/ca.pem" "$@" </dev/null
+}
+login() {
+  printf '%s' "$2" | setsid -w "$VOUCH" -d "$WORK/$1" -s "$URL" --tlscacert "$WORK/ca.pem" \
+    login --username "$1" --password-stdin >/dev/null
+}
+
+step "the admin: organization acme, team acme/ops with alice and bob, org member mallory"
+login admin "$ADMIN_PASSWORD"
+for u in alice bob mallory; do
+  printf '%s' "$u-Pa55-word-for-the-test" | setsid -w "$VOUCH" -d "$WORK/admin" -s "$URL" \
+    --tlscacert "$WORK/ca.pem" admin user create "$u" --password-stdin >/dev/null
+done
+run 0 as admin admin org create acme
+for u in alice bob mallory; do run 0 as admin admin member add acme "$u"; done
+run 0 as admin admin team create acme/ops
+run 0 as admin admin team add-member acme/ops alice
+run 0 as admin admin team add-member acme/ops bob
+
+step "alice and bob register their signing keys"
+declare -A KEY
+for u in alice bob; do
+  login "$u" "$u-Pa55-word-for-the-test"
+  run 0 as "$u" key generate -r targets/ops
+  KEY[$u]=$(sed -n 's/.*with keyID: \([0-9a-f]\{64\}\).*/\1/p' <<<"$out")
+  expect_in "Registered ecdsa key ${KEY[$u]}" "$out"
+done
+
+step "diff before the first roster: everything is new"
+run 0 as admin admin roster diff acme
+expect_in "+ member ops/alice (user)" "$out"
+expect_in "+ key ops/bob ${KEY[bob]} (ecdsa)" "$out"
+
+step "the admin publishes roster v1"
+run 0 as admin admin roster publish acme -y
+expect_in "Successfully published changes for repository $GUN" "$out"
+run 0 as admin admin roster publish acme -y
+expect_in "is up to date; nothing to publish" "$out"
+
+step "bob, no admin, reads and verifies it"
+run 0 as bob admin roster show acme
+expect_in "version 1" "$out"
+grep -E "^ops +alice +user +${KEY[alice]} +ecdsa" <<<"$out" >/dev/null || fail "show: $out"
+json 0 as bob admin roster show acme --output json
+check ".org == \"acme\" and ([.teams[0].members[].name] | sort) == [\"alice\", \"bob\"]" "$out"
+check ".teams[0].members[] | select(.name == \"bob\") | .keys[0].keyid == \"${KEY[bob]}\"" "$out"
+run 0 as bob admin roster verify acme
+expect_in "roster $GUN version 1 verifies" "$out"
+expect_in "up to date" "$out"
+# Anyone reads it, anonymously too, and a Notary client sees an ordinary target.
+json 0 as carol admin roster show acme --output json
+check '.org == "acme"' "$out"
+run 0 as carol list "$GUN"
+expect_in "roster.json" "$out"
+
+step "bob leaves acme/ops: the roster is out of date until v2"
+run 0 as admin admin team remove-member acme/ops bob
+run 2 as bob admin roster verify acme
+expect_in "- member ops/bob (user)" "$out"
+expect_in "roster out of date" "$out"
+run 0 as admin admin roster publish acme -y
+expect_in "- member ops/bob (user)" "$out"
+json 0 as bob admin roster show acme --output json
+check "[.teams[0].members[].name] == [\"alice\"]" "$out"
+run 0 as bob admin roster verify acme
+expect_in "version 2 verifies" "$out"
+
+step "mallory, no org admin, cannot publish a roster of acme, nor start one for beta"
+login mallory "mallory-Pa55-word-for-the-test"
+run 0 as admin admin org create beta
+run 0 as admin admin member add beta mallory
+rc=0; as mallory admin roster publish beta -y >"$WORK/mallory.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "mallory published beta's roster: $(cat "$WORK/mallory.out")"
+# The server gives her no push on the roster repository (not even the snapshot key of a new one).
+expect_in "requires authentication for $HOSTPORT/_roster/beta snapshot key" "$(cat "$WORK/mallory.out")"
+run 2 as carol admin roster show beta
+run 0 as admin admin team add-member acme/ops mallory
+rc=0; as mallory admin roster publish acme --gun "$GUN" -y >"$WORK/mallory.out" 2>&1 || rc=$?
+[ "$rc" != 0 ] || fail "mallory published acme's roster: $(cat "$WORK/mallory.out")"
+# Her trust directory holds no roster key of acme; the server would refuse her push anyway.
+expect_in 'no signing key for role "targets"' "$(cat "$WORK/mallory.out")"
+json 0 as bob admin roster show acme --output json
+check "[.teams[0].members[].name] == [\"alice\"]" "$out"
+
+step "stop vouch-server"
+vouch_stop
+echo "PASS"

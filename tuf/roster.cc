@@ -221,7 +221,8 @@ Result<Roster> parse_roster(const json::Value& document, const RosterLimits& lim
         if (!member_keys.insert(id).second) {
           return invalid(Reason::kDuplicateKey, kwhere + ": key " + id + " listed twice");
         }
-        auto [owner_it, fresh] = key_owner.emplace(id, member.name);
+        // A certificate and its bare key are one key: owners are keyed by the plain key's ID.
+        auto [owner_it, fresh] = key_owner.emplace(key.key.canonical_id(), member.name);
         if (!fresh && owner_it->second != member.name) {
           return invalid(Reason::kConflict, kwhere + ": key " + id +
                                                 " is also listed under member " +

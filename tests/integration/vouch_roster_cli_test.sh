@@ -103,6 +103,53 @@ check '.org == "acme"' "$out"
 run 0 as carol list "$GUN"
 expect_in "roster.json" "$out"
 
+step "the admin makes $HOSTPORT/acme/app, delegated to alice and bob by name; both sign"
+run 0 as admin init "$HOSTPORT/acme/app" -p
+run 0 as admin delegation add "$HOSTPORT/acme/app" targets/ops --member alice --member bob \
+  --all-paths -p
+run 0 as admin admin grant set "$HOSTPORT/acme/app" --team acme/ops --permission read-write
+run 0 as admin admin visibility set "$HOSTPORT/acme/app" public
+printf '{"schemaVersion": 2}' >"$WORK/manifest-a.json"
+printf '{"schemaVersion": 2, "b": 1}' >"$WORK/manifest-b.json"
+run 0 as alice sign "$HOSTPORT/acme/app:v1" --manifest "$WORK/manifest-a.json"
+run 0 as bob sign "$HOSTPORT/acme/app:v2" --manifest "$WORK/manifest-b.json"
+
+step "a policy takes team acme/ops from the roster; verify-image admits by team"
+ROOT_ID=$(as admin key list --output json | jq -r '[.[] | select(.role == "root")][0].key_id')
+[ -n "$ROOT_ID" ] && [ "$ROOT_ID" != null ] || fail "no root key in the admin's trust directory"
+write_policy() {  # write_policy <file> <roster root key ID>
+  cat >"$1" <<YAML
+version: 1
+teams_from:
+  roster: $GUN
+  server: $URL
+  tls_ca: |
+$(sed 's/^/    /' "$WORK/ca.pem")
+  root_keys: [$2]
+trust:
+  - prefix: $HOSTPORT/acme
+    server: $URL
+    tls_ca: |
+$(sed 's/^/      /' "$WORK/ca.pem")
+    root_keys: [$ROOT_ID]
+rules:
+  - name: app
+    pattern: $HOSTPORT/acme/**
+    require:
+      any-of: [acme/ops]
+YAML
+}
+write_policy "$WORK/policy.yaml" "$ROOT_ID"
+verify_image() { setsid -w "$VOUCH" verify-image "$@" </dev/null; }
+run 0 verify_image "$HOSTPORT/acme/app:v1" --policy "$WORK/policy.yaml"
+expect_in "allow" "$out"
+run 0 verify_image "$HOSTPORT/acme/app:v2" --policy "$WORK/policy.yaml"
+
+step "a roster pinned to another root (a forged roster) is refused: deny, fail closed"
+write_policy "$WORK/forged.yaml" "$(printf 'f%.0s' {1..64})"
+run 2 verify_image "$HOSTPORT/acme/app:v1" --policy "$WORK/forged.yaml"
+expect_in "roster $GUN" "$out"
+
 step "bob leaves acme/ops: the roster is out of date until v2"
 run 0 as admin admin team remove-member acme/ops bob
 run 2 as bob admin roster verify acme
@@ -114,6 +161,21 @@ json 0 as bob admin roster show acme --output json
 check "[.teams[0].members[].name] == [\"alice\"]" "$out"
 run 0 as bob admin roster verify acme
 expect_in "version 2 verifies" "$out"
+
+step "after roster v2, bob's new signature no longer admits; alice's still does"
+printf '{"schemaVersion": 2, "b": 3}' >"$WORK/manifest-b3.json"
+# bob may still push (a grant of his own) and his key is still in the delegation: only the
+# roster says he is no longer in acme/ops.
+run 0 as admin admin grant set "$HOSTPORT/acme/app" --user bob --permission read-write
+run 0 as bob sign "$HOSTPORT/acme/app:v3" --manifest "$WORK/manifest-b3.json"
+run 2 verify_image "$HOSTPORT/acme/app:v3" --policy "$WORK/policy.yaml"
+expect_in "acme/ops" "$out"
+# (targets/ops is now signed by bob alone, so every tag in it is his until a member of acme/ops
+# signs the role again: Notary's delegations sign roles, not tags.)
+printf '{"schemaVersion": 2, "a": 4}' >"$WORK/manifest-a4.json"
+run 0 as alice sign "$HOSTPORT/acme/app:v4" --manifest "$WORK/manifest-a4.json"
+run 0 verify_image "$HOSTPORT/acme/app:v4" --policy "$WORK/policy.yaml"
+expect_in "allow" "$out"
 
 step "mallory, no org admin, cannot publish a roster of acme, nor start one for beta"
 login mallory "mallory-Pa55-word-for-the-test"

@@ -12,19 +12,29 @@
 #     org beta (the server refuses the push), and a roster whose keys conflict is refused by
 #     the server with the entry named.
 #
-#   vouch_roster_cli_test.sh <path to vouch-server> <path to vouch>
+#   - a policy takes acme/ops from the roster (teams_from, pinned to the admin's root key):
+#     `vouch verify-image` and the vouch-verifier daemon (/v1/verify) admit alice's and bob's
+#     tags by team; a roster pinned to another root is refused (deny, naming the roster); after
+#     bob leaves and roster v2 is published, his new signature no longer admits, alice's does.
 #
-# It ends only the server it started and removes its temporary directory
+#   vouch_roster_cli_test.sh <path to vouch-server> <path to vouch> <path to vouch-verifier>
+#
+# It ends only the server and verifier it started and removes its temporary directory
 # (tests/interop/lib_vouch_server.sh).
 set -euo pipefail
 VOUCH_SERVER=${1:?usage: $0 <vouch-server binary> <vouch binary>}
-VOUCH=${2:?usage: $0 <vouch-server binary> <vouch binary>}
+VOUCH=${2:?usage: $0 <vouch-server binary> <vouch binary> <vouch-verifier binary>}
+VERIFIER=${3:?usage: $0 <vouch-server binary> <vouch binary> <vouch-verifier binary>}
 for tool in openssl curl jq setsid; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 # shellcheck source=../interop/lib_vouch_server.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../interop/lib_vouch_server.sh"
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
+VERIFIER_PID=
+# The verifier this script starts is stopped by its PID on every exit path, before the lib's
+# cleanup stops the server and removes $WORK.
+trap '[ -z "$VERIFIER_PID" ] || kill -TERM "$VERIFIER_PID" 2>/dev/null || true; _vouch_cleanup' EXIT
 unset NOTARY_AUTH VOUCH_KEY_FORMAT
 
 ADMIN_PASSWORD=admin-Pa55-word-for-the-test
@@ -145,6 +155,31 @@ run 0 verify_image "$HOSTPORT/acme/app:v1" --policy "$WORK/policy.yaml"
 expect_in "allow" "$out"
 run 0 verify_image "$HOSTPORT/acme/app:v2" --policy "$WORK/policy.yaml"
 
+step "the vouch-verifier daemon admits by team from the roster"
+# max_age_ms 0: every request fetches, so the daemon sees roster v2 on the next request.
+cat >"$WORK/verifier.json" <<JSON
+{"policy": {"file": "$WORK/policy.yaml"}, "trust": {"max_age_ms": 0}}
+JSON
+VPORT=$(free_port)
+"$VERIFIER" --config "$WORK/verifier.json" --tls-cert "$WORK/server.pem" \
+  --tls-key "$WORK/server.key" --listen "127.0.0.1:$VPORT" >"$WORK/verifier.log" 2>&1 &
+VERIFIER_PID=$!
+for _ in $(seq 1 100); do
+  grep -q "listening on" "$WORK/verifier.log" && break
+  kill -0 "$VERIFIER_PID" 2>/dev/null || fail "vouch-verifier exited: $(cat "$WORK/verifier.log")"
+  sleep 0.1
+done
+grep -q "listening on" "$WORK/verifier.log" || fail "vouch-verifier did not start"
+verify_api() {  # verify_api <image>: the /v1/verify answer in $out
+  out=$(curl -s --cacert "$WORK/ca.pem" "https://127.0.0.1:$VPORT/v1/verify" \
+    -H 'Content-Type: application/json' -d "{\"image\": \"$1\"}")
+  printf '%s\n' "$out" >>"$LOG"
+}
+verify_api "$HOSTPORT/acme/app:v1"
+check '.allowed == true and .code == "signed"' "$out"
+verify_api "$HOSTPORT/acme/app:v2"
+check '.allowed == true' "$out"
+
 step "a roster pinned to another root (a forged roster) is refused: deny, fail closed"
 write_policy "$WORK/forged.yaml" "$(printf 'f%.0s' {1..64})"
 run 2 verify_image "$HOSTPORT/acme/app:v1" --policy "$WORK/forged.yaml"
@@ -170,12 +205,19 @@ run 0 as admin admin grant set "$HOSTPORT/acme/app" --user bob --permission read
 run 0 as bob sign "$HOSTPORT/acme/app:v3" --manifest "$WORK/manifest-b3.json"
 run 2 verify_image "$HOSTPORT/acme/app:v3" --policy "$WORK/policy.yaml"
 expect_in "acme/ops" "$out"
+verify_api "$HOSTPORT/acme/app:v3"
+check '.allowed == false and .code == "requirements_not_met"' "$out"
+expect_in "acme/ops" "$out"
 # (targets/ops is now signed by bob alone, so every tag in it is his until a member of acme/ops
 # signs the role again: Notary's delegations sign roles, not tags.)
 printf '{"schemaVersion": 2, "a": 4}' >"$WORK/manifest-a4.json"
 run 0 as alice sign "$HOSTPORT/acme/app:v4" --manifest "$WORK/manifest-a4.json"
 run 0 verify_image "$HOSTPORT/acme/app:v4" --policy "$WORK/policy.yaml"
 expect_in "allow" "$out"
+verify_api "$HOSTPORT/acme/app:v4"
+check '.allowed == true' "$out"
+kill -TERM "$VERIFIER_PID"; wait "$VERIFIER_PID" || fail "vouch-verifier did not exit cleanly"
+VERIFIER_PID=
 
 step "mallory, no org admin, cannot publish a roster of acme, nor start one for beta"
 login mallory "mallory-Pa55-word-for-the-test"

@@ -48,6 +48,8 @@ class WorkQueue;  // common/work_queue.h
 
 namespace vouch::server {
 
+class RosterStatusService;  // server/roster_status.h
+
 struct AdminApiOptions {
   // Largest request body. Default 64 KiB.
   std::size_t max_body_bytes = 64 * 1024;
@@ -57,6 +59,9 @@ struct AdminApiOptions {
   long long throttle_retry_after_seconds = 60;
   // The accounts option of the same name (GET /repositories answers the namespace by it).
   std::string repository_host;
+  // GET /orgs/<org>/roster[?gun=...]: whether the org's signed team roster is out of date
+  // (issue 15). Null: that route answers 404. Must outlive the API.
+  RosterStatusService* rosters = nullptr;
 };
 
 class AdminApi {

@@ -113,6 +113,17 @@ check '.org == "acme"' "$out"
 run 0 as carol list "$GUN"
 expect_in "roster.json" "$out"
 
+step "the server says the roster is up to date (admin API and metric)"
+roster_status() {  # the admin API's roster status of acme, as the admin, in $out
+  out=$(curl -s --cacert "$WORK/ca.pem" -u "admin:$ADMIN_PASSWORD" \
+    "$URL/api/v1/orgs/acme/roster?gun=$GUN")
+  printf '%s\n' "$out" >>"$LOG"
+}
+roster_status
+check '.out_of_date == false and .version == 1 and .changes == [] and .gun == "'"$GUN"'"' "$out"
+curl -s --cacert "$WORK/ca.pem" "$URL/metrics" | grep -q '^vouch_server_roster_out_of_date{org="acme"} 0' ||
+  fail "no vouch_server_roster_out_of_date 0 for acme"
+
 step "the admin makes $HOSTPORT/acme/app, delegated to alice and bob by name; both sign"
 run 0 as admin init "$HOSTPORT/acme/app" -p
 run 0 as admin delegation add "$HOSTPORT/acme/app" targets/ops --member alice --member bob \
@@ -190,12 +201,18 @@ run 0 as admin admin team remove-member acme/ops bob
 run 2 as bob admin roster verify acme
 expect_in "- member ops/bob (user)" "$out"
 expect_in "roster out of date" "$out"
+roster_status
+check '.out_of_date == true and .version == 1 and (.changes | index("- member ops/bob (user)")) != null' "$out"
+curl -s --cacert "$WORK/ca.pem" "$URL/metrics" | grep -q '^vouch_server_roster_out_of_date{org="acme"} 1' ||
+  fail "no vouch_server_roster_out_of_date 1 for acme"
 run 0 as admin admin roster publish acme -y
 expect_in "- member ops/bob (user)" "$out"
 json 0 as bob admin roster show acme --output json
 check "[.teams[0].members[].name] == [\"alice\"]" "$out"
 run 0 as bob admin roster verify acme
 expect_in "version 2 verifies" "$out"
+roster_status
+check '.out_of_date == false and .version == 2' "$out"
 
 step "after roster v2, bob's new signature no longer admits; alice's still does"
 printf '{"schemaVersion": 2, "b": 3}' >"$WORK/manifest-b3.json"

@@ -11,6 +11,7 @@
 
 #include "common/encoding.h"
 #include "keys/private_key.h"
+#include "tests/unit/verifier/daemon_test_util.h"
 #include "tests/unit/verifier/verifier_test_util.h"
 #include "tuf/json.h"
 
@@ -137,6 +138,79 @@ TEST_CASE("a roster's teams join the policy as <org>/<team>; a key of another me
   auto conflict = roster_policy_teams(roster_of("acme", {{"mallory", k.alice}}), p);
   REQUIRE_FALSE(conflict.ok());
   CHECK(conflict.error().reason == Reason::kConflict);
+}
+
+// A roster repository served by FakeServer (TOFU in the policy), fetched through TrustCache as
+// the daemon and verify-image do.
+TEST_CASE("rosters through the trust cache: new versions apply, rollback and expiry deny") {
+  using std::chrono::hours;
+  const std::string gun = "vouch.example.com/_roster/acme";
+  testing::FakeServer server;
+  testing::Repo& repo = server.add(gun);
+  const auto& k = test_keys();
+  auto carry = [&](const tuf::Roster& roster) {
+    repo.sim.targets.targets.clear();
+    repo.sim.targets.targets.emplace(std::string(tuf::kRosterTarget),
+                                     tuf::roster_target_meta(roster));
+  };
+  carry(roster_of("acme", {{"alice", k.alice}, {"bob", k.bob}}));
+  repo.publish();
+  const auto v1_files = repo.sim.files;
+  FixedClock clock(repo.sim.now());
+  TrustCacheOptions options;
+  options.max_age = std::chrono::milliseconds(0);  // every decision fetches
+  options.fetch_threads = 1;
+  TrustCache cache(server.factory(), clock, options);
+  const std::string from =
+      R"({"roster": ")" + gun + R"(", "server": "https://vouch.example.com", "tofu": true})";
+  const Policy policy = parse(policy_json(R"({"any-of": ["acme/ops"]})", from)).value();
+  const auto needed = rosters_needed(policy, parse_image_ref("registry.example.com/a:1").value());
+  RosterTeamsCache rosters;
+  auto names = [](const Policy& p) {
+    auto n = p.member_names("acme/ops");
+    std::sort(n.begin(), n.end());
+    return n;
+  };
+
+  auto v1 = rosters.resolve(policy, needed, cache, testing::far_deadline());
+  REQUIRE_MESSAGE(v1.ok(), v1.error().message);
+  CHECK(names(**v1) == std::vector<std::string>{"alice", "bob"});
+  // Unchanged trust data: the same built policy.
+  auto again = rosters.resolve(policy, needed, cache, testing::far_deadline());
+  REQUIRE(again.ok());
+
+  // v2 without bob applies on the next fetch.
+  server.with_lock([&] {
+    carry(roster_of("acme", {{"alice", k.alice}}));
+    repo.publish();
+  });
+  auto v2 = rosters.resolve(policy, needed, cache, testing::far_deadline());
+  REQUIRE_MESSAGE(v2.ok(), v2.error().message);
+  CHECK(names(**v2) == std::vector<std::string>{"alice"});
+  CHECK((*v2)->version() != (*v1)->version());
+
+  SUBCASE("a server that serves roster v1 again is refused") {
+    server.with_lock([&] { repo.server.publish(v1_files); });
+    auto replay = rosters.resolve(policy, needed, cache, testing::far_deadline());
+    REQUIRE_FALSE(replay.ok());
+    CHECK(replay.error().reason == Reason::kRollback);
+    CHECK(replay.error().message.find("roster " + gun) != std::string::npos);
+  }
+  SUBCASE("an expired roster denies, with no fallback to the one fetched before") {
+    clock.advance(hours(24 * 15));  // past the timestamp's 14 days
+    auto expired = rosters.resolve(policy, needed, cache, testing::far_deadline());
+    REQUIRE_FALSE(expired.ok());
+    CHECK(expired.error().reason == Reason::kExpired);
+  }
+  SUBCASE("targets that carry no roster are refused") {
+    server.with_lock([&] {
+      repo.sim.targets.targets.clear();
+      repo.publish();
+    });
+    auto none = rosters.resolve(policy, needed, cache, testing::far_deadline());
+    REQUIRE_FALSE(none.ok());
+    CHECK(none.error().reason == Reason::kBadPath);
+  }
 }
 
 }  // namespace

@@ -21,10 +21,6 @@
 #include "cli/context.h"
 #include "common/result.h"
 
-namespace vouch::keys {
-class PrivateKey;
-}
-
 namespace vouch::cli {
 
 // notary's help text for -p/--publish.
@@ -71,11 +67,10 @@ void add_roster_commands(CLI::App& admin, Context& ctx, Status& result);
 // Members' signing keys (cli/member_key_commands.cc, client/member_keys.h): key register,
 // registered and unregister, added to the `key` group.
 void add_member_key_commands(CLI::App& key_group, Context& ctx, Status& result);
-// After `key generate`: registers `key` with the configured server when `vouch login` stored a
-// login for it, signing with `private_key` (a key written to files with -o) or else the trust
-// directory's signer. A failure is a warning: the key is kept either way.
-void register_if_logged_in(Context& ctx, const keys::PublicKey& key,
-                           const keys::PrivateKey* private_key);
+// After `key generate` (into the trust directory; not with -o, whose key is for someone
+// else): registers `key` with the configured server when `vouch login` stored a login for it.
+// A failure is a warning: the key is kept either way.
+void register_if_logged_in(Context& ctx, const keys::PublicKey& key);
 // Who holds each of `key_ids` at the configured server, by key ID (both ID forms of each key
 // found), in one lookup. Empty without credentials for the server, on a server without
 // accounts, or when the lookup fails (logged at debug): callers show bare IDs then.

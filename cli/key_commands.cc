@@ -118,7 +118,7 @@ Status run_generate(Context& ctx, const GenerateArgs& a) {
     auto key = signer->create_key("", a.role, keys::KeyType::kEcdsa);
     if (!key.ok()) return key.error().wrap("Failed to create a new " + a.role + " key");
     write_stdout("Generated new ecdsa " + a.role + " key with keyID: " + key->id() + "\n");
-    register_if_logged_in(ctx, *key, nullptr);
+    register_if_logged_in(ctx, *key);
     return {};
   }
   // notary's generateKeyToFile: <output>.pem (public) and <output>-key.pem (private,
@@ -140,7 +140,6 @@ Status run_generate(Context& ctx, const GenerateArgs& a) {
   VOUCH_RETURN_IF_ERROR(write_file(a.output + ".pem", public_pem, 0600));
   write_stdout("Generated new ecdsa " + a.role + " key with keyID: " + key.public_key().id() +
                "\n");
-  register_if_logged_in(ctx, key.public_key(), &key);
   return {};
 }
 

@@ -12,39 +12,12 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "keys/pem.h"
-#include "keys/private_key.h"
 
 namespace vouch::cli {
 namespace {
 
 // A certificate given to `key register --cert`.
 constexpr std::size_t kMaxCertificateFileBytes = 256 * 1024;
-
-// Signs with one private key held in memory (`key generate -o`, whose key never enters the
-// trust directory).
-class OneKeySigner final : public keys::Signer {
- public:
-  explicit OneKeySigner(const keys::PrivateKey& key) : key_(key) {}
-  Result<keys::Signature> sign(const keys::PublicKey& key, ByteSpan content) override {
-    if (key.canonical_id() != key_.public_key().id()) {
-      return make_error(Reason::kUnknownKey, "no private key for " + key.id());
-    }
-    VOUCH_ASSIGN_OR_RETURN(Bytes sig, key_.sign(content));
-    return keys::Signature{key_.method(), std::move(sig)};
-  }
-  Result<keys::PublicKey> create_key(std::string_view, std::string_view, keys::KeyType) override {
-    return make_error(Code::kUnimplemented, Reason::kUnsupportedAlgorithm, "cannot create keys");
-  }
-  Result<keys::PublicKey> public_key(std::string_view key_id) override {
-    if (key_id != key_.public_key().id()) {
-      return make_error(Reason::kUnknownKey, "no key " + std::string(key_id));
-    }
-    return key_.public_key();
-  }
-
- private:
-  const keys::PrivateKey& key_;
-};
 
 Status print_registered(const client::RegisteredKey& k, std::string_view server) {
   write_stdout("Registered " + k.keytype + " key " + k.key_id + " with " + std::string(server) +
@@ -178,25 +151,20 @@ void add_member_key_commands(CLI::App& key_group, Context& ctx, Status& result) 
   }
 }
 
-void register_if_logged_in(Context& ctx, const keys::PublicKey& key,
-                           const keys::PrivateKey* private_key) {
+void register_if_logged_in(Context& ctx, const keys::PublicKey& key) {
   if (!logged_in(ctx)) return;
   auto logger = log::get("cli");
   auto server = configured_server(ctx);
+  if (!server) return;
+  Result<client::RegisteredKey> made = make_error(Reason::kInternal, "not registered");
   auto admin = ctx.admin();
-  if (!server || !admin) {
-    logger->warn("key {} was not registered with the trust server: {}", key.id(),
-                 (!server ? server.error() : admin.error()).message);
-    return;
-  }
-  Result<client::RegisteredKey> made = make_error(Reason::kInternal, "no signer");
-  if (private_key != nullptr) {
-    OneKeySigner signer(*private_key);
-    made = client::register_key(*admin, signer, key, SystemClock::instance().now());
-  } else if (auto signer = ctx.signer()) {
-    made = client::register_key(*admin, **signer, key, SystemClock::instance().now());
-  } else {
+  auto signer = ctx.signer();
+  if (!admin) {
+    made = std::move(admin).error();
+  } else if (!signer) {
     made = std::move(signer).error();
+  } else {
+    made = client::register_key(*admin, **signer, key, SystemClock::instance().now());
   }
   if (!made) {
     logger->warn("key {} was generated but not registered with {}: {} (retry with `vouch key "

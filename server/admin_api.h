@@ -1,8 +1,8 @@
 #pragma once
 
 // The accounts admin HTTP API of vouch-server (issue 14), under /api/v1/: users,
-// organizations, teams, service accounts, API tokens, repository visibility and grants, and the
-// audit log. server/README.md ("Admin API") is the contract the CLI is built against.
+// organizations, teams, service accounts, API tokens, repository visibility and grants,
+// members' signing keys (/keys), and the audit log. server/README.md ("Admin API") is the contract the CLI is built against.
 //
 // Authentication, on every request: `Authorization: Basic` with a user name and password (or
 // the owner's name and an API token), or `Authorization: Bearer vouch_<id>_<secret>` (an API

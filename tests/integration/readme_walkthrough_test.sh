@@ -194,6 +194,9 @@ VOUCH_DB_PATH="$WORK/accounts-db" VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
 run 0 bash -c "cd '$REPO' && setsid -w bash '$WORK/accounts.sh' </dev/null"
 expect_in "Login Succeeded" "$out"
 expect_in "Successfully signed example.com/acme/app:v2" "$out"
+expect_in "Registered ecdsa key" "$out"   # Alice's key generate, logged in
+grep -qE '^ops +[0-9a-f]{64} +alice \(acme/ops\)' <<<"$out" ||
+  fail "the admin's inspect does not name alice (acme/ops) for the signer ops"
 # Admission control with teams from the signed roster (continued in the same shell).
 expect_in "Successfully published changes for repository example.com/_roster/acme" "$out"
 expect_in "DECISION   allow (signed)" "$out"

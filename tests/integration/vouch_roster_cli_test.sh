@@ -121,7 +121,8 @@ roster_status() {  # the admin API's roster status of acme, as the admin, in $ou
 }
 roster_status
 check '.out_of_date == false and .version == 1 and .changes == [] and .gun == "'"$GUN"'"' "$out"
-curl -s --cacert "$WORK/ca.pem" "$URL/metrics" | grep -q '^vouch_server_roster_out_of_date{org="acme"} 0' ||
+metrics=$(curl -s --cacert "$WORK/ca.pem" "$URL/metrics")
+grep -q '^vouch_server_roster_out_of_date{org="acme"} 0' <<<"$metrics" ||
   fail "no vouch_server_roster_out_of_date 0 for acme"
 
 step "the admin makes $HOSTPORT/acme/app, delegated to alice and bob by name; both sign"
@@ -203,7 +204,8 @@ expect_in "- member ops/bob (user)" "$out"
 expect_in "roster out of date" "$out"
 roster_status
 check '.out_of_date == true and .version == 1 and (.changes | index("- member ops/bob (user)")) != null' "$out"
-curl -s --cacert "$WORK/ca.pem" "$URL/metrics" | grep -q '^vouch_server_roster_out_of_date{org="acme"} 1' ||
+metrics=$(curl -s --cacert "$WORK/ca.pem" "$URL/metrics")
+grep -q '^vouch_server_roster_out_of_date{org="acme"} 1' <<<"$metrics" ||
   fail "no vouch_server_roster_out_of_date 1 for acme"
 run 0 as admin admin roster publish acme -y
 expect_in "- member ops/bob (user)" "$out"

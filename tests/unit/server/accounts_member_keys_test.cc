@@ -159,6 +159,27 @@ TEST_CASE("a certificate is found by its own ID and by its plain key's ID") {
   CHECK(none->empty());
 }
 
+TEST_CASE("ed25519 keys and rsa-x509 certificates register under the IDs TUF metadata lists") {
+  Fixture f;
+  const auto ed = f.new_key(keys::KeyType::kEd25519);
+  auto rsa_priv = keys::PrivateKey::generate(keys::KeyType::kRsa, 2048);
+  REQUIRE_OK(rsa_priv);
+  auto rsa_cert = keys::make_root_certificate(*rsa_priv, "alice", kStart - 1h, kStart + 24h);
+  REQUIRE_OK(rsa_cert);
+  f.signer.add_key(std::move(rsa_priv).value());
+  const auto rsa = keys::PublicKey::from_pem(rsa_cert->pem()).value();
+  REQUIRE(rsa.type() == keys::KeyType::kRsaX509);
+  for (const keys::PublicKey& key : {ed, rsa}) {
+    auto made = f.reg(f.alice, key);
+    REQUIRE_OK(made);
+    // The ID of the key as a TUF key object lists it ({"keytype", "keyval": {"public"}}).
+    auto as_tuf = keys::PublicKey::from_tuf(key.type(), key.public_bytes());
+    REQUIRE_OK(as_tuf);
+    CHECK(made->key_id == as_tuf->id());
+    CHECK(made->type == key.type());
+  }
+}
+
 TEST_CASE("the proof of possession is checked") {
   Fixture f;
   const auto key = f.new_key();

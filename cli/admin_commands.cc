@@ -671,6 +671,7 @@ void add_admin_commands(CLI::App& app, Context& ctx, Status& result) {
   add_token_commands(admin, *registrar);
   add_grant_commands(admin, *registrar);
   add_visibility_and_audit_commands(admin, *registrar);
+  add_roster_commands(*admin, ctx, result);
 }
 
 }  // namespace vouch::cli

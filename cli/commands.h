@@ -60,6 +60,10 @@ void add_login_commands(CLI::App& app, Context& ctx, Status& result);
 // accounts of a vouch-server over its admin API (client/admin_api.h).
 void add_admin_commands(CLI::App& app, Context& ctx, Status& result);
 
+// admin roster publish|show|diff|verify: signed team rosters (cli/roster_commands.cc, issue 15),
+// added to the `admin` group.
+void add_roster_commands(CLI::App& admin, Context& ctx, Status& result);
+
 // Members' signing keys (cli/member_key_commands.cc, client/member_keys.h): key register,
 // registered and unregister, added to the `key` group.
 void add_member_key_commands(CLI::App& key_group, Context& ctx, Status& result);

@@ -17,6 +17,7 @@
 #include "common/work_queue.h"
 #include "server/accounts/api_tokens.h"
 #include "server/accounts/names.h"
+#include "server/roster_status.h"
 #include "server/token_service.h"
 
 namespace vouch::server {
@@ -514,7 +515,24 @@ class Routes {
     }
     if (s[2] == "members") return org_members(c, org);
     if (s[2] == "teams") return teams(c, org);
+    if (s[2] == "roster" && s.size() == 3 && options_.rosters != nullptr) {
+      return only(c, "GET", [&] { return roster_status(c, org); });
+    }
     return route_not_found();
+  }
+
+  // GET /orgs/<org>/roster: the signed roster against the accounts now (issue 15).
+  Result<Response> roster_status(const Call& c, const std::string& org) {
+    VOUCH_ASSIGN_OR_RETURN(RosterStatus st,
+                           options_.rosters->status(c.actor, org, param(c.query, "gun")));
+    bj::array changes;
+    for (const auto& line : st.changes) changes.emplace_back(line);
+    return json_answer(200, bj::object{{"org", st.org},
+                                       {"gun", st.gun},
+                                       {"version", st.version},
+                                       {"generated_at", st.generated_at},
+                                       {"out_of_date", st.out_of_date},
+                                       {"changes", std::move(changes)}});
   }
 
   Result<Answer> org_members(const Call& c, const std::string& org) {

@@ -53,6 +53,7 @@ namespace vouch::server {
 struct DirectorySyncCounts {
   std::size_t groups_synced = 0, groups_failed = 0, added = 0, removed = 0, skipped = 0;
 };
+class RosterStatusService;  // server/roster_status.h
 
 struct AdminApiOptions {
   // Largest request body. Default 64 KiB.
@@ -66,6 +67,9 @@ struct AdminApiOptions {
   // POST /api/v1/ldap/sync (system admins): runs one LDAP group sync now and answers its
   // counts. Unset (no auth.ldap): that route is 404.
   std::function<DirectorySyncCounts()> directory_sync;
+  // GET /orgs/<org>/roster[?gun=...]: whether the org's signed team roster is out of date
+  // (issue 15). Null: that route answers 404. Must outlive the API.
+  RosterStatusService* rosters = nullptr;
 };
 
 class AdminApi {

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 #include <openssl/crypto.h>
+#include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
@@ -38,6 +39,7 @@
 #include "server/accounts/pg_account_store.h"
 #include "server/accounts/rocksdb_account_store.h"
 #include "server/admin_api.h"
+#include "server/roster_status.h"
 #include "server/api.h"
 #include "server/audit/audit_log.h"
 #include "server/auth.h"
@@ -859,6 +861,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<server::accounts::AccountsService> accounts;
   std::unique_ptr<server::audit::AuditLog> audit_log;
   std::unique_ptr<server::TokenService> token_service;
+  std::unique_ptr<server::RosterStatusService> roster_status;  // issue 15
   std::unique_ptr<server::AdminApi> admin_api;
   std::unique_ptr<server::ldap::LdapDirectory> ldap_directory;
   std::unique_ptr<server::ldap::GroupSync> ldap_sync;
@@ -1051,6 +1054,17 @@ int main(int argc, char** argv) {
                                            r.skipped};
       };
     }
+    roster_status = std::make_unique<server::RosterStatusService>(*accounts, repository,
+                                                                   c.accounts.repository_host);
+    auto& out_of_date = prometheus::BuildGauge()
+                            .Name("vouch_server_roster_out_of_date")
+                            .Help("1 when an organization's accounts changed since its signed "
+                                  "team roster, as last checked through the admin API")
+                            .Register(*registry);
+    roster_status->on_status = [&out_of_date](const std::string& org, bool stale) {
+      out_of_date.Add({{"org", org}}).Set(stale ? 1.0 : 0.0);
+    };
+    admin_options.rosters = roster_status.get();
     admin_api = std::make_unique<server::AdminApi>(*accounts, audit_log.get(), admin_options);
     handler = server::route_admin_requests(*admin_api, workers, std::move(handler));
   }

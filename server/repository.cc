@@ -7,6 +7,7 @@
 
 #include "common/encoding.h"
 #include "common/log.h"
+#include "server/roster_upload.h"
 #include "tuf/metadata.h"
 
 namespace vouch::server {
@@ -238,6 +239,7 @@ tuf::UpdateStatus Repository::publish(std::string_view gun,
   // Ignored by the validator unless its bytes are the stored root's.
   options.parsed_root_hint = cached_root(gun);
   VOUCH_ASSIGN_OR_RETURN(tuf::ValidatedUpdate update, tuf::validate_update(state, parts, options));
+  VOUCH_RETURN_IF_ERROR(check_roster_update(gun, update));  // a roster GUN carries a roster
   VOUCH_ASSIGN_OR_RETURN(std::vector<tuf::RoleFile> files,
                          tuf::complete_update(update, signer_, now, options_.snapshot_lifetime,
                                               options_.timestamp_lifetime));

@@ -13,6 +13,7 @@
 #include "keys/crypto.h"
 #include "keys/pem.h"
 #include "tuf/metadata.h"
+#include "tuf/roster.h"
 
 namespace vouch::verifier {
 
@@ -171,8 +172,8 @@ class PolicyBuilder {
   void build(const json::Value& doc, Policy& out) {
     const json::Object* root = object(doc, "");
     if (root == nullptr) return;
-    static constexpr std::string_view kFields[] = {"version", "unmatched", "teams", "trust",
-                                                   "rules"};
+    static constexpr std::string_view kFields[] = {"version", "unmatched", "teams",
+                                                   "teams_from", "trust", "rules"};
     fields(*root, "", kFields);
     if (const json::Value* v = root->find("version")) {
       if (!v->is_int()) {
@@ -194,6 +195,7 @@ class PolicyBuilder {
     }
     if (const json::Value* v = root->find("teams")) teams(*v, out);
     if (const json::Value* v = root->find("trust")) trust(*v, out);
+    if (const json::Value* v = root->find("teams_from")) teams_from(*v, out);
     if (const json::Value* v = root->find("rules")) rules(*v, out);
   }
 
@@ -454,59 +456,12 @@ class PolicyBuilder {
       const std::string path = at("trust", i);
       const json::Object* obj = object((*arr)[i], path);
       if (obj == nullptr) continue;
-      static constexpr std::string_view kFields[] = {
-          "prefix", "server", "tls_ca", "credentials", "root_keys", "root_ca", "tofu",
-          "strict_pinning"};
-      fields(*obj, path, kFields);
-      TrustSection t;
-      if (auto prefix = string_field(*obj, path, "prefix", true)) {
-        std::string p = *prefix;
-        while (!p.empty() && p.back() == '/') p.pop_back();
-        if (!valid_prefix(p)) {
-          problem(at(path, "prefix"), Reason::kBadGun,
-                  "not a repository name prefix (no wildcards; letters, digits and . _ - / : "
-                  "[ ])");
-        } else if (std::any_of(out.trust_.begin(), out.trust_.end(),
-                               [&](const TrustSection& o) { return o.prefix == p; })) {
-          problem(at(path, "prefix"), Reason::kDuplicateKey,
-                  "prefix " + quoted(p) + " has another trust section already");
-        }
-        t.prefix = std::move(p);
-      }
-      if (auto server = string_field(*obj, path, "server", true)) {
-        constexpr std::string_view kHttps = "https://";
-        if (!server->starts_with(kHttps) || server->size() == kHttps.size() ||
-            (*server)[kHttps.size()] == '/' ||
-            server->find_first_of(" \t\r\n") != std::string::npos || has_control(*server)) {
-          problem(at(path, "server"), Reason::kMalformed,
-                  "must be an https:// URL with a host, e.g. https://notary.example.com:4443");
-        }
-        t.server = std::move(*server);
-      }
-      certificate_bundle_field(*obj, path, "tls_ca", t.tls_ca);
-      if (const json::Value* c = obj->find("credentials")) {
-        if (auto creds = credentials(*c, at(path, "credentials")))
-          t.credentials = std::move(*creds);
-      }
-      if (const json::Value* rk = obj->find("root_keys")) {
-        if (auto ids = string_list(*rk, at(path, "root_keys"))) {
-          for (std::size_t k = 0; k < ids->size(); ++k) {
-            if (!is_lower_hex64((*ids)[k])) {
-              problem(at(at(path, "root_keys"), k), Reason::kMalformed,
-                      "a root key ID is 64 lower-case hex digits (the root key's ID as "
-                      "`vouch key list` shows it, or its certificate's ID in root.json)");
-            }
-          }
-          t.root_keys = std::move(*ids);
-        }
-      }
-      certificate_bundle_field(*obj, path, "root_ca", t.root_ca);
-      t.tofu = bool_field(*obj, path, "tofu").value_or(false);
-      t.strict_pinning = bool_field(*obj, path, "strict_pinning").value_or(false);
-      if (obj->find("root_keys") == nullptr && obj->find("root_ca") == nullptr && !t.tofu) {
-        problem(path, Reason::kMalformed,
-                "no root pin: set root_keys or root_ca, or tofu: true to trust the first root "
-                "the server presents");
+      TrustSection t = section(*obj, path, "prefix");
+      if (!t.prefix.empty() && valid_prefix(t.prefix) &&
+          std::any_of(out.trust_.begin(), out.trust_.end(),
+                      [&](const TrustSection& o) { return o.prefix == t.prefix; })) {
+        problem(at(path, "prefix"), Reason::kDuplicateKey,
+                "prefix " + quoted(t.prefix) + " has another trust section already");
       }
       // Kept even with problems (the policy is refused anyway) so that rules it covers are
       // not reported as uncovered too; only a section without a usable prefix is left out.
@@ -517,6 +472,108 @@ class PolicyBuilder {
         out.trust_.push_back(std::move(t));
       }
     }
+  }
+
+  // One trust section's fields (the `trust` entries, and `teams_from` whose repository field
+  // is "roster" instead of "prefix"). Problems are reported; the section is returned anyway.
+  TrustSection section(const json::Object& object_value, const std::string& path,
+                       std::string_view prefix_field) {
+    const json::Object* obj = &object_value;
+    const std::string_view kFields[] = {
+        prefix_field, "server", "tls_ca", "credentials", "root_keys", "root_ca", "tofu",
+        "strict_pinning"};
+    fields(*obj, path, kFields);
+    TrustSection t;
+    if (auto prefix = string_field(*obj, path, prefix_field, true)) {
+      std::string p = *prefix;
+      while (!p.empty() && p.back() == '/') p.pop_back();
+      if (!valid_prefix(p)) {
+        problem(at(path, prefix_field), Reason::kBadGun,
+                "not a repository name prefix (no wildcards; letters, digits and . _ - / : "
+                "[ ])");
+      }
+      t.prefix = std::move(p);
+    }
+    if (auto server = string_field(*obj, path, "server", true)) {
+      constexpr std::string_view kHttps = "https://";
+      if (!server->starts_with(kHttps) || server->size() == kHttps.size() ||
+          (*server)[kHttps.size()] == '/' ||
+          server->find_first_of(" \t\r\n") != std::string::npos || has_control(*server)) {
+        problem(at(path, "server"), Reason::kMalformed,
+                "must be an https:// URL with a host, e.g. https://notary.example.com:4443");
+      }
+      t.server = std::move(*server);
+    }
+    certificate_bundle_field(*obj, path, "tls_ca", t.tls_ca);
+    if (const json::Value* c = obj->find("credentials")) {
+      if (auto creds = credentials(*c, at(path, "credentials")))
+        t.credentials = std::move(*creds);
+    }
+    if (const json::Value* rk = obj->find("root_keys")) {
+      if (auto ids = string_list(*rk, at(path, "root_keys"))) {
+        for (std::size_t k = 0; k < ids->size(); ++k) {
+          if (!is_lower_hex64((*ids)[k])) {
+            problem(at(at(path, "root_keys"), k), Reason::kMalformed,
+                    "a root key ID is 64 lower-case hex digits (the root key's ID as "
+                    "`vouch key list` shows it, or its certificate's ID in root.json)");
+          }
+        }
+        t.root_keys = std::move(*ids);
+      }
+    }
+    certificate_bundle_field(*obj, path, "root_ca", t.root_ca);
+    t.tofu = bool_field(*obj, path, "tofu").value_or(false);
+    t.strict_pinning = bool_field(*obj, path, "strict_pinning").value_or(false);
+    if (obj->find("root_keys") == nullptr && obj->find("root_ca") == nullptr && !t.tofu) {
+      problem(path, Reason::kMalformed,
+              "no root pin: set root_keys or root_ca, or tofu: true to trust the first root "
+              "the server presents");
+    }
+    return t;
+  }
+
+  // teams_from: one {roster, server, tls_ca?, credentials?, root_keys?, root_ca?, tofu?,
+  // strict_pinning?} or a list of them; each roster repository "<host>/_roster/<org>" makes its
+  // org's teams known as "<org>/<team>" (their members come from the roster at decision time).
+  void teams_from(const json::Value& v, Policy& out) {
+    std::vector<std::pair<const json::Value*, std::string>> entries;
+    if (v.is_array()) {
+      for (std::size_t i = 0; i < v.as_array().size(); ++i) {
+        entries.emplace_back(&v.as_array()[i], at("teams_from", i));
+      }
+    } else {
+      entries.emplace_back(&v, "teams_from");
+    }
+    for (const auto& [value, path] : entries) {
+      const json::Object* obj = object(*value, path);
+      if (obj == nullptr) continue;
+      RosterSource source;
+      source.section = section(*obj, path, "roster");
+      source.org = tuf::roster_gun_org(source.section.prefix);
+      if (source.org.empty()) {
+        if (obj->find("roster") != nullptr) {
+          problem(at(path, "roster"), Reason::kBadGun,
+                  "not a roster repository: <host>/_roster/<org>");
+        }
+        continue;
+      }
+      if (std::any_of(out.rosters_.begin(), out.rosters_.end(),
+                      [&](const RosterSource& o) { return o.org == source.org; })) {
+        problem(at(path, "roster"), Reason::kDuplicateKey,
+                "the teams of org " + quoted(source.org) + " come from another roster already");
+        continue;
+      }
+      source.section.id = trust_section_id(source.section);
+      roster_orgs_.insert(source.org);
+      out.rosters_.push_back(std::move(source));
+    }
+  }
+
+  // "<org>/<team>" of an org whose teams come from a roster.
+  bool roster_team(std::string_view name) const {
+    const auto slash = name.find('/');
+    return slash != std::string_view::npos && slash > 0 && slash + 1 < name.size() &&
+           roster_orgs_.contains(name.substr(0, slash));
   }
 
   std::optional<CredentialsRef> credentials(const json::Value& v, const std::string& path) {
@@ -715,10 +772,13 @@ class PolicyBuilder {
     req.combine = all != nullptr ? TeamsCombine::kAllOf : TeamsCombine::kAnyOf;
     const std::string tpath = at(path, all != nullptr ? "all-of" : "any-of");
     bool teams_known = false;
+    bool from_roster = false;
     if (auto teams = string_list(all != nullptr ? *all : *any, tpath)) {
       teams_known = true;
       for (std::size_t i = 0; i < teams->size(); ++i) {
-        if (known_teams_.count((*teams)[i]) == 0) {
+        if (roster_team((*teams)[i])) {
+          from_roster = true;  // its members are known at decision time only
+        } else if (known_teams_.count((*teams)[i]) == 0) {
           problem(at(tpath, i), Reason::kNotFound, "unknown team " + quoted((*teams)[i]));
           teams_known = false;
         }
@@ -735,7 +795,7 @@ class PolicyBuilder {
         req.allow_same_member = same->as_bool();
       }
     }
-    if (teams_known && all != nullptr && !req.allow_same_member &&
+    if (teams_known && !from_roster && all != nullptr && !req.allow_same_member &&
         std::set<std::string>(req.teams.begin(), req.teams.end()).size() == req.teams.size()) {
       std::map<std::string, std::set<std::string>> members_of;
       for (const auto& t : req.teams) {
@@ -766,7 +826,7 @@ class PolicyBuilder {
         problem(at(path, "min-signers"), Reason::kMalformed, "must be at least 1");
       } else {
         req.min_signers = m->as_int();
-        if (teams_known) {
+        if (teams_known && !from_roster) {
           std::set<std::string> members;
           for (const auto& t : req.teams) {
             const auto& names = team_member_names_[t];
@@ -813,6 +873,7 @@ class PolicyBuilder {
 
   std::vector<PolicyProblem>& problems_;
   std::set<std::string, std::less<>> known_teams_;
+  std::set<std::string, std::less<>> roster_orgs_;
   std::map<std::string, std::set<std::string>, std::less<>> team_member_names_;
 };
 
@@ -994,6 +1055,29 @@ std::vector<std::string> Policy::member_names(std::string_view team_name) const 
   if (const Team* t = team(team_name)) {
     for (const Member& m : t->members) out.push_back(m.name);
   }
+  return out;
+}
+
+const RosterSource* Policy::roster_for(std::string_view team_name) const {
+  const auto slash = team_name.find('/');
+  if (slash == std::string_view::npos) return nullptr;
+  for (const RosterSource& r : rosters_) {
+    if (r.org == team_name.substr(0, slash)) return &r;
+  }
+  return nullptr;
+}
+
+Policy Policy::with_teams(std::vector<Team> teams, std::string_view version_suffix) const {
+  Policy out = *this;
+  for (Team& team : teams) {
+    for (const Member& member : team.members) {
+      for (const MemberKey& key : member.keys) {
+        out.owners_[key.id].push_back(KeyOwner{team.name, member.name, key.validity});
+      }
+    }
+    out.teams_.push_back(std::move(team));
+  }
+  out.version_ += version_suffix;
   return out;
 }
 

@@ -21,6 +21,11 @@
 //               -----END PUBLIC KEY-----
 //     sec:
 //       members: [...]
+//   teams_from:                     # teams from signed rosters (issue 15), or a list of these
+//     roster: vouch.example.com/_roster/acme   # rules then name "acme/<team>"
+//     server: https://vouch.example.com:4443
+//     root_keys: [<root key ID of the roster>] # pinned like a trust section (also root_ca,
+//                                              # tofu, tls_ca, credentials, strict_pinning)
 //   trust:
 //     - prefix: registry.example.com       # the GUNs it covers: this name and everything below
 //       server: https://notary.example.com:4443
@@ -76,6 +81,13 @@
 //             `notary key rotate <gun> root`) keeps working. strict_pinning: true makes every
 //             root satisfy the pin instead (each rotation then needs a policy change). At least one of root_keys, root_ca, or tofu: true (without a
 //             pin, no root could ever be trusted for a stateless verifier).
+//  teams_from an object or a list of objects: {roster, server, ...}, the fields of a trust
+//             section with "roster" (a roster repository "<host>/_roster/<org>", one per org)
+//             in place of "prefix". Rules may then name "<org>/<team>" (all-of, any-of); those
+//             teams' members and keys come from the org's signed roster, fetched and verified
+//             with the trust cache like image trust data (rollback refused, expiry denies, no
+//             fallback past it); their satisfiability (min-signers, distinct members) is not
+//             checked at load time. Inline teams keep working beside them.
 //  rules      array (order matters only for ties, see below) of:
 //             name     optional, unique; default: the pattern.
 //             pattern  NAME_GLOB[:TAG_GLOB], matched against the normalized name
@@ -221,6 +233,14 @@ struct TrustSection {
   tuf::TrustPinning pinning_for(std::string_view gun) const;
 };
 
+// teams_from: an organization whose teams come from its signed roster (issue 15; tuf/roster.h),
+// fetched and verified like image trust data from `section` (whose prefix is the roster
+// repository "<host>/_roster/<org>", pinned as any trust section is).
+struct RosterSource {
+  std::string org;
+  TrustSection section;
+};
+
 // A stable identity of what a trust section means for fetching and pinning: lowercase hex
 // SHA-256 over its prefix, server, TLS CAs, credentials reference, pinned root keys, root CAs
 // and TOFU flag (not over `id`). Equal sections (in two policy versions) have equal IDs.
@@ -318,6 +338,17 @@ class Policy {
   // Distinct member names of `team` (empty if unknown).
   std::vector<std::string> member_names(std::string_view team) const;
 
+  // teams_from, in the order written. Rules name their teams "<org>/<team>"; such a team has
+  // no members in teams() until the roster is fetched (verifier/roster_teams.h), and rules that
+  // name one are not checked for satisfiability at load time.
+  const std::vector<RosterSource>& rosters() const { return rosters_; }
+  // The roster source of team "<org>/<team>", or nullptr when its org has none.
+  const RosterSource* roster_for(std::string_view team_name) const;
+  // A copy with `teams` added (their keys become owned as inline teams' are) and
+  // `version_suffix` appended to version(), so decisions under different rosters never share
+  // a cache entry. The teams' names must be new.
+  Policy with_teams(std::vector<Team> teams, std::string_view version_suffix) const;
+
   // Lowercase hex SHA-256 of the canonical JSON of the policy document: equal for documents
   // that differ only in formatting, member order of objects, or YAML versus JSON. For
   // decision caches.
@@ -327,6 +358,7 @@ class Policy {
   friend class PolicyBuilder;
   std::vector<Team> teams_;
   std::vector<TrustSection> trust_;
+  std::vector<RosterSource> rosters_;
   std::vector<Rule> rules_;
   RuleAction unmatched_ = RuleAction::kDeny;
   std::map<std::string, std::vector<KeyOwner>, std::less<>> owners_;

@@ -175,6 +175,22 @@ Result<Decision> Verifier::decide_one(const Policy& policy, const ImagePlan& pla
     }
   }
 
+  // Teams from signed rosters (teams_from): fetched like trust data; a roster that cannot be
+  // had denies like missing trust data.
+  const Policy* deciding = &policy;
+  std::shared_ptr<const Policy> with_rosters;
+  if (plan.needs_trust && trust.ok()) {
+    auto resolved = roster_teams_.resolve(policy, rosters_needed(policy, image), trust_, deadline);
+    if (!resolved) {
+      trust = std::move(resolved).error();
+      cacheable = false;
+    } else if (*resolved) {
+      with_rosters = std::move(*resolved);
+      deciding = with_rosters.get();
+      key = with_rosters->version() + key.substr(policy.version().size());
+    }
+  }
+
   // The decision's time: trust data is reused for a while, certificates are judged now.
   const TimePoint now = trust_.clock().now();
   bool cached = false;
@@ -187,7 +203,7 @@ Result<Decision> Verifier::decide_one(const Policy& policy, const ImagePlan& pla
     if (metrics_ != nullptr) metrics_->decision_cache(cached);
   }
   if (!cached) {
-    decision = decide_image(policy, image, trust, now);
+    decision = decide_image(*deciding, image, trust, now);
     if (cacheable) cache_put(key, decision);
   }
   Result<Decision> out = std::move(decision);

@@ -47,6 +47,7 @@
 #include "verifier/decide.h"
 #include "verifier/metrics.h"
 #include "verifier/policy.h"
+#include "verifier/roster_teams.h"
 #include "verifier/trust_cache.h"
 
 namespace vouch::verifier {
@@ -184,6 +185,7 @@ class Verifier {
   TrustCache& trust_;
   VerifierOptions options_;
   VerifierMetrics* metrics_;
+  RosterTeamsCache roster_teams_;  // teams_from (issue 15)
 
   mutable std::mutex policy_mu_;
   std::shared_ptr<const Policy> policy_;

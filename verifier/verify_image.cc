@@ -7,6 +7,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "verifier/roster_teams.h"
+
 namespace vouch::verifier {
 namespace {
 
@@ -91,10 +93,16 @@ Result<Decision> verify_image(const Policy& policy, std::string_view reference,
   cache_options.error_ttl = std::chrono::milliseconds(0);
   cache_options.limits = options.limits;
   TrustCache cache(sources, clock, cache_options);
-  auto trust = cache.get(*section, image, std::chrono::steady_clock::now() + options.timeout);
+  const Deadline deadline = std::chrono::steady_clock::now() + options.timeout;
+  auto trust = cache.get(*section, image, deadline);
   if (!trust) return decide_image(policy, image, std::move(trust).error());
+  // Teams from signed rosters (teams_from), verified like the image's trust data.
+  RosterTeamsCache rosters;
+  auto with_rosters = rosters.resolve(policy, rosters_needed(policy, image), cache, deadline);
+  if (!with_rosters) return decide_image(policy, image, std::move(with_rosters).error());
+  const Policy& deciding = *with_rosters ? **with_rosters : policy;
   // The fetch is done: the cache (and its worker) may go once the decision is made.
-  return decide_image(policy, image, &(*trust)->set, clock.now());
+  return decide_image(deciding, image, &(*trust)->set, clock.now());
 }
 
 Result<Decision> verify_image_with_policy_file(std::string_view reference,

@@ -636,6 +636,12 @@ Result<Permission> compute_permission(AccountReader& r, const AccountsOptions& o
   } else {
     in.ns = gun_namespace(gun, options.repository_host).value_or("");
   }
+  // A signed team roster "<host>/_roster/<org>" (issue 15): readable by anyone (it holds public
+  // keys, and verifiers fetch it), published only by the org's admins and system admins: it is
+  // public, and no grant applies to it.
+  const std::optional<std::string> roster_org =
+      ns_target ? std::nullopt : roster_organization(gun, options.repository_host);
+  if (roster_org) in.ns = *roster_org;
   // The principal as the store knows it now: disabled or removed accounts get nothing, and the
   // admin flag is the current one.
   switch (principal.kind) {
@@ -681,10 +687,11 @@ Result<Permission> compute_permission(AccountReader& r, const AccountsOptions& o
   std::vector<std::string> targets = {in.gun};
   if (!in.ns.empty() && !ns_target) targets.push_back(namespace_target(in.ns));
   for (const std::string& target : targets) {
+    if (roster_org) break;
     VOUCH_RETURN_IF_ERROR(read_grants(r, target, in.grants));
   }
-  in.visibility = options.default_visibility;
-  if (!ns_target) {
+  in.visibility = roster_org ? Visibility::kPublic : options.default_visibility;
+  if (!ns_target && !roster_org) {
     VOUCH_ASSIGN_OR_RETURN(auto repo, r.get(Table::kRepositories, gun));
     if (repo) {
       VOUCH_ASSIGN_OR_RETURN(json::object o, decode(*repo, "repository"));

@@ -93,6 +93,21 @@ std::optional<std::string> gun_namespace(std::string_view gun, std::string_view 
   return std::string(parts[ns]);
 }
 
+std::optional<std::string> roster_organization(std::string_view gun,
+                                               std::string_view repository_host) {
+  constexpr std::string_view kMiddle = "/_roster/";
+  const std::size_t middle = gun.rfind(kMiddle);
+  if (middle == std::string_view::npos || middle == 0) return std::nullopt;
+  const std::string_view host = gun.substr(0, middle);
+  const std::string_view org = gun.substr(middle + kMiddle.size());
+  if (repository_host.empty() ? host.find('/') != std::string_view::npos
+                              : host != repository_host) {
+    return std::nullopt;
+  }
+  if (!validate_name(org).ok()) return std::nullopt;
+  return std::string(org);
+}
+
 std::string namespace_target(std::string_view ns) { return std::string(ns) + "/*"; }
 
 }  // namespace vouch::server::accounts

@@ -45,6 +45,12 @@ bool looks_like_host(std::string_view component);
 // "host/ns"), and the namespace must be a valid name (validate_name); otherwise nullopt.
 std::optional<std::string> gun_namespace(std::string_view gun, std::string_view repository_host);
 
+// The organization whose signed team roster (issue 15, tuf/roster.h) the GUN
+// "<host>/_roster/<org>" is, or nullopt for any other GUN. `host` is any non-empty component,
+// or exactly `repository_host` when that is set; <org> must be a valid name (validate_name).
+std::optional<std::string> roster_organization(std::string_view gun,
+                                               std::string_view repository_host);
+
 // The grant target that stands for every repository of a namespace ("<namespace>/*", the
 // organization default).
 std::string namespace_target(std::string_view ns);

@@ -4,7 +4,8 @@
 #   readme_walkthrough_test.sh <path to vouch-server> <path to vouch> <path to README.md>
 #
 # The code blocks after each `<!-- readme-walkthrough: NAME -->` marker in README.md are taken
-# literally ("Using vouch", "Admission control" steps 1-3, "Signing from CI"; "Accounts" against
+# literally ("Using vouch", "Admission control" steps 1-3, "Signing from CI"; "Accounts", and
+# Admission control's signed-roster block continuing the Accounts shell, against
 # a second server with accounts and a bootstrap administrator, whose password the test puts
 # where `make run` does, .vouch-run/admin-password) and run against
 # a real vouch-server over HTTPS, without a terminal (setsid, stdin from /dev/null) and with
@@ -188,6 +189,7 @@ VOUCH_DB_PATH="$WORK/accounts-db" VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
   echo '__expect_exit() { [ "$2" = "$1" ] || { echo "README: expected exit $1, got $2: $3" >&2; exit 1; }; }'
   block accounts | adapt
   echo "printf '%s\n' \"\$PWD\" >'$WORK/accounts-dir'"
+  block admission-roster | adapt
 } >"$WORK/accounts.sh"
 run 0 bash -c "cd '$REPO' && setsid -w bash '$WORK/accounts.sh' </dev/null"
 expect_in "Login Succeeded" "$out"
@@ -195,6 +197,10 @@ expect_in "Successfully signed example.com/acme/app:v2" "$out"
 expect_in "Registered ecdsa key" "$out"   # Alice's key generate, logged in
 grep -qE '^ops +[0-9a-f]{64} +alice \(acme/ops\)' <<<"$out" ||
   fail "the admin's inspect does not name alice (acme/ops) for the signer ops"
+# Admission control with teams from the signed roster (continued in the same shell).
+expect_in "Successfully published changes for repository example.com/_roster/acme" "$out"
+expect_in "DECISION   allow (signed)" "$out"
+expect_in "DECISION   deny (requirements_not_met)" "$out"
 ACCOUNTS_DIR=$(cat "$WORK/accounts-dir")
 json 0 setsid -w "$VOUCH" -d "$ACCOUNTS_DIR/alice" -s "$URL" --tlscacert "$WORK/ca.pem" \
   lookup example.com/acme/app v2 --output json </dev/null

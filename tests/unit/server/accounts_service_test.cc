@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "server/accounts/memory_account_store.h"
+#include "server/accounts/names.h"
 #include "tests/support/check_macros.h"
 
 using namespace vouch;
@@ -379,6 +380,47 @@ TEST_CASE("accounts: permission() over the stored model") {
   // Demoting an org admin takes effect at once.
   REQUIRE_OK(f.svc->set_org_member(f.root, "acme", "alice", false));
   CHECK(f.perm(alice, "acme/other") == Permission::kNone);
+}
+
+TEST_CASE("accounts: a signed team roster is public and published only by its org's admins") {
+  Fixture f;
+  f.org_setup();
+  const std::string roster = "vouch.example.com/_roster/acme";
+  Principal alice = user("alice"), bob = user("bob"), carol = user("carol");
+  CHECK(f.perm(alice, roster) == Permission::kAdmin);  // org admin
+  CHECK(f.perm(f.root, roster) == Permission::kAdmin);  // system admin
+  // Everyone else reads it (verifiers fetch it, anonymous too), whatever they are granted.
+  REQUIRE_OK(f.svc->set_grant(
+      alice, {{GrantSubject::Kind::kTeam, "acme/devs"}, "acme/*", Permission::kAdmin}));
+  CHECK(f.perm(bob, "acme/app") == Permission::kAdmin);
+  CHECK(f.perm(bob, roster) == Permission::kRead);
+  CHECK(f.perm(carol, roster) == Permission::kRead);
+  CHECK(f.perm(sa("acme/ci"), roster) == Permission::kRead);
+  CHECK(f.perm(Principal{}, roster) == Permission::kRead);
+  // Another org's roster is not acme's admins' to publish.
+  CHECK(f.perm(alice, "vouch.example.com/_roster/other") == Permission::kRead);
+  // A grant on the roster GUN itself gives no push: only the root can set one, and it is ignored.
+  REQUIRE_OK(f.svc->set_grant(
+      f.root, {{GrantSubject::Kind::kUser, "carol"}, roster, Permission::kReadWrite}));
+  CHECK(f.perm(carol, roster) == Permission::kRead);
+  // Demoting the org admin takes the roster away at once.
+  REQUIRE_OK(f.svc->set_org_member(f.root, "acme", "alice", false));
+  CHECK(f.perm(alice, roster) == Permission::kRead);
+}
+
+TEST_CASE("accounts: roster GUNs under repository_host") {
+  AccountsOptions o = cheap_options();
+  o.repository_host = "reg.example.com";
+  Fixture f(o);
+  f.add_user("alice");
+  REQUIRE_OK(f.svc->create_org(user("alice"), "acme"));
+  CHECK(f.perm(user("alice"), "reg.example.com/_roster/acme") == Permission::kAdmin);
+  CHECK(f.perm(user("alice"), "other.example.com/_roster/acme") == Permission::kNone);
+  CHECK(roster_organization("a.example/_roster/acme", "") == "acme");
+  CHECK(roster_organization("a.example/_roster/acme/x", "") == std::nullopt);
+  CHECK(roster_organization("_roster/acme", "") == std::nullopt);
+  CHECK(roster_organization("a.example/_roster/Acme", "") == std::nullopt);
+  CHECK(roster_organization("a/b/_roster/acme", "a/b") == "acme");
 }
 
 TEST_CASE("accounts: repository_host and default_visibility options") {

@@ -12,6 +12,7 @@
 //           since (exit code 1 and the difference when they have).
 // The host part of the GUN is the configured server's host[:port] unless --gun names one.
 
+#include <boost/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,8 +22,8 @@
 #include "client/member_keys.h"
 #include "common/clock.h"
 #include "common/encoding.h"
-#include "keys/pem.h"
 #include "common/log.h"
+#include "keys/pem.h"
 #include "tuf/roster.h"
 
 namespace vouch::cli {
@@ -53,35 +54,40 @@ Result<std::string> roster_gun(Context& ctx, const RosterArgs& a) {
   return host + "/" + std::string(tuf::kRosterGunComponent) + "/" + a.org;
 }
 
-// The rows of a paged list answer ({"<name>": [...], "next_after": ...}).
-Result<const json::Array*> list_of(const json::Value& answer, std::string_view name) {
-  const json::Value* v = answer.find(name);
+// The rows of a paged list answer ({"<name>": [...], "next_after": ...}) of the admin API.
+Result<const boost::json::array*> list_of(const boost::json::value& answer,
+                                          std::string_view name) {
+  const boost::json::object* o = answer.if_object();
+  const boost::json::value* v = o == nullptr ? nullptr : o->if_contains(name);
   if (v == nullptr || !v->is_array()) {
     return make_error(Reason::kMalformed, "the server's answer has no \"" + std::string(name) +
                                               "\" list");
   }
-  return &v->as_array();
+  return &v->get_array();
 }
 
 // The roster the server's accounts describe now, dated `now`.
 Result<tuf::Roster> roster_from_accounts(client::AdminClient& admin, const std::string& org,
                                          TimePoint now) {
-  VOUCH_ASSIGN_OR_RETURN(json::Value teams_answer, admin.list_teams(org));
-  VOUCH_ASSIGN_OR_RETURN(const json::Array* teams, list_of(teams_answer, "teams"));
+  VOUCH_ASSIGN_OR_RETURN(boost::json::value teams_answer, admin.list_teams(org));
+  VOUCH_ASSIGN_OR_RETURN(const boost::json::array* teams, list_of(teams_answer, "teams"));
   std::map<std::string, json::Array> keys_of;  // member -> key entries (each asked once)
   json::Array team_docs;
   for (const auto& t : *teams) {
-    const json::Value* name = t.find("name");
-    if (name == nullptr || !name->is_string()) {
+    const boost::json::object* team = t.if_object();
+    const boost::json::value* name_value = team == nullptr ? nullptr : team->if_contains("name");
+    if (name_value == nullptr || !name_value->is_string()) {
       return make_error(Reason::kMalformed, "the server's team list has a team without a name");
     }
-    VOUCH_ASSIGN_OR_RETURN(json::Value members_answer,
-                           admin.list_team_members(org, name->as_string()));
-    VOUCH_ASSIGN_OR_RETURN(const json::Array* members, list_of(members_answer, "members"));
+    const std::string team_name(name_value->get_string());
+    VOUCH_ASSIGN_OR_RETURN(boost::json::value members_answer,
+                           admin.list_team_members(org, team_name));
+    VOUCH_ASSIGN_OR_RETURN(const boost::json::array* members,
+                           list_of(members_answer, "members"));
     json::Array member_docs;
     for (const auto& m : *members) {
       if (!m.is_string()) return make_error(Reason::kMalformed, "a team member is not a name");
-      const std::string& member = m.as_string();
+      const std::string member(m.get_string());
       auto known = keys_of.find(member);
       if (known == keys_of.end()) {
         VOUCH_ASSIGN_OR_RETURN(auto registered, client::list_registered_keys(admin, member));
@@ -113,7 +119,7 @@ Result<tuf::Roster> roster_from_accounts(client::AdminClient& admin, const std::
       member_docs.emplace_back(std::move(md));
     }
     json::Object td;
-    td.set("name", name->as_string());
+    td.set("name", team_name);
     td.set("members", std::move(member_docs));
     team_docs.emplace_back(std::move(td));
   }

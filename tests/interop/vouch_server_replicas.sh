@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Several vouch-server replicas on one PostgreSQL (issue 16 items 2 and 5; server/README.md
 # "Running several replicas"): three real vouch-server processes over HTTPS on their own
-# loopback ports, one real PostgreSQL (tests/support/postgres.sh) and one vouch-signer (the
-# shared trust service, mutual TLS), driven by the real notary CLI.
+# loopback ports, one real PostgreSQL (tests/support/postgres.sh) and two vouch-signer
+# processes (mutual TLS) sharing their key records in that server's database "signer"
+# (signer/README.md "Several signers on PostgreSQL"); replica 1 uses signer A, replicas 2 and
+# 3 use signer B. Driven by the real notary CLI.
 #
 #   vouch_server_replicas.sh <vouch-server> <vouch-signer>
 #
 #  - the local trust service on PostgreSQL is refused unless the server is the only replica;
-#  - every replica hands out the same pending timestamp/snapshot key of a GUN;
+#  - every replica hands out the same pending timestamp/snapshot key of a GUN, whichever
+#    signer created it;
 #  - a publish through one replica is served by the others (their caches follow the
-#    changefeed; polled up to a generous limit, no timing asserted);
+#    changefeed; polled up to a generous limit, no timing asserted); the timestamps of one
+#    repository are signed through both signers with one key;
+#  - signer A SIGKILLed while replica 2 publishes: replica 1 answers Notary's 500 errors
+#    (NO_CRYPTOSERVICE for a key, a failed publish) and keeps running, replica 2's publishes
+#    all succeed; signer A restarted: replica 1 publishes again without a restart;
 #  - 16 notary clients publish to one repository at once through the three replicas: every
 #    stored targets version has exactly one writer, every publish that succeeded is served,
 #    and no failed one left anything;
@@ -28,13 +35,13 @@ done
 # shellcheck source-path=SCRIPTDIR source=../support/postgres.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../support/postgres.sh"
 
-declare -A RPID RURL
-SIGNER_PID=
+declare -A RPID RURL SPID SPORT
 LOAD_PID=
+SIDE_PID=
 # The EXIT trap: our processes first (by their saved PIDs), then the database server.
 _replicas_cleanup() {
   local pid
-  for pid in "$LOAD_PID" "${RPID[@]}" "$SIGNER_PID"; do
+  for pid in "$LOAD_PID" "$SIDE_PID" "${RPID[@]}" "${SPID[@]}"; do
     [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
@@ -68,10 +75,10 @@ wait_listed() {  # wait_listed <trust dir> <replica> <target>
 sql() { pg_test_sql "$1"; }
 gun_sql="convert_to('$GUN', 'UTF8')"
 
-replica_start() {  # replica_start <n> [extra flags...]: starts replica n from $WORK/replica.json
+replica_start() {  # replica_start <n> [extra flags...]: starts replica n, on its signer (RSIGNER)
   local n=$1 listen; shift
   : >"$WORK/replica$n.out"
-  (cd "$WORK" && exec "$VOUCH_SERVER" -c "$WORK/replica.json" --insecure-no-auth "$@" \
+  (cd "$WORK" && exec "$VOUCH_SERVER" -c "$WORK/replica${RSIGNER[$n]}.json" --insecure-no-auth "$@" \
     >"$WORK/replica$n.out" 2>>"$WORK/server.log" </dev/null) &
   RPID[$n]=$!
   for _ in $(seq 1 600); do
@@ -85,7 +92,7 @@ replica_start() {  # replica_start <n> [extra flags...]: starts replica n from $
   echo "replica $n (pid ${RPID[$n]}) at ${RURL[$n]}"
 }
 
-step "PostgreSQL, the TLS certificates, vouch-signer"
+step "PostgreSQL, the TLS certificates, vouch-signer A and B"
 pg_test_start fast || fail "PostgreSQL did not start (see above)"
 vouch_make_tls
 # vouch-server's client certificate for the signer's mutual TLS.
@@ -96,23 +103,34 @@ printf '%s\n' "basicConstraints=critical,CA:FALSE" "extendedKeyUsage=clientAuth"
 openssl x509 -req -in "$WORK/client.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
   -CAcreateserial -days 2 -sha256 -extfile "$WORK/client.ext" -out "$WORK/client.pem" 2>/dev/null
 chmod 600 "$WORK/client.key"
-SIGNER_PORT=$(free_port)
-cat >"$WORK/signer.json" <<EOF
-{"server": {"grpc_addr": "127.0.0.1:$SIGNER_PORT", "tls_cert_file": "$WORK/server.pem",
+# The signers' key records: their own database on the same PostgreSQL server.
+pg_test_sql "CREATE DATABASE signer" postgres >/dev/null
+SIGNER_DSN="host=127.0.0.1 port=$PG_PORT user=$PG_USER dbname=signer sslmode=disable"
+signer_start() {  # signer_start <A|B>: starts (or restarts, on its port) signer A or B
+  local s=$1
+  [ -n "${SPORT[$s]:-}" ] || SPORT[$s]=$(free_port)
+  cat >"$WORK/signer$s.json" <<EOF
+{"server": {"grpc_addr": "127.0.0.1:${SPORT[$s]}", "tls_cert_file": "$WORK/server.pem",
             "tls_key_file": "$WORK/server.key", "client_ca_file": "$WORK/ca.pem"},
- "storage": {"backend": "rocksdb", "db_path": "$WORK/signer-keys", "default_alias": "prod",
+ "storage": {"backend": "postgres", "default_alias": "prod",
+             "postgres": {"dsn": "$SIGNER_DSN", "password_file": "$PG_PASSWORD_FILE", "pool_size": 4},
              "kdf": {"memory_kib": 64, "iterations": 1, "parallelism": 1}},
  "logging": {"level": "info"}}
 EOF
-NOTARY_SIGNER_PROD="signer test passphrase" "$VOUCH_SIGNER" --config "$WORK/signer.json" \
-  --ready-file "$WORK/signer.ready" >"$WORK/signer.out" 2>"$WORK/signer.log" </dev/null &
-SIGNER_PID=$!
-for _ in $(seq 1 600); do
-  [ -s "$WORK/signer.ready" ] && break
-  kill -0 "$SIGNER_PID" 2>/dev/null || fail "vouch-signer exited at start: $(tail -5 "$WORK/signer.log")"
-  sleep 0.1
-done
-[ -s "$WORK/signer.ready" ] || fail "vouch-signer not ready"
+  rm -f "$WORK/signer$s.ready"
+  NOTARY_SIGNER_PROD="signer test passphrase" "$VOUCH_SIGNER" --config "$WORK/signer$s.json" \
+    --ready-file "$WORK/signer$s.ready" >>"$WORK/signer$s.out" 2>>"$WORK/signer$s.log" </dev/null &
+  SPID[$s]=$!
+  for _ in $(seq 1 600); do
+    [ -s "$WORK/signer$s.ready" ] && break
+    kill -0 "${SPID[$s]}" 2>/dev/null || fail "vouch-signer $s exited at start: $(tail -5 "$WORK/signer$s.log")"
+    sleep 0.1
+  done
+  [ -s "$WORK/signer$s.ready" ] || fail "vouch-signer $s not ready"
+  echo "signer $s (pid ${SPID[$s]}) on port ${SPORT[$s]}"
+}
+signer_start A
+signer_start B
 
 step "the local trust service on PostgreSQL needs single_replica"
 run 1 timeout 120 "$VOUCH_SERVER" --storage postgres --pg-dsn "$PG_DSN" --pg-password-file "$PG_PASSWORD_FILE" \
@@ -120,11 +138,12 @@ run 1 timeout 120 "$VOUCH_SERVER" --storage postgres --pg-dsn "$PG_DSN" --pg-pas
 expect_in "server keys would not be shared between replicas" "$out"
 expect_in "single_replica" "$out"
 
-step "three replicas on one database, sharing vouch-signer"
-cat >"$WORK/replica.json" <<EOF
+step "three replicas on one database; replica 1 uses signer A, replicas 2 and 3 signer B"
+for sg in A B; do
+  cat >"$WORK/replica$sg.json" <<EOF
 {"server": {"http_addr": "127.0.0.1:0", "tls_cert_file": "$WORK/server.pem",
             "tls_key_file": "$WORK/server.key"},
- "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": "$SIGNER_PORT",
+ "trust_service": {"type": "remote", "hostname": "127.0.0.1", "port": "${SPORT[$sg]}",
                    "tls_ca_file": "$WORK/ca.pem", "tls_client_cert": "$WORK/client.pem",
                    "tls_client_key": "$WORK/client.key", "key_algorithm": "ecdsa"},
  "storage": {"backend": "postgres",
@@ -132,7 +151,9 @@ cat >"$WORK/replica.json" <<EOF
                           "cache_max_staleness_ms": 1000}},
  "logging": {"level": "info"}}
 EOF
-run 0 "$VOUCH_SERVER" migrate -c "$WORK/replica.json"
+done
+run 0 "$VOUCH_SERVER" migrate -c "$WORK/replicaA.json"
+declare -A RSIGNER=([1]=A [2]=B [3]=B)
 for n in 1 2 3; do replica_start "$n"; done
 
 step "server keys: one pending key per GUN and role, whichever replica is asked"
@@ -166,6 +187,11 @@ run 0 nt owner 3 add "$GUN" t3 "$WORK/payload.txt"
 run 0 nt owner 3 publish "$GUN"
 wait_listed reader1 1 t3
 wait_listed reader2 2 t3
+# The timestamp key was created through replica 1 (signer A) at init; replicas 2 and 3 signed
+# the later timestamps through signer B with it: a key both signers' audit trails show.
+signed_keys() { sed -n 's/.*sign key_id=\([0-9a-f]*\) .*code=OK.*/\1/p' "$WORK/signer$1.log" | sort -u; }
+both=$(comm -12 <(signed_keys A) <(signed_keys B))
+[ -n "$both" ] || fail "no key signed through both signers: A $(signed_keys A | tr '\n' ' ') B $(signed_keys B | tr '\n' ' ')"
 
 step "16 concurrent publishers of one repository through the three replicas"
 BEFORE=$(sql "SELECT max(version) FROM meta_files WHERE gun = $gun_sql AND role = convert_to('targets', 'UTF8')")
@@ -205,6 +231,54 @@ echo "winners: $winners of 16; targets versions $BEFORE -> $AFTER"
 # One stored targets version per successful publish, consecutive: one winner per version.
 [ "$VERSIONS" = "$winners" ] || fail "$VERSIONS new targets versions for $winners successful publishes"
 [ "$AFTER" = $((BEFORE + winners)) ] || fail "targets versions $BEFORE -> $AFTER for $winners publishes"
+
+step "signer A SIGKILLed while replica 2 publishes: replica 1 fails cleanly, replica 2 goes on"
+GUN2=example.com/vouch/replicas-signers
+run 0 nt side 2 init "$GUN2" -p
+: >"$WORK/side.acked"
+# Publishes through replica 2 (signer B) until two have succeeded after the kill (bounded);
+# the first failure ends the loop.
+(
+  for k in $(seq 1 20); do
+    after=$([ -e "$WORK/signerA.killed" ] && echo after || echo before)
+    nt side 2 add "$GUN2" "s$k" "$WORK/payload.txt" >/dev/null 2>&1 &&
+      nt side 2 publish "$GUN2" >"$WORK/side.log" 2>&1 || exit 1
+    echo "s$k $after" >>"$WORK/side.acked"
+    [ "$(grep -c ' after$' "$WORK/side.acked")" -ge 2 ] && exit 0
+  done
+  exit 1
+) &
+SIDE_PID=$!
+for _ in $(seq 1 600); do
+  [ -s "$WORK/side.acked" ] && break
+  kill -0 "$SIDE_PID" 2>/dev/null || break
+  sleep 0.1
+done
+kill -KILL "${SPID[A]}"
+wait "${SPID[A]}" 2>/dev/null || true
+SPID[A]=
+touch "$WORK/signerA.killed"
+# Replica 1 answers Notary's errors for what needs signer A, and keeps serving.
+out=$(curl -s -w '\n%{http_code}' --cacert "$WORK/ca.pem" -X POST \
+  "${RURL[1]}/v2/example.com/vouch/replicas-outage/_trust/tuf/timestamp.key")
+[ "$(tail -1 <<<"$out")" = 500 ] || fail "key request with signer A down: $out"
+check '.errors[0].code == "NO_CRYPTOSERVICE"' "$(head -n -1 <<<"$out")" "Notary's error JSON"
+run 0 nt owner 1 add "$GUN" outage "$WORK/payload.txt"
+run 1 nt owner 1 publish "$GUN"
+# Notary's client shows the 500 (UPDATING) as the server being unreachable.
+expect_in "unable to reach trust server at this time: 500" "$out"
+kill -0 "${RPID[1]}" 2>/dev/null || fail "replica 1 exited with signer A down"
+run 0 curl -sf --cacert "$WORK/ca.pem" "${RURL[1]}/v2/$GUN/_trust/tuf/timestamp.json"
+metrics=$(curl -sf --cacert "$WORK/ca.pem" "${RURL[1]}/metrics")
+[[ "$metrics" =~ vouch_server_backend_errors_total\{backend=\"signer\"\}\ [1-9] ]] ||
+  fail "replica 1 counted no signer error"
+wait "$SIDE_PID" || fail "a publish through replica 2 failed with signer A down: $(cat "$WORK/side.log")"
+SIDE_PID=
+echo "published through replica 2: $(tr '\n' ' ' <"$WORK/side.acked")"
+# Signer A back on its port: replica 1 publishes again, without a restart.
+signer_start A
+run 0 nt owner 1 publish "$GUN"
+wait_listed reader3 3 outage
 
 step "a replica SIGKILLed during publishes loses nothing acknowledged"
 rm -rf "$WORK/killer" && cp -a "$WORK/p1" "$WORK/killer"

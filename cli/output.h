@@ -62,8 +62,8 @@ class Table {
   explicit Table(std::vector<std::string> header);
   void add_row(std::vector<std::string> cells);
   std::string render() const;
-  // True when no row was added.
-  bool empty() const { return rows_.empty(); }
+  // True when no row was added (rows_ always holds the header and its dashes).
+  bool empty() const { return rows_.size() <= 2; }
 
  private:
   std::vector<std::vector<std::string>> rows_;

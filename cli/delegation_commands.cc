@@ -238,28 +238,22 @@ Status run_list(Context& ctx, const std::string& gun, const std::string& output)
     write_stdout(out.dump());
     return {};
   }
-  write_stdout("\n");
-  if (rows.empty()) {
-    write_stdout("\nNo delegations present in this repository.\n\n");
-  } else {
-    // A MEMBERS column only when the server named someone; else notary's table.
-    std::vector<std::string> head{"ROLE", "PATHS", "KEY IDS", "THRESHOLD"};
-    if (!owners.empty()) head.push_back("MEMBERS");
-    Table table(head);
-    for (const auto& r : rows) {
-      const std::vector<std::string> paths = pretty_paths(r.paths);
-      const std::size_t lines = std::max<std::size_t>({paths.size(), r.key_ids.size(), 1});
-      for (std::size_t i = 0; i < lines; ++i) {
-        std::vector<std::string> cells{i == 0 ? r.role : "", i < paths.size() ? paths[i] : "",
-                                       i < r.key_ids.size() ? r.key_ids[i] : "",
-                                       i == 0 ? std::to_string(r.threshold) : ""};
-        if (!owners.empty()) cells.push_back(i < r.key_ids.size() ? owner_of(r.key_ids[i]) : "");
-        table.add_row(std::move(cells));
-      }
+  // A MEMBERS column only when the server named someone; else notary's table.
+  std::vector<std::string> head{"ROLE", "PATHS", "KEY IDS", "THRESHOLD"};
+  if (!owners.empty()) head.push_back("MEMBERS");
+  Table table(head);
+  for (const auto& r : rows) {
+    const std::vector<std::string> paths = pretty_paths(r.paths);
+    const std::size_t lines = std::max<std::size_t>({paths.size(), r.key_ids.size(), 1});
+    for (std::size_t i = 0; i < lines; ++i) {
+      std::vector<std::string> cells{i == 0 ? r.role : "", i < paths.size() ? paths[i] : "",
+                                     i < r.key_ids.size() ? r.key_ids[i] : "",
+                                     i == 0 ? std::to_string(r.threshold) : ""};
+      if (!owners.empty()) cells.push_back(i < r.key_ids.size() ? owner_of(r.key_ids[i]) : "");
+      table.add_row(std::move(cells));
     }
-    write_stdout(table.render());
   }
-  write_stdout("\n");
+  write_table_or(table, "\nNo delegations present in this repository.\n\n");
   return {};
 }
 

@@ -68,18 +68,12 @@ Status run_list(Context& ctx, const std::string& output) {
     write_stdout(out.dump());
     return {};
   }
-  write_stdout("\n");
-  if (keys.empty()) {
-    write_stdout("No signing keys found.\n");
-  } else {
-    Table table({"ROLE", "GUN", "KEY ID", "LOCATION"});
-    for (const auto& k : keys) {
-      table.add_row({k.role, truncate_with_ellipsis(k.gun, kMaxGunWidth, true), k.key_id,
-                     truncate_with_ellipsis(location, kMaxLocationWidth, true)});
-    }
-    write_stdout(table.render());
+  Table table({"ROLE", "GUN", "KEY ID", "LOCATION"});
+  for (const auto& k : keys) {
+    table.add_row({k.role, truncate_with_ellipsis(k.gun, kMaxGunWidth, true), k.key_id,
+                   truncate_with_ellipsis(location, kMaxLocationWidth, true)});
   }
-  write_stdout("\n");
+  write_table_or(table, "No signing keys found.\n");
   return {};
 }
 

@@ -84,17 +84,11 @@ Status run_registered(Context& ctx, const std::string& member, const std::string
     write_stdout(out.dump());
     return {};
   }
-  write_stdout("\n");
-  if (keys.empty()) {
-    write_stdout("No registered keys.\n");
-  } else {
-    Table table({"KEY ID", "TYPE", "OWNER", "EXPIRES"});
-    for (const auto& k : keys) {
-      table.add_row({k.key_id, k.keytype, k.owner, k.expires.empty() ? "-" : k.expires});
-    }
-    write_stdout(table.render());
+  Table table({"KEY ID", "TYPE", "OWNER", "EXPIRES"});
+  for (const auto& k : keys) {
+    table.add_row({k.key_id, k.keytype, k.owner, k.expires.empty() ? "-" : k.expires});
   }
-  write_stdout("\n");
+  write_table_or(table, "No registered keys.\n");
   return {};
 }
 

@@ -253,6 +253,16 @@ bool write_stdout(std::string_view text) {
   return n == text.size() && std::fflush(stdout) == 0;
 }
 
+void write_table_or(const Table& table, std::string_view empty_message) {
+  write_stdout("\n");
+  if (table.empty()) {
+    write_stdout(empty_message);
+  } else {
+    write_stdout(table.render());
+  }
+  write_stdout("\n");
+}
+
 // ---- Progress ----------------------------------------------------------------------------------
 
 void Progress::update(std::string_view phase, std::size_t done, std::size_t total) {

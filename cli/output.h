@@ -62,10 +62,16 @@ class Table {
   explicit Table(std::vector<std::string> header);
   void add_row(std::vector<std::string> cells);
   std::string render() const;
+  // True when no row was added (rows_ always holds the header and its dashes).
+  bool empty() const { return rows_.size() <= 2; }
 
  private:
   std::vector<std::vector<std::string>> rows_;
 };
+
+// The table output of a list command, as notary writes it: a blank line, then `empty_message`
+// when `table` has no rows (else the table), then a closing newline.
+void write_table_or(const Table& table, std::string_view empty_message);
 
 // Number of UTF-8 code points in `text` (bytes that do not start a code point are not
 // counted), the width Go's tabwriter uses.

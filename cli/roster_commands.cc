@@ -71,64 +71,49 @@ Result<tuf::Roster> roster_from_accounts(client::AdminClient& admin, const std::
                                          TimePoint now) {
   VOUCH_ASSIGN_OR_RETURN(boost::json::value teams_answer, admin.list_teams(org));
   VOUCH_ASSIGN_OR_RETURN(const boost::json::array* teams, list_of(teams_answer, "teams"));
-  std::map<std::string, json::Array> keys_of;  // member -> key entries (each asked once)
-  json::Array team_docs;
+  std::vector<std::string> team_names;
   for (const auto& t : *teams) {
     const boost::json::object* team = t.if_object();
     const boost::json::value* name_value = team == nullptr ? nullptr : team->if_contains("name");
     if (name_value == nullptr || !name_value->is_string()) {
       return make_error(Reason::kMalformed, "the server's team list has a team without a name");
     }
-    const std::string team_name(name_value->get_string());
+    team_names.emplace_back(name_value->get_string());
+  }
+  auto members_of = [&](const std::string& team_name) -> Result<std::vector<std::string>> {
     VOUCH_ASSIGN_OR_RETURN(boost::json::value members_answer,
                            admin.list_team_members(org, team_name));
     VOUCH_ASSIGN_OR_RETURN(const boost::json::array* members,
                            list_of(members_answer, "members"));
-    json::Array member_docs;
+    std::vector<std::string> names;
     for (const auto& m : *members) {
       if (!m.is_string()) return make_error(Reason::kMalformed, "a team member is not a name");
-      const std::string member(m.get_string());
-      auto known = keys_of.find(member);
-      if (known == keys_of.end()) {
-        VOUCH_ASSIGN_OR_RETURN(auto registered, client::list_registered_keys(admin, member));
-        json::Array entries;
-        for (const auto& k : registered) {
-          if (!k.expires.empty()) {
-            auto expires = parse_rfc3339(k.expires);
-            if (expires.ok() && *expires < now) {
-              log::get("cli")->warn("{}: certificate {} expired on {}; left out of the roster",
-                                    member, k.key_id, k.expires);
-              continue;
-            }
-          }
-          // The roster carries keys in TUF's form (tuf/roster.h), not as registered PEM.
-          auto key = keys::parse_public_key_pem(k.public_key);
-          if (!key.ok()) return key.error().wrap(member + ": registered key " + k.key_id);
-          json::Object e;
-          e.set("keyid", key->id());
-          e.set("keytype", keys::to_string(key->type()));
-          e.set("public", base64_encode(key->public_bytes()));
-          entries.emplace_back(std::move(e));
-        }
-        known = keys_of.emplace(member, std::move(entries)).first;
-      }
-      json::Object md;
-      md.set("name", member);
-      md.set("kind", member.find('/') == std::string::npos ? "user" : "service_account");
-      md.set("keys", known->second);
-      member_docs.emplace_back(std::move(md));
+      names.emplace_back(m.get_string());
     }
-    json::Object td;
-    td.set("name", team_name);
-    td.set("members", std::move(member_docs));
-    team_docs.emplace_back(std::move(td));
-  }
-  json::Object doc;
-  doc.set("org", org);
-  doc.set("generated_at",
-          format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(now)));
-  doc.set("teams", std::move(team_docs));
-  auto roster = tuf::parse_roster(doc);
+    return names;
+  };
+  auto keys_of = [&](const std::string& member) -> Result<std::vector<keys::PublicKey>> {
+    VOUCH_ASSIGN_OR_RETURN(auto registered, client::list_registered_keys(admin, member));
+    std::vector<keys::PublicKey> out;
+    for (const auto& k : registered) {
+      if (!k.expires.empty()) {
+        auto expires = parse_rfc3339(k.expires);
+        if (expires.ok() && *expires < now) {
+          log::get("cli")->warn("{}: certificate {} expired on {}; left out of the roster",
+                                member, k.key_id, k.expires);
+          continue;
+        }
+      }
+      // The roster carries keys in TUF's form (tuf/roster.h), not as registered PEM.
+      auto key = keys::parse_public_key_pem(k.public_key);
+      if (!key.ok()) return key.error().wrap(member + ": registered key " + k.key_id);
+      out.push_back(std::move(*key));
+    }
+    return out;
+  };
+  auto roster = tuf::roster_from_listing(
+      org, format_rfc3339(std::chrono::time_point_cast<std::chrono::seconds>(now)), team_names,
+      members_of, keys_of);
   if (!roster.ok()) return roster.error().wrap("the accounts of " + org + " make no valid roster");
   return roster;
 }

@@ -30,6 +30,7 @@
 #include "common/net/http_server.h"
 #include "common/net/signals.h"
 #include "common/rocksdb_backup.h"
+#include "common/store_commands.h"
 #include "common/work_queue.h"
 #include "keys/keystore.h"
 #include "keys/local_signer.h"
@@ -660,27 +661,21 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure-plain-http", f_plain_http,
                "with authentication, serve plain HTTP on a non-loopback address (bearer "
                "tokens then travel in clear text)");
-  std::string backup_dir, restore_dir;
+  // Options of the server (--db-path, -c, ...) may follow backup, restore and migrate too.
+  StoreCommands store_cmds;
+  add_store_commands(
+      app, store_cmds,
+      "copy the store (and embedded keys) into a new directory, also while serving",
+      "restore a backup into an empty --db-path and re-sign every timestamp");
   long long version_gap = 1'000'000;
-  auto* backup = app.add_subcommand(
-      "backup", "copy the store (and embedded keys) into a new directory, also while serving");
-  backup->add_option("dir", backup_dir, "backup directory (new or empty)")->required();
-  auto* restore = app.add_subcommand(
-      "restore", "restore a backup into an empty --db-path and re-sign every timestamp");
-  restore->add_option("dir", restore_dir, "a directory written by backup")->required();
-  restore->add_option("--version-gap", version_gap,
-                      "added to every timestamp (and server-held snapshot) version")
+  store_cmds.restore
+      ->add_option("--version-gap", version_gap,
+                   "added to every timestamp (and server-held snapshot) version")
       ->check(CLI::Range(1LL, 1'000'000'000'000LL));
   std::string audit_dir;
   auto* audit_verify = app.add_subcommand(
       "audit-verify", "check the audit log's hash chain offline; exit 1 at the first bad record");
   audit_verify->add_option("--audit-dir", audit_dir, "the audit log directory")->required();
-  auto* migrate = app.add_subcommand(
-      "migrate", "create or upgrade the PostgreSQL schema (storage.backend postgres) and exit");
-  // Options of the server (--db-path, -c, ...) may follow the subcommand too.
-  backup->fallthrough();
-  restore->fallthrough();
-  migrate->fallthrough();
   CLI11_PARSE(app, argc, argv);
   if (audit_verify->parsed()) return run_audit_verify(audit_dir);
 
@@ -706,11 +701,11 @@ int main(int argc, char** argv) {
   log::init({c.log_format == "json" ? log::Format::kJson : log::Format::kText, c.log_level,
              nullptr});
   auto logger = log::get("server");
-  if (backup->parsed()) return run_backup(c, backup_dir);
-  if (migrate->parsed()) return run_migrate(c);
-  const bool restoring = restore->parsed();
+  if (store_cmds.backup->parsed()) return run_backup(c, store_cmds.backup_dir);
+  if (store_cmds.migrate->parsed()) return run_migrate(c);
+  const bool restoring = store_cmds.restore->parsed();
   const std::string restore_target = c.db_path;
-  if (restoring) c.db_path = restore_files(c, restore_dir).string();
+  if (restoring) c.db_path = restore_files(c, store_cmds.restore_dir).string();
 
   // Bearer tokens in clear text: only on loopback, or when explicitly asked for.
   if (!restoring && (c.auth_type == "token" || c.auth_type == "accounts") &&

@@ -13,14 +13,6 @@
 namespace vouch::server {
 namespace {
 
-std::string cache_key(std::string_view gun, std::string_view role) {
-  std::string k;
-  k.reserve(gun.size() + 1 + role.size());
-  k.append(gun).push_back('\n');
-  k.append(role);
-  return k;
-}
-
 bool is_server_role(std::string_view role) {
   return role == tuf::kTimestampRole || role == tuf::kSnapshotRole;
 }
@@ -74,7 +66,7 @@ Repository::Repository(MetaStore& store, keys::Signer& signer, const Clock& cloc
 
 std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
                                                         std::string_view role) {
-  const std::string key = cache_key(gun, role);
+  const std::string key = gun_role_key(gun, role);
   std::shared_lock lock(cache_mu_);
   auto it = cache_.find(key);
   const bool hit = it != cache_.end() && !it->second.stale;
@@ -84,7 +76,7 @@ std::shared_ptr<const ServedFile> Repository::cache_get(std::string_view gun,
 
 std::shared_ptr<const ServedFile> Repository::cache_peek(std::string_view gun,
                                                          std::string_view role, bool* stale) {
-  const std::string key = cache_key(gun, role);
+  const std::string key = gun_role_key(gun, role);
   std::shared_lock lock(cache_mu_);
   auto it = cache_.find(key);
   if (it == cache_.end()) return nullptr;
@@ -103,7 +95,7 @@ Repository::CacheStats Repository::cache_stats() {
 
 void Repository::cache_put(std::string_view gun, std::string_view role,
                            std::shared_ptr<const ServedFile> file, std::uint64_t generation) {
-  std::string key = cache_key(gun, role);
+  std::string key = gun_role_key(gun, role);
   std::unique_lock lock(cache_mu_);
   const bool stale = generation != cache_generation_;
   auto [it, inserted] = cache_.try_emplace(std::move(key), CacheEntry{file, stale});
@@ -121,7 +113,7 @@ std::uint64_t Repository::cache_generation() {
 std::shared_ptr<const ServedFile> Repository::cache_put_loaded(
     std::string_view gun, std::string_view role, std::shared_ptr<const ServedFile> file,
     std::uint64_t generation) {
-  std::string key = cache_key(gun, role);
+  std::string key = gun_role_key(gun, role);
   std::unique_lock lock(cache_mu_);
   // A deletion or invalidation since the read: the file may be gone from the store or
   // superseded; serve it to this reader (its read came first) but never cache it.
@@ -168,7 +160,7 @@ Result<std::shared_ptr<const ServedFile>> Repository::load_current(std::string_v
     if (read.error().reason == Reason::kNotFound) {
       // Gone from the store (another replica deleted it): a stale entry must not linger.
       std::unique_lock lock(cache_mu_);
-      auto it = cache_.find(cache_key(gun, role));
+      auto it = cache_.find(gun_role_key(gun, role));
       if (it != cache_.end() && it->second.stale) cache_.erase(it);
     }
     return std::move(read).error();
@@ -255,7 +247,7 @@ tuf::UpdateStatus Repository::publish(std::string_view gun,
   // Roles that the update stopped delegating are gone from the snapshot; forget them.
   for (const auto& removed : update.snapshot_changes.removed) {
     std::unique_lock cache_lock(cache_mu_);
-    cache_.erase(cache_key(gun, removed));
+    cache_.erase(gun_role_key(gun, removed));
   }
   // A pending server key is pending no more once a published root lists it. The publish is
   // stored already: a failure here only leaves a key that rotate_key will not hand out again.

@@ -1,8 +1,9 @@
 #include "server/roster_status.h"
 
-#include <map>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "keys/pem.h"
 #include "tuf/roster.h"
@@ -49,45 +50,26 @@ Result<RosterStatus> RosterStatusService::status(const accounts::Principal& acto
   VOUCH_ASSIGN_OR_RETURN(auto teams, all_pages<accounts::TeamInfo>([&](const auto& page) {
                            return accounts_.list_teams(actor, org, page);
                          }));
-  std::map<std::string, tuf::json::Array> keys_of;
-  tuf::json::Array team_docs;
-  for (const auto& team : teams) {
-    VOUCH_ASSIGN_OR_RETURN(auto members, all_pages<std::string>([&](const auto& page) {
-                             return accounts_.list_team_members(actor, org, team.name, page);
-                           }));
-    tuf::json::Array member_docs;
-    for (const std::string& member : members) {
-      auto known = keys_of.find(member);
-      if (known == keys_of.end()) {
-        VOUCH_ASSIGN_OR_RETURN(auto registered, accounts_.list_keys(actor, member));
-        tuf::json::Array entries;
-        for (const auto& k : registered) {
-          auto key = keys::parse_public_key_pem(k.pem);
-          if (!key) continue;
-          tuf::json::Object e;
-          e.set("keyid", key->id());
-          e.set("keytype", keys::to_string(key->type()));
-          e.set("public", base64_encode(key->public_bytes()));
-          entries.emplace_back(std::move(e));
-        }
-        known = keys_of.emplace(member, std::move(entries)).first;
-      }
-      tuf::json::Object m;
-      m.set("name", member);
-      m.set("kind", member.find('/') == std::string::npos ? "user" : "service_account");
-      m.set("keys", known->second);
-      member_docs.emplace_back(std::move(m));
-    }
-    tuf::json::Object t;
-    t.set("name", team.name);
-    t.set("members", std::move(member_docs));
-    team_docs.emplace_back(std::move(t));
-  }
-  tuf::json::Object doc;
-  doc.set("org", out.org);
-  doc.set("generated_at", "1970-01-01T00:00:00Z");
-  doc.set("teams", std::move(team_docs));
-  VOUCH_ASSIGN_OR_RETURN(tuf::Roster now, tuf::parse_roster(doc));
+  std::vector<std::string> team_names;
+  for (const auto& team : teams) team_names.push_back(team.name);
+  VOUCH_ASSIGN_OR_RETURN(
+      tuf::Roster now,
+      tuf::roster_from_listing(
+          out.org, "1970-01-01T00:00:00Z", team_names,
+          [&](const std::string& team) {
+            return all_pages<std::string>([&](const auto& page) {
+              return accounts_.list_team_members(actor, org, team, page);
+            });
+          },
+          [&](const std::string& member) -> Result<std::vector<keys::PublicKey>> {
+            VOUCH_ASSIGN_OR_RETURN(auto registered, accounts_.list_keys(actor, member));
+            std::vector<keys::PublicKey> out_keys;
+            for (const auto& k : registered) {
+              auto key = keys::parse_public_key_pem(k.pem);
+              if (key) out_keys.push_back(std::move(*key));
+            }
+            return out_keys;
+          }));
 
   // The roster the server stored last.
   std::optional<tuf::Roster> stored;

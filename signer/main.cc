@@ -29,6 +29,7 @@
 #include "common/net/admin_server.h"
 #include "common/net/signals.h"
 #include "common/rocksdb_backup.h"
+#include "common/store_commands.h"
 #include "common/net/tls.h"
 #include "common/pg/pg.h"
 #include "keys/passphrase.h"
@@ -460,20 +461,12 @@ int main(int argc, char** argv) {
   rot->add_option("--new-alias", new_alias, "alias to re-encrypt every key under")->required();
   rot->add_flag("--keep-default", keep_default,
                 "do not make the new alias the alias for new keys in the running daemon");
-  std::string backup_dir, restore_dir;
-  auto* backup_cmd = app.add_subcommand(
-      "backup", "copy the key database into a new directory, also while the daemon serves");
-  backup_cmd->add_option("dir", backup_dir, "backup directory (new or empty)")->required();
-  auto* restore_cmd =
-      app.add_subcommand("restore", "restore a backup into an empty --db-path");
-  restore_cmd->add_option("dir", restore_dir, "a directory written by backup")->required();
-  auto* migrate_cmd = app.add_subcommand(
-      "migrate", "create or upgrade the PostgreSQL schema (storage.backend postgres) and exit");
   // Options of the daemon (--db-path, --config, ...) may follow the subcommand too.
-  backup_cmd->fallthrough();
-  restore_cmd->fallthrough();
+  StoreCommands store_cmds;
+  add_store_commands(app, store_cmds,
+                     "copy the key database into a new directory, also while the daemon serves",
+                     "restore a backup into an empty --db-path");
   rot->fallthrough();
-  migrate_cmd->fallthrough();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -522,7 +515,7 @@ int main(int argc, char** argv) {
     validate_storage(c);
     return rotate(c, new_alias, !keep_default);
   }
-  if (migrate_cmd->parsed()) {
+  if (store_cmds.migrate->parsed()) {
     if (c.backend != "postgres") die("migrate: storage.backend must be postgres");
     require_dsn(c);  // only the database: migrating needs no passphrase alias
     auto m = signer::PgRecordStore::migrate(c.postgres);
@@ -531,17 +524,17 @@ int main(int argc, char** argv) {
                 m->from == m->to ? " (up to date)" : "");
     return 0;
   }
-  if ((backup_cmd->parsed() || restore_cmd->parsed()) && c.backend == "postgres") {
+  if ((store_cmds.backup->parsed() || store_cmds.restore->parsed()) && c.backend == "postgres") {
     die("backup and restore copy a RocksDB key database; on PostgreSQL use the database's "
         "own backup (pg_dump of the signer_records table; keys stay encrypted)");
   }
-  if (backup_cmd->parsed()) {
+  if (store_cmds.backup->parsed()) {
     if (c.db_path.empty()) die("no key database: set storage.db_path or --db-path");
-    return backup(c, backup_dir);
+    return backup(c, store_cmds.backup_dir);
   }
-  if (restore_cmd->parsed()) {
+  if (store_cmds.restore->parsed()) {
     validate_storage(c);
-    return restore(c, restore_dir);
+    return restore(c, store_cmds.restore_dir);
   }
   return serve(c);
 }

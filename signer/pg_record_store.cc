@@ -53,7 +53,7 @@ Result<std::optional<std::string>> run_get(pqxx::transaction_base& tx, std::stri
   return std::optional<std::string>(pqxx::binarystring(r[0][0]).str());
 }
 
-class PgTxn final : public RecordStore::Txn {
+class PgTxn final : public RecordStore::BufferedTxn {
  public:
   explicit PgTxn(pqxx::transaction_base& tx) : tx_(tx) {}
   Result<std::optional<std::string>> get(std::string_view key) override {
@@ -63,33 +63,23 @@ class PgTxn final : public RecordStore::Txn {
                                    std::size_t limit) override {
     return run_scan(tx_, prefix, from, limit);
   }
-  void put(std::string_view key, std::string_view value) override {
-    ops_.push_back({std::string(key), std::string(value), false});
-  }
-  void erase(std::string_view key) override { ops_.push_back({std::string(key), {}, true}); }
 
   // Applies the buffered writes in order.
   void apply() {
-    for (const Op& op : ops_) {
-      if (op.erase) {
-        tx_.exec_params("DELETE FROM signer_records WHERE key = $1", bin(op.key));
+    for (const Write& w : writes()) {
+      if (w.erase) {
+        tx_.exec_params("DELETE FROM signer_records WHERE key = $1", bin(w.key));
       } else {
         tx_.exec_params(
             "INSERT INTO signer_records (key, value) VALUES ($1, $2) "
             "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            bin(op.key), bin(op.value));
+            bin(w.key), bin(w.value));
       }
     }
   }
 
  private:
-  struct Op {
-    std::string key;
-    std::string value;
-    bool erase;
-  };
   pqxx::transaction_base& tx_;
-  std::vector<Op> ops_;
 };
 
 class PgRecordStoreImpl final : public RecordStore {

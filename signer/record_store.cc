@@ -52,12 +52,21 @@ class RocksDbRecordStore final : public RecordStore {
 
   Status write(const std::function<Status(Txn&)>& fn, bool sync) override {
     std::lock_guard lock(write_mu_);
-    BatchTxn txn(*db_);
+    RocksTxn txn(*db_);
     VOUCH_RETURN_IF_ERROR(fn(txn));
-    if (txn.batch.Count() == 0) return ok_status();
+    if (txn.writes().empty()) return ok_status();
+    rocksdb::WriteBatch batch;
+    for (const BufferedTxn::Write& w : txn.writes()) {
+      const rocksdb::Slice key(w.key.data(), w.key.size());
+      if (w.erase) {
+        batch.Delete(key);
+      } else {
+        batch.Put(key, rocksdb::Slice(w.value.data(), w.value.size()));
+      }
+    }
     rocksdb::WriteOptions wo;
     wo.sync = sync;
-    rocksdb::Status s = db_->Write(wo, &txn.batch);
+    rocksdb::Status s = db_->Write(wo, &batch);
     if (!s.ok()) return io_error("write", s);
     return ok_status();
   }
@@ -65,8 +74,8 @@ class RocksDbRecordStore final : public RecordStore {
   bool shared() const override { return false; }
 
  private:
-  struct BatchTxn final : Txn {
-    explicit BatchTxn(rocksdb::DB& d) : db(d) {}
+  struct RocksTxn final : BufferedTxn {
+    explicit RocksTxn(rocksdb::DB& d) : db(d) {}
     Result<std::optional<std::string>> get(std::string_view key) override {
       return rocks_get(db, key);
     }
@@ -74,14 +83,7 @@ class RocksDbRecordStore final : public RecordStore {
                                      std::size_t limit) override {
       return rocks_scan(db, prefix, from, limit);
     }
-    void put(std::string_view key, std::string_view value) override {
-      batch.Put(rocksdb::Slice(key.data(), key.size()), rocksdb::Slice(value.data(), value.size()));
-    }
-    void erase(std::string_view key) override {
-      batch.Delete(rocksdb::Slice(key.data(), key.size()));
-    }
     rocksdb::DB& db;
-    rocksdb::WriteBatch batch;
   };
 
   std::unique_ptr<rocksdb::DB> db_;

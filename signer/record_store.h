@@ -49,6 +49,25 @@ class RecordStore {
     virtual void erase(std::string_view key) = 0;
   };
 
+  // A Txn that keeps its puts and erases, in order, for the backend to apply together when fn
+  // returns OK (what both backends do); a backend supplies the reads.
+  class BufferedTxn : public Txn {
+   public:
+    struct Write {
+      std::string key;
+      std::string value;  // empty for an erase
+      bool erase = false;
+    };
+    void put(std::string_view key, std::string_view value) override {
+      writes_.push_back({std::string(key), std::string(value), false});
+    }
+    void erase(std::string_view key) override { writes_.push_back({std::string(key), {}, true}); }
+    const std::vector<Write>& writes() const { return writes_; }
+
+   private:
+    std::vector<Write> writes_;
+  };
+
   // The value of `key`, or nullopt. Errors: kIo / kUnavailable (storage unreachable).
   virtual Result<std::optional<std::string>> get(std::string_view key) = 0;
 

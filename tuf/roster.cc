@@ -369,4 +369,45 @@ std::string roster_gun_org(std::string_view gun) {
   return std::string(rest);
 }
 
+Result<Roster> roster_from_listing(
+    std::string_view org, std::string_view generated_at, const std::vector<std::string>& team_names,
+    const std::function<Result<std::vector<std::string>>(const std::string& team)>& members_of,
+    const std::function<Result<std::vector<keys::PublicKey>>(const std::string& member)>& keys_of) {
+  std::map<std::string, json::Array> keys_by_member;  // member -> key entries (each asked once)
+  json::Array team_docs;
+  for (const std::string& team : team_names) {
+    VOUCH_ASSIGN_OR_RETURN(std::vector<std::string> members, members_of(team));
+    json::Array member_docs;
+    for (const std::string& member : members) {
+      auto known = keys_by_member.find(member);
+      if (known == keys_by_member.end()) {
+        VOUCH_ASSIGN_OR_RETURN(std::vector<keys::PublicKey> registered, keys_of(member));
+        json::Array entries;
+        for (const keys::PublicKey& key : registered) {
+          json::Object e;
+          e.set("keyid", key.id());
+          e.set("keytype", keys::to_string(key.type()));
+          e.set("public", base64_encode(key.public_bytes()));
+          entries.emplace_back(std::move(e));
+        }
+        known = keys_by_member.emplace(member, std::move(entries)).first;
+      }
+      json::Object m;
+      m.set("name", member);
+      m.set("kind", member.find('/') == std::string::npos ? "user" : "service_account");
+      m.set("keys", known->second);
+      member_docs.emplace_back(std::move(m));
+    }
+    json::Object t;
+    t.set("name", team);
+    t.set("members", std::move(member_docs));
+    team_docs.emplace_back(std::move(t));
+  }
+  json::Object doc;
+  doc.set("org", std::string(org));
+  doc.set("generated_at", std::string(generated_at));
+  doc.set("teams", std::move(team_docs));
+  return parse_roster(doc);
+}
+
 }  // namespace vouch::tuf

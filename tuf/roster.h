@@ -38,6 +38,7 @@
 // Pure functions, thread-safe.
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -108,6 +109,17 @@ Result<Roster> parse_roster_text(std::string_view text, const RosterLimits& limi
 
 // The document, in the shape parse_roster reads (teams, members and keys in the given order).
 json::Value to_json(const Roster& roster);
+
+// The roster an organization's accounts describe: `team_names` in order, each team's members
+// as `members_of(team)` lists them, each member's keys as `keys_of(member)` gives them (asked
+// once per member, even for a member of several teams). A member's kind follows its name: a
+// service account's has a '/'. The document built is parsed as parse_roster (its errors), so a
+// listing that makes no valid roster is refused. The server's roster status and the CLI's
+// roster publish both build with this, so they compare the same documents.
+Result<Roster> roster_from_listing(
+    std::string_view org, std::string_view generated_at, const std::vector<std::string>& team_names,
+    const std::function<Result<std::vector<std::string>>(const std::string& team)>& members_of,
+    const std::function<Result<std::vector<keys::PublicKey>>(const std::string& member)>& keys_of);
 
 // The target entry for `roster`: custom = to_json(roster), length and hashes of its canonical
 // JSON.

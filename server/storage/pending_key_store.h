@@ -24,6 +24,11 @@
 
 namespace vouch::server {
 
+// The map key of a (gun, role) pair, "<gun>\n<role>": a GUN holds no newline, so two pairs never
+// share a key, and every role of a GUN starts with gun_role_key(gun, ""). The pending key store
+// and Repository's metadata cache both key by it.
+std::string gun_role_key(std::string_view gun, std::string_view role);
+
 class PendingKeyStore {
  public:
   virtual ~PendingKeyStore();

@@ -75,6 +75,9 @@ run 0 as admin admin grant set example.com/acme/app --team acme/ops --permission
 
 step "alice logs in; key generate registers the key with the server"
 login alice "$ALICE_PASSWORD"
+run 0 as alice key registered        # none yet: the message, not an empty table
+expect_in "No registered keys." "$out"
+expect_not_in "KEY ID" "$out"
 run 0 as alice key generate -r targets/ops
 expect_in "Generated new ecdsa targets/ops key with keyID: " "$out"
 KEY_ID=$(sed -n 's/.*with keyID: \([0-9a-f]\{64\}\).*/\1/p' <<<"$out")

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/encoding.h"
 #include "keys/private_key.h"
@@ -89,6 +91,37 @@ TEST_CASE("a valid roster parses, and to_json writes the same document back") {
   auto again = parse_roster_text(json::canonical(doc));
   REQUIRE(again.ok());
   CHECK(to_json(*again) == doc);
+}
+
+TEST_CASE("roster_from_listing builds the document from accounts, asking each member's keys once") {
+  const auto& k = test_keys();
+  std::map<std::string, int> asked;
+  const std::map<std::string, std::vector<std::string>> members{
+      {"ops", {"alice"}}, {"ci", {"acme/builder", "alice"}}};
+  auto members_of = [&](const std::string& team) -> Result<std::vector<std::string>> {
+    auto it = members.find(team);
+    return it == members.end() ? std::vector<std::string>{} : it->second;
+  };
+  auto keys_of = [&](const std::string& member) -> Result<std::vector<keys::PublicKey>> {
+    ++asked[member];
+    return std::vector<keys::PublicKey>{member == "alice" ? k.a : k.b};
+  };
+  auto r = roster_from_listing("acme", "2026-12-08T03:00:00Z", {"ops", "ci"}, members_of, keys_of);
+  REQUIRE(r.ok());
+  CHECK(to_json(*r) == good_doc());
+  CHECK(asked == std::map<std::string, int>{{"acme/builder", 1}, {"alice", 1}});
+
+  // A listing that makes no valid roster is refused as parse_roster refuses it; a lookup's
+  // error is returned as it is.
+  auto bad = roster_from_listing("acme", "2026-12-08T03:00:00Z", {"Bad Team"}, members_of,
+                                 keys_of);
+  CHECK_FALSE(bad.ok());
+  auto failing = [](const std::string&) -> Result<std::vector<keys::PublicKey>> {
+    return make_error(Reason::kIo, "listing failed");
+  };
+  auto err = roster_from_listing("acme", "2026-12-08T03:00:00Z", {"ops"}, members_of, failing);
+  REQUIRE_FALSE(err.ok());
+  CHECK(err.error().reason == Reason::kIo);
 }
 
 TEST_CASE("a key listed under two members is refused, naming the entry") {

@@ -4,10 +4,10 @@
 #   readme_walkthrough_test.sh <path to vouch-server> <path to vouch> <path to README.md>
 #
 # The code blocks after each `<!-- readme-walkthrough: NAME -->` marker in README.md are taken
-# literally ("Using vouch", "Admission control" steps 1-3, "Signing from CI"; "Accounts", and
-# Admission control's signed-roster block continuing the Accounts shell, against
-# a second server with accounts and a bootstrap administrator, whose password the test puts
-# where `make run` does, .vouch-run/admin-password) and run against
+# literally ("Using vouch", "Admission control"'s inline-teams alternative, "Signing from CI";
+# "Accounts", and Admission control's steps 1-3 with teams from the signed roster continuing
+# the Accounts shell, against a second server with accounts and a bootstrap administrator,
+# whose password the test puts where `make run` does, .vouch-run/admin-password) and run against
 # a real vouch-server over HTTPS, without a terminal (setsid, stdin from /dev/null) and with
 # passphrases from the environment, as the README's CI section describes. The owner, Alice
 # and the CI pipeline each have a trust directory of their own. What the test changes in the
@@ -73,7 +73,7 @@ ln -s "$(realpath "$VOUCH")" "$REPO/build-release/cli/vouch"
 cp "$WORK/ca.pem" "$REPO/.vouch-run/ca.pem"
 (cd "$REPO" && find . | sort) >"$WORK/clone-before.txt"
 
-step "Using vouch, Admission control steps 1-3, Signing from CI (the admin's part), as one shell"
+step "Using vouch, Admission control with inline teams, Signing from CI (the admin's part), as one shell"
 {
   echo 'set -euo pipefail'
   echo 'shopt -s expand_aliases'
@@ -81,9 +81,9 @@ step "Using vouch, Admission control steps 1-3, Signing from CI (the admin's par
   echo '__expect_exit() { [ "$2" = "$1" ] || { echo "README: expected exit $1, got $2: $3" >&2; exit 1; }; }'
   block using | adapt
   echo "printf '%s\n' \"\$PWD\" >'$WORK/scratch-dir'"
-  block admission-1 | adapt
-  block admission-2 | adapt
-  block admission-3 | adapt
+  block admission-inline-1 | adapt
+  block admission-inline-2 | adapt
+  block admission-inline-3 | adapt
   # The admin's block ends by printing the root certificate ID for the pipeline's config.
   echo "exec 3>&1 >'$WORK/ci-admin.out'"
   block ci-admin | adapt
@@ -189,7 +189,9 @@ VOUCH_DB_PATH="$WORK/accounts-db" VOUCH_AUTH_ARGS="--config $WORK/accounts.json"
   echo '__expect_exit() { [ "$2" = "$1" ] || { echo "README: expected exit $1, got $2: $3" >&2; exit 1; }; }'
   block accounts | adapt
   echo "printf '%s\n' \"\$PWD\" >'$WORK/accounts-dir'"
-  block admission-roster | adapt
+  block admission-roster-1 | adapt
+  block admission-roster-2 | adapt
+  block admission-roster-3 | adapt
 } >"$WORK/accounts.sh"
 run 0 bash -c "cd '$REPO' && setsid -w bash '$WORK/accounts.sh' </dev/null"
 expect_in "Login Succeeded" "$out"
@@ -197,10 +199,15 @@ expect_in "Successfully signed example.com/acme/app:v2" "$out"
 expect_in "Registered ecdsa key" "$out"   # Alice's key generate, logged in
 grep -qE '^ops +[0-9a-f]{64} +alice \(acme/ops\)' <<<"$out" ||
   fail "the admin's inspect does not name alice (acme/ops) for the signer ops"
-# Admission control with teams from the signed roster (continued in the same shell).
+# Admission control steps 1-3, teams from the signed roster (continued in the same shell):
+# v1 is admitted as signed by a member of acme/ops, v2 (the pipeline's key, no member's)
+# denied, with the reason naming the team.
 expect_in "Successfully published changes for repository example.com/_roster/acme" "$out"
 expect_in "DECISION   allow (signed)" "$out"
+expect_in "signed by alice (acme/ops) in targets/ops" "$out"
 expect_in "DECISION   deny (requirements_not_met)" "$out"
+expect_in 'requires a signature from team acme/ops, and no member of it signed tag v2 of example.com/acme/app' "$out"
+expect_in "which belong to no member of the policy" "$out"
 ACCOUNTS_DIR=$(cat "$WORK/accounts-dir")
 json 0 setsid -w "$VOUCH" -d "$ACCOUNTS_DIR/alice" -s "$URL" --tlscacert "$WORK/ca.pem" \
   lookup example.com/acme/app v2 --output json </dev/null

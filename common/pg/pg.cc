@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include <algorithm>
-#include <fstream>
 #include <random>
 #include <thread>
 
 #include "common/config_file.h"
+#include "common/fs.h"
 #include "common/pg/pg_internal.h"
 
 namespace vouch::pg {
@@ -41,9 +41,12 @@ std::string one_line(std::string_view what) {
 
 namespace {
 
-// libpq's quoting of a key=value connection parameter.
+// libpq's quoting of a key=value connection parameter. Reserved up front: a password passes
+// through here, and a reallocation would leave a copy of it in freed memory.
 std::string quote_conninfo_value(std::string_view v) {
-  std::string out = "'";
+  std::string out;
+  out.reserve(2 * v.size() + 2);
+  out.push_back('\'');
   for (char c : v) {
     if (c == '\'' || c == '\\') out.push_back('\\');
     out.push_back(c);
@@ -107,19 +110,22 @@ Result<std::string> build_conninfo(const ConnectionOptions& o) {
   if (!o.sslrootcert.empty()) add("sslrootcert", o.sslrootcert.string());
   add("connect_timeout", std::to_string(std::max(2, o.connect_timeout_seconds)));
   if (!o.password_file.empty()) {
-    std::ifstream in(o.password_file, std::ios::binary);
-    if (!in) {
+    // The one bounded reader (no hang on a FIFO); the password is its first line.
+    auto file = read_file_bounded(o.password_file, 64 * 1024);
+    if (!file) {
       return make_error(Code::kInvalidArgument, Reason::kMalformed,
-                        "postgres: cannot read password_file " + o.password_file.string());
+                        "postgres: cannot read password_file " + o.password_file.string() + ": " +
+                            file.error().message);
     }
-    std::string password;
-    std::getline(in, password);
+    std::string password = file->substr(0, file->find('\n'));
+    wipe(*file);
     if (!password.empty() && password.back() == '\r') password.pop_back();
     if (password.empty()) {
       return make_error(Code::kInvalidArgument, Reason::kMalformed,
                         "postgres: password_file " + o.password_file.string() + " is empty");
     }
     std::string quoted = quote_conninfo_value(password);
+    out.reserve(out.size() + 10 + quoted.size());
     out.append(" password=").append(quoted);
     wipe(password);
     wipe(quoted);

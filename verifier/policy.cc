@@ -17,6 +17,14 @@
 
 namespace vouch::verifier {
 
+MemberKey MemberKey::of(const keys::PublicKey& key) {
+  MemberKey mk{key, key.canonical_id(), {}};
+  if (const keys::Certificate* cert = key.certificate()) {
+    mk.validity = {cert->not_before(), cert->not_after()};
+  }
+  return mk;
+}
+
 namespace json = tuf::json;
 
 namespace {
@@ -413,10 +421,7 @@ class PolicyBuilder {
         ok = false;
         continue;
       }
-      MemberKey mk{*key, key->canonical_id(), {}};
-      if (const keys::Certificate* cert = key->certificate()) {
-        mk.validity = {cert->not_before(), cert->not_after()};
-      }
+      MemberKey mk = MemberKey::of(*key);
       if (std::any_of(m.keys.begin(), m.keys.end(),
                       [&](const MemberKey& other) { return other.id == mk.id; })) {
         problem(kpath, Reason::kDuplicateKey,

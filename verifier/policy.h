@@ -187,6 +187,10 @@ struct MemberKey {
   // key.canonical_id(): the identity of the key, whether given as a certificate or not.
   std::string id;
   ValidityPeriod validity;
+
+  // The member key of `key`: its canonical ID, and a certificate's validity period (none for
+  // a bare key). One construction for inline teams and rosters alike.
+  static MemberKey of(const keys::PublicKey& key);
 };
 
 struct Member {

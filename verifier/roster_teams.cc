@@ -43,10 +43,7 @@ Result<std::vector<Team>> roster_policy_teams(const tuf::Roster& roster, const P
       Member member;
       member.name = rm.name;
       for (const tuf::RosterKey& rk : rm.keys) {
-        MemberKey mk{rk.key, rk.key.canonical_id(), {}};
-        if (const keys::Certificate* cert = rk.key.certificate()) {
-          mk.validity = {cert->not_before(), cert->not_after()};
-        }
+        MemberKey mk = MemberKey::of(rk.key);
         for (const KeyOwner& owner : base.owners_of(mk.id)) {
           if (owner.member != rm.name) {
             return make_error(Reason::kConflict, "key " + mk.id + " of member \"" + rm.name +
